@@ -1,0 +1,111 @@
+"""Boundary checks shared by every public entry point.
+
+Each failure raises ``TypeError`` (wrong kind of object or dtype) or ``ValueError`` (wrong shape or
+values) with a message naming the argument, what was given and what is accepted. Inside the
+library the types are trusted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+#: Values may exceed [0, 1] by this much (rounding in low-precision dtypes) before being rejected.
+RANGE_TOLERANCE = 1e-4
+
+
+def as_batch(
+    x: object,
+    name: str,
+    *,
+    channels: int | Sequence[int] | None = None,
+    unit_range: bool = True,
+) -> tuple[Tensor, bool]:
+    """Validate an image tensor and return it as ``(B, C, H, W)`` plus whether it was ``(C, H, W)``.
+
+    ``unit_range`` checks values in [0, 1] (clean images); otherwise only finiteness is checked
+    (noisy images for likelihood work may leave [0, 1]). One reduction, one host sync.
+    """
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of shape (B, C, H, W) or (C, H, W), got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise TypeError(
+            f"{name} must be a floating-point tensor with values in [0, 1], got dtype {x.dtype}"
+            + (" (convert uint8 images with x.float() / 255)" if x.dtype == torch.uint8 else "")
+        )
+    if x.ndim not in (3, 4):
+        raise ValueError(f"{name} must have shape (B, C, H, W) or (C, H, W), got {tuple(x.shape)}")
+    unbatched = x.ndim == 3
+    xb = x.unsqueeze(0) if unbatched else x
+    if channels is not None:
+        allowed = (channels,) if isinstance(channels, int) else tuple(channels)
+        if xb.shape[1] not in allowed:
+            raise ValueError(f"{name} must have {' or '.join(map(str, allowed))} channels, got shape {tuple(x.shape)}")
+    if xb.shape[-1] == 0 or xb.shape[-2] == 0:
+        raise ValueError(f"{name} must have a non-empty spatial size, got shape {tuple(x.shape)}")
+    if xb.numel() == 0:
+        return xb, unbatched
+    if unit_range:
+        lo, hi = torch.aminmax(xb.detach())
+        lo, hi = float(lo), float(hi)
+        if not (-RANGE_TOLERANCE <= lo and hi <= 1 + RANGE_TOLERANCE):
+            if not torch.isfinite(xb).all():
+                raise ValueError(f"{name} contains NaN or Inf values; images must be finite and in [0, 1]")
+            raise ValueError(f"{name} values must lie in [0, 1], got min {lo:.4g} and max {hi:.4g}")
+    elif not torch.isfinite(xb.detach()).all():
+        raise ValueError(f"{name} contains NaN or Inf values")
+    return xb, unbatched
+
+
+def unbatch(x: Tensor, unbatched: bool) -> Tensor:
+    """Undo :func:`as_batch`'s added batch dimension."""
+    return x[0] if unbatched else x
+
+
+def check_same_shape(a: Tensor, b: Tensor, name_a: str, name_b: str) -> None:
+    if a.shape != b.shape:
+        raise ValueError(f"{name_a} and {name_b} must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+
+
+def check_generator(generator: object, device: torch.device, name: str = "generator") -> None:
+    """A generator must be a ``torch.Generator`` on the same device type as the data (or None)."""
+    if generator is None:
+        return
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(f"{name} must be a torch.Generator or None, got {type(generator).__name__}")
+    if generator.device.type != device.type:
+        raise ValueError(f"{name} is on device {generator.device}, but the images are on {device}; "
+                         f"create it with torch.Generator(device={str(device)!r})")
+
+
+def per_sample(param: Tensor, name: str, like: Tensor) -> Tensor:
+    """A ``()`` or ``(B,)`` parameter, cast to ``like``'s device/dtype, shaped to broadcast over ``(B, C, H, W)``."""
+    t = param.to(device=like.device, dtype=like.dtype)
+    if t.ndim == 0:
+        return t
+    if t.shape[0] not in (1, like.shape[0]):
+        raise ValueError(f"{name} has {t.shape[0]} per-sample values but the batch has {like.shape[0]} images")
+    return t.view(-1, 1, 1, 1)
+
+
+def check_parameter(value: float | Tensor, name: str, *, positive: bool = False, nonnegative: bool = False) -> Tensor:
+    """Validate a model parameter (scalar or ``(B,)``): finite, and positive/non-negative if asked."""
+    if isinstance(value, Tensor):
+        if not (value.is_floating_point() or value.dtype in (torch.int32, torch.int64)):
+            raise TypeError(f"{name} must be a real number or a real tensor, got dtype {value.dtype}")
+        t = value.detach().to(torch.float64) if not value.is_floating_point() else value.detach()
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        t = torch.tensor(float(value), dtype=torch.float64)
+    else:
+        raise TypeError(f"{name} must be a float or a tensor of shape () or (B,), got {type(value).__name__}")
+    if t.ndim > 1:
+        raise ValueError(f"{name} must be a scalar or a per-sample tensor of shape (B,), got shape {tuple(t.shape)}")
+    if not torch.isfinite(t).all():
+        raise ValueError(f"{name} must be finite, got {value}")
+    if positive and not (t > 0).all():
+        raise ValueError(f"{name} must be > 0, got {value}")
+    if nonnegative and not (t >= 0).all():
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    return t

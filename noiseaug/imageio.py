@@ -1,0 +1,43 @@
+"""Reading and writing 8-bit RGB images as float tensors in [0, 1] (kornia's IO: PNG and JPEG)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from kornia.io import ImageLoadType, load_image
+from kornia.io import write_image as _kornia_write
+from torch import Tensor
+
+from ._validation import as_batch
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+def read_image(path: str | Path) -> Tensor:
+    """Load an image file as a float32 ``(3, H, W)`` tensor in [0, 1] (8-bit RGB; grey is expanded)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"image file not found: {path}")
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        raise ValueError(f"unsupported image type {path.suffix!r} for {path}; accepted: {', '.join(IMAGE_SUFFIXES)}")
+    return load_image(path, ImageLoadType.RGB8).to(torch.float32) / 255.0
+
+
+def to_uint8(image: Tensor) -> Tensor:
+    """Quantise a ``(C, H, W)`` float image in [0, 1] to uint8 (values clipped, rounded to nearest)."""
+    return (image.detach().float().clamp(0, 1) * 255.0).round().to(torch.uint8).cpu()
+
+
+def write_png(path: str | Path, image: Tensor) -> Path:
+    """Write a ``(3, H, W)`` float image in [0, 1] as an 8-bit PNG; creates parent folders."""
+    x, unbatched = as_batch(image, "image", channels=(1, 3), unit_range=False)
+    if not unbatched:
+        raise ValueError(f"image must have shape (C, H, W), got {tuple(image.shape)}")
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise ValueError(f"write_png writes PNG files; got a path ending in {path.suffix!r}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pixels = to_uint8(x[0])
+    _kornia_write(path, pixels if pixels.shape[0] == 3 else pixels.expand(3, -1, -1).contiguous())
+    return path

@@ -1,0 +1,112 @@
+"""The interface every noise model keeps: ``noisy = clean + noise``.
+
+Conventions (see docs/ARCHITECTURE.md):
+
+* images are float ``(B, C, H, W)`` (or ``(C, H, W)``) with clean values in [0, 1];
+* ``log_prob(noisy, clean, cond)`` is the per-sample log-likelihood ``(B,)`` in nats, summed over
+  ``C*H*W`` dimensions, of data on the [0, 1] scale (a density, not a probability);
+* ``nll(noisy, clean, cond)`` is ``-log_prob / (C*H*W)``: nats per dimension, ``(B,)``;
+* ``sample(clean, cond, generator, clip=False)`` returns the noisy image; clipping to [0, 1] is off
+  by default because likelihood work needs the unclipped values (the transforms clip by default).
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+
+import torch
+from torch import Tensor, nn
+
+from .._validation import as_batch, check_generator, check_same_shape, unbatch
+from ..conditioning import NoiseCondition
+
+LOG_2PI = math.log(2 * math.pi)
+
+
+class NoiseModel(nn.Module, ABC):
+    """Base class: validates at the boundary, then calls ``_sample`` / ``_log_prob`` on batches.
+
+    Parameters are buffers of shape ``()`` (shared by the batch) or ``(B,)`` (one per sample), so a
+    model moves with ``.to(device)`` and saves with its ``state_dict``.
+    """
+
+    @classmethod
+    def from_trusted(cls, **params: Tensor) -> NoiseModel:
+        """Build a model from parameters already known to be valid (no checks, no host sync).
+
+        Used by the transforms on their freshly drawn per-sample parameters.
+        """
+        model = cls.__new__(cls)
+        NoiseModel.__init__(model)
+        for name, value in params.items():
+            model.register_buffer(name, value)
+        return model
+
+    def sample(self, clean: Tensor, cond: NoiseCondition | None = None, generator: torch.Generator | None = None,
+               *, clip: bool = False) -> Tensor:
+        """Draw ``noisy ~ p(noisy | clean, cond)``; same shape and dtype as ``clean``."""
+        x, unbatched = as_batch(clean, "clean")
+        check_generator(generator, x.device)
+        y = self._sample(x, cond, generator)
+        if clip:
+            y = y.clamp(0.0, 1.0)
+        return unbatch(y, unbatched)
+
+    def log_prob(self, noisy: Tensor, clean: Tensor, cond: NoiseCondition | None = None) -> Tensor:
+        """Per-sample log-density ``(B,)`` (``()`` for unbatched input), nats, summed over C*H*W."""
+        y, x, unbatched = self._check_pair(noisy, clean)
+        return unbatch(self._log_prob(y, x, cond), unbatched)
+
+    def nll(self, noisy: Tensor, clean: Tensor, cond: NoiseCondition | None = None) -> Tensor:
+        """Per-sample negative log-likelihood per dimension ``(B,)``, nats: ``-log_prob / (C*H*W)``."""
+        y, x, unbatched = self._check_pair(noisy, clean)
+        return unbatch(-self._log_prob(y, x, cond) / x[0].numel(), unbatched)
+
+    @staticmethod
+    def _check_pair(noisy: Tensor, clean: Tensor) -> tuple[Tensor, Tensor, bool]:
+        x, unbatched = as_batch(clean, "clean")
+        y, _ = as_batch(noisy, "noisy", unit_range=False)
+        check_same_shape(y, x, "noisy", "clean")
+        return y, x, unbatched
+
+    @abstractmethod
+    def _sample(self, clean: Tensor, cond: NoiseCondition | None, generator: torch.Generator | None) -> Tensor:
+        """``(B, C, H, W)`` clean -> noisy; inputs already validated."""
+
+    @abstractmethod
+    def _log_prob(self, noisy: Tensor, clean: Tensor, cond: NoiseCondition | None) -> Tensor:
+        """``(B, C, H, W)`` pair -> ``(B,)`` log-density in nats; inputs already validated."""
+
+
+def standard_normal_like(x: Tensor, generator: torch.Generator | None) -> Tensor:
+    """``N(0, 1)`` samples shaped like ``x``, drawn in ``x``'s dtype (float32 for half types on CPU)."""
+    dtype = x.dtype if x.device.type != "cpu" or x.dtype in (torch.float32, torch.float64) else torch.float32
+    return torch.randn(x.shape, generator=generator, device=x.device, dtype=dtype).to(x.dtype)
+
+
+class GaussianFamilyNoise(NoiseModel):
+    """Zero-mean Gaussian noise with a (possibly signal-dependent) variance: ``noise ~ N(0, variance(clean))``.
+
+    Subclasses give ``variance``; sampling and the exact Gaussian log-density are shared.
+    """
+
+    @abstractmethod
+    def variance(self, clean: Tensor) -> Tensor:
+        """Per-pixel noise variance for a ``(B, C, H, W)`` clean batch, broadcastable to it ([0, 1] scale)."""
+
+    def _sample(self, clean: Tensor, cond: NoiseCondition | None, generator: torch.Generator | None) -> Tensor:
+        std = self.variance(clean).sqrt()
+        return clean + std * standard_normal_like(clean, generator)
+
+    def _log_prob(self, noisy: Tensor, clean: Tensor, cond: NoiseCondition | None) -> Tensor:
+        clean = clean.to(torch.promote_types(clean.dtype, torch.float32))
+        return gaussian_log_prob(noisy - clean, self.variance(clean))
+
+
+def gaussian_log_prob(residual: Tensor, variance: Tensor) -> Tensor:
+    """Sum over C, H, W of ``log N(residual; 0, variance)`` in nats, computed in at least float32."""
+    dtype = torch.promote_types(residual.dtype, torch.float32)
+    r = residual.to(dtype)
+    var = variance.to(dtype).expand_as(r)
+    return -0.5 * (LOG_2PI + var.log() + r.square() / var).flatten(1).sum(1)

@@ -1,0 +1,19 @@
+"""Batched noise augmentations (torch); host-library adapters live in sibling modules."""
+
+from .base import NoiseTransform
+from .parametric import (
+    GaussianNoiseTransform,
+    HeteroscedasticNoiseTransform,
+    ParametricNoiseTransform,
+    PoissonGaussianNoiseTransform,
+)
+from .params import ParamRange
+
+__all__ = [
+    "NoiseTransform",
+    "ParametricNoiseTransform",
+    "GaussianNoiseTransform",
+    "HeteroscedasticNoiseTransform",
+    "PoissonGaussianNoiseTransform",
+    "ParamRange",
+]

@@ -1,0 +1,77 @@
+"""The base class of every noise augmentation: validation, ``p``, clipping, generators, row selection."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import torch
+from torch import Tensor, nn
+
+from .._validation import as_batch, check_generator, unbatch
+from ..conditioning import NoiseCondition
+
+
+class NoiseTransform(nn.Module, ABC):
+    """A batched noise augmentation: clean ``(B, C, H, W)`` in [0, 1] in, noisy batch out, one call.
+
+    Subclasses implement :meth:`add_noise` on an already validated batch; this class handles the
+    rest so that every transform (parametric or flow) behaves the same:
+
+    * ``(C, H, W)`` input is accepted and returned as such; any float dtype, any device;
+    * ``p``: each sample is noised with probability ``p`` (the others pass through unchanged);
+    * ``clip``: clamp the output to [0, 1] (default on, as an augmentation should);
+    * ``generator``: a ``torch.Generator`` on the images' device; the same seed gives bit-identical
+      output on the same device. Without one, torch's global RNG is used.
+
+    Subclasses that are expensive per row (flows) set ``compute_selected_rows_only = True`` so that
+    with ``p < 1`` only the selected rows are computed (one host sync to gather them); cheap
+    parametric noise is computed for all rows and selected with ``torch.where`` (no sync).
+    """
+
+    #: Accepted channel counts (``None``: any).
+    channels: tuple[int, ...] | None = None
+    compute_selected_rows_only: bool = False
+
+    def __init__(self, p: float = 1.0, clip: bool = True) -> None:
+        super().__init__()
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
+            raise ValueError(f"p must be a probability in [0, 1], got {p!r}")
+        if not isinstance(clip, bool):
+            raise TypeError(f"clip must be a bool, got {type(clip).__name__}")
+        self.p = float(p)
+        self.clip = clip
+
+    def forward(self, images: Tensor, cond: NoiseCondition | None = None,
+                generator: torch.Generator | None = None) -> Tensor:
+        """Return ``images`` with noise added (a new tensor; the input is not modified)."""
+        x, unbatched = as_batch(images, "images", channels=self.channels)
+        check_generator(generator, x.device)
+        if cond is not None and len(cond) != x.shape[0]:
+            raise ValueError(f"cond has {len(cond)} entries but images has a batch of {x.shape[0]}")
+        if x.shape[0] == 0 or self.p == 0.0:
+            return unbatch(x.clone(), unbatched)
+        if self.p == 1.0:
+            noisy = self.add_noise(x, cond, generator)
+        else:
+            selected = torch.rand(x.shape[0], generator=generator, device=x.device) < self.p
+            noisy = self._noise_selected(x, selected, cond, generator)
+        if self.clip:
+            noisy = noisy.clamp(0.0, 1.0)
+        return unbatch(noisy, unbatched)
+
+    def _noise_selected(self, x: Tensor, selected: Tensor, cond: NoiseCondition | None,
+                        generator: torch.Generator | None) -> Tensor:
+        if not self.compute_selected_rows_only:
+            return torch.where(selected.view(-1, 1, 1, 1), self.add_noise(x, cond, generator), x)
+        rows = selected.nonzero().squeeze(1)
+        noisy = x.clone()
+        if rows.numel():
+            noisy[rows] = self.add_noise(x[rows], None if cond is None else cond.index(rows), generator)
+        return noisy
+
+    @abstractmethod
+    def add_noise(self, clean: Tensor, cond: NoiseCondition | None, generator: torch.Generator | None) -> Tensor:
+        """Noise every row of a validated ``(B, C, H, W)`` batch; unclipped, same dtype."""
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, clip={self.clip}"

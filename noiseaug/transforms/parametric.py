@@ -1,0 +1,82 @@
+"""Augmentations from the parametric noise models, with per-sample parameters drawn from ranges."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from ..conditioning import NoiseCondition
+from ..noise import GaussianNoise, HeteroscedasticGaussianNoise, NoiseModel, PoissonGaussianNoise
+from .base import NoiseTransform
+from .params import ParamRange, as_range
+
+Spec = float | tuple[float, float] | ParamRange
+
+
+class ParametricNoiseTransform(NoiseTransform):
+    """Draw each sample's parameters from its ranges, then sample ``model_class`` with them."""
+
+    model_class: type[NoiseModel]
+
+    def __init__(self, p: float, clip: bool, **ranges: ParamRange) -> None:
+        super().__init__(p=p, clip=clip)
+        self.ranges = ranges
+
+    def draw_params(self, n: int, generator: torch.Generator | None, device: torch.device) -> dict[str, Tensor]:
+        """One value per sample for every parameter: ``{name: (n,) float32 tensor}``."""
+        return {name: spec.draw(n, generator, device) for name, spec in self.ranges.items()}
+
+    def add_noise(self, clean: Tensor, cond: NoiseCondition | None, generator: torch.Generator | None) -> Tensor:
+        model = self.model_class.from_trusted(**self.draw_params(clean.shape[0], generator, clean.device))
+        return model._sample(clean, cond, generator)
+
+    def extra_repr(self) -> str:
+        return ", ".join([f"{k}={v}" for k, v in self.ranges.items()] + [super().extra_repr()])
+
+
+class GaussianNoiseTransform(ParametricNoiseTransform):
+    """AWGN with a per-sample ``sigma`` ([0, 1] scale), uniform in ``[0, 50/255]`` by default.
+
+    Example:
+        >>> import torch
+        >>> transform = GaussianNoiseTransform(sigma=(5 / 255, 50 / 255), p=0.5)
+        >>> clean = torch.rand(8, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+        >>> noisy = transform(clean, generator=torch.Generator().manual_seed(1))
+        >>> noisy.shape, bool(noisy.min() >= 0)
+        (torch.Size([8, 3, 32, 32]), True)
+    """
+
+    model_class = GaussianNoise
+
+    def __init__(self, sigma: Spec = (0.0, 50 / 255), p: float = 1.0, clip: bool = True) -> None:
+        super().__init__(p, clip, sigma=as_range(sigma, "sigma"))
+
+
+class HeteroscedasticNoiseTransform(ParametricNoiseTransform):
+    """NLF noise ``var = beta1 * clean + beta2`` with per-sample ``beta1``, ``beta2`` ([0, 1] scale).
+
+    Defaults are log-uniform ranges spanning clean DSLR to noisy smartphone sRGB noise: a standard
+    deviation of roughly 1/255 to 35/255 at mid-grey.
+    """
+
+    model_class = HeteroscedasticGaussianNoise
+
+    def __init__(self, beta1: Spec = ParamRange(1e-4, 2e-2, log=True), beta2: Spec = ParamRange(1e-6, 5e-3, log=True),
+                 p: float = 1.0, clip: bool = True) -> None:
+        super().__init__(p, clip, beta1=as_range(beta1, "beta1"), beta2=as_range(beta2, "beta2"))
+
+
+class PoissonGaussianNoiseTransform(ParametricNoiseTransform):
+    """Poisson shot noise (``gain``) plus Gaussian read noise (``read_sigma``), per sample.
+
+    Defaults are log-uniform: ``gain`` in [1e-4, 1.2e-2], the shot-noise range of Brooks et al.
+    (CVPR 2019), and ``read_sigma`` in [1e-4, 1.5e-2], the read-noise standard deviations their
+    shot/read relation gives at the ends of that range.
+    """
+
+    model_class = PoissonGaussianNoise
+
+    def __init__(self, gain: Spec = ParamRange(1e-4, 1.2e-2, log=True),
+                 read_sigma: Spec = ParamRange(1e-4, 1.5e-2, log=True), p: float = 1.0, clip: bool = True) -> None:
+        super().__init__(p, clip, gain=as_range(gain, "gain", strictly_positive=True),
+                         read_sigma=as_range(read_sigma, "read_sigma"))
