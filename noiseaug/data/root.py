@@ -1,0 +1,32 @@
+"""Where the data lives: ``$NOISEAUG_DATA``, else ``../shared/data`` relative to the working directory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ENV_VAR = "NOISEAUG_DATA"
+DEFAULT_ROOT = Path("..") / "shared" / "data"
+
+
+def data_root() -> Path:
+    """The data root folder; raises ``FileNotFoundError`` naming the path tried and the variable to set."""
+    override = os.environ.get(ENV_VAR)
+    if override:
+        root = Path(override).expanduser()
+        if not root.is_dir():
+            raise FileNotFoundError(f"{ENV_VAR} points to {root}, which is not a folder; set {ENV_VAR} to your data root")
+        return root
+    root = Path.cwd() / DEFAULT_ROOT
+    if not root.is_dir():
+        raise FileNotFoundError(f"no data root: {root.resolve()} does not exist; set the {ENV_VAR} environment "
+                                "variable to the folder holding clean/ and real-srgb/")
+    return root
+
+
+def data_folder(*parts: str) -> Path:
+    """A folder under :func:`data_root`, e.g. ``data_folder("real-srgb", "polyu")``; raises if missing."""
+    folder = data_root().joinpath(*parts)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"data folder {folder} does not exist (data root from {ENV_VAR} or ../shared/data)")
+    return folder
