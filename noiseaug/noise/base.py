@@ -6,8 +6,10 @@ Conventions (see docs/ARCHITECTURE.md):
 * ``log_prob(noisy, clean, cond)`` is the per-sample log-likelihood ``(B,)`` in nats, summed over
   ``C*H*W`` dimensions, of data on the [0, 1] scale (a density, not a probability);
 * ``nll(noisy, clean, cond)`` is ``-log_prob / (C*H*W)``: nats per dimension, ``(B,)``;
-* ``sample(clean, cond, generator, clip=False)`` returns the noisy image; clipping to [0, 1] is off
-  by default because likelihood work needs the unclipped values (the transforms clip by default).
+* ``sample(clean, cond, generator, temperature=1.0, clip=False)`` returns the noisy image;
+  ``temperature`` scales the noise (flows: the latent's standard deviation; parametric models: the
+  deviation from ``clean``), so 0 gives the mean; clipping to [0, 1] is off by default because
+  likelihood work needs the unclipped values (the transforms clip by default).
 """
 
 from __future__ import annotations
@@ -43,12 +45,17 @@ class NoiseModel(nn.Module, ABC):
             model.register_buffer(name, value)
         return model
 
+    #: Accepted channel counts (``None``: any).
+    channels: tuple[int, ...] | None = None
+
     def sample(self, clean: Tensor, cond: NoiseCondition | None = None, generator: torch.Generator | None = None,
-               *, clip: bool = False) -> Tensor:
+               *, temperature: float = 1.0, clip: bool = False) -> Tensor:
         """Draw ``noisy ~ p(noisy | clean, cond)``; same shape and dtype as ``clean``."""
-        x, unbatched = as_batch(clean, "clean")
+        x, unbatched = as_batch(clean, "clean", channels=self.channels)
         check_generator(generator, x.device)
-        y = self._sample(x, cond, generator)
+        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature >= 0:
+            raise ValueError(f"temperature must be a number >= 0, got {temperature!r}")
+        y = self._sample(x, cond, generator, float(temperature))
         if clip:
             y = y.clamp(0.0, 1.0)
         return unbatch(y, unbatched)
@@ -63,15 +70,15 @@ class NoiseModel(nn.Module, ABC):
         y, x, unbatched = self._check_pair(noisy, clean)
         return unbatch(-self._log_prob(y, x, cond) / x[0].numel(), unbatched)
 
-    @staticmethod
-    def _check_pair(noisy: Tensor, clean: Tensor) -> tuple[Tensor, Tensor, bool]:
-        x, unbatched = as_batch(clean, "clean")
+    def _check_pair(self, noisy: Tensor, clean: Tensor) -> tuple[Tensor, Tensor, bool]:
+        x, unbatched = as_batch(clean, "clean", channels=self.channels)
         y, _ = as_batch(noisy, "noisy", unit_range=False)
         check_same_shape(y, x, "noisy", "clean")
         return y, x, unbatched
 
     @abstractmethod
-    def _sample(self, clean: Tensor, cond: NoiseCondition | None, generator: torch.Generator | None) -> Tensor:
+    def _sample(self, clean: Tensor, cond: NoiseCondition | None, generator: torch.Generator | None,
+                temperature: float = 1.0) -> Tensor:
         """``(B, C, H, W)`` clean -> noisy; inputs already validated."""
 
     @abstractmethod
@@ -95,9 +102,10 @@ class GaussianFamilyNoise(NoiseModel):
     def variance(self, clean: Tensor) -> Tensor:
         """Per-pixel noise variance for a ``(B, C, H, W)`` clean batch, broadcastable to it ([0, 1] scale)."""
 
-    def _sample(self, clean: Tensor, cond: NoiseCondition | None, generator: torch.Generator | None) -> Tensor:
+    def _sample(self, clean: Tensor, cond: NoiseCondition | None, generator: torch.Generator | None,
+                temperature: float = 1.0) -> Tensor:
         std = self.variance(clean).sqrt()
-        return clean + std * standard_normal_like(clean, generator)
+        return clean + (temperature * std) * standard_normal_like(clean, generator)
 
     def _log_prob(self, noisy: Tensor, clean: Tensor, cond: NoiseCondition | None) -> Tensor:
         clean = clean.to(torch.promote_types(clean.dtype, torch.float32))

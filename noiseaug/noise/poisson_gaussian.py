@@ -20,7 +20,8 @@ class PoissonGaussianNoise(GaussianFamilyNoise):
     the shot-noise variance is ``gain * clean``); ``read_sigma`` is the read-noise standard deviation.
     Floats or per-sample ``(B,)`` tensors; ``gain > 0``, ``read_sigma >= 0``.
 
-    Sampling is exact (Poisson counts, drawn in float32). The likelihood has two forms:
+    Sampling is exact (Poisson counts, drawn in float32); a ``temperature`` other than 1 scales the
+    deviation ``noisy - clean``. The likelihood has two forms:
 
     * ``exact_likelihood=False`` (default): the **Gaussian approximation**
       ``N(clean, gain * clean + read_sigma^2)``, i.e. the NLF model with ``beta1 = gain`` and
@@ -55,13 +56,15 @@ class PoissonGaussianNoise(GaussianFamilyNoise):
         """The Gaussian approximation's variance ``gain * clean + read_sigma^2``."""
         return per_sample(self.gain, "gain", clean) * clean.clamp(min=0) + per_sample(self.read_sigma, "read_sigma", clean).square()
 
-    def _sample(self, clean: Tensor, cond: NoiseCondition | None, generator: torch.Generator | None) -> Tensor:
+    def _sample(self, clean: Tensor, cond: NoiseCondition | None, generator: torch.Generator | None,
+                temperature: float = 1.0) -> Tensor:
         work = torch.promote_types(clean.dtype, torch.float32)
         x = clean.to(work).clamp(min=0)
         gain = per_sample(self.gain, "gain", x)
         photons = torch.poisson(x / gain, generator=generator)
         read = per_sample(self.read_sigma, "read_sigma", x) * standard_normal_like(x, generator)
-        return (gain * photons + read).to(clean.dtype)
+        noisy = gain * photons + read
+        return (noisy if temperature == 1.0 else x + temperature * (noisy - x)).to(clean.dtype)
 
     def _log_prob(self, noisy: Tensor, clean: Tensor, cond: NoiseCondition | None) -> Tensor:
         if not self.exact_likelihood:

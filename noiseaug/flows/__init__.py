@@ -1,0 +1,27 @@
+"""Normalizing flows: invertible layers and the learned noise models built from them."""
+
+from .layers import (
+    ActNorm,
+    AffineCoupling,
+    AffineInjector,
+    FlowCondition,
+    FlowLayer,
+    FlowStep,
+    Gain,
+    InvConv1x1,
+    SignalDependent,
+    Squeeze,
+)
+
+__all__ = [
+    "FlowCondition",
+    "FlowLayer",
+    "ActNorm",
+    "InvConv1x1",
+    "AffineCoupling",
+    "AffineInjector",
+    "Squeeze",
+    "SignalDependent",
+    "Gain",
+    "FlowStep",
+]

@@ -1,0 +1,279 @@
+"""Invertible layers for the flows. Every layer keeps one contract:
+
+* ``forward(x, cond=None) -> (y, logdet)``: data -> latent direction; ``logdet`` is the per-sample
+  ``(B,)`` log |det dy/dx|;
+* ``inverse(y, cond=None) -> x``: latent -> data.
+
+``cond`` is a :class:`FlowCondition`: the clean image, feature maps from a condition encoder and
+per-sample metadata indices, whichever a layer needs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+@dataclass
+class FlowCondition:
+    """What conditional layers may read; each field ``None`` when the model does not use it.
+
+    Attributes:
+        clean: ``(B, C, H, W)`` clean image at the layer's resolution (signal-dependent layer).
+        features: ``(B, F, H, W)`` condition features at the layer's resolution (couplings, injectors).
+        iso: ``(B,)`` float ISO values; ``iso_index``: ``(B,)`` long index into the model's ISO levels.
+        camera: ``(B,)`` long camera index.
+    """
+
+    clean: Tensor | None = None
+    features: Tensor | None = None
+    iso: Tensor | None = None
+    iso_index: Tensor | None = None
+    camera: Tensor | None = None
+
+
+class FlowLayer(nn.Module):
+    """Base of the invertible layers (documents the contract; no behaviour)."""
+
+    def forward(self, x: Tensor, cond: FlowCondition | None = None) -> tuple[Tensor, Tensor]:  # pragma: no cover
+        raise NotImplementedError
+
+    def inverse(self, y: Tensor, cond: FlowCondition | None = None) -> Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+
+def _pixels(x: Tensor) -> int:
+    return x.shape[-2] * x.shape[-1]
+
+
+class ActNorm(FlowLayer):
+    """Per-channel affine ``y = (x + bias) * exp(log_scale)`` with data-dependent initialisation.
+
+    The first forward pass in training mode sets ``bias`` and ``log_scale`` so that that batch has
+    zero mean and unit variance per channel (Kingma & Dhariwal 2018). ``initialized`` is a buffer,
+    so loaded weights are not re-initialised.
+    """
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.bias = nn.Parameter(torch.zeros(1, channels, 1, 1))
+        self.log_scale = nn.Parameter(torch.zeros(1, channels, 1, 1))
+        self.register_buffer("initialized", torch.tensor(False))
+
+    @torch.no_grad()
+    def _initialize(self, x: Tensor) -> None:
+        mean = x.mean(dim=(0, 2, 3), keepdim=True)
+        std = x.std(dim=(0, 2, 3), keepdim=True, unbiased=False).clamp(min=1e-6)
+        self.bias.copy_(-mean)
+        self.log_scale.copy_(-std.log())
+        self.initialized.fill_(True)
+
+    def forward(self, x: Tensor, cond: FlowCondition | None = None) -> tuple[Tensor, Tensor]:
+        if self.training and not bool(self.initialized):
+            self._initialize(x)
+        y = (x + self.bias) * self.log_scale.exp()
+        logdet = self.log_scale.sum() * _pixels(x)
+        return y, logdet.expand(x.shape[0])
+
+    def inverse(self, y: Tensor, cond: FlowCondition | None = None) -> Tensor:
+        return y * (-self.log_scale).exp() - self.bias
+
+
+class InvConv1x1(FlowLayer):
+    """Invertible 1x1 convolution, LU-parameterised: ``W = P L (U + diag(sign * exp(log_s)))``.
+
+    ``P`` is a fixed permutation, ``L`` unit lower-triangular, ``U`` strictly upper-triangular;
+    ``log |det W| = sum(log_s)``. Initialised from a random rotation (seeded by ``seed``).
+    """
+
+    def __init__(self, channels: int, seed: int = 0) -> None:
+        super().__init__()
+        rotation = torch.linalg.qr(torch.randn(channels, channels, generator=torch.Generator().manual_seed(seed)))[0]
+        permutation, lower, upper = torch.linalg.lu(rotation)
+        diag = torch.diagonal(upper)
+        self.register_buffer("permutation", permutation)
+        self.register_buffer("sign_s", diag.sign())
+        self.register_buffer("lower_mask", torch.tril(torch.ones(channels, channels), -1))
+        self.lower = nn.Parameter(lower)
+        self.upper = nn.Parameter(torch.triu(upper, 1))
+        self.log_s = nn.Parameter(diag.abs().log())
+
+    def weight(self) -> Tensor:
+        eye = torch.eye(self.lower.shape[0], device=self.lower.device, dtype=self.lower.dtype)
+        lower = self.lower * self.lower_mask + eye
+        upper = self.upper * self.lower_mask.T + torch.diag(self.sign_s * self.log_s.exp())
+        return self.permutation @ lower @ upper
+
+    def forward(self, x: Tensor, cond: FlowCondition | None = None) -> tuple[Tensor, Tensor]:
+        w = self.weight().to(x.dtype)
+        y = F.conv2d(x, w[:, :, None, None])
+        return y, (self.log_s.sum() * _pixels(x)).to(x.dtype).expand(x.shape[0])
+
+    def inverse(self, y: Tensor, cond: FlowCondition | None = None) -> Tensor:
+        w_inv = torch.linalg.inv(self.weight().double()).to(y.dtype)
+        return F.conv2d(y, w_inv[:, :, None, None])
+
+
+def _scale(raw: Tensor) -> Tensor:
+    """Glow's bounded scale ``sigmoid(raw + 2)``: in (0, 1), near 0.88 at initialisation."""
+    return torch.sigmoid(raw + 2.0)
+
+
+def small_cnn(in_channels: int, out_channels: int, hidden: int) -> nn.Sequential:
+    """3x3 conv -> ReLU -> 1x1 conv -> ReLU -> zero-initialised 3x3 conv (the coupling network)."""
+    last = nn.Conv2d(hidden, out_channels, 3, padding=1)
+    nn.init.zeros_(last.weight)
+    nn.init.zeros_(last.bias)
+    return nn.Sequential(nn.Conv2d(in_channels, hidden, 3, padding=1), nn.ReLU(),
+                         nn.Conv2d(hidden, hidden, 1), nn.ReLU(), last)
+
+
+class AffineCoupling(FlowLayer):
+    """Affine coupling: the first ``channels // 2`` channels (and optional condition features)
+    give a scale and shift for the rest: ``y_b = (x_b + shift) * sigmoid(raw + 2)``.
+    """
+
+    def __init__(self, channels: int, hidden: int, cond_channels: int = 0) -> None:
+        super().__init__()
+        if channels < 2:
+            raise ValueError(f"AffineCoupling needs at least 2 channels, got {channels}")
+        self.split = channels // 2
+        self.cond_channels = cond_channels
+        self.net = small_cnn(self.split + cond_channels, 2 * (channels - self.split), hidden)
+
+    def _scale_shift(self, xa: Tensor, cond: FlowCondition | None) -> tuple[Tensor, Tensor]:
+        h = xa if not self.cond_channels else torch.cat([xa, cond.features], 1)
+        raw, shift = self.net(h).chunk(2, dim=1)
+        return _scale(raw), shift
+
+    def forward(self, x: Tensor, cond: FlowCondition | None = None) -> tuple[Tensor, Tensor]:
+        xa, xb = x[:, :self.split], x[:, self.split:]
+        scale, shift = self._scale_shift(xa, cond)
+        return torch.cat([xa, (xb + shift) * scale], 1), scale.log().flatten(1).sum(1)
+
+    def inverse(self, y: Tensor, cond: FlowCondition | None = None) -> Tensor:
+        ya, yb = y[:, :self.split], y[:, self.split:]
+        scale, shift = self._scale_shift(ya, cond)
+        return torch.cat([ya, yb / scale - shift], 1)
+
+
+class AffineInjector(FlowLayer):
+    """Scale and shift of every channel from the condition features alone (SRFlow's affine injector):
+    ``y = (x + shift(c)) * sigmoid(raw(c) + 2)``.
+    """
+
+    def __init__(self, channels: int, cond_channels: int, hidden: int) -> None:
+        super().__init__()
+        self.net = small_cnn(cond_channels, 2 * channels, hidden)
+
+    def _scale_shift(self, cond: FlowCondition) -> tuple[Tensor, Tensor]:
+        raw, shift = self.net(cond.features).chunk(2, dim=1)
+        return _scale(raw), shift
+
+    def forward(self, x: Tensor, cond: FlowCondition | None = None) -> tuple[Tensor, Tensor]:
+        scale, shift = self._scale_shift(cond)
+        return (x + shift) * scale, scale.log().flatten(1).sum(1)
+
+    def inverse(self, y: Tensor, cond: FlowCondition | None = None) -> Tensor:
+        scale, shift = self._scale_shift(cond)
+        return y / scale - shift
+
+
+class Squeeze(FlowLayer):
+    """Space-to-depth by 2: ``(B, C, H, W) -> (B, 4C, H/2, W/2)``; volume preserving (logdet 0)."""
+
+    def forward(self, x: Tensor, cond: FlowCondition | None = None) -> tuple[Tensor, Tensor]:
+        if x.shape[-1] % 2 or x.shape[-2] % 2:
+            raise ValueError(f"Squeeze needs even height and width, got {tuple(x.shape[-2:])}")
+        return F.pixel_unshuffle(x, 2), x.new_zeros(x.shape[0])
+
+    def inverse(self, y: Tensor, cond: FlowCondition | None = None) -> Tensor:
+        return F.pixel_shuffle(y, 2)
+
+
+class SignalDependent(FlowLayer):
+    """Noise Flow's signal-dependent layer: ``y = x / sqrt(beta1 * clean + beta2)`` per pixel.
+
+    ``beta1``, ``beta2`` are positive through ``exp`` and camera-specific (one pair per camera).
+    Initialised near identity: ``beta2 = 1`` and a small ``beta1 = 1e-4``, so the scale starts at
+    about 1. Needs ``cond.clean`` (same shape as ``x``) and ``cond.camera``.
+    """
+
+    def __init__(self, num_cameras: int = 1) -> None:
+        super().__init__()
+        self.log_beta1 = nn.Parameter(torch.full((num_cameras,), math.log(1e-4)))
+        self.log_beta2 = nn.Parameter(torch.zeros(num_cameras))
+
+    def scale(self, cond: FlowCondition) -> Tensor:
+        camera = cond.camera if cond.camera is not None else torch.zeros(cond.clean.shape[0], dtype=torch.long, device=cond.clean.device)
+        beta1 = self.log_beta1.exp()[camera].view(-1, 1, 1, 1)
+        beta2 = self.log_beta2.exp()[camera].view(-1, 1, 1, 1)
+        return (beta1 * cond.clean.clamp(min=0) + beta2).sqrt()
+
+    def forward(self, x: Tensor, cond: FlowCondition | None = None) -> tuple[Tensor, Tensor]:
+        s = self.scale(cond).to(x.dtype)
+        return x / s, -s.log().expand_as(x).flatten(1).sum(1)
+
+    def inverse(self, y: Tensor, cond: FlowCondition | None = None) -> Tensor:
+        return y * self.scale(cond).to(y.dtype)
+
+
+class Gain(FlowLayer):
+    """Noise Flow's gain layer: ``y = x / gamma`` with ``gamma = psi[camera] * u[iso_index] * iso``.
+
+    ``psi`` (one per camera) and ``u`` (one per ISO level) are positive through ``exp``; ``u`` is
+    initialised to ``1 / iso_level`` so that ``gamma`` starts at 1. Needs ``cond.iso``,
+    ``cond.iso_index`` and ``cond.camera``.
+    """
+
+    def __init__(self, iso_levels: list[float], num_cameras: int = 1) -> None:
+        super().__init__()
+        self.log_psi = nn.Parameter(torch.zeros(num_cameras))
+        self.log_u = nn.Parameter(-torch.tensor(iso_levels, dtype=torch.float32).log())
+
+    def gamma(self, cond: FlowCondition) -> Tensor:
+        camera = cond.camera if cond.camera is not None else torch.zeros_like(cond.iso_index)
+        log_gamma = self.log_psi[camera] + self.log_u[cond.iso_index] + cond.iso.to(self.log_u.dtype).log()
+        return log_gamma.exp().view(-1, 1, 1, 1)
+
+    def forward(self, x: Tensor, cond: FlowCondition | None = None) -> tuple[Tensor, Tensor]:
+        gamma = self.gamma(cond).to(x.dtype)
+        return x / gamma, -gamma.log().view(-1) * x[0].numel()
+
+    def inverse(self, y: Tensor, cond: FlowCondition | None = None) -> Tensor:
+        return y * self.gamma(cond).to(y.dtype)
+
+
+class FlowStep(FlowLayer):
+    """Glow's unconditional step: ActNorm -> invertible 1x1 conv -> affine coupling."""
+
+    def __init__(self, channels: int, hidden: int, cond_channels: int = 0, seed: int = 0) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList([ActNorm(channels), InvConv1x1(channels, seed=seed),
+                                     AffineCoupling(channels, hidden, cond_channels)])
+
+    def forward(self, x: Tensor, cond: FlowCondition | None = None) -> tuple[Tensor, Tensor]:
+        return run_forward(self.layers, x, cond)
+
+    def inverse(self, y: Tensor, cond: FlowCondition | None = None) -> Tensor:
+        return run_inverse(self.layers, y, cond)
+
+
+def run_forward(layers: nn.ModuleList, x: Tensor, cond: FlowCondition | None) -> tuple[Tensor, Tensor]:
+    """Apply layers in order (data -> latent), summing their log-determinants."""
+    logdet = x.new_zeros(x.shape[0])
+    for layer in layers:
+        x, ld = layer(x, cond)
+        logdet = logdet + ld
+    return x, logdet
+
+
+def run_inverse(layers: nn.ModuleList, y: Tensor, cond: FlowCondition | None) -> Tensor:
+    """Apply layers' inverses in reverse order (latent -> data)."""
+    for layer in reversed(layers):
+        y = layer.inverse(y, cond)
+    return y

@@ -1,0 +1,171 @@
+"""Saving and loading models as ``model.safetensors`` + ``config.json`` (+ a model card ``README.md``).
+
+``load_pretrained(name_or_path)`` resolves, in order:
+
+1. a local folder holding ``config.json`` and ``model.safetensors``;
+2. the name of a model released with the package (a sub-folder of the repository's ``weights/``,
+   installed as ``noiseaug.weights``), which works offline after ``pip install``;
+3. a Hugging Face Hub repo id (``"org/name"``), through ``huggingface_hub``: its cache, revision
+   pinning (``revision=``) and offline mode (``HF_HUB_OFFLINE=1``).
+
+Loading is strict (missing or unexpected tensors are an error) and never executes code from the
+files: safetensors holds only tensors and config.json only JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+CARD_NAME = "README.md"
+RELEASED_PACKAGE = "noiseaug.weights"
+
+_REGISTRY: dict[str, type[nn.Module]] = {}
+M = TypeVar("M", bound=nn.Module)
+
+
+def register_model(cls: type[M]) -> type[M]:
+    """Class decorator: make ``cls`` loadable by its ``model_type`` (and give it ``from_config``)."""
+    _REGISTRY[cls.model_type] = cls
+    return cls
+
+
+def model_from_config(config: dict[str, Any], source: str = "config") -> nn.Module:
+    """Build the architecture a config describes (weights untrained)."""
+    if not isinstance(config, dict) or "model_type" not in config:
+        raise ValueError(f"{source}: config must be a JSON object with a 'model_type' key")
+    model_type = config["model_type"]
+    if model_type not in _REGISTRY:
+        raise ValueError(f"{source}: unknown model_type {model_type!r}; known: {sorted(_REGISTRY)}")
+    kwargs = {k: v for k, v in config.items() if k != "model_type"}
+    try:
+        return _REGISTRY[model_type](**kwargs)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{source}: config does not describe a valid {model_type} model: {error}") from error
+
+
+def save_pretrained(model: nn.Module, folder: str | Path, card: str | None = None) -> Path:
+    """Write ``model.safetensors``, ``config.json`` and, if given, the model card ``README.md``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / CONFIG_NAME).write_text(json.dumps(model.config, indent=2) + "\n")
+    tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    save_file(tensors, str(folder / WEIGHTS_NAME), metadata={"format": "pt", "model_type": model.config["model_type"]})
+    if card is not None:
+        (folder / CARD_NAME).write_text(card)
+    return folder
+
+
+def load_folder(folder: str | Path, map_location: str | torch.device = "cpu") -> nn.Module:
+    """Load a model from a folder with ``config.json`` + ``model.safetensors`` (strict)."""
+    folder = Path(folder)
+    config_path, weights_path = folder / CONFIG_NAME, folder / WEIGHTS_NAME
+    for path in (config_path, weights_path):
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} not found: a pretrained folder holds {CONFIG_NAME} and {WEIGHTS_NAME}")
+    try:
+        config = json.loads(config_path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{config_path} is not valid JSON: {error}") from error
+    model = model_from_config(config, str(config_path))
+    try:
+        state = load_file(str(weights_path), device=str(map_location))
+    except (SafetensorError, OSError) as error:
+        raise ValueError(f"{weights_path} is not a readable safetensors file (truncated or corrupted?): {error}") from error
+    expected = model.state_dict()
+    missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise ValueError(f"{weights_path} does not match the architecture in {config_path}: "
+                         f"missing tensors {missing}, unexpected tensors {unexpected}")
+    wrong_shape = [f"{k}: file {tuple(state[k].shape)} vs model {tuple(v.shape)}" for k, v in expected.items() if state[k].shape != v.shape]
+    if wrong_shape:
+        raise ValueError(f"{weights_path} does not match the architecture in {config_path}: {wrong_shape}")
+    model.load_state_dict(state, strict=True)
+    return model.eval()
+
+
+def released_models() -> list[str]:
+    """Names of the models shipped in ``weights/`` (loadable by name, offline)."""
+    try:
+        root = resources.files(RELEASED_PACKAGE)
+    except ModuleNotFoundError:
+        return []
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and (p / CONFIG_NAME).is_file())
+
+
+def resolve(name_or_path: str | Path, revision: str | None = None, cache_dir: str | Path | None = None) -> Path:
+    """The local folder for a path, a released model's name, or a Hub repo id (downloaded or cached)."""
+    path = Path(name_or_path)
+    if path.is_dir():
+        return path
+    name = str(name_or_path)
+    if name in released_models():
+        with resources.as_file(resources.files(RELEASED_PACKAGE) / name) as folder:
+            return Path(folder)
+    if name.count("/") != 1 or path.exists():
+        raise ValueError(f"{name!r} is not a folder, not a released model ({released_models()}), "
+                         f"and not a Hugging Face repo id of the form 'org/name'")
+    return _hub_snapshot(name, revision, cache_dir)
+
+
+def _hub_snapshot(repo_id: str, revision: str | None, cache_dir: str | Path | None) -> Path:
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    try:
+        folder = snapshot_download(repo_id, revision=revision, cache_dir=cache_dir, library_name="noiseaug",
+                                   allow_patterns=[CONFIG_NAME, WEIGHTS_NAME, CARD_NAME])
+    except LocalEntryNotFoundError as error:
+        raise FileNotFoundError(
+            f"Hugging Face repo {repo_id!r} (revision {revision or 'main'}) is not in the local cache and the Hub "
+            f"cannot be reached (HF_HUB_OFFLINE is set or there is no network): {error}") from error
+    except HfHubHTTPError as error:
+        raise FileNotFoundError(f"could not download Hugging Face repo {repo_id!r}: {error}") from error
+    return Path(folder)
+
+
+def load_pretrained(name_or_path: str | Path, *, revision: str | None = None, cache_dir: str | Path | None = None,
+                    map_location: str | torch.device = "cpu") -> nn.Module:
+    """Load any registered model from a folder, a released name or a Hub repo id (see module docs)."""
+    return load_folder(resolve(name_or_path, revision, cache_dir), map_location)
+
+
+def push_to_hub(model: nn.Module, repo_id: str, *, card: str | None = None, private: bool = False,
+                token: str | None = None, commit_message: str = "Upload noiseaug model") -> str:
+    """Upload ``model`` (safetensors + config + card) to a Hub model repo; returns the commit URL."""
+    from huggingface_hub import HfApi
+
+    api = HfApi(token=token)
+    api.create_repo(repo_id, private=private, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        save_pretrained(model, tmp, card=card)
+        return str(api.upload_folder(repo_id=repo_id, folder_path=tmp, commit_message=commit_message))
+
+
+class PretrainedMixin:
+    """``from_pretrained`` / ``save_pretrained`` / ``push_to_hub`` for registered models."""
+
+    @classmethod
+    def from_pretrained(cls: type[M], name_or_path: str | Path, *, revision: str | None = None,
+                        cache_dir: str | Path | None = None, map_location: str | torch.device = "cpu") -> M:
+        """Load weights from a local folder, a released model name, or a Hub repo id."""
+        model = load_pretrained(name_or_path, revision=revision, cache_dir=cache_dir, map_location=map_location)
+        if not isinstance(model, cls):
+            raise ValueError(f"{name_or_path!r} holds a {type(model).__name__}, not a {cls.__name__}")
+        return model
+
+    def save_pretrained(self, folder: str | Path, card: str | None = None) -> Path:
+        return save_pretrained(self, folder, card)
+
+    def push_to_hub(self, repo_id: str, **kwargs: Any) -> str:
+        return push_to_hub(self, repo_id, **kwargs)
