@@ -1,0 +1,155 @@
+"""The training loop every trainer shares: Adam, deterministic batches, validation, checkpoints, resume.
+
+Determinism: batch ``k`` is a pure function of ``(seed, k)`` (see :class:`BatchSource`), so a run
+resumed from a checkpoint sees exactly the batches an uninterrupted run would have seen.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from .checkpoint import load_checkpoint, save_checkpoint
+
+LAST_CHECKPOINT = "last.pt"
+BEST_CHECKPOINT = "best.pt"
+
+
+class BatchSource(Protocol):
+    """Produces training batch ``step`` deterministically from the run's seed."""
+
+    def batch(self, step: int) -> Any: ...
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings (units: steps; ``lr`` for Adam; ``lr_decay_at`` multiplies lr by 0.1)."""
+
+    steps: int = 1000
+    lr: float = 1e-3
+    lr_decay_at: tuple[int, ...] = ()
+    val_every: int = 200
+    grad_clip: float | None = None
+    max_consecutive_nonfinite: int = 20
+    seed: int = 0
+
+
+@dataclass
+class TrainState:
+    step: int = 0
+    best: float = math.inf
+    best_step: int = -1
+    skipped_nonfinite: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+StepFn = Callable[[Any], Tensor]
+ValidateFn = Callable[[], dict[str, float]]
+
+
+class Trainer:
+    """Minimise ``loss_fn(batch)`` with Adam; validate every ``val_every`` steps; keep the best.
+
+    Args:
+        model: the module whose parameters are optimised (all of them).
+        loss_fn: batch -> scalar loss tensor.
+        batches: a :class:`BatchSource`.
+        validate: -> metrics dict; ``best_key`` (lower is better) selects the best checkpoint.
+        out_dir: where ``last.pt`` and ``best.pt`` go (written atomically).
+        config: a :class:`TrainConfig`.
+        progress: show a tqdm bar.
+
+    A batch whose loss is NaN/Inf is skipped (no update), counted and logged; more than
+    ``max_consecutive_nonfinite`` in a row stops training with a ``RuntimeError``.
+    """
+
+    def __init__(self, model: nn.Module, loss_fn: StepFn, batches: BatchSource, validate: ValidateFn,
+                 out_dir: str | Path, config: TrainConfig, best_key: str = "val_nll", progress: bool = True,
+                 parameters: list[nn.Parameter] | None = None) -> None:
+        self.model, self.loss_fn, self.batches, self.validate = model, loss_fn, batches, validate
+        self.out_dir, self.config, self.best_key, self.progress = Path(out_dir), config, best_key, progress
+        self.optimizer = torch.optim.Adam(parameters if parameters is not None else model.parameters(), lr=config.lr)
+        self.scheduler = torch.optim.lr_scheduler.MultiStepLR(self.optimizer, list(config.lr_decay_at), gamma=0.1)
+        self.state = TrainState()
+
+    def resume(self, path: str | Path | None = None) -> bool:
+        """Load ``last.pt`` (or ``path``) if it exists; returns whether a checkpoint was loaded."""
+        path = Path(path) if path is not None else self.out_dir / LAST_CHECKPOINT
+        if not path.is_file():
+            return False
+        checkpoint = load_checkpoint(path)
+        self.model.load_state_dict(checkpoint["model"])
+        self.optimizer.load_state_dict(checkpoint["optimizer"])
+        self.scheduler.load_state_dict(checkpoint["scheduler"])
+        self.state = TrainState(**checkpoint["state"])
+        return True
+
+    def _checkpoint(self) -> dict[str, Any]:
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(), "state": asdict(self.state), "config": asdict(self.config)}
+
+    def train_step(self, step: int) -> float | None:
+        """One optimisation step on batch ``step``; returns the loss, or None if it was not finite."""
+        self.model.train()
+        loss = self.loss_fn(self.batches.batch(step))
+        if not torch.isfinite(loss):
+            return None
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.config.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+        self.optimizer.step()
+        return float(loss.detach())
+
+    def fit(self) -> TrainState:
+        """Train until ``config.steps``, validating and checkpointing every ``val_every`` steps and at the end."""
+        consecutive_nonfinite, start = 0, time.perf_counter()
+        bar = tqdm(total=self.config.steps, initial=self.state.step, disable=not self.progress, desc="train", dynamic_ncols=True)
+        running = None
+        while self.state.step < self.config.steps:
+            step = self.state.step
+            loss = self.train_step(step)
+            if loss is None:
+                consecutive_nonfinite += 1
+                self.state.skipped_nonfinite += 1
+                bar.write(f"step {step}: non-finite loss, batch skipped ({self.state.skipped_nonfinite} so far)")
+                if consecutive_nonfinite > self.config.max_consecutive_nonfinite:
+                    raise RuntimeError(f"training stopped at step {step}: {consecutive_nonfinite} consecutive batches "
+                                       f"had a non-finite loss (check the learning rate and the data)")
+            else:
+                consecutive_nonfinite = 0
+                running = loss if running is None else 0.98 * running + 0.02 * loss
+            self.scheduler.step()
+            self.state.step = step + 1
+            bar.update(1)
+            if running is not None:
+                bar.set_postfix(loss=f"{running:.4f}", refresh=False)
+            if self.state.step % self.config.val_every == 0 or self.state.step == self.config.steps:
+                self._validate_and_save(time.perf_counter() - start, running, bar)
+        bar.close()
+        return self.state
+
+    def _validate_and_save(self, elapsed: float, running_loss: float | None, bar: tqdm) -> None:
+        self.model.eval()
+        with torch.no_grad():
+            metrics = self.validate()
+        record = {"step": self.state.step, "train_loss": running_loss, "elapsed_s": round(elapsed, 1), **metrics}
+        self.state.history.append(record)
+        bar.write("  ".join(f"{k}={v:.5g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items() if v is not None))
+        score = metrics.get(self.best_key, math.inf)
+        if score < self.state.best:
+            self.state.best, self.state.best_step = float(score), self.state.step
+            save_checkpoint(self._checkpoint(), self.out_dir / BEST_CHECKPOINT)
+        save_checkpoint(self._checkpoint(), self.out_dir / LAST_CHECKPOINT)
+
+    def load_best(self) -> None:
+        """Put the best checkpoint's weights into the model."""
+        self.model.load_state_dict(load_checkpoint(self.out_dir / BEST_CHECKPOINT)["model"])

@@ -1,0 +1,82 @@
+"""The shared training loop: resume reproduces an uninterrupted run, checkpoints are atomic, bad batches are skipped."""
+
+import os
+
+import pytest
+import torch
+
+from noiseaug.training import TrainConfig, Trainer, load_checkpoint, save_checkpoint
+
+
+class LinearTask:
+    """Batch k: a seeded regression problem y = 3x + 1 + noise (a pure function of (seed, k))."""
+
+    def __init__(self, seed=0, poison=()):
+        self.seed, self.poison = seed, set(poison)
+
+    def batch(self, step):
+        g = torch.Generator().manual_seed(self.seed * 1000 + step)
+        x = torch.randn(16, 1, generator=g)
+        y = 3 * x + 1 + 0.1 * torch.randn(16, 1, generator=g)
+        if step in self.poison:
+            y = y * float("nan")
+        return x, y
+
+
+def _trainer(tmp_path, steps, poison=(), max_bad=20, lr=0.05):
+    torch.manual_seed(0)
+    model = torch.nn.Linear(1, 1)
+    loss_fn = lambda batch: torch.nn.functional.mse_loss(model(batch[0]), batch[1])  # noqa: E731
+    validate = lambda: {"val_nll": float(loss_fn(LinearTask(seed=99).batch(0)))}  # noqa: E731
+    config = TrainConfig(steps=steps, lr=lr, lr_decay_at=(30,), val_every=10, max_consecutive_nonfinite=max_bad)
+    return Trainer(model, loss_fn, LinearTask(poison=poison), validate, tmp_path, config, progress=False)
+
+
+def test_resumed_run_matches_uninterrupted_run_exactly(tmp_path):
+    full = _trainer(tmp_path / "full", steps=40)
+    full.fit()
+    first = _trainer(tmp_path / "split", steps=20)
+    first.fit()
+    second = _trainer(tmp_path / "split", steps=40)
+    assert second.resume() and second.state.step == 20
+    second.fit()
+    for a, b in zip(full.model.parameters(), second.model.parameters()):
+        assert torch.equal(a, b)
+    assert second.optimizer.param_groups[0]["lr"] == pytest.approx(0.005)  # the step decay survived the resume
+    assert [h["step"] for h in second.state.history] == [10, 20, 30, 40]
+
+
+def test_training_learns_and_keeps_the_best_checkpoint(tmp_path):
+    trainer = _trainer(tmp_path, steps=150, lr=0.2)
+    state = trainer.fit()
+    weight, bias = trainer.model.weight.item(), trainer.model.bias.item()
+    assert weight == pytest.approx(3, abs=0.1) and bias == pytest.approx(1, abs=0.1)
+    best = load_checkpoint(tmp_path / "best.pt")
+    assert best["state"]["best"] == state.best == min(h["val_nll"] for h in state.history)
+
+
+def test_nonfinite_batches_are_skipped_and_counted(tmp_path):
+    trainer = _trainer(tmp_path, steps=20, poison={3, 4, 11})
+    state = trainer.fit()
+    assert state.skipped_nonfinite == 3
+    assert all(torch.isfinite(p).all() for p in trainer.model.parameters())
+
+
+def test_a_run_of_nonfinite_batches_stops_training_with_a_clear_message(tmp_path):
+    trainer = _trainer(tmp_path, steps=20, poison=set(range(5, 20)), max_bad=4)
+    with pytest.raises(RuntimeError, match="5 consecutive batches had a non-finite loss"):
+        trainer.fit()
+
+
+def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
+    path = tmp_path / "last.pt"
+    save_checkpoint({"step": 1}, path)
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint({"step": 2}, path)
+    assert load_checkpoint(path) == {"step": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]  # no temporary file left behind
