@@ -1,10 +1,14 @@
 """noiseaug: realistic camera noise as batched augmentations."""
 
 from .conditioning import NoiseCondition
+from .denoisers import DnCNN
+from .flows.noise_flow import NoiseFlow
+from .hub import load_pretrained
 from .noise import GaussianNoise, HeteroscedasticGaussianNoise, NoiseModel, PoissonGaussianNoise
 from .transforms import (
     GaussianNoiseTransform,
     HeteroscedasticNoiseTransform,
+    NoiseFlowTransform,
     NoiseTransform,
     ParamRange,
     PoissonGaussianNoiseTransform,
@@ -18,7 +22,11 @@ __all__ = [
     "GaussianNoise",
     "HeteroscedasticGaussianNoise",
     "PoissonGaussianNoise",
+    "NoiseFlow",
+    "DnCNN",
+    "load_pretrained",
     "NoiseTransform",
+    "NoiseFlowTransform",
     "GaussianNoiseTransform",
     "HeteroscedasticNoiseTransform",
     "PoissonGaussianNoiseTransform",

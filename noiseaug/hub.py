@@ -30,6 +30,7 @@ WEIGHTS_NAME = "model.safetensors"
 CARD_NAME = "README.md"
 RELEASED_PACKAGE = "noiseaug.weights"
 
+#: model_type -> class; filled by @register_model when noiseaug (its __init__ imports every model) is imported.
 _REGISTRY: dict[str, type[nn.Module]] = {}
 M = TypeVar("M", bound=nn.Module)
 

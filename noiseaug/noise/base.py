@@ -8,7 +8,7 @@ Conventions (see docs/ARCHITECTURE.md):
 * ``nll(noisy, clean, cond)`` is ``-log_prob / (C*H*W)``: nats per dimension, ``(B,)``;
 * ``sample(clean, cond, generator, temperature=1.0, clip=False)`` returns the noisy image;
   ``temperature`` scales the noise (flows: the latent's standard deviation; parametric models: the
-  deviation from ``clean``), so 0 gives the mean; clipping to [0, 1] is off by default because
+  deviation from ``clean``, so 0 gives the mean; a flow at 0 decodes the zero latent); clipping to [0, 1] is off by default because
   likelihood work needs the unclipped values (the transforms clip by default).
 """
 

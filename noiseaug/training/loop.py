@@ -66,6 +66,8 @@ class Trainer:
         out_dir: where ``last.pt`` and ``best.pt`` go (written atomically).
         config: a :class:`TrainConfig`.
         progress: show a tqdm bar.
+        parameters: optional Adam parameter groups (e.g. a larger ``lr`` for some layers); default:
+            all of ``model.parameters()`` at ``config.lr``.
 
     A batch whose loss is NaN/Inf is skipped (no update), counted and logged; more than
     ``max_consecutive_nonfinite`` in a row stops training with a ``RuntimeError``.
@@ -73,7 +75,7 @@ class Trainer:
 
     def __init__(self, model: nn.Module, loss_fn: StepFn, batches: BatchSource, validate: ValidateFn,
                  out_dir: str | Path, config: TrainConfig, best_key: str = "val_nll", progress: bool = True,
-                 parameters: list[nn.Parameter] | None = None) -> None:
+                 parameters: list[dict[str, Any]] | None = None) -> None:
         self.model, self.loss_fn, self.batches, self.validate = model, loss_fn, batches, validate
         self.out_dir, self.config, self.best_key, self.progress = Path(out_dir), config, best_key, progress
         self.optimizer = torch.optim.Adam(parameters if parameters is not None else model.parameters(), lr=config.lr)

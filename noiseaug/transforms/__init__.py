@@ -1,6 +1,7 @@
 """Batched noise augmentations (torch); host-library adapters live in sibling modules."""
 
 from .base import NoiseTransform
+from .noise_flow import NoiseFlowTransform
 from .parametric import (
     GaussianNoiseTransform,
     HeteroscedasticNoiseTransform,
@@ -15,5 +16,6 @@ __all__ = [
     "GaussianNoiseTransform",
     "HeteroscedasticNoiseTransform",
     "PoissonGaussianNoiseTransform",
+    "NoiseFlowTransform",
     "ParamRange",
 ]

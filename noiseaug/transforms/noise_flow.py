@@ -1,0 +1,191 @@
+"""Noise Flow as a batched augmentation for raw images: packed ``(B, 4, H, W)`` or mosaics ``(B, 1, 2H, 2W)``."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import numbers
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from ..conditioning import NoiseCondition
+from ..data.bayer import check_pattern, pack_bayer, unpack_bayer
+from ..flows.noise_flow import NoiseFlow
+from .base import NoiseTransform
+
+#: Dtypes the flow itself runs in; half-precision images are upcast to the flow's dtype.
+_FLOW_DTYPES = (torch.float32, torch.float64)
+
+
+def _autocast_off(device: torch.device) -> contextlib.AbstractContextManager:
+    """A context that disables autocast on ``device`` (no-op where autocast does not exist)."""
+    available = getattr(torch.amp, "is_autocast_available", None)
+    if available is not None and not available(device.type):
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, enabled=False)
+
+
+class NoiseFlowTransform(NoiseTransform):
+    """Add Noise Flow samples to clean raw images, with per-sample ISO and camera.
+
+    Input: packed raw ``(B, 4, H, W)`` (channels in CFA-position order (0,0), (0,1), (1,0), (1,1))
+    or a Bayer mosaic ``(B, 1, 2H, 2W)``, normalised to [0, 1]; ``(C, H, W)`` works too. A mosaic is
+    packed with :func:`~noiseaug.data.bayer.pack_bayer`, noised, and unpacked with
+    :func:`~noiseaug.data.bayer.unpack_bayer`; both are exact permutations of pixels, so the noise
+    of packed channel ``k`` lands on exactly the mosaic sites of CFA position ``k``, and a mosaic
+    call equals ``unpack(transform(pack(mosaic)))`` bit for bit with the same generator seed.
+    ``pattern`` (``"RGGB"``, ``"BGGR"``, ``"GRBG"``, ``"GBRG"``) is validated and kept as metadata;
+    packing does not depend on it, so use a model trained on data of the same pattern.
+
+    Conditioning: if the call passes ``cond`` (a :class:`~noiseaug.NoiseCondition` with ``iso`` and
+    ``camera`` camera indices into ``model.cameras``), it is used as given; otherwise each sample
+    draws an ISO from ``isos`` and a camera from ``cameras`` independently and uniformly (a field
+    missing from ``cond`` is drawn the same way). Draw order: ``p`` mask, ISOs, cameras, noise.
+
+    Precision: the flow runs in its parameters' dtype (float32 unless ``.double()`` was called) with
+    autocast disabled; float16 / bfloat16 images are upcast for it and the result cast back, and
+    float64 images get the flow's noise added to their exact values. The output has the input's
+    shape, dtype and device, and no autograd graph (sampling runs under ``torch.no_grad()``: this is
+    an augmentation, not a layer to train through). With ``p < 1`` only selected rows reach the flow.
+
+    Args:
+        model: the :class:`~noiseaug.flows.noise_flow.NoiseFlow` to sample (becomes a sub-module).
+        isos: ISO values to draw from (default: every level the model knows).
+        cameras: camera *names* to draw from (default: every camera the model knows).
+        temperature: latent standard deviation (>= 0): 1 samples the model, 0 decodes the zero latent
+            (deterministic; the mean for the Gaussian-family layers, not in general for a flow).
+        p: probability that each image is noised. clip: clamp the output to [0, 1].
+        pattern: the CFA pattern of the images (metadata; see above).
+
+    Example:
+        >>> import torch
+        >>> from noiseaug.flows.noise_flow import NoiseFlow
+        >>> flow = NoiseFlow(cameras=["cam0", "cam1"], iso_levels=[100, 800, 3200])
+        >>> transform = NoiseFlowTransform(flow, isos=[800, 3200], cameras=["cam1"], p=0.5)
+        >>> clean = torch.rand(8, 4, 16, 16, generator=torch.Generator().manual_seed(0))
+        >>> noisy = transform(clean, generator=torch.Generator().manual_seed(1))
+        >>> noisy.shape, noisy.dtype, bool(noisy.min() >= 0 and noisy.max() <= 1)
+        (torch.Size([8, 4, 16, 16]), torch.float32, True)
+        >>> transform(torch.rand(2, 1, 32, 32)).shape  # a Bayer mosaic
+        torch.Size([2, 1, 32, 32])
+    """
+
+    channels = (1, 4)
+    compute_selected_rows_only = True
+
+    def __init__(self, model: NoiseFlow, isos: Sequence[float] | None = None, cameras: Sequence[str] | None = None,
+                 temperature: float = 1.0, p: float = 1.0, clip: bool = True, pattern: str = "RGGB") -> None:
+        super().__init__(p=p, clip=clip)
+        if not isinstance(model, NoiseFlow):
+            raise TypeError(f"model must be a NoiseFlow, got {type(model).__name__}")
+        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) \
+                or not math.isfinite(temperature) or temperature < 0:
+            raise ValueError(f"temperature must be a finite number >= 0, got {temperature!r}")
+        self.model = model
+        self.temperature = float(temperature)
+        self.pattern = check_pattern(pattern)
+        self.isos = _known_isos(model, isos)
+        self.cameras = _known_cameras(model, cameras)
+        iso_rows = [model.iso_levels.index(i) for i in self.isos]
+        camera_rows = [model.cameras.index(c) for c in self.cameras]
+        # Integer buffers: they follow .to(device) but not .half()/.double().
+        self.register_buffer("iso_choices", torch.tensor(iso_rows, dtype=torch.long), persistent=False)
+        self.register_buffer("camera_choices", torch.tensor(camera_rows, dtype=torch.long), persistent=False)
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | Path, *, revision: str | None = None,
+                        cache_dir: str | Path | None = None, map_location: str | torch.device = "cpu",
+                        **transform_kwargs: Any) -> NoiseFlowTransform:
+        """Load a :class:`NoiseFlow` (folder, released name or Hub repo id) and wrap it.
+
+        ``transform_kwargs`` are this class's constructor arguments (``isos``, ``cameras``, ``p``, ...).
+        """
+        model = NoiseFlow.from_pretrained(name_or_path, revision=revision, cache_dir=cache_dir,
+                                          map_location=map_location)
+        return cls(model, **transform_kwargs)
+
+    def forward(self, images: Tensor, cond: NoiseCondition | None = None,
+                generator: torch.Generator | None = None) -> Tensor:
+        """Return ``images`` with Noise Flow noise added (a new tensor; see the class docs)."""
+        dtype = self._flow_dtype()
+        if dtype not in _FLOW_DTYPES:
+            raise TypeError(f"NoiseFlowTransform runs its flow in float32 or float64, but the model's parameters are "
+                            f"{dtype}; keep the module in full precision (half-precision images are handled by "
+                            f"upcasting them)")
+        if isinstance(images, Tensor) and images.ndim in (3, 4) and images.shape[-3] == 1 \
+                and (images.shape[-1] % 2 or images.shape[-2] % 2):
+            raise ValueError(f"images: a Bayer mosaic (B, 1, H, W) needs even H and W, got shape {tuple(images.shape)}")
+        return super().forward(images, cond, generator)
+
+    def _flow_dtype(self) -> torch.dtype:
+        return next(self.model.parameters()).dtype
+
+    def draw_condition(self, n: int, generator: torch.Generator | None, device: torch.device,
+                       cond: NoiseCondition | None = None) -> NoiseCondition:
+        """ISO and camera index per sample: ``cond``'s fields where given, else uniform draws from the sets."""
+        iso = None if cond is None else cond.iso
+        camera = None if cond is None else cond.camera
+        if iso is None:
+            pick = torch.randint(len(self.isos), (n,), generator=generator, device=device)
+            iso = self.model.iso_table.to(device)[self.iso_choices.to(device)[pick]]
+        if camera is None:
+            pick = torch.randint(len(self.cameras), (n,), generator=generator, device=device)
+            camera = self.camera_choices.to(device)[pick]
+        return NoiseCondition(iso=iso, camera=camera)
+
+    def add_noise(self, clean: Tensor, cond: NoiseCondition | None, generator: torch.Generator | None) -> Tensor:
+        mosaic = clean.shape[1] == 1
+        x = pack_bayer(clean, self.pattern) if mosaic else clean
+        flow_cond = self.draw_condition(x.shape[0], generator, x.device, cond)
+        dtype = self._flow_dtype()
+        with torch.no_grad(), _autocast_off(x.device):
+            x_flow = x.detach().to(dtype)
+            noisy = self.model._sample(x_flow, flow_cond, generator, self.temperature)
+            if torch.finfo(x.dtype).bits > torch.finfo(dtype).bits:
+                noisy = x + (noisy - x_flow).to(x.dtype)
+            else:
+                noisy = noisy.to(x.dtype)
+        return unpack_bayer(noisy, self.pattern) if mosaic else noisy
+
+    def extra_repr(self) -> str:
+        return (f"isos={self.isos}, cameras={self.cameras}, temperature={self.temperature}, "
+                f"pattern={self.pattern!r}, {super().extra_repr()}")
+
+
+def _known_isos(model: NoiseFlow, isos: Sequence[float] | None) -> list[float]:
+    """``isos`` mapped onto the model's levels (within 0.5, as the model matches ISO); errors list the known ones."""
+    if isos is None:
+        return list(model.iso_levels)
+    if isinstance(isos, (str, bytes)) or not isinstance(isos, Sequence) \
+            or not all(isinstance(i, numbers.Real) and not isinstance(i, bool) for i in isos):
+        raise TypeError(f"isos must be a sequence of ISO numbers (or None for all), got {isos!r}")
+    if not isos:
+        raise ValueError(f"isos must not be empty; the model knows ISO {model.iso_levels}")
+    matched = [next((level for level in model.iso_levels if abs(level - float(i)) < 0.5), None) for i in isos]
+    unknown = [i for i, m in zip(isos, matched) if m is None]
+    if unknown:
+        raise ValueError(f"isos: unknown ISO {unknown}; the model knows ISO {model.iso_levels}")
+    if len(set(matched)) != len(matched):
+        raise ValueError(f"isos must be distinct, got {list(isos)}")
+    return matched
+
+
+def _known_cameras(model: NoiseFlow, cameras: Sequence[str] | None) -> list[str]:
+    """``cameras`` checked against the model's camera names; errors list the known ones."""
+    if cameras is None:
+        return list(model.cameras)
+    if isinstance(cameras, str) or not isinstance(cameras, Sequence) or not all(isinstance(c, str) for c in cameras):
+        raise TypeError(f"cameras must be a sequence of camera names (or None for all), got {cameras!r}; "
+                        f"the model knows {model.cameras}")
+    if not cameras:
+        raise ValueError(f"cameras must not be empty; the model knows {model.cameras}")
+    unknown = [c for c in cameras if c not in model.cameras]
+    if unknown:
+        raise ValueError(f"cameras: unknown camera {unknown}; the model knows {model.cameras}")
+    if len(set(cameras)) != len(cameras):
+        raise ValueError(f"cameras must be distinct, got {list(cameras)}")
+    return list(cameras)

@@ -1,0 +1,91 @@
+"""DnCNN: architecture, parameter count, initialisation, residual output, hub round trip."""
+
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from noiseaug.denoisers import DnCNN
+from noiseaug.hub import load_pretrained
+
+
+def test_output_shape_is_input_shape():
+    x = torch.rand(2, 3, 20, 28)
+    assert DnCNN(depth=5, width=8)(x).shape == x.shape
+    assert DnCNN(channels=4, depth=3, width=8, batch_norm=False)(torch.rand(1, 4, 9, 7)).shape == (1, 4, 9, 7)
+
+
+def test_parameter_count_of_dncnn_17_64():
+    # first conv 3->64 with bias; 15 x (conv 64->64 without bias + BatchNorm affine weight and bias);
+    # last conv 64->3 with bias. BatchNorm running statistics are buffers, not parameters.
+    first = 3 * 64 * 9 + 64
+    middle = 15 * (64 * 64 * 9 + 2 * 64)
+    last = 64 * 3 * 9 + 3
+    assert first + middle + last == 558_403
+    net = DnCNN()
+    assert sum(p.numel() for p in net.parameters()) == first + middle + last
+    assert len([m for m in net.modules() if isinstance(m, nn.Conv2d)]) == 17
+
+
+def test_layout_without_batch_norm_uses_biases():
+    net = DnCNN(channels=1, depth=4, width=8, batch_norm=False)
+    convs = [m for m in net.modules() if isinstance(m, nn.Conv2d)]
+    assert len(convs) == 4 and all(c.bias is not None for c in convs)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in net.modules())
+    assert sum(p.numel() for p in net.parameters()) == (9 * 8 + 8) + 2 * (8 * 8 * 9 + 8) + (8 * 9 + 1)
+
+
+def test_residual_output_is_input_minus_predicted_noise():
+    residual = DnCNN(depth=4, width=8).eval()
+    plain = DnCNN(depth=4, width=8, residual=False).eval()
+    plain.load_state_dict(residual.state_dict())
+    x = torch.rand(2, 3, 12, 12)
+    torch.testing.assert_close(residual(x), x - plain(x), rtol=0, atol=0)
+    assert not torch.equal(residual(x), x)
+
+
+@pytest.mark.parametrize("index", [0, 1, -1])
+def test_conv_weights_are_orthogonal(index):
+    net = DnCNN(channels=3, depth=4, width=16)
+    w = [m for m in net.modules() if isinstance(m, nn.Conv2d)][index].weight.detach()
+    matrix = w.reshape(w.shape[0], -1)  # (out, in * 9); out <= in * 9 for every layer here
+    assert matrix.shape[0] <= matrix.shape[1]
+    torch.testing.assert_close(matrix @ matrix.T, torch.eye(matrix.shape[0]), rtol=0, atol=1e-5)
+    biases = [m.bias for m in net.modules() if isinstance(m, nn.Conv2d) and m.bias is not None]
+    assert all(torch.equal(b, torch.zeros_like(b)) for b in biases)
+
+
+def test_trains_one_step():
+    net = DnCNN(channels=4, depth=3, width=8)
+    x = torch.rand(2, 4, 8, 8)
+    loss = nn.functional.mse_loss(net(x + 0.1 * torch.randn_like(x)), x)
+    loss.backward()
+    assert all(p.grad is not None for p in net.parameters())
+
+
+def test_save_and_load_round_trip(tmp_path):
+    net = DnCNN(channels=4, depth=5, width=8, residual=True)
+    net.train()
+    net(torch.rand(4, 4, 8, 8))  # moves the BatchNorm running statistics away from their defaults
+    net.eval()
+    net.save_pretrained(tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text()) == net.config
+    loaded = DnCNN.from_pretrained(tmp_path)
+    assert isinstance(load_pretrained(tmp_path), DnCNN) and not loaded.training
+    x = torch.rand(2, 4, 8, 8)
+    assert torch.equal(loaded(x), net(x))
+
+
+@pytest.mark.parametrize("kwargs, error", [
+    (dict(depth=1), ValueError), (dict(width=0), ValueError), (dict(channels=2.0), TypeError),
+    (dict(batch_norm=1), TypeError), (dict(residual="yes"), TypeError),
+])
+def test_constructor_errors(kwargs, error):
+    with pytest.raises(error):
+        DnCNN(**kwargs)
+
+
+def test_wrong_input_channels_is_an_error():
+    with pytest.raises(ValueError, match=r"noisy must have shape \(B, 3, H, W\), got \(1, 4, 8, 8\)"):
+        DnCNN(depth=3, width=4)(torch.rand(1, 4, 8, 8))
