@@ -9,7 +9,7 @@ from noiseaug import NoiseCondition
 from noiseaug.data import SimulatedCamera, SimulatedRawPairs
 from noiseaug.flows.noise_flow import NoiseFlow
 from noiseaug.noise import HeteroscedasticGaussianNoise
-from noiseaug.training import TrainConfig, Trainer, evaluate_noise_model, nll_loss, validation
+from noiseaug.training import SupervisedNLL, TrainConfig, Trainer, evaluate_noise_model, validation
 
 CAMERAS = ["sim-a", "sim-b", "sim-c", "sim-d", "sim-e"]
 ISOS = [100, 400, 800, 1600, 3200]
@@ -96,6 +96,6 @@ def test_supervised_training_on_the_simulator_beats_its_start(tmp_path):
     flow.train()
     flow.nll(val[0].noisy_raw[0], val[0].clean_raw, val[0].cond)  # ActNorm data-dependent init
     before = evaluate_noise_model(flow.eval(), val)["val_nll"]
-    trainer = Trainer(flow, nll_loss(flow), train, validation(flow, val), tmp_path, TrainConfig(steps=60, lr=3e-3, val_every=60), progress=False)
+    trainer = Trainer(SupervisedNLL(flow), train, validation(flow, val), tmp_path, TrainConfig(steps=60, lr=3e-3, val_every=60), progress=False)
     state = trainer.fit()
     assert state.history[-1]["val_nll"] < before - 0.1

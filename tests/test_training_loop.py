@@ -23,13 +23,21 @@ class LinearTask:
         return x, y
 
 
+class LinearObjective(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.model = torch.nn.Linear(1, 1)
+
+    def forward(self, batch):
+        return torch.nn.functional.mse_loss(self.model(batch[0]), batch[1])
+
+
 def _trainer(tmp_path, steps, poison=(), max_bad=20, lr=0.05):
-    torch.manual_seed(0)
-    model = torch.nn.Linear(1, 1)
-    loss_fn = lambda batch: torch.nn.functional.mse_loss(model(batch[0]), batch[1])  # noqa: E731
-    validate = lambda: {"val_nll": float(loss_fn(LinearTask(seed=99).batch(0)))}  # noqa: E731
+    objective = LinearObjective()
+    validate = lambda: {"val_nll": float(objective(LinearTask(seed=99).batch(0)))}  # noqa: E731
     config = TrainConfig(steps=steps, lr=lr, lr_decay_at=(30,), val_every=10, max_consecutive_nonfinite=max_bad)
-    return Trainer(model, loss_fn, LinearTask(poison=poison), validate, tmp_path, config, progress=False)
+    return Trainer(objective, LinearTask(poison=poison), validate, tmp_path, config, progress=False)
 
 
 def test_resumed_run_matches_uninterrupted_run_exactly(tmp_path):
@@ -40,7 +48,7 @@ def test_resumed_run_matches_uninterrupted_run_exactly(tmp_path):
     second = _trainer(tmp_path / "split", steps=40)
     assert second.resume() and second.state.step == 20
     second.fit()
-    for a, b in zip(full.model.parameters(), second.model.parameters()):
+    for a, b in zip(full.objective.parameters(), second.objective.parameters()):
         assert torch.equal(a, b)
     assert second.optimizer.param_groups[0]["lr"] == pytest.approx(0.005)  # the step decay survived the resume
     assert [h["step"] for h in second.state.history] == [10, 20, 30, 40]
@@ -49,7 +57,7 @@ def test_resumed_run_matches_uninterrupted_run_exactly(tmp_path):
 def test_training_learns_and_keeps_the_best_checkpoint(tmp_path):
     trainer = _trainer(tmp_path, steps=150, lr=0.2)
     state = trainer.fit()
-    weight, bias = trainer.model.weight.item(), trainer.model.bias.item()
+    weight, bias = trainer.objective.model.weight.item(), trainer.objective.model.bias.item()
     assert weight == pytest.approx(3, abs=0.1) and bias == pytest.approx(1, abs=0.1)
     best = load_checkpoint(tmp_path / "best.pt")
     assert best["state"]["best"] == state.best == min(h["val_nll"] for h in state.history)
@@ -59,7 +67,7 @@ def test_nonfinite_batches_are_skipped_and_counted(tmp_path):
     trainer = _trainer(tmp_path, steps=20, poison={3, 4, 11})
     state = trainer.fit()
     assert state.skipped_nonfinite == 3
-    assert all(torch.isfinite(p).all() for p in trainer.model.parameters())
+    assert all(torch.isfinite(p).all() for p in trainer.objective.parameters())
 
 
 def test_a_run_of_nonfinite_batches_stops_training_with_a_clear_message(tmp_path):

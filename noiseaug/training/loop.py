@@ -1,20 +1,31 @@
-"""The training loop every trainer shares: Adam, deterministic batches, validation, checkpoints, resume.
+"""The training loop every trainer shares: Adam, deterministic batches, validation, checkpoints, resume, DDP.
 
-Determinism: batch ``k`` is a pure function of ``(seed, k)`` (see :class:`BatchSource`), so a run
-resumed from a checkpoint sees exactly the batches an uninterrupted run would have seen.
+A trainer supplies an *objective*: an ``nn.Module`` whose ``forward(batch)`` returns the scalar loss
+and which owns every trained network (e.g. noise model + denoiser). Determinism: batch ``k`` is a
+pure function of ``(seed, rank, k)`` (see :class:`BatchSource`), so a run resumed from a checkpoint
+sees exactly the batches an uninterrupted run would have seen.
+
+Data-parallel training: under ``torchrun`` (``WORLD_SIZE > 1``) the objective is wrapped in
+``DistributedDataParallel`` (gloo on CPU, nccl on GPU) after one forward pass that runs any
+data-dependent initialisation (ActNorm); DDP's construction broadcasts rank 0's parameters and
+buffers, so every rank starts, and stays, identical. Each rank draws its own batches; gradients are
+averaged. Rank 0 alone validates and writes checkpoints.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import torch
-from torch import Tensor, nn
+import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -51,36 +62,63 @@ class TrainState:
     history: list[dict[str, float]] = field(default_factory=list)
 
 
-StepFn = Callable[[Any], Tensor]
 ValidateFn = Callable[[], dict[str, float]]
 
 
+@contextlib.contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Seed torch's RNG inside the block only (the caller's global RNG state is restored after):
+    for reproducible weight initialisation without global seeding."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+def init_distributed() -> tuple[int, int]:
+    """Join the process group that ``torchrun`` describes in the environment (gloo on CPU, nccl on
+    GPU); a no-op outside torchrun. Returns ``(rank, world_size)``."""
+    import os
+
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and dist.is_available() and not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
+    return distributed_rank()
+
+
+def distributed_rank() -> tuple[int, int]:
+    """``(rank, world_size)`` of this process; ``(0, 1)`` when not distributed."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
 class Trainer:
-    """Minimise ``loss_fn(batch)`` with Adam; validate every ``val_every`` steps; keep the best.
+    """Minimise ``objective(batch)`` with Adam; validate every ``val_every`` steps; keep the best.
 
     Args:
-        model: the module whose parameters are optimised (all of them).
-        loss_fn: batch -> scalar loss tensor.
+        objective: module with ``forward(batch) -> scalar loss``; all its parameters are trained
+            (unless ``parameters`` gives Adam groups) and its state is checkpointed.
         batches: a :class:`BatchSource`.
         validate: -> metrics dict; ``best_key`` (lower is better) selects the best checkpoint.
         out_dir: where ``last.pt`` and ``best.pt`` go (written atomically).
         config: a :class:`TrainConfig`.
-        progress: show a tqdm bar.
-        parameters: optional Adam parameter groups (e.g. a larger ``lr`` for some layers); default:
-            all of ``model.parameters()`` at ``config.lr``.
+        progress: show a tqdm bar (rank 0 only).
+        parameters: optional Adam parameter groups (e.g. a larger ``lr`` for some layers).
 
     A batch whose loss is NaN/Inf is skipped (no update), counted and logged; more than
     ``max_consecutive_nonfinite`` in a row stops training with a ``RuntimeError``.
     """
 
-    def __init__(self, model: nn.Module, loss_fn: StepFn, batches: BatchSource, validate: ValidateFn,
-                 out_dir: str | Path, config: TrainConfig, best_key: str = "val_nll", progress: bool = True,
+    def __init__(self, objective: nn.Module, batches: BatchSource, validate: ValidateFn, out_dir: str | Path,
+                 config: TrainConfig, best_key: str = "val_nll", progress: bool = True,
                  parameters: list[dict[str, Any]] | None = None) -> None:
-        self.model, self.loss_fn, self.batches, self.validate = model, loss_fn, batches, validate
-        self.out_dir, self.config, self.best_key, self.progress = Path(out_dir), config, best_key, progress
-        self.optimizer = torch.optim.Adam(parameters if parameters is not None else model.parameters(), lr=config.lr)
+        self.objective, self.batches, self.validate = objective, batches, validate
+        self.out_dir, self.config, self.best_key = Path(out_dir), config, best_key
+        self.rank, self.world_size = distributed_rank()
+        self.progress = progress and self.rank == 0
+        self.optimizer = torch.optim.Adam(parameters if parameters is not None else objective.parameters(), lr=config.lr)
         self.scheduler = torch.optim.lr_scheduler.MultiStepLR(self.optimizer, list(config.lr_decay_at), gamma=0.1)
         self.state = TrainState()
+        self._step_module: nn.Module | None = None
 
     def resume(self, path: str | Path | None = None) -> bool:
         """Load ``last.pt`` (or ``path``) if it exists; returns whether a checkpoint was loaded."""
@@ -88,26 +126,43 @@ class Trainer:
         if not path.is_file():
             return False
         checkpoint = load_checkpoint(path)
-        self.model.load_state_dict(checkpoint["model"])
+        self.objective.load_state_dict(checkpoint["model"])
         self.optimizer.load_state_dict(checkpoint["optimizer"])
         self.scheduler.load_state_dict(checkpoint["scheduler"])
         self.state = TrainState(**checkpoint["state"])
         return True
 
     def _checkpoint(self) -> dict[str, Any]:
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+        return {"model": self.objective.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(), "state": asdict(self.state), "config": asdict(self.config)}
 
+    def _prepare(self) -> nn.Module:
+        """Run data-dependent initialisation once, then wrap in DDP when distributed."""
+        if self._step_module is None:
+            if self.state.step == 0:
+                self.objective.train()
+                with torch.no_grad():
+                    self.objective(self.batches.batch(0))
+            self._step_module = self.objective if self.world_size == 1 else DistributedDataParallel(self.objective)
+        return self._step_module
+
     def train_step(self, step: int) -> float | None:
-        """One optimisation step on batch ``step``; returns the loss, or None if it was not finite."""
-        self.model.train()
-        loss = self.loss_fn(self.batches.batch(step))
-        if not torch.isfinite(loss):
+        """One optimisation step on batch ``step``; returns the loss, or None if it was not finite.
+
+        Under DDP every rank takes the same decision: a non-finite loss on any rank skips the step.
+        """
+        module = self._prepare()
+        self.objective.train()
+        loss = module(self.batches.batch(step))
+        finite = torch.isfinite(loss.detach()).float()
+        if self.world_size > 1:
+            dist.all_reduce(finite, op=dist.ReduceOp.MIN)
+        if not bool(finite):
             return None
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.config.grad_clip is not None:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+            torch.nn.utils.clip_grad_norm_(self.objective.parameters(), self.config.grad_clip)
         self.optimizer.step()
         return float(loss.detach())
 
@@ -122,7 +177,7 @@ class Trainer:
             if loss is None:
                 consecutive_nonfinite += 1
                 self.state.skipped_nonfinite += 1
-                bar.write(f"step {step}: non-finite loss, batch skipped ({self.state.skipped_nonfinite} so far)")
+                self._log(bar, f"step {step}: non-finite loss, batch skipped ({self.state.skipped_nonfinite} so far)")
                 if consecutive_nonfinite > self.config.max_consecutive_nonfinite:
                     raise RuntimeError(f"training stopped at step {step}: {consecutive_nonfinite} consecutive batches "
                                        f"had a non-finite loss (check the learning rate and the data)")
@@ -139,13 +194,19 @@ class Trainer:
         bar.close()
         return self.state
 
+    def _log(self, bar: tqdm, message: str) -> None:
+        if self.rank == 0:
+            bar.write(message)
+
     def _validate_and_save(self, elapsed: float, running_loss: float | None, bar: tqdm) -> None:
-        self.model.eval()
+        if self.rank != 0:
+            return
+        self.objective.eval()
         with torch.no_grad():
             metrics = self.validate()
         record = {"step": self.state.step, "train_loss": running_loss, "elapsed_s": round(elapsed, 1), **metrics}
         self.state.history.append(record)
-        bar.write("  ".join(f"{k}={v:.5g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items() if v is not None))
+        self._log(bar, "  ".join(f"{k}={v:.5g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items() if v is not None))
         score = metrics.get(self.best_key, math.inf)
         if score < self.state.best:
             self.state.best, self.state.best_step = float(score), self.state.step
@@ -153,5 +214,5 @@ class Trainer:
         save_checkpoint(self._checkpoint(), self.out_dir / LAST_CHECKPOINT)
 
     def load_best(self) -> None:
-        """Put the best checkpoint's weights into the model."""
-        self.model.load_state_dict(load_checkpoint(self.out_dir / BEST_CHECKPOINT)["model"])
+        """Put the best checkpoint's weights into the objective."""
+        self.objective.load_state_dict(load_checkpoint(self.out_dir / BEST_CHECKPOINT)["model"])

@@ -18,8 +18,8 @@ from ..data.splits import split_scenes
 from ..flows.layers import Gain, SignalDependent
 from ..flows.noise_flow import NoiseFlow
 from ..hub import save_pretrained
-from .loop import TrainConfig, Trainer
-from .supervised_flow import nll_loss, validation
+from .loop import TrainConfig, Trainer, seeded
+from .supervised_flow import SupervisedNLL, validation
 
 
 @dataclass
@@ -63,10 +63,11 @@ def train_noiseflow(image_folder: str | Path, out_dir: str | Path, *, steps: int
     """Train (or resume) Noise Flow on the simulated camera; writes checkpoints and ``out_dir/model``."""
     camera = SimulatedCamera.pixel_independent() if pixel_independent else SimulatedCamera()
     split = simcam_split(image_folder, camera, patch_size, batch_size, seed)
-    model = NoiseFlow(list(camera.cameras), [float(i) for i in camera.isos], variant=variant)
+    with seeded(seed):
+        model = NoiseFlow(list(camera.cameras), [float(i) for i in camera.isos], variant=variant)
     config = TrainConfig(steps=steps, lr=lr, lr_decay_at=(int(0.75 * steps),), val_every=val_every, seed=seed)
     val_draws = [split.test.batch(k) for k in range(val_batches)]
-    trainer = Trainer(model, nll_loss(model), split.train, validation(model, val_draws, seed), out_dir, config,
+    trainer = Trainer(SupervisedNLL(model), split.train, validation(model, val_draws, seed), out_dir, config,
                       progress=progress, parameters=parameter_groups(model, lr))
     if resume and trainer.resume():
         print(f"resumed from {Path(out_dir) / 'last.pt'} at step {trainer.state.step}")

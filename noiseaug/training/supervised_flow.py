@@ -9,21 +9,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from ..data.camera import CameraDraw
 from ..metrics import marginal_kl
 from ..noise.base import NoiseModel
-from .loop import StepFn, ValidateFn
+from .loop import ValidateFn
 
 
-def nll_loss(model: NoiseModel) -> StepFn:
-    """Mean NLL per dimension (nats) of capture 0 given the clean image and condition."""
+class SupervisedNLL(nn.Module):
+    """Objective: mean NLL per dimension (nats) of capture 0 given the clean image and condition."""
 
-    def loss(draw: CameraDraw) -> Tensor:
-        return model.nll(draw.noisy_raw[0], draw.clean_raw, draw.cond).mean()
+    def __init__(self, noise_model: NoiseModel) -> None:
+        super().__init__()
+        self.noise_model = noise_model
 
-    return loss
+    def forward(self, draw: CameraDraw) -> Tensor:
+        return self.noise_model.nll(draw.noisy_raw[0], draw.clean_raw, draw.cond).mean()
 
 
 def evaluate_noise_model(model: NoiseModel, draws: Sequence[CameraDraw], seed: int = 0) -> dict[str, float]:
