@@ -33,6 +33,27 @@ def _train_noiseflow(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_clean_free(args: argparse.Namespace) -> int:
+    from .data.root import data_folder
+    from .training.clean_free_recipe import train_clean_free
+
+    train_clean_free(args.images or data_folder("clean", "bsd300-test"), args.out, method=args.model, steps=args.steps,
+                     batch_size=args.batch, patch_size=args.patch, lr=args.lr, lam=args.lam,
+                     denoiser_depth=args.denoiser_depth, denoiser_width=args.denoiser_width, variant=args.variant,
+                     noise=args.noise, val_batches=args.val_batches, val_every=args.val_every, seed=args.seed,
+                     resume=not args.no_resume)
+    print(f"written to {args.out}/noise_model and {args.out}/denoiser")
+    return 0
+
+
+CLEAN_FREE_HELP = {
+    "n2nflow": "Noise2NoiseFlow: noise model + DnCNN from pairs of noisy shots (simulated camera)",
+    "n2n": "the same DnCNN with the Noise2Noise loss alone (the baseline of Noise2NoiseFlow)",
+    "r2rflow": "R2RFlow: noise model + DnCNN from single noisy shots (recorrupted inputs)",
+    "nbr2flow": "Noise2NoiseFlow on Neighbor2Neighbor sub-sampled halves of single noisy shots",
+}
+
+
 def _add_train_commands(commands: argparse._SubParsersAction) -> None:
     train = commands.add_parser("train", help="train a model (checkpoints are resumable)")
     models = train.add_subparsers(dest="model", required=True, metavar="MODEL")
@@ -51,6 +72,24 @@ def _add_train_commands(commands: argparse._SubParsersAction) -> None:
     noiseflow.add_argument("--seed", type=int, default=0)
     noiseflow.add_argument("--no-resume", action="store_true", help="start over even if OUT/last.pt exists")
     noiseflow.set_defaults(handler=_train_noiseflow)
+    for name, text in CLEAN_FREE_HELP.items():
+        sub = models.add_parser(name, help=text)
+        sub.add_argument("--images", help="folder of clean sRGB images to simulate from (default: $NOISEAUG_DATA/clean/bsd300-test)")
+        sub.add_argument("--out", required=True, help="run folder: checkpoints, history.json, noise_model/, denoiser/")
+        sub.add_argument("--steps", type=int, default=4000)
+        sub.add_argument("--batch", type=int, default=16)
+        sub.add_argument("--patch", type=int, default=32, help="packed raw patch side")
+        sub.add_argument("--lr", type=float, default=1e-3)
+        sub.add_argument("--lam", type=float, default=2.0**18, help="weight of the denoiser loss (paper: 2^18)")
+        sub.add_argument("--denoiser-depth", type=int, default=9)
+        sub.add_argument("--denoiser-width", type=int, default=64)
+        sub.add_argument("--variant", choices=["full", "nlf"], default="full", help="noise model: Noise Flow or its NLF-only variant")
+        sub.add_argument("--noise", choices=["camera", "pixel-independent", "heteroscedastic"], default="camera")
+        sub.add_argument("--val-batches", type=int, default=8)
+        sub.add_argument("--val-every", type=int, default=500)
+        sub.add_argument("--seed", type=int, default=0)
+        sub.add_argument("--no-resume", action="store_true")
+        sub.set_defaults(handler=_train_clean_free)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -37,7 +37,7 @@ LAYERS = {
     "conditional_coupling": lambda: AffineCoupling(C, hidden=8, cond_channels=FEATURES),
     "injector": lambda: AffineInjector(C, cond_channels=FEATURES, hidden=8),
     "squeeze": lambda: Squeeze(),
-    "signal_dependent": lambda: SignalDependent(num_cameras=2),
+    "signal_dependent": lambda: SignalDependent(num_cameras=2, num_isos=3),
     "gain": lambda: Gain([100.0, 1600.0, 3200.0], num_cameras=2),
     "flow_step": lambda: FlowStep(C, hidden=8, seed=1),
 }
@@ -93,10 +93,18 @@ def test_actnorm_data_dependent_initialisation_standardises_first_batch(gen):
 
 
 def test_signal_dependent_layer_starts_near_identity_and_is_positive():
-    layer = SignalDependent(num_cameras=2)
-    cond = FlowCondition(clean=torch.rand(2, 4, 3, 3), camera=torch.tensor([0, 1]))
+    layer = SignalDependent(num_cameras=2, num_isos=2)
+    cond = FlowCondition(clean=torch.rand(2, 4, 3, 3), camera=torch.tensor([0, 1]), iso_index=torch.tensor([1, 0]))
     scale = layer.scale(cond)
     assert (scale > 0).all() and (scale - 1).abs().max() < 1e-3
+
+
+def test_signal_dependent_betas_are_camera_and_iso_specific():
+    layer = SignalDependent(num_cameras=2, num_isos=2)
+    with torch.no_grad():
+        layer.log_beta1.copy_(torch.tensor([[0.0, 1.0], [2.0, 3.0]]))
+    cond = FlowCondition(clean=torch.zeros(3, 4, 1, 1), camera=torch.tensor([0, 1, 1]), iso_index=torch.tensor([1, 0, 1]))
+    torch.testing.assert_close(layer.betas(cond)[0], torch.tensor([1.0, 2.0, 3.0]).exp())
 
 
 def test_gain_layer_is_camera_and_iso_specific():

@@ -26,8 +26,11 @@ def test_paper_architecture_is_small():
 def test_nlf_variant_is_the_heteroscedastic_gaussian_with_gain(gen):
     flow = NoiseFlow(["a", "b"], [100, 800], variant="nlf").double()
     with torch.no_grad():
-        flow.layers[0].log_beta1.copy_(torch.tensor([math.log(2e-3), math.log(5e-3)]))
-        flow.layers[0].log_beta2.copy_(torch.tensor([math.log(1e-4), math.log(3e-4)]))
+        # sample 0: camera 1 at ISO 100 (index 0); sample 1: camera 0 at ISO 800 (index 1)
+        flow.layers[0].log_beta1[1, 0] = math.log(5e-3)
+        flow.layers[0].log_beta2[1, 0] = math.log(3e-4)
+        flow.layers[0].log_beta1[0, 1] = math.log(2e-3)
+        flow.layers[0].log_beta2[0, 1] = math.log(1e-4)
         flow.layers[1].log_psi.copy_(torch.tensor([0.2, -0.1]))
     cond = NoiseCondition(iso=torch.tensor([100.0, 800.0]), camera=torch.tensor([1, 0]))
     clean = torch.rand(2, 4, 6, 6, generator=gen, dtype=torch.float64)

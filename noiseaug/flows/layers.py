@@ -198,21 +198,29 @@ class Squeeze(FlowLayer):
 class SignalDependent(FlowLayer):
     """Noise Flow's signal-dependent layer: ``y = x / sqrt(beta1 * clean + beta2)`` per pixel.
 
-    ``beta1``, ``beta2`` are positive through ``exp`` and camera-specific (one pair per camera).
-    Initialised near identity: ``beta2 = 1`` and a small ``beta1 = 1e-4``, so the scale starts at
-    about 1. Needs ``cond.clean`` (same shape as ``x``) and ``cond.camera``.
+    ``beta1``, ``beta2`` are positive through ``exp`` and specific to the camera and the ISO level
+    (one pair per combination, as a noise level function is calibrated per gain: read and shot
+    noise do not scale alike with ISO). Initialised near identity: ``beta2 = 1`` and a small
+    ``beta1 = 1e-4``, so the scale starts at about 1. Needs ``cond.clean`` (same shape as ``x``),
+    ``cond.camera`` and ``cond.iso_index`` (each may be None when there is a single one).
     """
 
-    def __init__(self, num_cameras: int = 1) -> None:
+    def __init__(self, num_cameras: int = 1, num_isos: int = 1) -> None:
         super().__init__()
-        self.log_beta1 = nn.Parameter(torch.full((num_cameras,), math.log(1e-4)))
-        self.log_beta2 = nn.Parameter(torch.zeros(num_cameras))
+        self.log_beta1 = nn.Parameter(torch.full((num_cameras, num_isos), math.log(1e-4)))
+        self.log_beta2 = nn.Parameter(torch.zeros(num_cameras, num_isos))
+
+    def betas(self, cond: FlowCondition) -> tuple[Tensor, Tensor]:
+        """Per-sample ``(beta1, beta2)``, ``(B,)`` each."""
+        batch, device = cond.clean.shape[0], cond.clean.device
+        zeros = torch.zeros(batch, dtype=torch.long, device=device)
+        camera = cond.camera if cond.camera is not None else zeros
+        iso = cond.iso_index if cond.iso_index is not None else zeros
+        return self.log_beta1[camera, iso].exp(), self.log_beta2[camera, iso].exp()
 
     def scale(self, cond: FlowCondition) -> Tensor:
-        camera = cond.camera if cond.camera is not None else torch.zeros(cond.clean.shape[0], dtype=torch.long, device=cond.clean.device)
-        beta1 = self.log_beta1.exp()[camera].view(-1, 1, 1, 1)
-        beta2 = self.log_beta2.exp()[camera].view(-1, 1, 1, 1)
-        return (beta1 * cond.clean.clamp(min=0) + beta2).sqrt()
+        beta1, beta2 = self.betas(cond)
+        return (beta1.view(-1, 1, 1, 1) * cond.clean.clamp(min=0) + beta2.view(-1, 1, 1, 1)).sqrt()
 
     def forward(self, x: Tensor, cond: FlowCondition | None = None) -> tuple[Tensor, Tensor]:
         s = self.scale(cond).to(x.dtype)

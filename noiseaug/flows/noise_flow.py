@@ -4,7 +4,7 @@ The model is a density over the noise ``n = noisy - clean`` of packed raw images
 on the [0, 1] scale, conditioned on the clean image, the ISO and the camera. The paper's best
 architecture, S-Ax4-G-Ax4-CAM, read in the data -> latent direction:
 
-* **S**: signal-dependent layer, ``n / sqrt(beta1 * clean + beta2)`` (camera-specific betas);
+* **S**: signal-dependent layer, ``n / sqrt(beta1 * clean + beta2)`` (betas per camera and ISO);
 * **Ax4**: four unconditional Glow steps (ActNorm, LU 1x1 conv, affine coupling);
 * **G**: gain layer, division by ``gamma = psi[camera] * u[iso] * iso``;
 * **Ax4**: four more unconditional steps; then a standard normal base distribution.
@@ -69,7 +69,7 @@ class NoiseFlow(NoiseModel, PretrainedMixin):
         self.register_buffer("iso_table", torch.tensor(self.iso_levels, dtype=torch.float64), persistent=False)
         block = (lambda offset: [FlowStep(RAW_CHANNELS, hidden, seed=offset + i) for i in range(steps)]) \
             if variant == "full" else (lambda offset: [])
-        self.layers = nn.ModuleList([SignalDependent(len(cameras)), *block(0),
+        self.layers = nn.ModuleList([SignalDependent(len(cameras), len(self.iso_levels)), *block(0),
                                      Gain(self.iso_levels, len(cameras)), *block(steps)])
 
     @property

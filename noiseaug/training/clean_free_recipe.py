@@ -1,0 +1,122 @@
+"""Recipes for the clean-free trainers on the simulated camera (``noiseaug train n2nflow|r2rflow|nbr2flow|n2n``).
+
+Training sees only noisy raw shots (two per scene for ``n2nflow`` and ``n2n``, one for ``r2rflow``
+and ``nbr2flow``); the clean images of the held-out split are used for validation only: the noise
+model's NLL and KL given the true clean image, and the denoiser's PSNR. With ``variant="nlf"`` the
+validation also reports how far the flow's effective NLF (``gamma^2 * beta``) is from the
+simulator's analytic one, per (camera, ISO).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from ..data.camera import CameraDraw, SimulatedCamera
+from ..denoisers.dncnn import DnCNN
+from ..flows.noise_flow import NoiseFlow
+from ..hub import save_pretrained
+from ..metrics import psnr
+from ..noise import HeteroscedasticGaussianNoise
+from ..data.simulated_pairs import batch_generator
+from .loop import TrainConfig, Trainer, init_distributed, seeded
+from .noise2noise_flow import N2NFLOW_LAMBDA, Noise2NoiseFlow, R2RFlow, ShotPairs
+from .noiseflow_recipe import parameter_groups, simcam_split
+from .supervised_flow import evaluate_noise_model
+
+METHODS = {"n2nflow": "pairs", "n2n": "pairs", "r2rflow": "single", "nbr2flow": "neighbour"}
+
+
+class HeteroscedasticShots:
+    """Replace a source's noisy captures by pure heteroscedastic Gaussian noise with the camera's analytic NLF."""
+
+    def __init__(self, source, camera: SimulatedCamera) -> None:
+        self.source, self.camera, self.seed = source, camera, source.seed
+        self.captures, self.balanced = source.captures, source.balanced
+
+    def batch(self, step: int) -> CameraDraw:
+        draw = self.source.batch(step)
+        model = HeteroscedasticGaussianNoise(*self.camera.nlf(draw.cond))
+        generator = batch_generator(self.seed + 5_555_555, step)
+        noisy = tuple(model.sample(draw.clean_raw, generator=generator) for _ in draw.noisy_raw)
+        return replace(draw, noisy_raw=noisy)
+
+
+def nlf_recovery(flow: NoiseFlow, camera: SimulatedCamera) -> dict[str, float]:
+    """Relative error of the NLF-only flow's effective ``(gamma^2 beta1, gamma^2 beta2)`` against the
+    simulator's analytic NLF, over every (camera, ISO): mean and max of ``|estimate / true - 1|``."""
+    names = [c for c in camera.cameras for _ in camera.isos]
+    isos = [i for _ in camera.cameras for i in camera.isos]
+    cond = camera.condition(names, isos)
+    fc = flow.flow_condition(torch.zeros(len(names), 4, 1, 1), cond)
+    gamma2 = flow.layers[1].gamma(fc).flatten().square()
+    beta1, beta2 = flow.layers[0].betas(fc)
+    est1, est2 = gamma2 * beta1, gamma2 * beta2
+    true1, true2 = camera.nlf(cond)
+    err1, err2 = (est1 / true1 - 1).abs(), (est2 / true2 - 1).abs()
+    return {"beta1_err_mean": float(err1.mean()), "beta1_err_max": float(err1.max()),
+            "beta2_err_mean": float(err2.mean()), "beta2_err_max": float(err2.max())}
+
+
+def denoiser_psnr(denoiser: torch.nn.Module, draws: list[CameraDraw]) -> float:
+    """Mean PSNR (dB, data range 1) of ``denoiser(noisy)`` against the clean raw, capture 0."""
+    values = [psnr(denoiser(d.noisy_raw[0]).clamp(0, 1), d.clean_raw) for d in draws]
+    return float(torch.cat(values).mean())
+
+
+def train_clean_free(image_folder: str | Path, out_dir: str | Path, *, method: str = "n2nflow", steps: int = 4000,
+                     batch_size: int = 16, patch_size: int = 32, lr: float = 1e-3, lam: float = N2NFLOW_LAMBDA,
+                     denoiser_depth: int = 9, denoiser_width: int = 64, variant: str = "full", noise: str = "camera",
+                     val_batches: int = 8, val_every: int = 500, seed: int = 0, resume: bool = True,
+                     progress: bool = True) -> tuple[NoiseFlow, DnCNN]:
+    """Train a noise model + DnCNN without clean images; writes checkpoints, ``noise_model/``, ``denoiser/``.
+
+    ``noise``: ``"camera"`` (the full simulated camera), ``"pixel-independent"`` (its Poisson-Gaussian
+    core) or ``"heteroscedastic"`` (pure Gaussian with the camera's analytic NLF).
+    Under ``torchrun`` each rank draws its own batches (seed + rank) and gradients are averaged.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
+    if noise not in ("camera", "pixel-independent", "heteroscedastic"):
+        raise ValueError(f"noise must be 'camera', 'pixel-independent' or 'heteroscedastic', got {noise!r}")
+    rank, _ = init_distributed()
+    camera = SimulatedCamera() if noise == "camera" else SimulatedCamera.pixel_independent()
+    captures = 2 if METHODS[method] == "pairs" else 1
+    split = simcam_split(image_folder, camera, patch_size, batch_size, seed + 1000 * rank, captures=captures)
+    train_source, test_source = split.train, split.test
+    if noise == "heteroscedastic":
+        train_source, test_source = HeteroscedasticShots(train_source, camera), HeteroscedasticShots(test_source, camera)
+    with seeded(seed):
+        flow = NoiseFlow(list(camera.cameras), [float(i) for i in camera.isos], variant=variant)
+        denoiser = DnCNN(channels=4, depth=denoiser_depth, width=denoiser_width)
+    objective = (R2RFlow(flow, denoiser, lam) if method == "r2rflow"
+                 else Noise2NoiseFlow(flow, denoiser, lam, denoiser_only=method == "n2n"))
+    val_draws = [test_source.batch(k) for k in range(val_batches)]
+
+    def validate() -> dict[str, float]:
+        metrics = {"val_psnr": denoiser_psnr(denoiser, val_draws)}
+        if method != "n2n":
+            metrics.update(evaluate_noise_model(flow, val_draws, seed))
+            if variant == "nlf":
+                metrics.update(nlf_recovery(flow, camera))
+        metrics["val_neg_psnr"] = -metrics["val_psnr"]
+        return metrics
+
+    groups = parameter_groups(flow, lr) + [{"params": list(denoiser.parameters()), "lr": lr}]
+    config = TrainConfig(steps=steps, lr=lr, lr_decay_at=(int(0.75 * steps),), val_every=val_every, seed=seed)
+    trainer = Trainer(objective, ShotPairs(train_source, METHODS[method]), validate, out_dir, config,
+                      best_key="val_neg_psnr" if method == "n2n" else "val_nll", progress=progress,
+                      parameters=groups if method != "n2n" else [{"params": list(denoiser.parameters()), "lr": lr}])
+    if resume and trainer.resume():
+        print(f"resumed from {Path(out_dir) / 'last.pt'} at step {trainer.state.step}")
+    state = trainer.fit()
+    if rank == 0:
+        trainer.load_best()
+        if method != "n2n":
+            save_pretrained(flow.eval(), Path(out_dir) / "noise_model")
+        save_pretrained(denoiser.eval(), Path(out_dir) / "denoiser")
+        (Path(out_dir) / "history.json").write_text(json.dumps(state.history, indent=2))
+    return flow, denoiser

@@ -1,0 +1,113 @@
+"""Learning noise models without clean images: Noise2NoiseFlow, R2RFlow and neighbour-pair training.
+
+All three train a noise model ``p(noisy | clean, cond)`` jointly with a denoiser ``D`` whose output
+stands in for the missing clean image (Maleky et al., CVPR 2022). Units: ``L_nm`` is an NLL in
+nats per dimension (mean over the batch), ``L_dn`` a mean squared error on the [0, 1] scale; the
+default ``lam = 2**18`` is the paper's weight, which with these units makes ``lam * L_dn`` of order
+10-1000 against ``|L_nm|`` of about 3, so ``D`` is driven mostly by ``L_dn``.
+
+* :class:`Noise2NoiseFlow` on two noisy shots ``I1, I2`` of one scene (eq. 4-5):
+  ``L_nm = -log p(I1 | D(I2)) - log p(I2 | D(I1))``, ``L_dn = ||D(I1) - I2||^2 + ||D(I2) - I1||^2``.
+  ``self_sample=True`` uses eq. 6 instead (``-log p(I1 | D(I1)) - log p(I2 | D(I2))``): the paper
+  reports it unstable, since ``D`` can copy its input and make the noise vanish.
+  ``denoiser_only=True`` trains ``D`` with ``L_dn`` alone (Noise2Noise; the pre-training option).
+* :class:`R2RFlow` on single shots ``I``: recorrupt with ``z`` drawn from the current noise model
+  around ``D(I)`` (no gradient): ``I_in = I + alpha z``, ``I_target = I - z / alpha``;
+  ``L_nm = -log p(I | D(I_in))``, ``L_dn = ||I_target - D(I_in)||^2``.
+* Neighbour pairs: :class:`Noise2NoiseFlow` fed with the two halves of Neighbor2Neighbor's
+  sub-sampler of a single shot (see :func:`noiseaug.data.neighbour.neighbour_subsample`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..conditioning import NoiseCondition
+from ..data.camera import CameraDraw
+from ..data.neighbour import neighbour_subsample
+from ..data.simulated_pairs import batch_generator
+from ..noise.base import NoiseModel
+
+N2NFLOW_LAMBDA = 2.0**18
+
+
+@dataclass
+class NoisyPair:
+    """Two noisy images of the same clean scene, ``(B, C, H, W)`` each, their condition, and the
+    generator for any randomness the objective needs (seeded per step by the source)."""
+
+    first: Tensor
+    second: Tensor
+    cond: NoiseCondition
+    generator: torch.Generator | None = None
+
+
+def nll_given_estimate(noise_model: NoiseModel, noisy: Tensor, estimate: Tensor, cond: NoiseCondition) -> Tensor:
+    """Mean NLL per dimension of ``noisy`` given a denoised estimate (clamped to [0, 1]) as the clean image."""
+    return -(noise_model._log_prob(noisy, estimate.clamp(0.0, 1.0), cond) / noisy[0].numel()).mean()
+
+
+class Noise2NoiseFlow(nn.Module):
+    """Objective ``L_nm + lam * L_dn`` over :class:`NoisyPair` batches (see module docs)."""
+
+    def __init__(self, noise_model: NoiseModel, denoiser: nn.Module, lam: float = N2NFLOW_LAMBDA,
+                 self_sample: bool = False, denoiser_only: bool = False) -> None:
+        super().__init__()
+        self.noise_model, self.denoiser = noise_model, denoiser
+        self.lam, self.self_sample, self.denoiser_only = lam, self_sample, denoiser_only
+
+    def forward(self, pair: NoisyPair) -> Tensor:
+        d1, d2 = self.denoiser(pair.first), self.denoiser(pair.second)
+        l_dn = F.mse_loss(d1, pair.second) + F.mse_loss(d2, pair.first)
+        if self.denoiser_only:
+            return l_dn
+        given1, given2 = (d1, d2) if self.self_sample else (d2, d1)
+        l_nm = (nll_given_estimate(self.noise_model, pair.first, given1, pair.cond)
+                + nll_given_estimate(self.noise_model, pair.second, given2, pair.cond))
+        return l_nm + self.lam * l_dn
+
+
+class R2RFlow(nn.Module):
+    """Objective on single noisy shots with recorrupted inputs (see module docs); batches are :class:`NoisyPair`
+    whose ``second`` is ignored, or :class:`~noiseaug.data.camera.CameraDraw`."""
+
+    def __init__(self, noise_model: NoiseModel, denoiser: nn.Module, lam: float = N2NFLOW_LAMBDA, alpha: float = 0.5) -> None:
+        super().__init__()
+        if not alpha > 0:
+            raise ValueError(f"alpha must be > 0, got {alpha}")
+        self.noise_model, self.denoiser, self.lam, self.alpha = noise_model, denoiser, lam, alpha
+
+    def forward(self, pair: NoisyPair) -> Tensor:
+        noisy = pair.first
+        with torch.no_grad():
+            estimate = self.denoiser(noisy).clamp(0.0, 1.0)
+            z = self.noise_model._sample(estimate, pair.cond, pair.generator) - estimate
+        denoised = self.denoiser(noisy + self.alpha * z)
+        l_dn = F.mse_loss(denoised, noisy - z / self.alpha)
+        return nll_given_estimate(self.noise_model, noisy, denoised, pair.cond) + self.lam * l_dn
+
+
+class ShotPairs:
+    """BatchSource of :class:`NoisyPair` from a simulated source: two captures (``"pairs"``), one
+    capture twice (``"single"``, for R2RFlow), or Neighbor2Neighbor halves of one capture (``"neighbour"``)."""
+
+    def __init__(self, source, mode: str = "pairs") -> None:
+        if mode not in ("pairs", "single", "neighbour"):
+            raise ValueError(f"mode must be 'pairs', 'single' or 'neighbour', got {mode!r}")
+        if mode == "pairs" and source.captures < 2:
+            raise ValueError("mode 'pairs' needs a source with captures >= 2")
+        self.source, self.mode = source, mode
+
+    def batch(self, step: int) -> NoisyPair:
+        draw: CameraDraw = self.source.batch(step)
+        generator = batch_generator(self.source.seed + 7_777_777, step)
+        if self.mode == "pairs":
+            return NoisyPair(draw.noisy_raw[0], draw.noisy_raw[1], draw.cond, generator)
+        if self.mode == "single":
+            return NoisyPair(draw.noisy_raw[0], draw.noisy_raw[0], draw.cond, generator)
+        first, second = neighbour_subsample(draw.noisy_raw[0], generator)
+        return NoisyPair(first, second, draw.cond, generator)

@@ -1,0 +1,162 @@
+"""Clean-free training: the neighbour sub-sampler, the three objectives' wiring, NLF recovery metric, CLI runs."""
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from noiseaug import NoiseCondition
+from noiseaug.data import SimulatedCamera, SimulatedRawPairs
+from noiseaug.data.neighbour import neighbour_subsample
+from noiseaug.flows.noise_flow import NoiseFlow
+from noiseaug.imageio import write_png
+from noiseaug.noise import GaussianNoise
+from noiseaug.training.clean_free_recipe import nlf_recovery
+from noiseaug.training.noise2noise_flow import Noise2NoiseFlow, NoisyPair, R2RFlow, ShotPairs
+
+
+def test_neighbour_halves_come_from_adjacent_positions_of_each_cell():
+    h, w = 6, 8
+    y = torch.arange(2 * 3 * h * w, dtype=torch.float32).view(2, 3, h, w)
+    a, b = neighbour_subsample(y, torch.Generator().manual_seed(0))
+    assert a.shape == b.shape == (2, 3, h // 2, w // 2)
+    diff = (a - b).abs()
+    assert ((diff == 1) | (diff == w)).all()  # same row, next column; or same column, next row
+    rows, cols = (a % (h * w)) // w, a % w
+    grid_r, grid_c = torch.meshgrid(torch.arange(h // 2), torch.arange(w // 2), indexing="ij")
+    assert torch.equal(rows // 2, grid_r.expand_as(rows)) and torch.equal(cols // 2, grid_c.expand_as(cols))
+    assert torch.equal((a[:, 1] - a[:, 0]), torch.full_like(a[:, 0], h * w))  # one choice for all channels
+    a2, _ = neighbour_subsample(y, torch.Generator().manual_seed(0))
+    assert torch.equal(a, a2)
+    with pytest.raises(ValueError, match="even height and width"):
+        neighbour_subsample(torch.zeros(1, 1, 3, 4))
+
+
+class SpyNoiseModel(GaussianNoise):
+    """AWGN that records which (noisy, clean estimate) pairs it is asked about."""
+
+    def __init__(self):
+        super().__init__(0.1)
+        self.calls = []
+
+    def _log_prob(self, noisy, clean, cond):
+        self.calls.append((noisy, clean))
+        return super()._log_prob(noisy, clean, cond)
+
+
+class Shift(torch.nn.Module):
+    def __init__(self, amount):
+        super().__init__()
+        self.amount = torch.nn.Parameter(torch.tensor(amount))
+
+    def forward(self, x):
+        return x + self.amount
+
+
+def _pair():
+    g = torch.Generator().manual_seed(0)
+    first, second = 0.3 + 0.1 * torch.rand(2, 4, 4, 4, generator=g), 0.6 + 0.1 * torch.rand(2, 4, 4, 4, generator=g)
+    return NoisyPair(first, second, NoiseCondition(iso=torch.tensor([100.0, 100.0])), g)
+
+
+def test_noise2noiseflow_cross_sample_conditions_each_shot_on_the_other_denoised():
+    spy, denoiser, pair = SpyNoiseModel(), Shift(0.01), _pair()
+    loss = Noise2NoiseFlow(spy, denoiser, lam=2.0)(pair)
+    (n1, c1), (n2, c2) = spy.calls
+    assert torch.equal(n1, pair.first) and torch.allclose(c1, pair.second + 0.01)
+    assert torch.equal(n2, pair.second) and torch.allclose(c2, pair.first + 0.01)
+    l_dn = torch.nn.functional.mse_loss(pair.first + 0.01, pair.second) + torch.nn.functional.mse_loss(pair.second + 0.01, pair.first)
+    l_nm = -sum(float(GaussianNoise(0.1)._log_prob(n, c.detach(), None).mean()) / 64 for n, c in spy.calls)
+    assert loss.item() == pytest.approx(l_nm + 2.0 * l_dn.item(), rel=1e-5)
+
+
+def test_self_sample_and_denoiser_only_variants():
+    spy, pair = SpyNoiseModel(), _pair()
+    Noise2NoiseFlow(spy, Shift(0.0), self_sample=True)(pair)
+    assert torch.equal(spy.calls[0][1], pair.first) and torch.equal(spy.calls[1][1], pair.second)
+    spy.calls.clear()
+    loss = Noise2NoiseFlow(spy, Shift(0.0), denoiser_only=True)(pair)
+    assert spy.calls == [] and loss.item() == pytest.approx(2 * float((pair.first - pair.second).square().mean()))
+
+
+class FixedNoise(GaussianNoise):
+    """Sampling adds exactly +0.02: makes the recorruption visible."""
+
+    def __init__(self):
+        super().__init__(0.1)
+
+    def _sample(self, clean, cond, generator, temperature=1.0):
+        return clean + 0.02
+
+
+def test_r2rflow_recorrupts_input_and_target_in_opposite_directions():
+    seen = []
+
+    class Recorder(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.tensor(1.0))
+
+        def forward(self, x):
+            seen.append(x.detach().clone())
+            return self.w * x
+
+    pair = _pair()
+    loss = R2RFlow(FixedNoise(), Recorder(), lam=1.0, alpha=0.5)(pair)
+    assert torch.allclose(seen[1], pair.first + 0.5 * 0.02)  # I + alpha z
+    nll = -float(FixedNoise()._log_prob(pair.first, (pair.first + 0.01).clamp(0, 1), None).mean()) / 64
+    l_dn = float(((pair.first + 0.01) - (pair.first - 0.02 / 0.5)).square().mean())  # D(I_in) vs I - z / alpha
+    assert loss.item() == pytest.approx(nll + l_dn, rel=1e-5)
+
+
+def _source(captures):
+    images = [torch.randint(0, 256, (3, 64, 64), dtype=torch.uint8, generator=torch.Generator().manual_seed(i)) for i in range(2)]
+    return SimulatedRawPairs(images, SimulatedCamera(), patch_size=8, batch_size=3, seed=0, captures=captures)
+
+
+def test_shot_pair_modes():
+    pairs = ShotPairs(_source(2), "pairs").batch(0)
+    assert not torch.equal(pairs.first, pairs.second) and pairs.first.shape == (3, 4, 8, 8)
+    single = ShotPairs(_source(1), "single").batch(0)
+    assert torch.equal(single.first, single.second)
+    halves = ShotPairs(_source(1), "neighbour").batch(0)
+    assert halves.first.shape == (3, 4, 4, 4)
+    assert torch.equal(halves.first, ShotPairs(_source(1), "neighbour").batch(0).first)
+    with pytest.raises(ValueError, match="captures >= 2"):
+        ShotPairs(_source(1), "pairs")
+
+
+def test_nlf_recovery_is_zero_for_the_true_parameters():
+    camera = SimulatedCamera.pixel_independent()
+    flow = NoiseFlow(list(camera.cameras), [float(i) for i in camera.isos], variant="nlf")
+    names = [c for c in camera.cameras for _ in camera.isos]
+    beta1, beta2 = camera.nlf(camera.condition(names, [i for _ in camera.cameras for i in camera.isos]))
+    with torch.no_grad():
+        flow.layers[0].log_beta1.copy_(beta1.double().log().view(5, 5))
+        flow.layers[0].log_beta2.copy_(beta2.double().log().view(5, 5))
+    errors = nlf_recovery(flow, camera)
+    assert max(errors.values()) < 1e-5
+    with torch.no_grad():
+        flow.layers[1].log_psi.add_(0.5 * math.log(1.1))  # gamma^2 = 1.1: every beta 10 % too large
+    assert nlf_recovery(flow, camera)["beta1_err_mean"] == pytest.approx(0.1, rel=1e-4)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["n2nflow", "r2rflow", "nbr2flow", "n2n"])
+def test_cli_trains_each_method_and_writes_models(tmp_path, method):
+    images = tmp_path / "images"
+    for i in range(3):
+        write_png(images / f"img{i}.png", torch.rand(3, 48, 48, generator=torch.Generator().manual_seed(i)))
+    command = [sys.executable, "-m", "noiseaug", "train", method, "--images", str(images), "--out", str(tmp_path / "run"),
+               "--steps", "4", "--batch", "2", "--patch", "8", "--val-every", "4", "--val-batches", "1",
+               "--denoiser-depth", "3", "--denoiser-width", "8"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert history[-1]["step"] == 4 and math.isfinite(history[-1]["val_psnr"])
+    assert (tmp_path / "run" / "denoiser" / "model.safetensors").is_file()
+    assert (tmp_path / "run" / "noise_model").is_dir() == (method != "n2n")
