@@ -45,6 +45,7 @@ class HeteroscedasticShots:
         return replace(draw, noisy_raw=noisy)
 
 
+@torch.no_grad()
 def nlf_recovery(flow: NoiseFlow, camera: SimulatedCamera) -> dict[str, float]:
     """Relative error of the NLF-only flow's effective ``(gamma^2 beta1, gamma^2 beta2)`` against the
     simulator's analytic NLF, over every (camera, ISO): mean and max of ``|estimate / true - 1|``."""
