@@ -15,19 +15,13 @@ from noiseaug import NoiseCondition
 from noiseaug.flows.noise_flow import NoiseFlow
 from noiseaug.hub import load_pretrained, push_to_hub, save_pretrained
 
+from flow_helpers import trained_looking_flow
+
 CAMERAS, ISOS = ["cam-a", "cam-b"], [100, 800]
 
 
 def _trained_looking_flow(seed=0):
-    flow = NoiseFlow(CAMERAS, ISOS)
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in flow.parameters():
-            p.add_(0.05 * torch.randn(p.shape, generator=gen))
-    for module in flow.modules():
-        if hasattr(module, "initialized"):
-            module.initialized.fill_(True)
-    return flow.eval()
+    return trained_looking_flow(CAMERAS, ISOS, seed)
 
 
 def _probe():

@@ -9,22 +9,13 @@ from noiseaug.flows.noise_flow import NoiseFlow
 from noiseaug.hub import save_pretrained
 from noiseaug.transforms import NoiseFlowTransform
 
+from flow_helpers import trained_looking_flow
+
 CAMERAS, ISOS = ["cam-a", "cam-b", "cam-c"], [100, 400, 800, 3200]
 
 
 def _flow(seed=0):
-    """A small Noise Flow with perturbed (trained-looking) weights and initialised ActNorms; same seed, same flow."""
-    with torch.random.fork_rng():  # conv layers initialise from the global RNG
-        torch.manual_seed(seed)
-        flow = NoiseFlow(CAMERAS, ISOS, hidden=4, steps=1)
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in flow.parameters():
-            p.add_(0.05 * torch.randn(p.shape, generator=gen))
-    for module in flow.modules():
-        if hasattr(module, "initialized"):
-            module.initialized.fill_(True)
-    return flow.eval()
+    return trained_looking_flow(CAMERAS, ISOS, seed, hidden=4, steps=1)
 
 
 class Spy:
