@@ -7,6 +7,7 @@ library the types are trusted.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -88,6 +89,13 @@ def per_sample(param: Tensor, name: str, like: Tensor) -> Tensor:
     if t.shape[0] not in (1, like.shape[0]):
         raise ValueError(f"{name} has {t.shape[0]} per-sample values but the batch has {like.shape[0]} images")
     return t.view(-1, 1, 1, 1)
+
+
+def check_temperature(value: object) -> float:
+    """A sampling temperature: a finite number >= 0 (1 samples the model, 0 is deterministic)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise ValueError(f"temperature must be a finite number >= 0, got {value!r}")
+    return float(value)
 
 
 def check_parameter(value: float | Tensor, name: str, *, positive: bool = False, nonnegative: bool = False) -> Tensor:

@@ -21,27 +21,29 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _train_noiseflow(args: argparse.Namespace) -> int:
+def _clean_images(args: argparse.Namespace):
     from .data.root import data_folder
+
+    return args.images or data_folder("clean", "bsd300-test")
+
+
+def _train_noiseflow(args: argparse.Namespace) -> int:
     from .training.noiseflow_recipe import train_noiseflow
 
-    images = args.images or data_folder("clean", "bsd300-test")
-    train_noiseflow(images, args.out, steps=args.steps, batch_size=args.batch, patch_size=args.patch, lr=args.lr,
-                    val_batches=args.val_batches, val_every=args.val_every, variant=args.variant,
+    train_noiseflow(_clean_images(args), args.out, steps=args.steps, batch_size=args.batch, patch_size=args.patch,
+                    lr=args.lr, val_batches=args.val_batches, val_every=args.val_every, variant=args.variant,
                     pixel_independent=args.pixel_independent, seed=args.seed, resume=not args.no_resume)
     print(f"model written to {args.out}/model (config.json + model.safetensors)")
     return 0
 
 
 def _train_clean_free(args: argparse.Namespace) -> int:
-    from .data.root import data_folder
     from .training.clean_free_recipe import train_clean_free
 
-    train_clean_free(args.images or data_folder("clean", "bsd300-test"), args.out, method=args.model, steps=args.steps,
-                     batch_size=args.batch, patch_size=args.patch, lr=args.lr, lam=args.lam,
-                     denoiser_depth=args.denoiser_depth, denoiser_width=args.denoiser_width, variant=args.variant,
-                     noise=args.noise, val_batches=args.val_batches, val_every=args.val_every, seed=args.seed,
-                     resume=not args.no_resume)
+    train_clean_free(_clean_images(args), args.out, method=args.model, steps=args.steps, batch_size=args.batch,
+                     patch_size=args.patch, lr=args.lr, lam=args.lam, denoiser_depth=args.denoiser_depth,
+                     denoiser_width=args.denoiser_width, variant=args.variant, noise=args.noise,
+                     val_batches=args.val_batches, val_every=args.val_every, seed=args.seed, resume=not args.no_resume)
     print(f"written to {args.out}/noise_model and {args.out}/denoiser")
     return 0
 
@@ -54,41 +56,38 @@ CLEAN_FREE_HELP = {
 }
 
 
+def _add_run_arguments(parser: argparse.ArgumentParser, outputs: str, steps: int, batch: int, val_batches: int,
+                       val_every: int) -> None:
+    """The arguments every simulated-camera training command shares (defaults differ per command)."""
+    parser.add_argument("--images", help="folder of clean sRGB images to simulate from (default: $NOISEAUG_DATA/clean/bsd300-test)")
+    parser.add_argument("--out", required=True, help=f"run folder: checkpoints, history.json, {outputs}")
+    parser.add_argument("--steps", type=int, default=steps)
+    parser.add_argument("--batch", type=int, default=batch, help="patches per step")
+    parser.add_argument("--patch", type=int, default=32, help="packed raw patch side (the sRGB crop is twice that)")
+    parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (x0.1 at 75%% of the steps)")
+    parser.add_argument("--val-batches", type=int, default=val_batches)
+    parser.add_argument("--val-every", type=int, default=val_every)
+    parser.add_argument("--variant", choices=["full", "nlf"], default="full",
+                        help="noise model: Noise Flow or its NLF-only variant")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-resume", action="store_true", help="start over even if OUT/last.pt exists")
+
+
 def _add_train_commands(commands: argparse._SubParsersAction) -> None:
     train = commands.add_parser("train", help="train a model (checkpoints are resumable)")
     models = train.add_subparsers(dest="model", required=True, metavar="MODEL")
     noiseflow = models.add_parser("noiseflow", help="supervised Noise Flow on the simulated camera (raw-RGB)")
-    noiseflow.add_argument("--images", help="folder of clean sRGB images (default: $NOISEAUG_DATA/clean/bsd300-test)")
-    noiseflow.add_argument("--out", required=True, help="run folder: checkpoints, history.json, model/")
-    noiseflow.add_argument("--steps", type=int, default=20_000)
-    noiseflow.add_argument("--batch", type=int, default=32, help="patches per step")
-    noiseflow.add_argument("--patch", type=int, default=32, help="packed raw patch side (the sRGB crop is twice that)")
-    noiseflow.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (x0.1 at 75%% of the steps)")
-    noiseflow.add_argument("--val-batches", type=int, default=16)
-    noiseflow.add_argument("--val-every", type=int, default=1000)
-    noiseflow.add_argument("--variant", choices=["full", "nlf"], default="full")
+    _add_run_arguments(noiseflow, "model/", steps=20_000, batch=32, val_batches=16, val_every=1000)
     noiseflow.add_argument("--pixel-independent", action="store_true",
                            help="simulate without row/fixed-pattern noise, clipping and quantization (exact NLL known)")
-    noiseflow.add_argument("--seed", type=int, default=0)
-    noiseflow.add_argument("--no-resume", action="store_true", help="start over even if OUT/last.pt exists")
     noiseflow.set_defaults(handler=_train_noiseflow)
     for name, text in CLEAN_FREE_HELP.items():
         sub = models.add_parser(name, help=text)
-        sub.add_argument("--images", help="folder of clean sRGB images to simulate from (default: $NOISEAUG_DATA/clean/bsd300-test)")
-        sub.add_argument("--out", required=True, help="run folder: checkpoints, history.json, noise_model/, denoiser/")
-        sub.add_argument("--steps", type=int, default=4000)
-        sub.add_argument("--batch", type=int, default=16)
-        sub.add_argument("--patch", type=int, default=32, help="packed raw patch side")
-        sub.add_argument("--lr", type=float, default=1e-3)
+        _add_run_arguments(sub, "noise_model/, denoiser/", steps=4000, batch=16, val_batches=8, val_every=500)
         sub.add_argument("--lam", type=float, default=2.0**18, help="weight of the denoiser loss (paper: 2^18)")
         sub.add_argument("--denoiser-depth", type=int, default=9)
         sub.add_argument("--denoiser-width", type=int, default=64)
-        sub.add_argument("--variant", choices=["full", "nlf"], default="full", help="noise model: Noise Flow or its NLF-only variant")
         sub.add_argument("--noise", choices=["camera", "pixel-independent", "heteroscedastic"], default="camera")
-        sub.add_argument("--val-batches", type=int, default=8)
-        sub.add_argument("--val-every", type=int, default=500)
-        sub.add_argument("--seed", type=int, default=0)
-        sub.add_argument("--no-resume", action="store_true")
         sub.set_defaults(handler=_train_clean_free)
 
 

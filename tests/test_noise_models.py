@@ -215,3 +215,17 @@ def test_generator_on_another_device_type_is_rejected():
     meta_like = torch.Generator(device="cpu")
     with pytest.raises(TypeError, match="generator must be a torch.Generator"):
         GaussianNoise(0.1).sample(torch.rand(1, 3, 4, 4), generator=meta_like.manual_seed)
+
+
+@pytest.mark.parametrize("temperature", [-0.5, float("inf"), float("nan"), True, "1"])
+def test_invalid_temperature_is_a_named_error(temperature):
+    with pytest.raises(ValueError, match="temperature must be a finite number >= 0"):
+        GaussianNoise(0.1).sample(torch.rand(1, 3, 4, 4), temperature=temperature)
+
+
+def test_temperature_zero_gives_the_mean_and_scales_the_deviation():
+    clean = torch.rand(1, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(GaussianNoise(0.1).sample(clean, temperature=0.0), clean)
+    full = GaussianNoise(0.1).sample(clean, generator=torch.Generator().manual_seed(1)) - clean
+    half = GaussianNoise(0.1).sample(clean, generator=torch.Generator().manual_seed(1), temperature=0.5) - clean
+    torch.testing.assert_close(half, 0.5 * full)

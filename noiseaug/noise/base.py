@@ -8,8 +8,9 @@ Conventions (see docs/ARCHITECTURE.md):
 * ``nll(noisy, clean, cond)`` is ``-log_prob / (C*H*W)``: nats per dimension, ``(B,)``;
 * ``sample(clean, cond, generator, temperature=1.0, clip=False)`` returns the noisy image;
   ``temperature`` scales the noise (flows: the latent's standard deviation; parametric models: the
-  deviation from ``clean``, so 0 gives the mean; a flow at 0 decodes the zero latent); clipping to [0, 1] is off by default because
-  likelihood work needs the unclipped values (the transforms clip by default).
+  deviation from ``clean``, so 0 gives the mean; a flow at 0 decodes the zero latent). Clipping to
+  [0, 1] is off by default because likelihood work needs the unclipped values (the transforms clip
+  by default).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from abc import ABC, abstractmethod
 import torch
 from torch import Tensor, nn
 
-from .._validation import as_batch, check_generator, check_same_shape, unbatch
+from .._validation import as_batch, check_generator, check_same_shape, check_temperature, unbatch
 from ..conditioning import NoiseCondition
 
 LOG_2PI = math.log(2 * math.pi)
@@ -53,9 +54,7 @@ class NoiseModel(nn.Module, ABC):
         """Draw ``noisy ~ p(noisy | clean, cond)``; same shape and dtype as ``clean``."""
         x, unbatched = as_batch(clean, "clean", channels=self.channels)
         check_generator(generator, x.device)
-        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature >= 0:
-            raise ValueError(f"temperature must be a number >= 0, got {temperature!r}")
-        y = self._sample(x, cond, generator, float(temperature))
+        y = self._sample(x, cond, generator, check_temperature(temperature))
         if clip:
             y = y.clamp(0.0, 1.0)
         return unbatch(y, unbatched)

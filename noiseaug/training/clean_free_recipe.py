@@ -9,19 +9,18 @@ simulator's analytic one, per (camera, ISO).
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 from ..data.camera import CameraDraw, SimulatedCamera
+from ..data.simulated_pairs import batch_generator
 from ..denoisers.dncnn import DnCNN
 from ..flows.noise_flow import NoiseFlow
 from ..hub import save_pretrained
 from ..metrics import psnr
 from ..noise import HeteroscedasticGaussianNoise
-from ..data.simulated_pairs import batch_generator
 from .loop import TrainConfig, Trainer, init_distributed, seeded
 from .noise2noise_flow import N2NFLOW_LAMBDA, Noise2NoiseFlow, R2RFlow, ShotPairs
 from .noiseflow_recipe import parameter_groups, simcam_split
@@ -34,8 +33,8 @@ class HeteroscedasticShots:
     """Replace a source's noisy captures by pure heteroscedastic Gaussian noise with the camera's analytic NLF."""
 
     def __init__(self, source, camera: SimulatedCamera) -> None:
-        self.source, self.camera, self.seed = source, camera, source.seed
-        self.captures, self.balanced = source.captures, source.balanced
+        self.source, self.camera = source, camera
+        self.seed, self.captures = source.seed, source.captures
 
     def batch(self, step: int) -> CameraDraw:
         draw = self.source.batch(step)
@@ -111,13 +110,9 @@ def train_clean_free(image_folder: str | Path, out_dir: str | Path, *, method: s
     trainer = Trainer(objective, ShotPairs(train_source, METHODS[method]), validate, out_dir, config,
                       best_key="val_neg_psnr" if method == "n2n" else "val_nll", progress=progress,
                       parameters=groups if method != "n2n" else [{"params": list(denoiser.parameters()), "lr": lr}])
-    if resume and trainer.resume():
-        print(f"resumed from {Path(out_dir) / 'last.pt'} at step {trainer.state.step}")
-    state = trainer.fit()
+    trainer.run(resume)
     if rank == 0:
-        trainer.load_best()
         if method != "n2n":
             save_pretrained(flow.eval(), Path(out_dir) / "noise_model")
         save_pretrained(denoiser.eval(), Path(out_dir) / "denoiser")
-        (Path(out_dir) / "history.json").write_text(json.dumps(state.history, indent=2))
     return flow, denoiser

@@ -15,6 +15,7 @@ averaged. Rank 0 alone validates and writes checkpoints.
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -212,6 +213,21 @@ class Trainer:
             self.state.best, self.state.best_step = float(score), self.state.step
             save_checkpoint(self._checkpoint(), self.out_dir / BEST_CHECKPOINT)
         save_checkpoint(self._checkpoint(), self.out_dir / LAST_CHECKPOINT)
+
+    def run(self, resume: bool = True) -> TrainState:
+        """Resume from ``last.pt`` if asked and present, train to the end, then (rank 0) load the best
+        weights into the objective and write ``history.json``."""
+        if resume and self.resume():
+            self._log_plain(f"resumed from {self.out_dir / LAST_CHECKPOINT} at step {self.state.step}")
+        state = self.fit()
+        if self.rank == 0:
+            self.load_best()
+            (self.out_dir / "history.json").write_text(json.dumps(state.history, indent=2))
+        return state
+
+    def _log_plain(self, message: str) -> None:
+        if self.rank == 0:
+            print(message)
 
     def load_best(self) -> None:
         """Put the best checkpoint's weights into the objective."""

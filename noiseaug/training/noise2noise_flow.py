@@ -72,8 +72,8 @@ class Noise2NoiseFlow(nn.Module):
 
 
 class R2RFlow(nn.Module):
-    """Objective on single noisy shots with recorrupted inputs (see module docs); batches are :class:`NoisyPair`
-    whose ``second`` is ignored, or :class:`~noiseaug.data.camera.CameraDraw`."""
+    """Objective on single noisy shots with recorrupted inputs (see module docs); batches are
+    :class:`NoisyPair` whose ``second`` is ignored and whose ``generator`` draws the recorruption."""
 
     def __init__(self, noise_model: NoiseModel, denoiser: nn.Module, lam: float = N2NFLOW_LAMBDA, alpha: float = 0.5) -> None:
         super().__init__()

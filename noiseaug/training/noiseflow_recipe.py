@@ -8,7 +8,6 @@ fixed, balanced set of patches from the held-out images.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,10 +68,6 @@ def train_noiseflow(image_folder: str | Path, out_dir: str | Path, *, steps: int
     val_draws = [split.test.batch(k) for k in range(val_batches)]
     trainer = Trainer(SupervisedNLL(model), split.train, validation(model, val_draws, seed), out_dir, config,
                       progress=progress, parameters=parameter_groups(model, lr))
-    if resume and trainer.resume():
-        print(f"resumed from {Path(out_dir) / 'last.pt'} at step {trainer.state.step}")
-    state = trainer.fit()
-    trainer.load_best()
+    trainer.run(resume)
     save_pretrained(model.eval(), Path(out_dir) / "model")
-    (Path(out_dir) / "history.json").write_text(json.dumps(state.history, indent=2))
     return model

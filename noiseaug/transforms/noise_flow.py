@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import math
 import numbers
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from .._validation import check_temperature
 from ..conditioning import NoiseCondition
 from ..data.bayer import check_pattern, pack_bayer, unpack_bayer
 from ..flows.noise_flow import NoiseFlow
@@ -82,11 +82,8 @@ class NoiseFlowTransform(NoiseTransform):
         super().__init__(p=p, clip=clip)
         if not isinstance(model, NoiseFlow):
             raise TypeError(f"model must be a NoiseFlow, got {type(model).__name__}")
-        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) \
-                or not math.isfinite(temperature) or temperature < 0:
-            raise ValueError(f"temperature must be a finite number >= 0, got {temperature!r}")
         self.model = model
-        self.temperature = float(temperature)
+        self.temperature = check_temperature(temperature)
         self.pattern = check_pattern(pattern)
         self.isos = _known_isos(model, isos)
         self.cameras = _known_cameras(model, cameras)
