@@ -109,34 +109,55 @@ def make_step(net: DnCNN, optimizer: torch.optim.Optimizer, autocast: Callable[[
     return step
 
 
+def add_run_arguments(parser: argparse.ArgumentParser, *, batch: int, size_help: str, repeats: int,
+                      cpu_step_repeats: int) -> None:
+    """The options every transform-vs-DnCNN-step benchmark takes (device, batch, timing, layout, output)."""
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (or cuda:N)")
+    parser.add_argument("--batch", type=int, default=batch)
+    parser.add_argument("--size", type=int, default=128, help=size_help)
+    parser.add_argument("--repeats", type=int, default=repeats, help="timed calls per transform")
+    parser.add_argument("--step-repeats", type=int, default=None,
+                        help=f"timed DnCNN steps (default: {cpu_step_repeats} on CPU, --repeats on CUDA)")
+    parser.add_argument("--channels-last", action="store_true", help="channels_last batch and DnCNN")
+    parser.add_argument("--autocast", action="store_true",
+                        help="run everything under torch.autocast (bfloat16); flows opt out internally")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=Path("out/bench"))
+
+
+def run_settings(parser: argparse.ArgumentParser,
+                 args: argparse.Namespace) -> tuple[torch.device, torch.memory_format, Callable[[], object]]:
+    """The device (checked), the memory format and the autocast context factory that ``args`` ask for."""
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda but CUDA is not available")
+    memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
+    autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if args.autocast else nullcontext
+    return device, memory_format, autocast
+
+
+def write_report(out: Path, name: str, report: dict, table: str) -> None:
+    """Print the markdown ``table`` and write ``<out>/<name>.json`` (``report``) and ``<out>/<name>.md``."""
+    print(table)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out / f"{name}.md").write_text(table + "\n")
+
+
 def main(argv: list[str] | None = None) -> dict[str, object]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="cpu", help="cpu or cuda (or cuda:N)")
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--size", type=int, default=128, help="packed height and width")
-    parser.add_argument("--repeats", type=int, default=5, help="timed calls per transform")
-    parser.add_argument("--step-repeats", type=int, default=None,
-                        help="timed DnCNN steps (default: 1 on CPU, --repeats on CUDA)")
+    add_run_arguments(parser, batch=64, size_help="packed height and width", repeats=5, cpu_step_repeats=1)
     parser.add_argument("--warmup-batch", type=int, default=None,
                         help="images in the DnCNN warm-up step (default: 2 on CPU, --batch on CUDA)")
     parser.add_argument("--weights", default=None, help="NoiseFlow folder or released name (default: untrained)")
-    parser.add_argument("--channels-last", action="store_true", help="channels_last batch and DnCNN")
-    parser.add_argument("--autocast", action="store_true",
-                        help="run everything under torch.autocast (bfloat16); the flow opts out internally")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=Path("out/bench"))
     args = parser.parse_args(argv)
     if min(args.batch, args.size, args.repeats, args.step_repeats or 1, args.warmup_batch or 1) < 1:
         parser.error("--batch, --size, --repeats, --step-repeats and --warmup-batch must be positive")
 
-    device = torch.device(args.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        parser.error("--device cuda but CUDA is not available")
+    device, memory_format, autocast = run_settings(parser, args)
     on_cpu = device.type == "cpu"
     step_repeats = args.step_repeats or (1 if on_cpu else args.repeats)
     warmup_batch = min(args.batch, args.warmup_batch or (2 if on_cpu else args.batch))
-    memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
-    autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if args.autocast else nullcontext
     load_before = os.getloadavg()
 
     gen = torch.Generator(device=device).manual_seed(args.seed)
@@ -180,11 +201,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         "warmup": {"transforms": 1, "dncnn_step_batch": warmup_batch},
         "results": rows, "noiseflow_over_step": ratio, "goal": GOAL, "meets_goal": ratio < GOAL,
     }
-    table = markdown(report)
-    print(table)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "noiseflow_speed.json").write_text(json.dumps(report, indent=2) + "\n")
-    (args.out / "noiseflow_speed.md").write_text(table + "\n")
+    write_report(args.out, "noiseflow_speed", report, markdown(report))
     return report
 
 

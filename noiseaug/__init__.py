@@ -1,7 +1,8 @@
 """noiseaug: realistic camera noise as batched augmentations."""
 
 from .conditioning import NoiseCondition
-from .denoisers import DnCNN
+from .denoisers import DnCNN, UNet
+from .flows.naflow import NAFlow
 from .flows.noise_flow import NoiseFlow
 from .hub import load_pretrained
 from .noise import GaussianNoise, HeteroscedasticGaussianNoise, NoiseModel, PoissonGaussianNoise
@@ -23,7 +24,9 @@ __all__ = [
     "HeteroscedasticGaussianNoise",
     "PoissonGaussianNoise",
     "NoiseFlow",
+    "NAFlow",
     "DnCNN",
+    "UNet",
     "load_pretrained",
     "NoiseTransform",
     "NoiseFlowTransform",

@@ -91,6 +91,13 @@ def per_sample(param: Tensor, name: str, like: Tensor) -> Tensor:
     return t.view(-1, 1, 1, 1)
 
 
+def check_probability(value: object, name: str = "p") -> float:
+    """A probability: a real number in [0, 1] (bools are rejected)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be a probability in [0, 1], got {value!r}")
+    return float(value)
+
+
 def check_temperature(value: object) -> float:
     """A sampling temperature: a finite number >= 0 (1 samples the model, 0 is deterministic)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
@@ -117,3 +124,22 @@ def check_parameter(value: float | Tensor, name: str, *, positive: bool = False,
     if nonnegative and not (t >= 0).all():
         raise ValueError(f"{name} must be >= 0, got {value}")
     return t
+
+
+def check_known_names(given: Sequence[str] | None, known: Sequence[str], name: str) -> list[str]:
+    """``given`` names checked against a model's ``known`` ones (``None``: all of them); distinct, non-empty.
+
+    Errors name the argument and list the known names.
+    """
+    if given is None:
+        return list(known)
+    if isinstance(given, str) or not isinstance(given, Sequence) or not all(isinstance(c, str) for c in given):
+        raise TypeError(f"{name} must be a sequence of names (or None for all), got {given!r}; the model knows {list(known)}")
+    if not given:
+        raise ValueError(f"{name} must not be empty; the model knows {list(known)}")
+    unknown = [c for c in given if c not in known]
+    if unknown:
+        raise ValueError(f"{name}: unknown {unknown}; the model knows {list(known)}")
+    if len(set(given)) != len(given):
+        raise ValueError(f"{name} must be distinct, got {list(given)}")
+    return list(given)

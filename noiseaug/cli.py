@@ -48,6 +48,16 @@ def _train_clean_free(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_naflow(args: argparse.Namespace) -> int:
+    from .training.naflow_recipe import train_naflow
+
+    train_naflow(args.out, data_root=args.data, steps=args.steps, batch_size=args.batch, patch_size=args.patch,
+                 lr=args.lr, hidden=args.hidden, features=args.features, val_crops=args.val_crops,
+                 val_every=args.val_every, seed=args.seed, resume=not args.no_resume)
+    print(f"model written to {args.out}/model (config.json + model.safetensors)")
+    return 0
+
+
 CLEAN_FREE_HELP = {
     "n2nflow": "Noise2NoiseFlow: noise model + DnCNN from pairs of noisy shots (simulated camera)",
     "n2n": "the same DnCNN with the Noise2Noise loss alone (the baseline of Noise2NoiseFlow)",
@@ -81,6 +91,20 @@ def _add_train_commands(commands: argparse._SubParsersAction) -> None:
     noiseflow.add_argument("--pixel-independent", action="store_true",
                            help="simulate without row/fixed-pattern noise, clipping and quantization (exact NLL known)")
     noiseflow.set_defaults(handler=_train_noiseflow)
+    naflow = models.add_parser("naflow", help="supervised NAFlow on the real sRGB pairs (PolyU + CC15 train split)")
+    naflow.add_argument("--data", help="data root holding real-srgb/polyu and real-srgb/nam-cc15 (default: $NOISEAUG_DATA)")
+    naflow.add_argument("--out", required=True, help="run folder: checkpoints, history.json, model/")
+    naflow.add_argument("--steps", type=int, default=3000)
+    naflow.add_argument("--batch", type=int, default=8, help="crops per step")
+    naflow.add_argument("--patch", type=int, default=64, help="crop side in pixels (a multiple of 8)")
+    naflow.add_argument("--lr", type=float, default=5e-4, help="Adam learning rate (x0.1 at 75%% of the steps)")
+    naflow.add_argument("--hidden", type=int, default=32, help="coupling/injector width")
+    naflow.add_argument("--features", type=int, default=16, help="condition-encoder channels")
+    naflow.add_argument("--val-crops", type=int, default=48)
+    naflow.add_argument("--val-every", type=int, default=250)
+    naflow.add_argument("--seed", type=int, default=0)
+    naflow.add_argument("--no-resume", action="store_true", help="start over even if OUT/last.pt exists")
+    naflow.set_defaults(handler=_train_naflow)
     for name, text in CLEAN_FREE_HELP.items():
         sub = models.add_parser(name, help=text)
         _add_run_arguments(sub, "noise_model/, denoiser/", steps=4000, batch=16, val_batches=8, val_every=500)

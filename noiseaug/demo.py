@@ -1,7 +1,8 @@
 """``noiseaug demo``: synthesize noise with every available model beside real noise, offline.
 
 For each sample pair shipped in ``noiseaug/assets/samples`` (real noisy + clean crops), every
-model is fitted to that pair's residual by maximum likelihood, sampled on the clean crop, clipped
+parametric model is fitted to that pair's residual by maximum likelihood and the released NAFlow
+(when installed) takes the pair as its noise-aware reference; each is sampled on the clean crop, clipped
 and quantised to 8 bits as a camera file would be, and compared with the real noise: noise standard
 deviation (0-255 scale), KLD (NAFlow's sRGB convention: [-1, 1], 256 bins) and AKLD (DANet).
 """
@@ -17,18 +18,38 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from .flows.naflow import NAFlow
+from .hub import released_models
 from .imageio import read_image, write_png
 from .metrics import akld, marginal_kl
 from .noise import GaussianNoise, HeteroscedasticGaussianNoise, NoiseModel, PoissonGaussianNoise
 
 SAMPLES_PACKAGE = "noiseaug.assets"
 
-#: Demo noise sources: name -> maker of a model fitted to one real ``(noisy, clean)`` pair.
-DEMO_MODELS: dict[str, Callable[[Tensor, Tensor], NoiseModel]] = {
-    "AWGN (fitted)": GaussianNoise.fit,
-    "NLF (fitted)": HeteroscedasticGaussianNoise.fit,
-    "Poisson-Gaussian (fitted)": PoissonGaussianNoise.fit,
-}
+#: A demo noise source: ``(real noisy, clean, generator) -> synthetic noisy`` for one real pair.
+Sampler = Callable[[Tensor, Tensor, torch.Generator], Tensor]
+
+#: The released NAFlow the demo uses when it is installed (noise-aware sampling, the pair as reference).
+DEMO_NAFLOW = "naflow-srgb"
+
+
+def _fitted(model: type[NoiseModel]) -> Sampler:
+    """Fit ``model`` to the pair's residual by maximum likelihood, then sample it on the clean image."""
+    return lambda noisy, clean, generator: model.fit(noisy, clean).to(clean.device).sample(clean, generator=generator)
+
+
+def demo_samplers() -> dict[str, Sampler]:
+    """The parametric models fitted per pair, plus NAFlow with noise-aware sampling when its weights are released."""
+    samplers = {"AWGN (fitted)": _fitted(GaussianNoise), "NLF (fitted)": _fitted(HeteroscedasticGaussianNoise),
+                "Poisson-Gaussian (fitted)": _fitted(PoissonGaussianNoise)}
+    if DEMO_NAFLOW in released_models():
+        naflow = NAFlow.from_pretrained(DEMO_NAFLOW).eval()
+
+        def noise_aware(noisy: Tensor, clean: Tensor, generator: torch.Generator) -> Tensor:
+            return naflow.to(clean.device).sample_noise_aware(clean, noisy, clean, generator)
+
+        samplers["NAFlow (noise-aware)"] = noise_aware
+    return samplers
 
 
 @dataclass(frozen=True)
@@ -74,14 +95,15 @@ def run_demo(out_dir: str | Path, seed: int = 0, device: str = "cpu") -> tuple[l
     out_dir = Path(out_dir)
     generator = torch.Generator(device=device).manual_seed(seed)
     rows: list[DemoRow] = []
+    samplers = demo_samplers()
     figure_rows: list[Tensor] = []
     for pair in sample_pairs():
         noisy, clean = pair.noisy.to(device), pair.clean.to(device)
         real_noise = noisy - clean
         rows.append(DemoRow(pair.name, "real", _std_255(real_noise), None, None))
         images = [clean, noisy]
-        for model_name, fit in DEMO_MODELS.items():
-            synthetic = quantize_8bit(fit(noisy, clean).to(device).sample(clean, generator=generator))
+        for model_name, sampler in samplers.items():
+            synthetic = quantize_8bit(sampler(noisy, clean, generator))
             model_noise = synthetic - clean
             rows.append(DemoRow(pair.name, model_name, _std_255(model_noise),
                                 float(marginal_kl(real_noise, model_noise, "naflow")), float(akld(real_noise, model_noise))))
@@ -104,7 +126,7 @@ def format_table(rows: list[DemoRow]) -> str:
 
 
 def figure_columns() -> list[str]:
-    return ["clean", "real noisy", *DEMO_MODELS]
+    return ["clean", "real noisy", *demo_samplers()]
 
 
 def _std_255(noise: Tensor) -> float:

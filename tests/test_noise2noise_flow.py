@@ -113,6 +113,23 @@ def test_r2rflow_recorrupts_input_and_target_in_opposite_directions():
     assert loss.item() == pytest.approx(nll + l_dn, rel=1e-5)
 
 
+def test_r2rflow_first_batch_initialises_the_flow_to_the_noise_scale():
+    camera = SimulatedCamera()
+    ramp = torch.linspace(40, 200, 64)
+    smooth = [(ramp[None, :, None] + 0 * ramp[None, None, :]).expand(3, 64, 64).to(torch.uint8) for _ in range(2)]
+    draw = SimulatedRawPairs(smooth, camera, patch_size=16, batch_size=4, seed=0, captures=1).batch(0)
+    torch.manual_seed(0)
+    flow = NoiseFlow(list(camera.cameras), [float(i) for i in camera.isos])
+    objective = R2RFlow(flow, torch.nn.Identity()).train()
+    pair = NoisyPair(draw.noisy_raw[0], draw.noisy_raw[0], draw.cond, torch.Generator().manual_seed(0))
+    objective(pair)
+    with torch.no_grad():
+        z = flow._sample(draw.clean_raw, draw.cond, torch.Generator().manual_seed(1)) - draw.clean_raw
+    real = (draw.noisy_raw[0] - draw.clean_raw).std()
+    assert 0.3 < float(z.std() / real) < 3  # without the initialisation: about 14x the noise
+    assert all(bool(m.initialized) for m in flow.modules() if hasattr(m, "initialized"))
+
+
 def _source(captures):
     images = [torch.randint(0, 256, (3, 64, 64), dtype=torch.uint8, generator=torch.Generator().manual_seed(i)) for i in range(2)]
     return SimulatedRawPairs(images, SimulatedCamera(), patch_size=8, batch_size=3, seed=0, captures=captures)

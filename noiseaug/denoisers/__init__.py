@@ -1,5 +1,6 @@
 """Reference denoisers that show what the noise models are worth downstream."""
 
 from .dncnn import DnCNN
+from .unet import UNet
 
-__all__ = ["DnCNN"]
+__all__ = ["DnCNN", "UNet"]

@@ -13,7 +13,12 @@ default ``lam = 2**18`` is the paper's weight, which with these units makes ``la
   ``denoiser_only=True`` trains ``D`` with ``L_dn`` alone (Noise2Noise; the pre-training option).
 * :class:`R2RFlow` on single shots ``I``: recorrupt with ``z`` drawn from the current noise model
   around ``D(I)`` (no gradient): ``I_in = I + alpha z``, ``I_target = I - z / alpha``;
-  ``L_nm = -log p(I | D(I_in))``, ``L_dn = ||I_target - D(I_in)||^2``.
+  ``L_nm = -log p(I | D(I_in))``, ``L_dn = ||I_target - D(I_in)||^2``. The flow's ActNorms are
+  initialised on a high-pass residual of the first batch, so that the first ``z`` have about the
+  noise's scale (with the default initialisation they had unit variance and training diverged).
+  ``denoiser_warmup`` steps train ``D`` alone first: joint training from scratch is a feedback loop
+  (a poor ``D`` makes the flow learn its error as noise, larger ``z`` make ``D`` worse) that diverged
+  in our runs.
 * Neighbour pairs: :class:`Noise2NoiseFlow` fed with the two halves of Neighbor2Neighbor's
   sub-sampler of a single shot (see :func:`noiseaug.data.neighbour.neighbour_subsample`).
 """
@@ -75,20 +80,43 @@ class R2RFlow(nn.Module):
     """Objective on single noisy shots with recorrupted inputs (see module docs); batches are
     :class:`NoisyPair` whose ``second`` is ignored and whose ``generator`` draws the recorruption."""
 
-    def __init__(self, noise_model: NoiseModel, denoiser: nn.Module, lam: float = N2NFLOW_LAMBDA, alpha: float = 0.5) -> None:
+    def __init__(self, noise_model: NoiseModel, denoiser: nn.Module, lam: float = N2NFLOW_LAMBDA, alpha: float = 0.5,
+                 denoiser_warmup: int = 0) -> None:
         super().__init__()
         if not alpha > 0:
             raise ValueError(f"alpha must be > 0, got {alpha}")
+        if isinstance(denoiser_warmup, bool) or not isinstance(denoiser_warmup, int) or denoiser_warmup < 0:
+            raise ValueError(f"denoiser_warmup must be an int >= 0, got {denoiser_warmup!r}")
         self.noise_model, self.denoiser, self.lam, self.alpha = noise_model, denoiser, lam, alpha
+        self.denoiser_warmup = denoiser_warmup
+        # Training forward passes so far (a buffer: checkpointed, so a resumed run keeps its phase).
+        self.register_buffer("calls", torch.zeros((), dtype=torch.long))
 
     def forward(self, pair: NoisyPair) -> Tensor:
         noisy = pair.first
+        if self.training:
+            self._initialise_noise_scale(noisy, pair.cond)
         with torch.no_grad():
             estimate = self.denoiser(noisy).clamp(0.0, 1.0)
             z = self.noise_model._sample(estimate, pair.cond, pair.generator) - estimate
         denoised = self.denoiser(noisy + self.alpha * z)
         l_dn = F.mse_loss(denoised, noisy - z / self.alpha)
+        warming_up = int(self.calls) < self.denoiser_warmup
+        if self.training:
+            self.calls += 1
+        if warming_up:  # the noise model is frozen at its initialisation while the denoiser learns
+            return self.lam * l_dn
         return nll_given_estimate(self.noise_model, noisy, denoised, pair.cond) + self.lam * l_dn
+
+    @torch.no_grad()
+    def _initialise_noise_scale(self, noisy: Tensor, cond: NoiseCondition) -> None:
+        """Data-dependent initialisation of the noise model's ActNorm layers on a high-pass residual
+        (``noisy`` minus its 3x3 mean), before the first recorruption: an untrained flow's samples have an
+        arbitrary scale (unit variance), which would drown the image. No-op once initialised."""
+        pending = [m for m in self.noise_model.modules() if hasattr(m, "initialized") and not bool(m.initialized)]
+        if pending:
+            smooth = F.avg_pool2d(F.pad(noisy, (1, 1, 1, 1), mode="reflect"), 3, stride=1)
+            self.noise_model._log_prob(noisy, smooth.clamp(0.0, 1.0), cond)
 
 
 class ShotPairs:

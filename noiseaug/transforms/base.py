@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
 
-from .._validation import as_batch, check_generator, unbatch
+from .._validation import as_batch, check_generator, check_probability, unbatch
 from ..conditioning import NoiseCondition
 
 
@@ -34,11 +35,9 @@ class NoiseTransform(nn.Module, ABC):
 
     def __init__(self, p: float = 1.0, clip: bool = True) -> None:
         super().__init__()
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
-            raise ValueError(f"p must be a probability in [0, 1], got {p!r}")
+        self.p = check_probability(p)
         if not isinstance(clip, bool):
             raise TypeError(f"clip must be a bool, got {type(clip).__name__}")
-        self.p = float(p)
         self.clip = clip
 
     def forward(self, images: Tensor, cond: NoiseCondition | None = None,
@@ -61,13 +60,8 @@ class NoiseTransform(nn.Module, ABC):
 
     def _noise_selected(self, x: Tensor, selected: Tensor, cond: NoiseCondition | None,
                         generator: torch.Generator | None) -> Tensor:
-        if not self.compute_selected_rows_only:
-            return torch.where(selected.view(-1, 1, 1, 1), self.add_noise(x, cond, generator), x)
-        rows = selected.nonzero().squeeze(1)
-        noisy = x.clone()
-        if rows.numel():
-            noisy[rows] = self.add_noise(x[rows], None if cond is None else cond.index(rows), generator)
-        return noisy
+        return noise_rows(lambda rows, rows_cond: self.add_noise(rows, rows_cond, generator), x, selected, cond,
+                          gather=self.compute_selected_rows_only)
 
     @abstractmethod
     def add_noise(self, clean: Tensor, cond: NoiseCondition | None, generator: torch.Generator | None) -> Tensor:
@@ -75,3 +69,21 @@ class NoiseTransform(nn.Module, ABC):
 
     def extra_repr(self) -> str:
         return f"p={self.p}, clip={self.clip}"
+
+
+def noise_rows(noise: Callable[[Tensor, NoiseCondition | None], Tensor], x: Tensor, selected: Tensor,
+               cond: NoiseCondition | None, *, gather: bool) -> Tensor:
+    """Apply ``noise(rows, cond_rows)`` to the rows of ``x`` where the ``(B,)`` bool mask ``selected`` is set.
+
+    ``gather=False`` noises every row and keeps the selected ones with ``torch.where`` (no host sync: for cheap
+    noise); ``gather=True`` passes only the selected rows (and their ``cond`` rows) to ``noise``, at the cost of
+    one host sync (for flows). The other rows are returned unchanged. Shared by :class:`NoiseTransform` and the
+    host-library adapters, which draw the mask themselves.
+    """
+    if not gather:
+        return torch.where(selected.view(-1, 1, 1, 1), noise(x, cond), x)
+    rows = selected.nonzero().squeeze(1)
+    noisy = x.clone()
+    if rows.numel():
+        noisy[rows] = noise(x[rows], None if cond is None else cond.index(rows))
+    return noisy

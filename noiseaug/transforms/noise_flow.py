@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import numbers
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,22 +10,12 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .._validation import check_temperature
+from .._validation import check_known_names, check_temperature
 from ..conditioning import NoiseCondition
 from ..data.bayer import check_pattern, pack_bayer, unpack_bayer
 from ..flows.noise_flow import NoiseFlow
 from .base import NoiseTransform
-
-#: Dtypes the flow itself runs in; half-precision images are upcast to the flow's dtype.
-_FLOW_DTYPES = (torch.float32, torch.float64)
-
-
-def _autocast_off(device: torch.device) -> contextlib.AbstractContextManager:
-    """A context that disables autocast on ``device`` (no-op where autocast does not exist)."""
-    available = getattr(torch.amp, "is_autocast_available", None)
-    if available is not None and not available(device.type):
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, enabled=False)
+from .flow_precision import flow_dtype, sample_in_flow_precision
 
 
 class NoiseFlowTransform(NoiseTransform):
@@ -86,7 +75,7 @@ class NoiseFlowTransform(NoiseTransform):
         self.temperature = check_temperature(temperature)
         self.pattern = check_pattern(pattern)
         self.isos = _known_isos(model, isos)
-        self.cameras = _known_cameras(model, cameras)
+        self.cameras = check_known_names(cameras, model.cameras, "cameras")
         iso_rows = [model.iso_levels.index(i) for i in self.isos]
         camera_rows = [model.cameras.index(c) for c in self.cameras]
         # Integer buffers: they follow .to(device) but not .half()/.double().
@@ -108,18 +97,11 @@ class NoiseFlowTransform(NoiseTransform):
     def forward(self, images: Tensor, cond: NoiseCondition | None = None,
                 generator: torch.Generator | None = None) -> Tensor:
         """Return ``images`` with Noise Flow noise added (a new tensor; see the class docs)."""
-        dtype = self._flow_dtype()
-        if dtype not in _FLOW_DTYPES:
-            raise TypeError(f"NoiseFlowTransform runs its flow in float32 or float64, but the model's parameters are "
-                            f"{dtype}; keep the module in full precision (half-precision images are handled by "
-                            f"upcasting them)")
+        flow_dtype(self.model, type(self).__name__)
         if isinstance(images, Tensor) and images.ndim in (3, 4) and images.shape[-3] == 1 \
                 and (images.shape[-1] % 2 or images.shape[-2] % 2):
             raise ValueError(f"images: a Bayer mosaic (B, 1, H, W) needs even H and W, got shape {tuple(images.shape)}")
         return super().forward(images, cond, generator)
-
-    def _flow_dtype(self) -> torch.dtype:
-        return next(self.model.parameters()).dtype
 
     def draw_condition(self, n: int, generator: torch.Generator | None, device: torch.device,
                        cond: NoiseCondition | None = None) -> NoiseCondition:
@@ -138,14 +120,8 @@ class NoiseFlowTransform(NoiseTransform):
         mosaic = clean.shape[1] == 1
         x = pack_bayer(clean, self.pattern) if mosaic else clean
         flow_cond = self.draw_condition(x.shape[0], generator, x.device, cond)
-        dtype = self._flow_dtype()
-        with torch.no_grad(), _autocast_off(x.device):
-            x_flow = x.detach().to(dtype)
-            noisy = self.model._sample(x_flow, flow_cond, generator, self.temperature)
-            if torch.finfo(x.dtype).bits > torch.finfo(dtype).bits:
-                noisy = x + (noisy - x_flow).to(x.dtype)
-            else:
-                noisy = noisy.to(x.dtype)
+        noisy = sample_in_flow_precision(x, flow_dtype(self.model, type(self).__name__),
+                                         lambda x_flow: self.model._sample(x_flow, flow_cond, generator, self.temperature))
         return unpack_bayer(noisy, self.pattern) if mosaic else noisy
 
     def extra_repr(self) -> str:
@@ -170,19 +146,3 @@ def _known_isos(model: NoiseFlow, isos: Sequence[float] | None) -> list[float]:
         raise ValueError(f"isos must be distinct, got {list(isos)}")
     return matched
 
-
-def _known_cameras(model: NoiseFlow, cameras: Sequence[str] | None) -> list[str]:
-    """``cameras`` checked against the model's camera names; errors list the known ones."""
-    if cameras is None:
-        return list(model.cameras)
-    if isinstance(cameras, str) or not isinstance(cameras, Sequence) or not all(isinstance(c, str) for c in cameras):
-        raise TypeError(f"cameras must be a sequence of camera names (or None for all), got {cameras!r}; "
-                        f"the model knows {model.cameras}")
-    if not cameras:
-        raise ValueError(f"cameras must not be empty; the model knows {model.cameras}")
-    unknown = [c for c in cameras if c not in model.cameras]
-    if unknown:
-        raise ValueError(f"cameras: unknown camera {unknown}; the model knows {model.cameras}")
-    if len(set(cameras)) != len(cameras):
-        raise ValueError(f"cameras must be distinct, got {list(cameras)}")
-    return list(cameras)

@@ -1,0 +1,250 @@
+"""NAFlow (Kim, Kim, Lee, ICLR 2024): a conditional flow over sRGB noise with one Gaussian per camera configuration.
+
+The model is a density over the noisy sRGB image ``y`` given the clean image ``x`` (``(B, 3, H, W)``,
+[0, 1] scale). The flow runs on the noise ``n = y - x``: a translation by the given ``x`` has unit
+Jacobian, so ``p(y | x) = p_n(y - x | x)`` exactly, and the flow starts near the noise distribution
+rather than having to learn to subtract the image. Read in the data -> latent direction (sec. 4 and
+appendix A.1 of the paper):
+
+* **embedding block**: invertible 1x1 conv, ActNorm;
+* **L scale levels**, each: squeeze (space-to-depth by 2), a *transition step* (ActNorm, invertible
+  1x1 conv), then K *conditional blocks* (affine coupling conditioned on clean-image features,
+  affine injector, transition step);
+* a **condition encoder**: a small CNN on the clean image giving features at every level's resolution;
+* the latent ``z`` (``(B, 3 * 4^L, H / 2^L, W / 2^L)``) has **one Gaussian per camera configuration**
+  ``c`` with learnable mean and diagonal covariance (one value per latent channel, shared over
+  positions so any image size works). The NLL of eq. 6 is ``-log N(z; mu_c, Sigma_c) - log|det J|``.
+
+Our reading of the multi-scale design: every dimension passes all L levels (no factored-out
+latents), so the deepest level's couplings see 8x8-pixel neighbourhoods of noise, which is how
+spatially correlated sRGB noise is represented. Widths are configurable; the paper's are larger.
+
+Sampling: a named configuration (``cond.config``), a mixture of configuration Gaussians (mean and
+covariance mixed with weights, as in Alg. 1), or **noise-aware sampling**: the weights are the
+posterior over configurations of a reference noisy/clean pair (:meth:`NAFlow.classify`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..conditioning import NoiseCondition
+from ..hub import PretrainedMixin, register_model
+from ..noise.base import LOG_2PI, NoiseModel, standard_normal_like
+from .layers import (ActNorm, AffineCoupling, AffineInjector, FlowCondition, InvConv1x1, Squeeze, run_forward,
+                     run_inverse)
+
+SRGB_CHANNELS = 3
+
+
+def transition_step(channels: int, seed: int) -> list[nn.Module]:
+    """SRFlow's transition step: ActNorm then an invertible 1x1 conv (no coupling)."""
+    return [ActNorm(channels), InvConv1x1(channels, seed=seed)]
+
+
+class ConditionEncoder(nn.Module):
+    """Clean image -> one feature map per scale level, at ``H / 2^l`` for ``l = 1 .. levels``."""
+
+    def __init__(self, features: int, levels: int) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(SRGB_CHANNELS, features, 3, padding=1), nn.ReLU(),
+                                  nn.Conv2d(features, features, 3, padding=1), nn.ReLU())
+        self.down = nn.ModuleList(nn.Sequential(nn.Conv2d(features, features, 3, stride=2, padding=1), nn.ReLU(),
+                                                nn.Conv2d(features, features, 3, padding=1), nn.ReLU())
+                                  for _ in range(levels))
+
+    def forward(self, clean: Tensor) -> list[Tensor]:
+        h = self.stem(clean)
+        out = []
+        for block in self.down:
+            h = block(h)
+            out.append(h)
+        return out
+
+
+@register_model
+class NAFlow(NoiseModel, PretrainedMixin):
+    """NAFlow: sRGB noise given the clean image, with a Gaussian latent per camera configuration.
+
+    Args:
+        configurations: names of the camera configurations (e.g. ``"d800-iso3200"``);
+            ``cond.config`` indexes this list.
+        levels: scale levels L (the paper: 3). Images need H and W divisible by ``2**levels``
+            (:class:`~noiseaug.transforms.naflow.NAFlowTransform` pads and crops for you).
+        blocks: conditional blocks K per level (the paper: 2).
+        hidden: width of the coupling and injector networks.
+        features: channels of the condition encoder's features.
+
+    Example:
+        >>> import torch
+        >>> from noiseaug import NoiseCondition
+        >>> flow = NAFlow(configurations=["a-iso100", "b-iso3200"], hidden=8, features=4)
+        >>> clean = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+        >>> cond = NoiseCondition(config=torch.tensor([0, 1]))
+        >>> noisy = flow.sample(clean, cond, generator=torch.Generator().manual_seed(1))
+        >>> flow.nll(noisy, clean, cond).shape, flow.classify(noisy, clean).shape
+        (torch.Size([2]), torch.Size([2, 2]))
+    """
+
+    model_type = "naflow"
+    channels = (SRGB_CHANNELS,)
+
+    def __init__(self, configurations: list[str], levels: int = 3, blocks: int = 2, hidden: int = 64,
+                 features: int = 32) -> None:
+        super().__init__()
+        if not configurations or len(set(configurations)) != len(configurations) \
+                or not all(isinstance(c, str) for c in configurations):
+            raise ValueError(f"configurations must be a non-empty list of distinct names, got {configurations!r}")
+        for name, value in (("levels", levels), ("blocks", blocks), ("hidden", hidden), ("features", features)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        self.configurations = list(configurations)
+        self.levels, self.blocks, self.hidden, self.features = levels, blocks, hidden, features
+        self.embedding = nn.ModuleList([InvConv1x1(SRGB_CHANNELS, seed=0), ActNorm(SRGB_CHANNELS)])
+        self.scales = nn.ModuleList()
+        channels, seed = SRGB_CHANNELS, 1
+        for _ in range(levels):
+            channels *= 4
+            layers: list[nn.Module] = [Squeeze(), *transition_step(channels, seed)]
+            for _ in range(blocks):
+                seed += 1
+                layers += [AffineCoupling(channels, hidden, cond_channels=features),
+                           AffineInjector(channels, features, hidden), *transition_step(channels, seed)]
+            self.scales.append(nn.ModuleList(layers))
+            seed += 1
+        self.encoder = ConditionEncoder(features, levels)
+        self.latent_channels = channels
+        self.means = nn.Parameter(torch.zeros(len(configurations), channels))
+        self.log_stds = nn.Parameter(torch.zeros(len(configurations), channels))
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """Everything needed to rebuild the architecture (saved as config.json)."""
+        return {"model_type": self.model_type, "configurations": self.configurations, "levels": self.levels,
+                "blocks": self.blocks, "hidden": self.hidden, "features": self.features}
+
+    @property
+    def multiple(self) -> int:
+        """H and W must be multiples of this (``2 ** levels``)."""
+        return 2 ** self.levels
+
+    def _check_size(self, x: Tensor, name: str) -> None:
+        if x.shape[-1] % self.multiple or x.shape[-2] % self.multiple:
+            raise ValueError(f"{name}: NAFlow with {self.levels} levels needs H and W divisible by {self.multiple}, "
+                             f"got {tuple(x.shape[-2:])}; NAFlowTransform pads and crops for you")
+
+    def config_index(self, cond: NoiseCondition | None, batch: int, device: torch.device) -> Tensor:
+        """``cond.config`` validated: ``(B,)`` long indices into :attr:`configurations`."""
+        if cond is None or cond.config is None:
+            raise ValueError("NAFlow needs cond=NoiseCondition(config=...) with one configuration index per image "
+                             "(or use sample_mixture / sample_noise_aware)")
+        if len(cond) != batch:
+            raise ValueError(f"cond has {len(cond)} entries but the batch has {batch} images")
+        config = cond.config.to(device)
+        if config.dtype not in (torch.int32, torch.int64) or bool(((config < 0) | (config >= len(self.configurations))).any()):
+            raise ValueError(f"cond.config must hold integer indices into {self.configurations}, got {cond.config.tolist()}")
+        return config.long()
+
+    def encode(self, noise: Tensor, clean: Tensor) -> tuple[Tensor, Tensor]:
+        """Noise -> latent ``z`` ``(B, 3 * 4^L, H / 2^L, W / 2^L)`` and per-sample log |det|."""
+        self._check_size(noise, "noise")
+        z, logdet = run_forward(self.embedding, noise, None)
+        for layers, features in zip(self.scales, self.encoder(clean)):
+            z, ld = run_forward(layers, z, FlowCondition(features=features))
+            logdet = logdet + ld
+        return z, logdet
+
+    def decode(self, z: Tensor, clean: Tensor) -> Tensor:
+        """Latent -> noise, given the clean image."""
+        self._check_size(clean, "clean")
+        for layers, features in reversed(list(zip(self.scales, self.encoder(clean)))):
+            z = run_inverse(layers, z, FlowCondition(features=features))
+        return run_inverse(self.embedding, z, None)
+
+    def latent_log_prob(self, z: Tensor) -> Tensor:
+        """``(B, N_configurations)``: ``log N(z; mu_c, Sigma_c)`` summed over the latent, for every ``c``.
+
+        Uses per-channel sums of ``z`` and ``z^2`` over positions, so it costs ``O(B * N * C)``
+        beyond one pass over ``z``; computed in float64.
+        """
+        z64 = z.double().flatten(2)
+        positions = z64.shape[-1]
+        s1, s2 = z64.sum(-1), z64.square().sum(-1)  # (B, C)
+        mean, log_std = self.means.double(), self.log_stds.double()  # (N, C)
+        inv_var = (-2 * log_std).exp()
+        quad = (s2[:, None] - 2 * mean[None] * s1[:, None] + positions * mean[None].square()) * inv_var[None]
+        return (-0.5 * (positions * (LOG_2PI + 2 * log_std)[None] + quad)).sum(-1)
+
+    def _log_prob(self, noisy: Tensor, clean: Tensor, cond: NoiseCondition | None) -> Tensor:
+        config = self.config_index(cond, clean.shape[0], clean.device)
+        z, logdet = self.encode(noisy - clean, clean)
+        mean = self.means[config][:, :, None, None]
+        log_std = self.log_stds[config][:, :, None, None]
+        log_pz = -0.5 * (LOG_2PI + 2 * log_std + ((z - mean) * (-log_std).exp()).square())
+        return log_pz.flatten(1).sum(1) + logdet
+
+    @torch.no_grad()
+    def classify(self, noisy: Tensor, clean: Tensor) -> Tensor:
+        """Posterior ``(B, N_configurations)`` over configurations (uniform prior): the flow as a generative
+        classifier. ``softmax_c log p(noisy | clean, c)``; rows sum to 1.
+
+        H and W are cropped (top-left) to a multiple of ``2 ** levels`` so any size works.
+        """
+        noisy, clean, _ = self._check_pair(noisy, clean)
+        h, w = (s - s % self.multiple for s in clean.shape[-2:])
+        if h == 0 or w == 0:
+            raise ValueError(f"classify needs images of at least {self.multiple}x{self.multiple}, got {tuple(clean.shape[-2:])}")
+        noisy, clean = noisy[..., :h, :w], clean[..., :h, :w]
+        z, _ = self.encode(noisy - clean, clean)
+        return self.latent_log_prob(z).softmax(-1).to(clean.dtype)
+
+    def mixture(self, weights: Tensor) -> tuple[Tensor, Tensor]:
+        """Mean and std ``(B, C)`` of the Gaussian whose mean and covariance are the ``weights``-mix of the
+        configurations' (Alg. 1): ``mu = sum_c w_c mu_c``, ``Sigma = sum_c w_c Sigma_c``."""
+        if weights.ndim != 2 or weights.shape[1] != len(self.configurations):
+            raise ValueError(f"weights must be (B, {len(self.configurations)}), got shape {tuple(weights.shape)}")
+        if not bool(torch.isfinite(weights).all()) or bool((weights < 0).any()):
+            raise ValueError("weights must be finite and non-negative")
+        weights = weights / weights.sum(1, keepdim=True).clamp(min=1e-12)
+        w = weights.to(self.means.dtype)
+        return w @ self.means, (w @ (2 * self.log_stds).exp()).sqrt()
+
+    def sample_mixture(self, clean: Tensor, weights: Tensor, generator: torch.Generator | None = None,
+                       temperature: float = 1.0) -> Tensor:
+        """Noisy images for ``clean`` ``(B, 3, H, W)`` with latents from the ``weights``-mixed Gaussian ``(B, N)``."""
+        self._check_size(clean, "clean")
+        mean, std = self.mixture(weights.to(clean.device))
+        eps = standard_normal_like(clean.new_empty(self._latent_shape(clean)), generator)
+        z = mean[:, :, None, None].to(clean.dtype) + temperature * std[:, :, None, None].to(clean.dtype) * eps
+        return clean + self.decode(z, clean)
+
+    def sample_noise_aware(self, clean: Tensor, reference_noisy: Tensor, reference_clean: Tensor,
+                           generator: torch.Generator | None = None, temperature: float = 1.0) -> Tensor:
+        """Noise-aware sampling (Alg. 1): weights from a reference pair's posterior, then :meth:`sample_mixture`.
+
+        One reference (batch 1) serves every target; otherwise reference and target batches must match.
+        """
+        weights = self.classify(reference_noisy, reference_clean)
+        if weights.shape[0] == 1:
+            weights = weights.expand(clean.shape[0], -1)
+        elif weights.shape[0] != clean.shape[0]:
+            raise ValueError(f"reference batch {weights.shape[0]} must be 1 or the target batch {clean.shape[0]}")
+        return self.sample_mixture(clean, weights, generator, temperature)
+
+    def _latent_shape(self, clean: Tensor) -> tuple[int, int, int, int]:
+        b, _, h, w = clean.shape
+        return b, self.latent_channels, h // self.multiple, w // self.multiple
+
+    def _sample(self, clean: Tensor, cond: NoiseCondition | None, generator: torch.Generator | None,
+                temperature: float = 1.0) -> Tensor:
+        config = self.config_index(cond, clean.shape[0], clean.device)
+        weights = F.one_hot(config, len(self.configurations)).to(self.means.dtype)
+        return self.sample_mixture(clean, weights, generator, temperature)
+
+    def extra_repr(self) -> str:
+        return (f"configurations={len(self.configurations)}, levels={self.levels}, blocks={self.blocks}, "
+                f"hidden={self.hidden}, features={self.features}")

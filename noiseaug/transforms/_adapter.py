@@ -1,0 +1,114 @@
+"""What the host-library adapters (kornia, albumentations, torchvision) share.
+
+Each adapter wraps any :class:`~noiseaug.transforms.base.NoiseTransform` built with ``p=1``: the host library
+decides which images are noised (its own ``p``, drawn from its own random state), and the wrapped transform
+noises exactly the rows it is handed. Images that are not floats in [0, 1] are converted here, at the boundary,
+and nowhere else.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import get_worker_info
+
+from .base import NoiseTransform, noise_rows
+
+
+def missing_dependency(extra: str, error: Exception) -> ImportError:
+    """The error an adapter module raises when its host library is missing or cannot be imported."""
+    return ImportError(f"noiseaug.transforms.{extra} needs the optional dependency {extra!r}: "
+                       f"pip install noiseaug[{extra}] (importing it failed with {type(error).__name__}: {error})")
+
+
+def check_wrapped(transform: object, adapter: str) -> NoiseTransform:
+    """The transform an adapter wraps: a :class:`NoiseTransform` with ``p == 1`` (the adapter owns ``p``)."""
+    if not isinstance(transform, NoiseTransform):
+        raise TypeError(f"{adapter}: transform must be a noiseaug NoiseTransform (e.g. GaussianNoiseTransform()), "
+                        f"got {type(transform).__name__}")
+    if transform.p != 1.0:
+        raise ValueError(f"{adapter}: the adapter applies p itself, so build the wrapped transform with p=1.0 "
+                         f"(got p={transform.p}) and pass p={transform.p} to {adapter} instead")
+    return transform
+
+
+def transform_device(transform: NoiseTransform) -> torch.device:
+    """Where the wrapped transform computes: the device of its first parameter or buffer (CPU if it has none)."""
+    for tensor in (*transform.parameters(), *transform.buffers()):
+        return tensor.device
+    return torch.device("cpu")
+
+
+def noise_selected(transform: NoiseTransform, x: Tensor, selected: Tensor | None,
+                   generator: torch.Generator | None) -> Tensor:
+    """Noise the rows of the ``(B, C, H, W)`` batch ``x`` where ``selected`` is set (every row if ``None``).
+
+    The wrapped transform's public call noises the rows; a flow (``compute_selected_rows_only``) sees only the
+    selected rows, cheap noise is computed for all and selected with ``torch.where``.
+    """
+    if selected is None:
+        return transform(x, generator=generator)
+    return noise_rows(lambda rows, _cond: transform(rows, generator=generator), x, selected, None,
+                      gather=transform.compute_selected_rows_only)
+
+
+def to_unit(images: Tensor) -> tuple[Tensor, torch.dtype]:
+    """uint8 or float images as floats in [0, 1] (uint8 scaled by 1/255), plus the dtype to convert back to."""
+    if images.dtype == torch.uint8:
+        return images.to(torch.float32) / 255.0, images.dtype
+    if images.is_floating_point():
+        return images, images.dtype
+    raise TypeError(f"image must be uint8 (0..255) or floating point in [0, 1], got dtype {images.dtype}")
+
+
+def from_unit(noisy: Tensor, dtype: torch.dtype) -> Tensor:
+    """Undo :func:`to_unit`: uint8 is rounded to the nearest level and clamped to 0..255."""
+    if dtype == torch.uint8:
+        return (noisy * 255.0).round_().clamp_(0, 255).to(torch.uint8)
+    return noisy.to(dtype)
+
+
+def noise_images(transform: NoiseTransform, images: Tensor, selected: Tensor | None,
+                 generator: torch.Generator | None) -> Tensor:
+    """:func:`noise_selected` on a ``(B, C, H, W)`` uint8 or float batch; the result has the input's dtype."""
+    x, dtype = to_unit(images)
+    return from_unit(noise_selected(transform, x, selected, generator), dtype)
+
+
+def noise_hwc(transform: NoiseTransform, images: np.ndarray, selected: Tensor | None,
+              generator: torch.Generator | None) -> np.ndarray:
+    """Noise numpy images ``(N, H, W, C)`` or ``(N, H, W)``, uint8 or float32, on the transform's device.
+
+    The images go through torch as one ``(N, C, H, W)`` batch; the result has the input's shape and dtype.
+    """
+    if images.dtype not in (np.uint8, np.float32):
+        raise TypeError(f"image must be uint8 (0..255) or float32 in [0, 1], got dtype {images.dtype}")
+    gray = images.ndim == 3
+    array = images[..., None] if gray else images
+    if not array.flags.writeable:
+        array = array.copy()
+    batch = torch.from_numpy(array).to(transform_device(transform)).permute(0, 3, 1, 2)
+    out = noise_images(transform, batch, selected, generator).permute(0, 2, 3, 1).cpu().numpy()
+    return np.ascontiguousarray(out[..., 0] if gray else out)
+
+
+def seed_from_numpy(rng: np.random.Generator) -> int:
+    """A 63-bit ``torch.Generator`` seed drawn from a numpy Generator, made distinct per DataLoader worker.
+
+    A worker process starts with a copy of its parent's numpy state, so the draw alone would repeat across
+    workers (and across epochs, for workers that are started anew). Inside a worker, the draw is mixed with the
+    worker's seed, which PyTorch derives from the DataLoader's base seed (one per iterator, from the DataLoader's
+    ``generator`` or torch's global RNG) plus the worker id: different per worker and per epoch, and reproducible
+    when that base seed is.
+    """
+    draw = int(rng.integers(0, 2**63 - 1))
+    worker = get_worker_info()
+    if worker is None:
+        return draw
+    return int(np.random.SeedSequence([draw, int(worker.seed)]).generate_state(1, dtype=np.uint64)[0] >> 1)
+
+
+def seeded_generator(seed: int, device: torch.device) -> torch.Generator:
+    """A ``torch.Generator`` on ``device`` seeded with ``seed``."""
+    return torch.Generator(device=device).manual_seed(seed)

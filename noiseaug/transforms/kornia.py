@@ -1,0 +1,91 @@
+"""Any noiseaug transform as a kornia augmentation (``IntensityAugmentationBase2D``), for ``AugmentationSequential``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from kornia.augmentation import IntensityAugmentationBase2D
+from torch import Tensor
+
+from .._validation import check_probability
+from ._adapter import check_wrapped, noise_selected, seeded_generator
+from .base import NoiseTransform
+
+#: Seeds are drawn below this bound (a non-negative int64).
+_SEED_BOUND = 2**62
+
+
+class KorniaNoise(IntensityAugmentationBase2D):
+    """Wrap a noiseaug :class:`~noiseaug.transforms.base.NoiseTransform` as a kornia intensity augmentation.
+
+    It runs inside :class:`kornia.augmentation.AugmentationSequential` (or alone) and keeps kornia's
+    conventions: ``(B, C, H, W)``, ``(C, H, W)`` or ``(H, W)`` float input, ``keepdim``, masks / boxes /
+    keypoints passed through unchanged, and randomness from torch's global RNG (``torch.manual_seed``).
+
+    * ``p``: kornia draws each image's gate (``params["batch_prob"]``); the wrapped transform must be built with
+      ``p=1``. In kornia 0.9 ``apply_transform`` receives the whole batch and kornia blends the skipped rows
+      back afterwards, so this class hands the wrapped transform only the gated rows when it is a flow
+      (``compute_selected_rows_only``); cheap parametric noise is computed for all rows and blended (no sync).
+    * ``same_on_batch=True``: one gate for the batch, and every image gets the *same random draws* (noise
+      parameters, flow conditioning and latent / normal samples), by running each row with the same seed.
+    * One 62-bit seed per call is drawn from torch's CPU RNG into ``params["noise_seed"]``, so
+      ``aug(x, params=aug._params)`` replays the exact noise of the previous call.
+
+    The wrapped transform keeps its own options (ranges, ``clip``, ISO / camera sets); it is a sub-module, so
+    ``.to(device)`` moves it.
+
+    Args:
+        transform: the noiseaug transform to wrap (``p`` must be 1).
+        p: probability that each image is noised. same_on_batch, keepdim: kornia's usual meaning (see above).
+
+    Example:
+        >>> import torch
+        >>> import kornia.augmentation as K
+        >>> from noiseaug.transforms import GaussianNoiseTransform
+        >>> aug = K.AugmentationSequential(K.RandomHorizontalFlip(),
+        ...                                KorniaNoise(GaussianNoiseTransform(sigma=(0.02, 0.1)), p=0.5))
+        >>> _ = torch.manual_seed(0)
+        >>> clean = torch.rand(4, 3, 16, 16)
+        >>> noisy = aug(clean)
+        >>> noisy.shape, noisy.dtype, bool(noisy.min() >= 0 and noisy.max() <= 1)
+        (torch.Size([4, 3, 16, 16]), torch.float32, True)
+        >>> _ = torch.manual_seed(0)
+        >>> torch.equal(aug(torch.rand(4, 3, 16, 16)), noisy)  # same seed, same noise
+        True
+    """
+
+    def __init__(self, transform: NoiseTransform, p: float = 1.0, same_on_batch: bool = False,
+                 keepdim: bool = False) -> None:
+        for name, flag in (("same_on_batch", same_on_batch), ("keepdim", keepdim)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"KorniaNoise: {name} must be a bool, got {type(flag).__name__}")
+        super().__init__(p=check_probability(p), p_batch=1.0, same_on_batch=same_on_batch, keepdim=keepdim)
+        self.noise = check_wrapped(transform, "KorniaNoise")
+
+    def generate_parameters(self, batch_shape: tuple[int, ...]) -> dict[str, Tensor]:
+        return {"noise_seed": _draw_seed()}
+
+    def apply_transform(self, input: Tensor, params: dict[str, Tensor], flags: dict[str, Any],
+                        transform: Tensor | None = None) -> Tensor:
+        seed_tensor = params.get("noise_seed")
+        if seed_tensor is None:  # hand-made params may lack it
+            seed_tensor = _draw_seed()
+        seed = int(seed_tensor.reshape(-1)[0])
+        selected = None
+        if not (self.p == 1.0 and self.p_batch == 1.0):  # kornia's own fast path ignores batch_prob too
+            selected = params["batch_prob"].to(input.device).reshape(-1) > 0.5
+        if not self.same_on_batch:
+            return noise_selected(self.noise, input, selected, seeded_generator(seed, input.device))
+        if selected is not None and not bool(selected.any()):
+            return input.clone()
+        return torch.cat([self.noise(row[None], generator=seeded_generator(seed, input.device)) for row in input])
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(transform={self.noise!r}, p={self.p}, same_on_batch={self.same_on_batch}, "
+                f"keepdim={self.keepdim})")
+
+
+def _draw_seed() -> Tensor:
+    """One seed, as a ``(1,)`` int64 tensor, from torch's global CPU RNG."""
+    return torch.randint(_SEED_BOUND, (1,), dtype=torch.long)

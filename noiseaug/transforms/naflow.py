@@ -1,0 +1,152 @@
+"""NAFlow as a batched sRGB augmentation: realistic camera noise for any clean batch, no metadata needed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .._validation import as_batch, check_known_names, check_temperature
+from ..conditioning import NoiseCondition
+from ..flows.naflow import NAFlow
+from .base import NoiseTransform
+from .flow_precision import flow_dtype, sample_in_flow_precision
+
+MODES = ("random", "configuration", "reference")
+
+
+class NAFlowTransform(NoiseTransform):
+    """Add NAFlow sRGB noise to clean ``(B, 3, H, W)`` images in [0, 1] (``(3, H, W)`` works too).
+
+    Modes (how each image's latent Gaussian is chosen):
+
+    * ``"random"`` (the augmentation default): a configuration drawn uniformly per image from
+      ``configurations``; with ``mixture=True`` a random mixture instead (Dirichlet(1) weights over them);
+    * ``"configuration"``: the call's ``cond.config`` (indices into ``model.configurations``), or the single
+      name given in ``configurations``;
+    * ``"reference"``: noise-aware sampling (Alg. 1 of the paper): the mixture weights are the model's
+      posterior over configurations for the ``reference=(noisy, clean)`` pair(s), averaged over the
+      reference batch; every image is noised like the reference.
+
+    Any H and W: the flow needs multiples of ``2 ** levels`` (8 for the released model), so the batch is
+    padded at the bottom and right by reflection, noised, and cropped back; the padded border's noise is
+    discarded, and the last rows and columns see mirrored content as context.
+
+    Precision and rows: as :class:`~noiseaug.transforms.noise_flow.NoiseFlowTransform`: the flow runs in
+    its parameters' dtype with autocast off and no autograd graph, the output has the input's shape, dtype
+    and device; with ``p < 1`` only selected rows reach the flow. Draw order: ``p`` mask, configurations
+    (or mixture weights), latent.
+
+    Example:
+        >>> import torch
+        >>> from noiseaug.flows.naflow import NAFlow
+        >>> flow = NAFlow(configurations=["a-iso100", "b-iso3200"], hidden=8, features=4)
+        >>> transform = NAFlowTransform(flow, p=0.5)
+        >>> clean = torch.rand(4, 3, 30, 21, generator=torch.Generator().manual_seed(0))
+        >>> noisy = transform(clean, generator=torch.Generator().manual_seed(1))
+        >>> noisy.shape, bool(noisy.min() >= 0 and noisy.max() <= 1)
+        (torch.Size([4, 3, 30, 21]), True)
+        >>> like_ref = NAFlowTransform(flow, mode="reference", reference=(clean[:1] + 0.05, clean[:1]))
+        >>> like_ref(clean).shape
+        torch.Size([4, 3, 30, 21])
+    """
+
+    channels = (3,)
+    compute_selected_rows_only = True
+
+    def __init__(self, model: NAFlow, mode: Literal["random", "configuration", "reference"] = "random",
+                 configurations: Sequence[str] | None = None, mixture: bool = False,
+                 reference: tuple[Tensor, Tensor] | None = None, temperature: float = 1.0, p: float = 1.0,
+                 clip: bool = True) -> None:
+        super().__init__(p=p, clip=clip)
+        if not isinstance(model, NAFlow):
+            raise TypeError(f"model must be an NAFlow, got {type(model).__name__}")
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        if not isinstance(mixture, bool):
+            raise TypeError(f"mixture must be a bool, got {type(mixture).__name__}")
+        self.model, self.mode, self.mixture = model, mode, mixture
+        self.temperature = check_temperature(temperature)
+        self.configurations = check_known_names(configurations, model.configurations, "configurations")
+        if mode == "configuration" and configurations is not None and len(self.configurations) != 1:
+            raise ValueError(f"mode='configuration' takes one name in configurations (or cond.config per call), "
+                             f"got {self.configurations}")
+        rows = [model.configurations.index(c) for c in self.configurations]
+        self.register_buffer("config_choices", torch.tensor(rows, dtype=torch.long), persistent=False)
+        self.register_buffer("reference_weights", torch.zeros(0), persistent=False)
+        if (mode == "reference") != (reference is not None):
+            raise ValueError("reference=(noisy, clean) is required with mode='reference' and only used there")
+        if reference is not None:
+            self.set_reference(*reference)
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | Path, *, revision: str | None = None,
+                        cache_dir: str | Path | None = None, map_location: str | torch.device = "cpu",
+                        **transform_kwargs: Any) -> NAFlowTransform:
+        """Load an :class:`NAFlow` (folder, released name such as ``"naflow-srgb"``, or Hub repo id) and wrap it.
+
+        ``transform_kwargs`` are this class's constructor arguments (``mode``, ``p``, ``reference``, ...).
+        """
+        model = NAFlow.from_pretrained(name_or_path, revision=revision, cache_dir=cache_dir, map_location=map_location)
+        return cls(model, **transform_kwargs)
+
+    def set_reference(self, noisy: Tensor, clean: Tensor) -> None:
+        """Set the noise-aware weights from reference pair(s) ``(B, 3, H, W)`` (or ``(3, H, W)``)."""
+        noisy_b, _ = as_batch(noisy, "reference noisy", channels=self.channels, unit_range=False)
+        clean_b, _ = as_batch(clean, "reference clean", channels=self.channels)
+        dtype = flow_dtype(self.model, type(self).__name__)
+        device = self.model.means.device
+        weights = self.model.classify(noisy_b.to(device, dtype), clean_b.to(device, dtype)).mean(0)
+        self.reference_weights = weights
+
+    def forward(self, images: Tensor, cond: NoiseCondition | None = None,
+                generator: torch.Generator | None = None) -> Tensor:
+        """Return ``images`` with NAFlow noise added (a new tensor; see the class docs)."""
+        flow_dtype(self.model, type(self).__name__)
+        if self.mode != "configuration" and cond is not None and cond.config is not None:
+            raise ValueError(f"cond.config is only used with mode='configuration' (this transform's mode is {self.mode!r})")
+        return super().forward(images, cond, generator)
+
+    def mixture_weights(self, n: int, cond: NoiseCondition | None, generator: torch.Generator | None,
+                        device: torch.device) -> Tensor:
+        """``(n, N_configurations)`` weights per image for the current mode."""
+        size = len(self.model.configurations)
+        choices = self.config_choices.to(device)
+        if self.mode == "reference":
+            return self.reference_weights.to(device).expand(n, -1)
+        if self.mode == "configuration":
+            if cond is not None and cond.config is not None:
+                config = self.model.config_index(cond, n, device)
+            elif len(self.configurations) == 1:
+                config = choices.expand(n)
+            else:
+                raise ValueError("mode='configuration' needs cond=NoiseCondition(config=...) or one name in configurations")
+            return F.one_hot(config, size).float()
+        if self.mixture:
+            draws = -torch.rand(n, len(choices), generator=generator, device=device).clamp(min=1e-12).log()
+            weights = torch.zeros(n, size, device=device)
+            return weights.index_copy(1, choices, draws / draws.sum(1, keepdim=True))
+        pick = torch.randint(len(choices), (n,), generator=generator, device=device)
+        return F.one_hot(choices[pick], size).float()
+
+    def add_noise(self, clean: Tensor, cond: NoiseCondition | None, generator: torch.Generator | None) -> Tensor:
+        weights = self.mixture_weights(clean.shape[0], cond, generator, clean.device)
+        h, w = clean.shape[-2:]
+        m = self.model.multiple
+        pad_h, pad_w = (-h) % m, (-w) % m
+        padded = clean
+        if pad_h or pad_w:
+            mode = "reflect" if pad_h < h and pad_w < w else "replicate"
+            padded = F.pad(clean, (0, pad_w, 0, pad_h), mode=mode)
+        noisy = sample_in_flow_precision(padded, flow_dtype(self.model, type(self).__name__),
+                                         lambda x: self.model.sample_mixture(x, weights, generator, self.temperature))
+        return noisy[..., :h, :w]
+
+    def extra_repr(self) -> str:
+        return (f"mode={self.mode!r}, configurations={len(self.configurations)}, mixture={self.mixture}, "
+                f"temperature={self.temperature}, {super().extra_repr()}")
+
