@@ -29,11 +29,12 @@ import torch
 from torch import Tensor
 
 from noiseaug import NAFlow
+from noiseaug._sizes import crop_to_multiple
 from noiseaug.data.paired import PairedImageFolder
 from noiseaug.demo import quantize_8bit
 from noiseaug.imageio import read_image, write_png
 from noiseaug.metrics import akld, marginal_kl
-from noiseaug.noise import GaussianNoise, HeteroscedasticGaussianNoise
+from noiseaug.noise import GaussianNoise, HeteroscedasticGaussianNoise, NoiseModel
 from noiseaug.training.naflow_recipe import configuration_free_nll, real_srgb_split
 
 MODELS = ("AWGN (fitted per image)", "NLF (fitted per image)", "NAFlow (random configuration)", "NAFlow (NAS)")
@@ -50,31 +51,30 @@ def load_sets(data_root: Path | None) -> dict[str, list[tuple[str, Tensor, Tenso
                                          for p in sidd.pairs]}
 
 
-def crop_to_multiple(x: Tensor, m: int) -> Tensor:
-    h, w = x.shape[-2:]
-    return x[..., : h - h % m, : w - w % m]
+def fitted_baselines(noisy: Tensor, clean: Tensor) -> dict[str, NoiseModel]:
+    """AWGN and NLF fitted by maximum likelihood to this image's own residual (once per image)."""
+    return {MODELS[0]: GaussianNoise.fit(noisy, clean), MODELS[1]: HeteroscedasticGaussianNoise.fit(noisy, clean)}
 
 
 @torch.no_grad()
-def synthesize(model: NAFlow, noisy: Tensor, clean: Tensor, generator: torch.Generator) -> dict[str, Tensor]:
+def synthesize(model: NAFlow, baselines: dict[str, NoiseModel], noisy: Tensor, clean: Tensor,
+               generator: torch.Generator) -> dict[str, Tensor]:
     """8-bit synthetic noisy images for ``clean`` from every model in :data:`MODELS`."""
     n = len(model.configurations)
     random_config = torch.nn.functional.one_hot(torch.randint(n, (1,), generator=generator), n).float()
-    samples = {
-        MODELS[0]: GaussianNoise.fit(noisy, clean).sample(clean, generator=generator),
-        MODELS[1]: HeteroscedasticGaussianNoise.fit(noisy, clean).sample(clean, generator=generator),
-        MODELS[2]: model.sample_mixture(clean, random_config, generator),
-        MODELS[3]: model.sample_noise_aware(clean, noisy, clean, generator),
-    }
+    samples = {name: fitted.sample(clean, generator=generator) for name, fitted in baselines.items()}
+    samples[MODELS[2]] = model.sample_mixture(clean, random_config, generator)
+    samples[MODELS[3]] = model.sample_noise_aware(clean, noisy, clean, generator)
     return {k: quantize_8bit(v) for k, v in samples.items()}
 
 
 @torch.no_grad()
-def nll(model: NAFlow, noisy: Tensor, clean: Tensor, generator: torch.Generator) -> dict[str, float]:
+def nll(model: NAFlow, baselines: dict[str, NoiseModel], noisy: Tensor, clean: Tensor,
+        generator: torch.Generator) -> dict[str, float]:
     dequantised = noisy + (torch.rand(noisy.shape, generator=generator) - 0.5) / 255
-    return {MODELS[0]: float(GaussianNoise.fit(noisy, clean).nll(dequantised, clean)),
-            MODELS[1]: float(HeteroscedasticGaussianNoise.fit(noisy, clean).nll(dequantised, clean)),
-            MODELS[3]: float(configuration_free_nll(model, dequantised, clean))}
+    values = {name: float(fitted.nll(dequantised, clean)) for name, fitted in baselines.items()}
+    values[MODELS[3]] = float(configuration_free_nll(model, dequantised, clean))
+    return values
 
 
 def noise_correlation(noise: Tensor, radius: int = CORRELATION_RADIUS) -> Tensor:
@@ -99,8 +99,9 @@ def evaluate(model: NAFlow, sets: dict, seed: int) -> tuple[dict, dict, dict]:
         for name, noisy, clean in pairs:
             noisy, clean = crop_to_multiple(noisy, model.multiple), crop_to_multiple(clean, model.multiple)
             real = noisy - clean
-            likelihoods = nll(model, noisy, clean, generator)
-            for model_name, synthetic in synthesize(model, noisy, clean, generator).items():
+            baselines = fitted_baselines(noisy, clean)
+            likelihoods = nll(model, baselines, noisy, clean, generator)
+            for model_name, synthetic in synthesize(model, baselines, noisy, clean, generator).items():
                 noise = synthetic - clean
                 row = {"set": set_name, "image": name, "model": model_name,
                        "kld": float(marginal_kl(real, noise, "naflow")), "akld": float(akld(real, noise)),
@@ -161,7 +162,7 @@ def crops_figure(model: NAFlow, sets: dict, path: Path, seed: int, size: int = 9
     rows = []
     for _, noisy, clean in picks:
         noisy, clean = noisy[..., :size, :size], clean[..., :size, :size]
-        images = [clean, noisy, *synthesize(model, noisy, clean, generator).values()]
+        images = [clean, noisy, *synthesize(model, fitted_baselines(noisy, clean), noisy, clean, generator).values()]
         rows.append(torch.cat([im[0] for im in images], dim=2))
         rows.append(torch.cat([torch.full_like(clean[0], 0.5)] + [((im - clean) * 4 + 0.5)[0] for im in images[1:]], dim=2))
     write_png(path, torch.cat(rows, dim=1).clamp(0, 1))

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .._sizes import pad_to_multiple
 from ..hub import PretrainedMixin, register_model
 from .dncnn import _positive_int
 
@@ -58,11 +59,7 @@ class UNet(nn.Module, PretrainedMixin):
         if noisy.ndim != 4 or noisy.shape[1] != self.channels:
             raise ValueError(f"noisy must have shape (B, {self.channels}, H, W), got {tuple(noisy.shape)}")
         h, w = noisy.shape[-2:]
-        m = 2 ** self.levels
-        pad_h, pad_w = (-h) % m, (-w) % m
-        mode = "reflect" if pad_h < h and pad_w < w else "replicate"
-        x = F.pad(noisy, (0, pad_w, 0, pad_h), mode=mode) if pad_h or pad_w else noisy
-        skips = [self.inc(x)]
+        skips = [self.inc(pad_to_multiple(noisy, 2 ** self.levels))]
         for block in self.down:
             skips.append(block(F.max_pool2d(skips[-1], 2)))
         y = skips.pop()

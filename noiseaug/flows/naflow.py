@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .._sizes import crop_to_multiple
 from ..conditioning import NoiseCondition
 from ..hub import PretrainedMixin, register_model
 from ..noise.base import LOG_2PI, NoiseModel, standard_normal_like
@@ -195,10 +196,9 @@ class NAFlow(NoiseModel, PretrainedMixin):
         H and W are cropped (top-left) to a multiple of ``2 ** levels`` so any size works.
         """
         noisy, clean, _ = self._check_pair(noisy, clean)
-        h, w = (s - s % self.multiple for s in clean.shape[-2:])
-        if h == 0 or w == 0:
+        if min(clean.shape[-2:]) < self.multiple:
             raise ValueError(f"classify needs images of at least {self.multiple}x{self.multiple}, got {tuple(clean.shape[-2:])}")
-        noisy, clean = noisy[..., :h, :w], clean[..., :h, :w]
+        noisy, clean = crop_to_multiple(noisy, self.multiple), crop_to_multiple(clean, self.multiple)
         z, _ = self.encode(noisy - clean, clean)
         return self.latent_log_prob(z).softmax(-1).to(clean.dtype)
 

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .._sizes import pad_to_multiple
 from .._validation import as_batch, check_known_names, check_temperature
 from ..conditioning import NoiseCondition
 from ..flows.naflow import NAFlow
@@ -136,12 +137,7 @@ class NAFlowTransform(NoiseTransform):
     def add_noise(self, clean: Tensor, cond: NoiseCondition | None, generator: torch.Generator | None) -> Tensor:
         weights = self.mixture_weights(clean.shape[0], cond, generator, clean.device)
         h, w = clean.shape[-2:]
-        m = self.model.multiple
-        pad_h, pad_w = (-h) % m, (-w) % m
-        padded = clean
-        if pad_h or pad_w:
-            mode = "reflect" if pad_h < h and pad_w < w else "replicate"
-            padded = F.pad(clean, (0, pad_w, 0, pad_h), mode=mode)
+        padded = pad_to_multiple(clean, self.model.multiple)
         noisy = sample_in_flow_precision(padded, flow_dtype(self.model, type(self).__name__),
                                          lambda x: self.model.sample_mixture(x, weights, generator, self.temperature))
         return noisy[..., :h, :w]
