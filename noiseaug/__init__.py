@@ -9,6 +9,7 @@ from .noise import GaussianNoise, HeteroscedasticGaussianNoise, NoiseModel, Pois
 from .transforms import (
     GaussianNoiseTransform,
     HeteroscedasticNoiseTransform,
+    NAFlowTransform,
     NoiseFlowTransform,
     NoiseTransform,
     ParamRange,
@@ -30,6 +31,7 @@ __all__ = [
     "load_pretrained",
     "NoiseTransform",
     "NoiseFlowTransform",
+    "NAFlowTransform",
     "GaussianNoiseTransform",
     "HeteroscedasticNoiseTransform",
     "PoissonGaussianNoiseTransform",

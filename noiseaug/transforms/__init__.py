@@ -1,6 +1,7 @@
 """Batched noise augmentations (torch); host-library adapters live in sibling modules."""
 
 from .base import NoiseTransform
+from .naflow import NAFlowTransform
 from .noise_flow import NoiseFlowTransform
 from .parametric import (
     GaussianNoiseTransform,
@@ -17,5 +18,6 @@ __all__ = [
     "HeteroscedasticNoiseTransform",
     "PoissonGaussianNoiseTransform",
     "NoiseFlowTransform",
+    "NAFlowTransform",
     "ParamRange",
 ]
