@@ -138,3 +138,35 @@ def test_transforms_are_modules_that_compose(batch):
     pipeline = torch.nn.Sequential(HeteroscedasticNoiseTransform(p=0.5), GaussianNoiseTransform(sigma=0.01))
     assert pipeline(batch).shape == batch.shape
     assert "sigma=0.01" in repr(pipeline)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+def test_in_place_sampling_equals_the_formula_bit_for_bit(batch, dtype):
+    """p == 1: draws in order (parameters, then noise), then clamp(clean + std * z) computed in the noise's memory."""
+    x = batch.to(dtype)
+    for transform, std in [
+        (GaussianNoiseTransform(sigma=(0.0, 0.2)), lambda p: p["sigma"].view(-1, 1, 1, 1).to(dtype).square().sqrt()),
+        (HeteroscedasticNoiseTransform(), lambda p: (p["beta1"].view(-1, 1, 1, 1).to(dtype) * x
+                                                    + p["beta2"].view(-1, 1, 1, 1).to(dtype)).sqrt()),
+    ]:
+        g = torch.Generator().manual_seed(5)
+        params = transform.draw_params(x.shape[0], g, x.device)
+        z = torch.randn(x.shape, generator=g).to(dtype)
+        expected = (x + std(params) * z).clamp(0, 1)
+        assert torch.equal(transform(x, generator=torch.Generator().manual_seed(5)), expected)
+
+
+def test_identity_subclass_output_is_clamped_without_touching_the_input():
+    class Identity(NoiseTransform):
+        def add_noise(self, clean, cond, generator):
+            return clean
+
+    x = torch.full((1, 3, 2, 2), 1.00005)  # inside the range tolerance, clamped in the output
+    y = Identity()(x)
+    assert float(y.max()) == 1.0 and torch.equal(x, torch.full((1, 3, 2, 2), 1.00005))
+
+
+def test_gradients_reach_the_clean_batch_through_the_in_place_path(batch):
+    x = batch.clone().requires_grad_()
+    HeteroscedasticNoiseTransform()(x, generator=torch.Generator().manual_seed(0)).sum().backward()
+    assert x.grad is not None and 0 < float(x.grad.abs().sum())

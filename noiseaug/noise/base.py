@@ -101,10 +101,17 @@ class GaussianFamilyNoise(NoiseModel):
     def variance(self, clean: Tensor) -> Tensor:
         """Per-pixel noise variance for a ``(B, C, H, W)`` clean batch, broadcastable to it ([0, 1] scale)."""
 
+    def std(self, clean: Tensor) -> Tensor:
+        """Per-pixel noise standard deviation, ``sqrt(variance(clean))``; subclasses may compute it in place."""
+        return self.variance(clean).sqrt()
+
     def _sample(self, clean: Tensor, cond: NoiseCondition | None, generator: torch.Generator | None,
                 temperature: float = 1.0) -> Tensor:
-        std = self.variance(clean).sqrt()
-        return clean + (temperature * std) * standard_normal_like(clean, generator)
+        scale = self.std(clean)
+        if temperature != 1.0:
+            scale = temperature * scale
+        # clean + scale * z, computed in the freshly drawn noise's own memory (one full-size tensor)
+        return standard_normal_like(clean, generator).mul_(scale).add_(clean)
 
     def _log_prob(self, noisy: Tensor, clean: Tensor, cond: NoiseCondition | None) -> Tensor:
         clean = clean.to(torch.promote_types(clean.dtype, torch.float32))

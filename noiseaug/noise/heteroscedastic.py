@@ -36,7 +36,10 @@ class HeteroscedasticGaussianNoise(GaussianFamilyNoise):
         self.register_buffer("beta2", check_parameter(beta2, "beta2", nonnegative=True))
 
     def variance(self, clean: Tensor) -> Tensor:
-        return per_sample(self.beta1, "beta1", clean) * clean + per_sample(self.beta2, "beta2", clean)
+        return (per_sample(self.beta1, "beta1", clean) * clean).add_(per_sample(self.beta2, "beta2", clean))
+
+    def std(self, clean: Tensor) -> Tensor:
+        return self.variance(clean).sqrt_()  # variance() returns a new tensor: take its root in place
 
     @classmethod
     def fit(cls, noisy: Tensor, clean: Tensor, per_sample: bool = True, iterations: int = 30) -> HeteroscedasticGaussianNoise:

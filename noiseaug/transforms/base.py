@@ -55,7 +55,7 @@ class NoiseTransform(nn.Module, ABC):
             selected = torch.rand(x.shape[0], generator=generator, device=x.device) < self.p
             noisy = self._noise_selected(x, selected, cond, generator)
         if self.clip:
-            noisy = noisy.clamp(0.0, 1.0)
+            noisy = clamp_unit(noisy, x)
         return unbatch(noisy, unbatched)
 
     def _noise_selected(self, x: Tensor, selected: Tensor, cond: NoiseCondition | None,
@@ -69,6 +69,13 @@ class NoiseTransform(nn.Module, ABC):
 
     def extra_repr(self) -> str:
         return f"p={self.p}, clip={self.clip}"
+
+
+def clamp_unit(noisy: Tensor, clean: Tensor) -> Tensor:
+    """``noisy`` clamped to [0, 1]: in place (no new full-size tensor) unless it shares memory with ``clean``."""
+    if noisy.untyped_storage().data_ptr() == clean.untyped_storage().data_ptr():
+        return noisy.clamp(0.0, 1.0)
+    return noisy.clamp_(0.0, 1.0)
 
 
 def noise_rows(noise: Callable[[Tensor, NoiseCondition | None], Tensor], x: Tensor, selected: Tensor,
