@@ -1,4 +1,4 @@
-"""Batched noise augmentations (torch); host-library adapters live in sibling modules."""
+"""Batched noise augmentations (torch) and their training-loop hooks; host-library adapters live in sibling modules."""
 
 from .base import NoiseTransform
 from .naflow import NAFlowTransform
@@ -10,6 +10,7 @@ from .parametric import (
     PoissonGaussianNoiseTransform,
 )
 from .params import ParamRange
+from .pipeline import DeviceNoise, NoisyPairs, worker_generator, worker_seed
 
 __all__ = [
     "NoiseTransform",
@@ -20,4 +21,8 @@ __all__ = [
     "NoiseFlowTransform",
     "NAFlowTransform",
     "ParamRange",
+    "NoisyPairs",
+    "DeviceNoise",
+    "worker_seed",
+    "worker_generator",
 ]

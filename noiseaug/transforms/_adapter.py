@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import get_worker_info
 
+from .._seeds import mix_seeds
 from .base import NoiseTransform, noise_rows
 
 
@@ -106,7 +107,7 @@ def seed_from_numpy(rng: np.random.Generator) -> int:
     worker = get_worker_info()
     if worker is None:
         return draw
-    return int(np.random.SeedSequence([draw, int(worker.seed)]).generate_state(1, dtype=np.uint64)[0] >> 1)
+    return mix_seeds(draw, worker.seed)
 
 
 def seeded_generator(seed: int, device: torch.device) -> torch.Generator:
