@@ -21,6 +21,55 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _synthesize(args: argparse.Namespace) -> int:
+    from .synthesize import PARAMETRIC, build_transform, synthesize_folder
+
+    names = {name for _, params in PARAMETRIC.values() for name in params}
+    params = {name: getattr(args, name) for name in sorted(names) if getattr(args, name) is not None}
+    try:
+        transform = build_transform(args.model, params=params, mode=args.mode, configurations=args.configuration,
+                                    mixture=args.mixture, reference=args.reference)
+        metadata = synthesize_folder(args.images, args.out, transform, model_name=args.model, seed=args.seed,
+                                     device=args.device)
+    except (ValueError, TypeError, FileNotFoundError) as error:
+        print(f"noiseaug synthesize: error: {error}", file=sys.stderr)
+        return 2
+    print(f"noisy images and {metadata.name} written to {metadata.parent}")
+    return 0
+
+
+def _add_synthesize_command(commands: argparse._SubParsersAction) -> None:
+    synth = commands.add_parser("synthesize", help="noisy 8-bit PNG copies of a folder of clean images, "
+                                "plus metadata.json (model, seed, drawn parameters per file)")
+    synth.add_argument("images", help="folder of clean PNG/JPEG images (each noised on its own, any size)")
+    synth.add_argument("--out", required=True, help="output folder: <stem>.png per image and metadata.json")
+    synth.add_argument("--model", required=True, help="awgn, nlf, pg, or a pretrained sRGB noise flow: a released "
+                       "name (naflow-srgb), a folder or a Hugging Face repo id")
+    value = "one value on the [0, 1] scale, or LOW HIGH drawn uniformly per image; default: "
+    synth.add_argument("--sigma", type=float, nargs="+", metavar="V", help=f"awgn noise std: {value}0 .. 50/255")
+    synth.add_argument("--beta1", type=float, nargs="+", metavar="V",
+                       help=f"nlf variance slope (var = beta1*x + beta2): {value}log-uniform 1e-4 .. 2e-2")
+    synth.add_argument("--beta2", type=float, nargs="+", metavar="V",
+                       help=f"nlf constant variance: {value}log-uniform 1e-6 .. 5e-3")
+    synth.add_argument("--gain", type=float, nargs="+", metavar="V",
+                       help=f"pg shot-noise gain: {value}log-uniform 1e-4 .. 1.2e-2")
+    synth.add_argument("--read-sigma", type=float, nargs="+", metavar="V",
+                       help=f"pg read-noise std: {value}log-uniform 1e-4 .. 1.5e-2")
+    synth.add_argument("--mode", choices=("random", "configuration", "reference"),
+                       help="NAFlow only: a random configuration per image (default), one --configuration, or "
+                            "noise-aware sampling like a --reference pair")
+    synth.add_argument("--configuration", action="append", metavar="NAME",
+                       help="NAFlow: the configuration of --mode configuration; in random mode, the set to draw "
+                            "from (repeat the option)")
+    synth.add_argument("--mixture", action="store_true", help="NAFlow random mode: random mixtures of configurations")
+    synth.add_argument("--reference", nargs=2, metavar=("NOISY", "CLEAN"),
+                       help="NAFlow --mode reference: a real noisy image and its clean version")
+    synth.add_argument("--seed", type=int, default=0, help="run seed; each file's noise depends on it and the "
+                       "file name only (default: %(default)s)")
+    synth.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default: %(default)s)")
+    synth.set_defaults(handler=_synthesize)
+
+
 def _clean_images(args: argparse.Namespace):
     from .data.root import data_folder
 
@@ -123,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     demo.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default: %(default)s)")
     demo.set_defaults(handler=_demo)
+    _add_synthesize_command(commands)
     _add_train_commands(commands)
     return parser
 

@@ -1,0 +1,177 @@
+"""``noiseaug synthesize``: noisy 8-bit PNG copies of a folder of clean sRGB images, with a metadata JSON.
+
+Each image is read (PNG/JPEG, 8-bit RGB, as floats in [0, 1]), noised on its own (images differ in size; NAFlow
+pads to its multiple and crops back), clipped to [0, 1], rounded to 8 bits and written as ``<stem>.png``. Its
+noise comes from a generator seeded with ``mix_seeds(seed, sha256(file name))``: it depends on the run's seed and
+the file's name only, not on the other files in the folder. ``metadata.json`` records, per output file, the
+model, the mode, that seed and what was drawn for the image (the parameters of a parametric model; NAFlow's
+configuration or mixture weights).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from ._seeds import mix_seeds
+from .flows.naflow import NAFlow
+from .flows.noise_flow import NoiseFlow
+from .hub import load_pretrained
+from .imageio import IMAGE_SUFFIXES, read_image, write_png
+from .transforms import (
+    GaussianNoiseTransform,
+    HeteroscedasticNoiseTransform,
+    NAFlowTransform,
+    NoiseTransform,
+    ParametricNoiseTransform,
+    PoissonGaussianNoiseTransform,
+)
+
+#: Parametric models by CLI name: (transform class, its parameter names).
+PARAMETRIC: dict[str, tuple[type[ParametricNoiseTransform], tuple[str, ...]]] = {
+    "awgn": (GaussianNoiseTransform, ("sigma",)),
+    "nlf": (HeteroscedasticNoiseTransform, ("beta1", "beta2")),
+    "pg": (PoissonGaussianNoiseTransform, ("gain", "read_sigma")),
+}
+METADATA_NAME = "metadata.json"
+
+
+def parametric_transform(model: str, params: dict[str, Sequence[float]]) -> ParametricNoiseTransform:
+    """``awgn`` / ``nlf`` / ``pg`` with ``params[name]`` = one value (fixed) or two (a uniform range), [0, 1] scale.
+
+    Parameters not given keep the transform's default range.
+    """
+    cls, names = PARAMETRIC[model]
+    unknown = sorted(set(params) - set(names))
+    if unknown:
+        raise ValueError(f"model {model!r} takes the parameters {list(names)}, not {unknown}")
+    specs: dict[str, Any] = {}
+    for name, values in params.items():
+        values = [float(v) for v in values]
+        if len(values) not in (1, 2):
+            raise ValueError(f"{name} takes one value (fixed) or two (low high, uniform), got {values}")
+        specs[name] = values[0] if len(values) == 1 else (values[0], values[1])
+    return cls(**specs)
+
+
+def naflow_transform(model: NAFlow, mode: str | None, configurations: Sequence[str] | None, mixture: bool,
+                     reference: Sequence[str | Path] | None) -> NAFlowTransform:
+    """An :class:`NAFlowTransform` for one of :data:`~noiseaug.transforms.naflow.MODES` (default ``"random"``).
+
+    ``reference`` is ``(noisy image path, clean image path)`` for ``mode="reference"``.
+    """
+    mode = mode or "random"
+    if mode == "configuration" and (configurations is None or len(configurations) != 1):
+        raise ValueError(f"mode 'configuration' needs exactly one configuration name, got {configurations}; "
+                         f"the model knows {model.configurations}")
+    pair = None
+    if reference is not None:
+        if len(reference) != 2:
+            raise ValueError(f"reference takes two image paths (noisy, clean), got {list(reference)}")
+        pair = (read_image(reference[0]), read_image(reference[1]))
+    return NAFlowTransform(model, mode=mode, configurations=configurations, mixture=mixture, reference=pair)
+
+
+def build_transform(model: str, *, params: dict[str, Sequence[float]] | None = None, mode: str | None = None,
+                    configurations: Sequence[str] | None = None, mixture: bool = False,
+                    reference: Sequence[str | Path] | None = None) -> NoiseTransform:
+    """The transform for ``model``: ``awgn``, ``nlf``, ``pg``, or a pretrained sRGB flow (folder, released name
+    such as ``"naflow-srgb"``, or Hub id). ``mode``, ``configurations``, ``mixture`` and ``reference`` are NAFlow's
+    options and an error elsewhere; ``params`` are the parametric models' and an error for a flow.
+    """
+    params = params or {}
+    flow_options = {"mode": mode, "configurations": configurations, "mixture": mixture or None,
+                    "reference": reference}
+    given = [name for name, value in flow_options.items() if value is not None]
+    if model in PARAMETRIC:
+        if given:
+            raise ValueError(f"{', '.join(given)}: only NAFlow models take these options, not {model!r}")
+        return parametric_transform(model, params)
+    if params:
+        raise ValueError(f"{', '.join(sorted(params))}: parameters of awgn/nlf/pg, not of the flow {model!r}")
+    try:
+        loaded = load_pretrained(model)
+    except (ValueError, FileNotFoundError) as error:
+        raise ValueError(f"model must be one of {sorted(PARAMETRIC)} or a pretrained noise flow (folder, released "
+                         f"name or Hub id); loading {model!r} failed: {error}") from error
+    if isinstance(loaded, NoiseFlow):
+        raise ValueError(f"{model!r} is a Noise Flow, a raw-RGB model that samples packed Bayer raw "
+                         "(B, 4, H/2, W/2) with camera/ISO metadata; synthesize noises sRGB images: use an sRGB model "
+                         "(awgn, nlf, pg or an NAFlow such as naflow-srgb), or NoiseFlowTransform in Python on raw data")
+    if not isinstance(loaded, NAFlow):
+        raise ValueError(f"{model!r} holds a {type(loaded).__name__}, not a noise model")
+    return naflow_transform(loaded, mode, configurations, mixture, reference)
+
+
+def image_seed(seed: int, name: str) -> int:
+    """The noise seed of the file ``name`` in a run seeded with ``seed``."""
+    digest = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big")
+    return mix_seeds(seed, digest)
+
+
+def describe_draw(transform: NoiseTransform, generator: torch.Generator, device: torch.device) -> dict[str, Any]:
+    """What ``transform`` will draw for one image from ``generator``, read from a copy of the generator's state.
+
+    Parametric models: ``{"params": {name: value}}``; NAFlow: the configuration (one-hot weights) or the mixture
+    weights over configurations (a mixture, or the reference's posterior), largest first.
+    """
+    peek = torch.Generator(device=device)
+    peek.set_state(generator.get_state())
+    if isinstance(transform, ParametricNoiseTransform):
+        return {"params": {k: float(v) for k, v in transform.draw_params(1, peek, device).items()}}
+    if isinstance(transform, NAFlowTransform):
+        weights = transform.mixture_weights(1, None, peek, device)[0].tolist()
+        named = sorted(zip(transform.model.configurations, weights), key=lambda kv: -kv[1])
+        if transform.mode == "reference" or transform.mixture:
+            return {"mixture": {name: round(w, 6) for name, w in named if round(w, 6) > 0}}
+        return {"configuration": named[0][0]}
+    return {}
+
+
+def image_files(folder: Path) -> list[Path]:
+    """The PNG/JPEG files directly in ``folder``, sorted by name; errors if none, or if two share a stem."""
+    if not folder.is_dir():
+        raise FileNotFoundError(f"input folder not found: {folder}")
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise ValueError(f"no {'/'.join(IMAGE_SUFFIXES)} images in {folder}")
+    stems: dict[str, Path] = {}
+    for path in files:
+        if path.stem in stems:
+            raise ValueError(f"{stems[path.stem].name} and {path.name} would both be written as {path.stem}.png")
+        stems[path.stem] = path
+    return files
+
+
+def synthesize_folder(images: str | Path, out: str | Path, transform: NoiseTransform, *, model_name: str,
+                      seed: int = 0, device: str | torch.device = "cpu", progress: bool = True) -> Path:
+    """Write a noisy ``OUT/<stem>.png`` for every image in ``images`` and ``OUT/metadata.json``; returns its path."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    images, out, device = Path(images), Path(out), torch.device(device)
+    files = image_files(images)
+    transform = transform.to(device).eval()
+    mode = getattr(transform, "mode", None)
+    records: dict[str, dict[str, Any]] = {}
+    for path in tqdm(files, desc="synthesize", unit="image", disable=not progress):
+        clean = read_image(path).to(device)
+        file_seed = image_seed(seed, path.name)
+        generator = torch.Generator(device=device).manual_seed(file_seed)
+        drawn = describe_draw(transform, generator, device)
+        with torch.no_grad():
+            noisy = transform(clean, generator=generator)
+        name = f"{path.stem}.png"
+        write_png(out / name, noisy)
+        records[name] = {"source": path.name, "model": model_name, "mode": mode, "seed": file_seed,
+                         "size": list(clean.shape[-2:]), **drawn}
+    metadata = {"model": model_name, "mode": mode, "seed": seed, "device": str(device), "input": str(images),
+                "transform": f"{type(transform).__name__}({transform.extra_repr()})", "files": records}
+    path = out / METADATA_NAME
+    path.write_text(json.dumps(metadata, indent=2) + "\n")
+    return path
