@@ -2,6 +2,7 @@
 
 from .conditioning import NoiseCondition
 from .denoisers import DnCNN, UNet
+from .flows.glow import Glow
 from .flows.naflow import NAFlow
 from .flows.noise_flow import NoiseFlow
 from .hub import load_pretrained
@@ -26,6 +27,7 @@ __all__ = [
     "PoissonGaussianNoise",
     "NoiseFlow",
     "NAFlow",
+    "Glow",
     "DnCNN",
     "UNet",
     "load_pretrained",
