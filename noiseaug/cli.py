@@ -107,6 +107,41 @@ def _train_naflow(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_neighbor2neighbor(args: argparse.Namespace) -> int:
+    from .training.neighbor2neighbor import train_neighbor2neighbor
+
+    train_neighbor2neighbor(args.out, objective=args.objective, data="real" if args.real else "synthetic",
+                            noise=args.noise, images=args.images, data_root=args.data, denoiser=args.denoiser,
+                            width=args.width, depth=args.depth, gamma=args.gamma, steps=args.steps,
+                            batch_size=args.batch, patch_size=args.patch, lr=args.lr, val_crops=args.val_crops,
+                            val_every=args.val_every, seed=args.seed, device=args.device, resume=not args.no_resume)
+    print(f"denoiser written to {args.out}/denoiser (config.json + model.safetensors)")
+    return 0
+
+
+def _train_flow_prior(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .training.flow_prior import train_flow_prior_denoiser, train_glow_prior
+
+    out, resume = Path(args.out), not args.no_resume
+    prior = args.prior or out / "prior" / "model"
+    if args.stage in ("both", "prior"):
+        train_glow_prior(out / "prior", images=args.images, steps=args.prior_steps, batch_size=args.prior_batch,
+                         patch_size=args.prior_patch, lr=args.prior_lr, levels=args.levels, depth=args.flow_depth,
+                         hidden=args.hidden, val_crops=args.prior_val_crops, val_every=args.val_every,
+                         seed=args.seed, device=args.device, resume=resume)
+        print(f"prior written to {out / 'prior' / 'model'}")
+        prior = out / "prior" / "model"
+    if args.stage in ("both", "denoiser"):
+        train_flow_prior_denoiser(out / "denoise", prior, images=args.images, lam=args.lam, max_sigma=args.max_sigma,
+                                  denoiser=args.denoiser, width=args.width, depth=args.depth, steps=args.steps,
+                                  batch_size=args.batch, patch_size=args.patch, lr=args.lr, val_crops=args.val_crops,
+                                  val_every=args.val_every, seed=args.seed, device=args.device, resume=resume)
+        print(f"denoiser written to {out / 'denoise' / 'denoiser'}")
+    return 0
+
+
 CLEAN_FREE_HELP = {
     "n2nflow": "Noise2NoiseFlow: noise model + DnCNN from pairs of noisy shots (simulated camera)",
     "n2n": "the same DnCNN with the Noise2Noise loss alone (the baseline of Noise2NoiseFlow)",
@@ -162,6 +197,61 @@ def _add_train_commands(commands: argparse._SubParsersAction) -> None:
         sub.add_argument("--denoiser-width", type=int, default=64)
         sub.add_argument("--noise", choices=["camera", "pixel-independent", "heteroscedastic"], default="camera")
         sub.set_defaults(handler=_train_clean_free)
+    n2n = models.add_parser("neighbor2neighbor", help="Neighbor2Neighbor denoiser from single noisy images "
+                            "(or its Noise2Clean baseline), synthetic or real sRGB noise")
+    n2n.add_argument("--out", required=True, help="run folder: checkpoints, history.json, denoiser/")
+    n2n.add_argument("--images", help="clean images to noise (default: $NOISEAUG_DATA/clean/bsd300-test, split 80/20)")
+    n2n.add_argument("--real", action="store_true", help="train on the real noisy PolyU + CC15 train split instead")
+    n2n.add_argument("--data", help="data root for --real (default: $NOISEAUG_DATA)")
+    n2n.add_argument("--objective", choices=["neighbor2neighbor", "noise2clean"], default="neighbor2neighbor")
+    n2n.add_argument("--noise", default="gauss25", help="synthetic noise: gauss25, gauss5-50, poisson30, poisson5-50 "
+                     "(unclipped; default: %(default)s)")
+    n2n.add_argument("--denoiser", choices=["unet", "dncnn"], default="unet")
+    n2n.add_argument("--width", type=int, help="channels (default: UNet 48, DnCNN 64)")
+    n2n.add_argument("--depth", type=int, help="UNet levels (default 4) or DnCNN depth (default 17)")
+    n2n.add_argument("--gamma", type=float, help="final regulariser weight, ramped from 0 (default: 2 synthetic, 1 real)")
+    n2n.add_argument("--steps", type=int, default=20_000)
+    n2n.add_argument("--batch", type=int, default=16, help="crops per step")
+    n2n.add_argument("--patch", type=int, default=64, help="crop side (even; sub-images are half)")
+    n2n.add_argument("--lr", type=float, default=3e-4, help="Adam learning rate (x0.1 at 75%% of the steps)")
+    n2n.add_argument("--val-crops", type=int, default=32)
+    n2n.add_argument("--val-every", type=int, default=500)
+    n2n.add_argument("--seed", type=int, default=0)
+    n2n.add_argument("--device", default="cpu", help="torch device (default: %(default)s)")
+    n2n.add_argument("--no-resume", action="store_true", help="start over even if OUT/last.pt exists")
+    n2n.set_defaults(handler=_train_neighbor2neighbor)
+    flow_prior = models.add_parser("flow-prior", help="flow-prior denoiser: a Glow prior on clean crops (OUT/prior), "
+                                   "then a denoiser on noisy crops alone against it (OUT/denoise)")
+    flow_prior.add_argument("--out", required=True, help="run folder: prior/ (checkpoints, model/) and denoise/ "
+                            "(checkpoints, denoiser/)")
+    flow_prior.add_argument("--stage", choices=["both", "prior", "denoiser"], default="both",
+                            help="train the prior, the denoiser, or both in turn (default: %(default)s)")
+    flow_prior.add_argument("--images", help="clean images (default: $NOISEAUG_DATA/clean/bsd300-test, split 80/20)")
+    flow_prior.add_argument("--prior", help="prior for --stage denoiser: folder, released name or Hub id "
+                            "(default: OUT/prior/model)")
+    flow_prior.add_argument("--prior-steps", type=int, default=20_000)
+    flow_prior.add_argument("--prior-batch", type=int, default=32)
+    flow_prior.add_argument("--prior-patch", type=int, default=32, help="prior crop side (a multiple of 2^levels)")
+    flow_prior.add_argument("--prior-lr", type=float, default=5e-4)
+    flow_prior.add_argument("--prior-val-crops", type=int, default=256)
+    flow_prior.add_argument("--levels", type=int, default=3, help="Glow scale levels L")
+    flow_prior.add_argument("--flow-depth", type=int, default=8, help="Glow steps K per level")
+    flow_prior.add_argument("--hidden", type=int, default=128, help="Glow coupling width")
+    flow_prior.add_argument("--steps", type=int, default=10_000, help="denoiser steps")
+    flow_prior.add_argument("--batch", type=int, default=16, help="denoiser crops per step")
+    flow_prior.add_argument("--patch", type=int, default=64, help="denoiser crop side (a multiple of --prior-patch)")
+    flow_prior.add_argument("--lr", type=float, default=3e-4, help="denoiser Adam learning rate")
+    flow_prior.add_argument("--lam", type=float, default=2e-3, help="prior weight on log P per dimension")
+    flow_prior.add_argument("--max-sigma", type=float, default=50.0, help="noise std drawn in [0, MAX] / 255")
+    flow_prior.add_argument("--denoiser", choices=["unet", "dncnn"], default="unet")
+    flow_prior.add_argument("--width", type=int, help="channels (default: UNet 48, DnCNN 64)")
+    flow_prior.add_argument("--depth", type=int, help="UNet levels (default 4) or DnCNN depth (default 17)")
+    flow_prior.add_argument("--val-crops", type=int, default=48, help="denoiser validation crops")
+    flow_prior.add_argument("--val-every", type=int, default=500)
+    flow_prior.add_argument("--seed", type=int, default=0)
+    flow_prior.add_argument("--device", default="cpu", help="torch device (default: %(default)s)")
+    flow_prior.add_argument("--no-resume", action="store_true", help="start over even if checkpoints exist")
+    flow_prior.set_defaults(handler=_train_flow_prior)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,177 @@
+"""In-memory crop batches and helpers shared by the denoiser trainers (Neighbor2Neighbor, flow prior).
+
+:class:`CropBatches` is a :class:`~noiseaug.training.loop.BatchSource`: batch ``k`` is a pure
+function of ``(seed, k)``. Each batch holds ``batch_size`` random ``patch x patch`` crops (image
+uniformly, position uniformly, one of the 8 flips/rotations, shared by an image and its partner;
+:func:`~noiseaug.data.patches.random_patch`) in one of three modes:
+
+* **synthetic**: ``clean`` images and a ``noise`` transform: ``noisy = noise(clean crops)``, drawn
+  with the batch's generator (so noise is fresh every step and identical on a resumed run);
+* **real**: ``noisy`` images, optionally with their ``clean`` partners (cropped identically);
+* **clean only**: ``clean`` images without ``noise`` (``noisy`` is None): prior training.
+
+Images are ``(C, H, W)`` uint8 (0..255, stored 4x smaller) or float in [0, 1]; batches are float32
+``(B, C, patch, patch)`` in [0, 1] (synthetic noisy crops may leave it when the transform does not
+clip). ``CropBatch.seed`` seeds whatever randomness the objective itself needs for that step.
+
+Also here: :func:`clean_split` (a clean folder split by image), :func:`build_denoiser` (a library
+denoiser by name), :func:`mean_psnr`, :func:`resolve_device` and :func:`run_trainer` (the
+:class:`~noiseaug.training.loop.Trainer` schedule the denoiser recipes share).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ..data.patches import random_patch
+from ..data.simulated_pairs import batch_generator, read_image_folder
+from ..data.splits import split_scenes
+from ..denoisers import DnCNN, UNet
+from ..metrics import psnr
+from ..transforms import NoiseTransform
+from .loop import TrainConfig, Trainer
+
+#: Seeds of the generators an objective may create from ``CropBatch.seed`` are drawn below this.
+_SEED_RANGE = 2**62
+
+
+@dataclass
+class CropBatch:
+    """One training batch: ``noisy`` and/or ``clean`` ``(B, C, H, W)``, the step, and a seed for the
+    objective's own randomness at that step (e.g. the neighbour sub-sampler, dequantisation)."""
+
+    noisy: Tensor | None
+    clean: Tensor | None
+    step: int
+    seed: int
+
+    def generator(self, device: torch.device) -> torch.Generator:
+        """A generator on ``device`` seeded with :attr:`seed` (the same draws on every call)."""
+        return torch.Generator(device=device).manual_seed(self.seed)
+
+
+def _as_float(batch: Tensor) -> Tensor:
+    return batch.float() / 255.0 if batch.dtype == torch.uint8 else batch.float()
+
+
+class CropBatches:
+    """Deterministic batches of random crops (see the module docs for the three modes).
+
+    Args:
+        clean: clean images (synthetic and clean-only modes; the partners of ``noisy`` in real mode).
+        noisy: real noisy images (real mode); ``clean``, when given, must pair with them one to one.
+        noise: the transform that noises clean crops (synthetic mode).
+        patch: crop side in pixels (even, so that 2x2 sub-sampling and squeezes fit).
+        batch_size: crops per batch.
+        seed: the run's seed.
+        device: where batches are put (they are drawn on the CPU, so identical on every device).
+
+    Example:
+        >>> import torch
+        >>> from noiseaug import GaussianNoiseTransform
+        >>> images = [torch.randint(0, 256, (3, 40, 50), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))]
+        >>> source = CropBatches(clean=images, noise=GaussianNoiseTransform(sigma=0.1, clip=False), patch=16,
+        ...                      batch_size=4, seed=0)
+        >>> batch = source.batch(3)
+        >>> batch.noisy.shape, torch.equal(batch.noisy, source.batch(3).noisy), batch.step
+        (torch.Size([4, 3, 16, 16]), True, 3)
+    """
+
+    def __init__(self, *, clean: Sequence[Tensor] | None = None, noisy: Sequence[Tensor] | None = None,
+                 noise: NoiseTransform | None = None, patch: int, batch_size: int, seed: int = 0,
+                 device: str | torch.device = "cpu") -> None:
+        if noisy is None and not clean:
+            raise ValueError("clean must hold at least one image when no noisy images are given")
+        if noisy is not None and (not noisy or noise is not None):
+            raise ValueError("noisy must be a non-empty sequence of images, and noise must be None with real noisy images")
+        if noisy is not None and clean is not None and len(clean) != len(noisy):
+            raise ValueError(f"clean must pair with noisy one to one, got {len(clean)} and {len(noisy)} images")
+        if noise is not None and not isinstance(noise, NoiseTransform):
+            raise TypeError(f"noise must be a NoiseTransform or None, got {type(noise).__name__}")
+        if isinstance(patch, bool) or not isinstance(patch, int) or patch < 2 or patch % 2:
+            raise ValueError(f"patch must be an even int >= 2, got {patch!r}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        self.first = list(noisy if noisy is not None else clean)
+        self.partner = list(clean) if noisy is not None and clean is not None else None
+        small = [tuple(img.shape) for img in self.first if img.ndim != 3 or min(img.shape[-2:]) < patch]
+        if small:
+            raise ValueError(f"every image must be (C, H, W) with H, W >= patch={patch}, got shapes {small[:3]}")
+        self.real, self.noise = noisy is not None, noise
+        self.patch, self.batch_size, self.seed, self.device = patch, batch_size, seed, torch.device(device)
+
+    @torch.no_grad()
+    def batch(self, step: int) -> CropBatch:
+        """Batch ``step`` (the same for the same seed, on every call)."""
+        g = batch_generator(self.seed, step)
+        picks = torch.randint(len(self.first), (self.batch_size,), generator=g).tolist()
+        crops = [random_patch([self.first[k]] + ([self.partner[k]] if self.partner else []), self.patch, g)
+                 for k in picks]
+        first = _as_float(torch.stack([c[0] for c in crops]))
+        second = _as_float(torch.stack([c[1] for c in crops])) if self.partner else None
+        if self.real:
+            noisy, clean = first, second
+        else:
+            clean = first
+            noisy = self.noise(clean, generator=g) if self.noise is not None else None
+        seed = int(torch.randint(_SEED_RANGE, (1,), generator=g))
+        move = lambda t: None if t is None else t.to(self.device)  # noqa: E731
+        return CropBatch(move(noisy), move(clean), step, seed)
+
+
+def clean_split(folder: str | Path, test_fraction: float = 0.2) -> tuple[list[Tensor], list[Tensor]]:
+    """Train and held-out uint8 images of a clean folder, split by image name (scene) with
+    :func:`~noiseaug.data.splits.split_scenes` (deterministic)."""
+    images = read_image_folder(folder)
+    names = list(images)
+    train, test = split_scenes(names, test_fraction)
+    return [images[names[i]] for i in train], [images[names[i]] for i in test]
+
+
+#: The denoisers a trainer can build by name, with their default widths and depths.
+DENOISERS = {"unet": "UNet(width=48, levels=4)", "dncnn": "DnCNN(depth=17, width=64)"}
+
+
+def build_denoiser(name: str, channels: int = 3, width: int | None = None, depth: int | None = None) -> nn.Module:
+    """A library denoiser by name: ``"unet"`` (``depth`` = levels, default 4; ``width`` 48) or
+    ``"dncnn"`` (``depth`` default 17; ``width`` 64). Weight initialisation uses torch's global RNG
+    (wrap in :func:`~noiseaug.training.loop.seeded`)."""
+    if name == "unet":
+        return UNet(channels, width=width or 48, levels=depth or 4)
+    if name == "dncnn":
+        return DnCNN(channels, depth=depth or 17, width=width or 64)
+    raise ValueError(f"denoiser must be one of {sorted(DENOISERS)}, got {name!r}")
+
+
+@torch.no_grad()
+def mean_psnr(denoiser: nn.Module, noisy: Tensor, clean: Tensor) -> float:
+    """Mean PSNR (dB, data range 1) of ``denoiser(noisy)`` clamped to [0, 1], against ``clean``."""
+    return float(psnr(denoiser(noisy).clamp(0, 1), clean).mean())
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``device`` as a ``torch.device``; a bare ``"cuda"`` under ``torchrun`` becomes ``cuda:LOCAL_RANK``."""
+    import os
+
+    device = torch.device(device)
+    if device.type == "cuda" and device.index is None and "LOCAL_RANK" in os.environ:
+        return torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+    return device
+
+
+def run_trainer(objective: nn.Module, batches: CropBatches, validate: Callable[[], dict[str, float]],
+                out_dir: str | Path, *, steps: int, lr: float, val_every: int, seed: int, best_key: str,
+                resume: bool = True, progress: bool = True, parameters: list[dict[str, Any]] | None = None,
+                grad_clip: float | None = None) -> None:
+    """:meth:`Trainer.run <noiseaug.training.loop.Trainer.run>` with the denoiser trainers' schedule:
+    Adam at ``lr``, x0.1 at 75 % of the steps; best weights loaded into ``objective`` at the end."""
+    config = TrainConfig(steps=steps, lr=lr, lr_decay_at=(int(0.75 * steps),), val_every=val_every, seed=seed,
+                         grad_clip=grad_clip)
+    Trainer(objective, batches, validate, out_dir, config, best_key=best_key, progress=progress,
+            parameters=parameters).run(resume)
