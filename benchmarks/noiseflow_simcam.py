@@ -77,6 +77,44 @@ class _Exact(NoiseModel):
         return self.camera.add_noise(clean, self.cond, generator)
 
 
+def simcam_results(flows: dict[str, str | Path], images: str | Path | None = None, pixel_independent: bool = False,
+                   test_batches: int = 40, train_batches: int = 40) -> dict:
+    """Evaluate the NoiseFlow weights in ``flows`` (display name -> folder or released name) and the baselines.
+
+    Returns ``{"setting", "test_patches", "held_out_images", "results": {model: {"val_nll", "val_kl"}}}``;
+    the flows come first, in the given order, then the baselines of the module docs. Each model sees
+    the same ``test_batches`` batches of 32 held-out patches; the per-camera/ISO fits pool
+    ``train_batches`` balanced training batches.
+    """
+    camera = SimulatedCamera.pixel_independent() if pixel_independent else SimulatedCamera()
+    split = simcam_split(images or data_folder("clean", "bsd300-test"), camera, 32, 32, seed=0)
+    test = [split.test.batch(k) for k in range(1000, 1000 + test_batches)]  # disjoint from the validation batches
+    split.train.balanced = True
+    train = [split.train.batch(k) for k in range(10**6, 10**6 + train_batches)]
+    models: dict[str, ModelFor] = {name: (lambda d, f=NoiseFlow.from_pretrained(path): f) for name, path in flows.items()}
+    models |= {
+        "NLF, fitted on train per camera/ISO": per_combo_model(fit_per_combo(train, camera, HeteroscedasticGaussianNoise.fit), camera, HeteroscedasticGaussianNoise),
+        "AWGN, fitted on train per camera/ISO": per_combo_model(fit_per_combo(train, camera, GaussianNoise.fit), camera, GaussianNoise),
+        "NLF, oracle fit per test patch": lambda d: HeteroscedasticGaussianNoise.fit(d.noisy_raw[0], d.clean_raw),
+        "AWGN, oracle fit per test patch": lambda d: GaussianNoise.fit(d.noisy_raw[0], d.clean_raw),
+        "simulator's analytic NLF": lambda d: HeteroscedasticGaussianNoise(*camera.nlf(d.cond)),
+    }
+    if pixel_independent:
+        models["simulator's exact likelihood"] = lambda d: _Exact(camera, d)
+    setting = "pixel-independent Poisson-Gaussian" if pixel_independent else "full (shot, read, row and fixed-pattern noise, clipping, 10- or 12-bit quantization)"
+    return {"setting": setting, "test_patches": len(test) * 32, "held_out_images": len(split.test_names),
+            "results": {name: evaluate(model_for, test) for name, model_for in models.items()}}
+
+
+def simcam_markdown(report: dict) -> str:
+    """The table of :func:`simcam_results` with its one-line statement of the setting and conventions."""
+    lines = [f"Simulated camera, {report['setting']}; {report['test_patches']} held-out 32x32 packed patches from "
+             f"{report['held_out_images']} held-out images, 5 cameras x 5 ISOs balanced. NLL: nats/dim. KL: Noise Flow convention.", "",
+             "| model | NLL / dim | marginal KL |", "| --- | ---: | ---: |"]
+    lines += [f"| {name} | {r['val_nll']:.4f} | {r['val_kl']:.4f} |" for name, r in report["results"].items()]
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", required=True, help="NoiseFlow folder or released name")
@@ -88,38 +126,16 @@ def main() -> None:
     args = parser.parse_args()
 
     start = time.perf_counter()
-    camera = SimulatedCamera.pixel_independent() if args.pixel_independent else SimulatedCamera()
-    split = simcam_split(args.images or data_folder("clean", "bsd300-test"), camera, 32, 32, seed=0)
-    test = [split.test.batch(k) for k in range(1000, 1000 + args.test_batches)]  # disjoint from the validation batches
-    split.train.balanced = True
-    train = [split.train.batch(k) for k in range(10**6, 10**6 + args.train_batches)]
-    flow = NoiseFlow.from_pretrained(args.model)
-
-    models: dict[str, ModelFor] = {
-        "Noise Flow": lambda d: flow,
-        "NLF, fitted on train per camera/ISO": per_combo_model(fit_per_combo(train, camera, HeteroscedasticGaussianNoise.fit), camera, HeteroscedasticGaussianNoise),
-        "AWGN, fitted on train per camera/ISO": per_combo_model(fit_per_combo(train, camera, GaussianNoise.fit), camera, GaussianNoise),
-        "NLF, oracle fit per test patch": lambda d: HeteroscedasticGaussianNoise.fit(d.noisy_raw[0], d.clean_raw),
-        "AWGN, oracle fit per test patch": lambda d: GaussianNoise.fit(d.noisy_raw[0], d.clean_raw),
-        "simulator's analytic NLF": lambda d: HeteroscedasticGaussianNoise(*camera.nlf(d.cond)),
-    }
-    if args.pixel_independent:
-        models["simulator's exact likelihood"] = lambda d: _Exact(camera, d)
-    results = {name: evaluate(model_for, test) for name, model_for in models.items()}
-
-    setting = "pixel-independent Poisson-Gaussian" if args.pixel_independent else "full (shot, read, row and fixed-pattern noise, clipping, 10- or 12-bit quantization)"
-    lines = [f"Simulated camera, {setting}; {len(test) * 32} held-out 32x32 packed patches from {len(split.test_names)} "
-             f"held-out images, 5 cameras x 5 ISOs balanced. NLL: nats/dim. KL: Noise Flow convention.", "",
-             "| model | NLL / dim | marginal KL |", "| --- | ---: | ---: |"]
-    lines += [f"| {name} | {r['val_nll']:.4f} | {r['val_kl']:.4f} |" for name, r in results.items()]
-    print("\n".join(lines))
+    report = simcam_results({"Noise Flow": args.model}, args.images, args.pixel_independent, args.test_batches, args.train_batches)
+    table = simcam_markdown(report)
+    print(table)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps({
-        "setting": setting, "model": str(args.model), "test_patches": len(test) * 32, "results": results,
+        "setting": report["setting"], "model": str(args.model), "test_patches": report["test_patches"], "results": report["results"],
         "hardware": platform.processor() or platform.machine(), "torch": torch.__version__,
         "seconds": round(time.perf_counter() - start, 1)}, indent=2))
-    (out / "results.md").write_text("\n".join(lines) + "\n")
+    (out / "results.md").write_text(table + "\n")
 
 
 if __name__ == "__main__":

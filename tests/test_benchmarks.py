@@ -1,0 +1,53 @@
+"""Smoke tests of the benchmark scripts: a tiny subset, end to end, in a subprocess (needs the shared data)."""
+
+import importlib.util
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from noiseaug.data.root import data_root
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _have_data() -> bool:
+    try:
+        return (data_root() / "real-srgb").is_dir() and (data_root() / "clean" / "bsd300-test").is_dir()
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not _have_data(), reason="needs the shared data (../shared/data or $NOISEAUG_DATA)")
+def test_noise_quality_runs_on_a_tiny_subset_and_reports_every_model(tmp_path):
+    figure = importlib.util.find_spec("matplotlib") is not None
+    command = [sys.executable, str(ROOT / "benchmarks" / "noise_quality.py"), "--out", str(tmp_path), "--limit", "1",
+               "--raw-batches", "1", "--data", str(data_root().resolve())] + ([] if figure else ["--no-figure"])
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "noise_quality.json").read_text())
+    assert {"seed", "limit", "hardware", "weights", "srgb", "raw", "seconds"} <= report.keys()
+    assert set(report["weights"]) == {"naflow-srgb", "noiseflow-simcam", "n2nflow-simcam"}
+    models = report["srgb"]["models"]
+    assert len(models) == 6
+    summary = report["srgb"]["summary"]
+    assert len(summary) == 2  # held-out PolyU + CC15 and sidd-dev
+    for per_model in summary.values():
+        assert set(per_model) == {"real", *models}
+        assert per_model["real"]["images"] == 1
+        for name in models:
+            m = per_model[name]
+            assert {"kld", "akld", "nll", "corr_h1", "std_255", "images", "non_finite"} <= m.keys()
+            assert m["kld"] >= 0 and m["akld"] >= 0 and -1 <= m["corr_h1"] <= 1
+            assert (m["nll"] is None) == ("NoiseFlow-ISP" in name or "random" in name)
+    assert len(report["srgb"]["rows"]) == 2 * 7  # 2 sets x 1 image x (real + 6 models)
+    raw = report["raw"]["results"]
+    assert {"Noise Flow (noiseflow-simcam)", "NLF, fitted on train per camera/ISO",
+            "AWGN, fitted on train per camera/ISO"} <= set(raw)
+    assert any("n2nflow-simcam" in name for name in raw)
+    assert all(math.isfinite(r["val_nll"]) and r["val_kl"] >= 0 for r in raw.values())
+    assert "| AWGN (fitted per image) |" in (tmp_path / "noise_quality.md").read_text()
+    assert (tmp_path / "noise_crops.png").is_file() == figure
