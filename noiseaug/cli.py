@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -26,15 +27,24 @@ def _synthesize(args: argparse.Namespace) -> int:
 
     names = {name for _, params in PARAMETRIC.values() for name in params}
     params = {name: getattr(args, name) for name in sorted(names) if getattr(args, name) is not None}
-    try:
+
+    def run() -> str:
         transform = build_transform(args.model, params=params, mode=args.mode, configurations=args.configuration,
                                     mixture=args.mixture, reference=args.reference)
         metadata = synthesize_folder(args.images, args.out, transform, model_name=args.model, seed=args.seed,
                                      device=args.device)
+        return f"noisy images and {metadata.name} written to {metadata.parent}"
+    return _run_reporting_errors("synthesize", run)
+
+
+def _run_reporting_errors(command: str, run: Callable[[], str]) -> int:
+    """Run a command's work; print its summary (exit 0) or, for bad input, one error line (exit 2)."""
+    try:
+        message = run()
     except (ValueError, TypeError, FileNotFoundError) as error:
-        print(f"noiseaug synthesize: error: {error}", file=sys.stderr)
+        print(f"noiseaug {command}: error: {error}", file=sys.stderr)
         return 2
-    print(f"noisy images and {metadata.name} written to {metadata.parent}")
+    print(message)
     return 0
 
 
@@ -68,6 +78,65 @@ def _add_synthesize_command(commands: argparse._SubParsersAction) -> None:
                        "file name only (default: %(default)s)")
     synth.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default: %(default)s)")
     synth.set_defaults(handler=_synthesize)
+
+
+def _denoise(args: argparse.Namespace) -> int:
+    from .denoise import denoise_files, load_denoiser
+
+
+    def run() -> str:
+        written = denoise_files(load_denoiser(args.model, args.device), args.source, args.out, device=args.device)
+        return f"{len(written)} denoised image(s) written under {Path(args.out)}"
+    return _run_reporting_errors("denoise", run)
+
+
+def _add_denoise_command(commands: argparse._SubParsersAction) -> None:
+    denoise = commands.add_parser("denoise", help="denoise an sRGB image or a folder of them with a pretrained "
+                                  "DnCNN / U-Net (8-bit PNG out)")
+    denoise.add_argument("source", help="a PNG/JPEG file or a folder of them")
+    denoise.add_argument("out", help="output .png file (for a file source) or folder (<stem>.png per image)")
+    denoise.add_argument("--model", default="dncnn-naflow", help="a released denoiser name, a folder or a Hugging "
+                         "Face repo id (default: %(default)s)")
+    denoise.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default: %(default)s)")
+    denoise.set_defaults(handler=_denoise)
+
+
+def _train_dncnn(args: argparse.Namespace) -> int:
+    from .training.denoiser import train_denoiser
+
+    train_denoiser(args.out, args.noise, images=args.images, val_images=args.val_images, data_root=args.data,
+                   steps=args.steps, batch_size=args.batch, patch_size=args.patch, lr=args.lr, depth=args.depth,
+                   width=args.width, val_crops=args.val_crops, val_every=args.val_every, seed=args.seed,
+                   resume=not args.no_resume)
+    print(f"denoiser written to {args.out}/denoiser (config.json + model.safetensors)")
+    return 0
+
+
+def _add_validation_and_resume_arguments(parser: argparse.ArgumentParser, val_crops: int, val_every: int) -> None:
+    parser.add_argument("--val-crops", type=int, default=val_crops, help="fixed validation crops")
+    parser.add_argument("--val-every", type=int, default=val_every, help="validate and checkpoint every N steps")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-resume", action="store_true", help="start over even if OUT/last.pt exists")
+
+
+def _add_dncnn_command(models: argparse._SubParsersAction) -> None:
+    from .training.denoiser import NOISE_SOURCES
+
+    dncnn = models.add_parser("dncnn", help="reference DnCNN on synthesized (or real) noisy/clean pairs")
+    dncnn.add_argument("--noise", required=True, choices=NOISE_SOURCES,
+                       help="where the noise comes from (real: the PolyU + CC15 training pairs)")
+    dncnn.add_argument("--out", required=True, help="run folder: checkpoints, history.json, denoiser/")
+    dncnn.add_argument("--images", help="clean training images (default: $NOISEAUG_DATA/clean/bsd300-test)")
+    dncnn.add_argument("--val-images", help="clean validation images (default: $NOISEAUG_DATA/clean/kodak24)")
+    dncnn.add_argument("--data", help="data root holding real-srgb/ (default: $NOISEAUG_DATA)")
+    dncnn.add_argument("--steps", type=int, default=3000)
+    dncnn.add_argument("--batch", type=int, default=16, help="crops per step")
+    dncnn.add_argument("--patch", type=int, default=48, help="crop side in pixels (even)")
+    dncnn.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (x0.1 at 75%% of the steps)")
+    dncnn.add_argument("--depth", type=int, default=17)
+    dncnn.add_argument("--width", type=int, default=32, help="channels (the paper's 64 costs 4x on a CPU)")
+    _add_validation_and_resume_arguments(dncnn, val_crops=64, val_every=250)
+    dncnn.set_defaults(handler=_train_dncnn)
 
 
 def _clean_images(args: argparse.Namespace):
@@ -170,6 +239,7 @@ def _add_run_arguments(parser: argparse.ArgumentParser, outputs: str, steps: int
 def _add_train_commands(commands: argparse._SubParsersAction) -> None:
     train = commands.add_parser("train", help="train a model (checkpoints are resumable)")
     models = train.add_subparsers(dest="model", required=True, metavar="MODEL")
+    _add_dncnn_command(models)
     noiseflow = models.add_parser("noiseflow", help="supervised Noise Flow on the simulated camera (raw-RGB)")
     _add_run_arguments(noiseflow, "model/", steps=20_000, batch=32, val_batches=16, val_every=1000)
     noiseflow.add_argument("--pixel-independent", action="store_true",
@@ -184,10 +254,7 @@ def _add_train_commands(commands: argparse._SubParsersAction) -> None:
     naflow.add_argument("--lr", type=float, default=5e-4, help="Adam learning rate (x0.1 at 75%% of the steps)")
     naflow.add_argument("--hidden", type=int, default=32, help="coupling/injector width")
     naflow.add_argument("--features", type=int, default=16, help="condition-encoder channels")
-    naflow.add_argument("--val-crops", type=int, default=48)
-    naflow.add_argument("--val-every", type=int, default=250)
-    naflow.add_argument("--seed", type=int, default=0)
-    naflow.add_argument("--no-resume", action="store_true", help="start over even if OUT/last.pt exists")
+    _add_validation_and_resume_arguments(naflow, val_crops=48, val_every=250)
     naflow.set_defaults(handler=_train_naflow)
     for name, text in CLEAN_FREE_HELP.items():
         sub = models.add_parser(name, help=text)
@@ -263,6 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default: %(default)s)")
     demo.set_defaults(handler=_demo)
     _add_synthesize_command(commands)
+    _add_denoise_command(commands)
     _add_train_commands(commands)
     return parser
 

@@ -48,9 +48,11 @@ def model_from_config(config: dict[str, Any], source: str = "config") -> nn.Modu
     model_type = config["model_type"]
     if model_type not in _REGISTRY:
         raise ValueError(f"{source}: unknown model_type {model_type!r}; known: {sorted(_REGISTRY)}")
-    kwargs = {k: v for k, v in config.items() if k != "model_type"}
+    cls = _REGISTRY[model_type]
+    # keys that older configs lack take the value that reproduces the models saved without them
+    kwargs = {**getattr(cls, "legacy_config_defaults", {}), **{k: v for k, v in config.items() if k != "model_type"}}
     try:
-        return _REGISTRY[model_type](**kwargs)
+        return cls(**kwargs)
     except (TypeError, ValueError) as error:
         raise ValueError(f"{source}: config does not describe a valid {model_type} model: {error}") from error
 

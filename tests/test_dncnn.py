@@ -38,6 +38,7 @@ def test_layout_without_batch_norm_uses_biases():
 
 def test_residual_output_is_input_minus_predicted_noise():
     residual = DnCNN(depth=4, width=8).eval()
+    torch.nn.init.normal_(residual.body[-1].weight, std=0.1)  # a trained-looking last layer (it starts at zero)
     plain = DnCNN(depth=4, width=8, residual=False).eval()
     plain.load_state_dict(residual.state_dict())
     x = torch.rand(2, 3, 12, 12)
@@ -45,7 +46,13 @@ def test_residual_output_is_input_minus_predicted_noise():
     assert not torch.equal(residual(x), x)
 
 
-@pytest.mark.parametrize("index", [0, 1, -1])
+def test_a_fresh_residual_dncnn_is_the_identity():
+    net = DnCNN(depth=4, width=8).eval()
+    x = torch.rand(2, 3, 12, 12, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(net(x), x)
+
+
+@pytest.mark.parametrize("index", [0, 1, -2])
 def test_conv_weights_are_orthogonal(index):
     net = DnCNN(channels=3, depth=4, width=16)
     w = [m for m in net.modules() if isinstance(m, nn.Conv2d)][index].weight.detach()

@@ -139,7 +139,7 @@ def test_training_learns_each_configuration_and_classifies_it(tmp_path):
     def validate():
         return {"val_nll": float(configuration_free_nll(flow, val["noisy"], val["clean"]).mean())}
 
-    Trainer(NAFlowNLL(flow), data, validate, tmp_path, TrainConfig(steps=150, lr=5e-3, val_every=150),
+    Trainer(NAFlowNLL(flow), data, validate, tmp_path, TrainConfig(steps=300, lr=5e-3, val_every=300),
             progress=False).run()
     flow.eval()
     held_out = data.batch(10_000)
@@ -152,3 +152,31 @@ def test_training_learns_each_configuration_and_classifies_it(tmp_path):
     like_loud = flow.sample_noise_aware(clean, held_out["noisy"][1:2], held_out["clean"][1:2],
                                         torch.Generator().manual_seed(1)) - clean
     torch.testing.assert_close(like_loud.flatten(1).std(1), TwoLevelNoise.stds[[1, 1]], rtol=0.25, atol=0)
+
+
+def test_configs_saved_without_scale_floor_load_as_glows_unfloored_scale(tmp_path):
+    import json
+
+
+    save_pretrained(NAFlow(["a-iso100"], hidden=4, features=2, scale_floor=0.0), tmp_path / "old")
+    config = json.loads((tmp_path / "old" / "config.json").read_text())
+    del config["scale_floor"]
+    (tmp_path / "old" / "config.json").write_text(json.dumps(config))
+    assert load_folder(tmp_path / "old").scale_floor == 0.0
+    assert NAFlow(["a-iso100"], hidden=4, features=2).scale_floor == 0.5
+
+
+def test_a_floored_coupling_amplifies_at_most_one_over_the_floor_when_inverted():
+    from noiseaug.flows.layers import AffineCoupling
+
+    layer = AffineCoupling(4, hidden=8, scale_floor=0.5)
+    torch.nn.init.normal_(layer.net[-1].weight, std=5.0)  # scales driven towards 0 (sigmoid of very negative)
+    torch.nn.init.constant_(layer.net[-1].bias, -20.0)
+    y = torch.randn(2, 4, 6, 6, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    layer = layer.double()
+    x = layer.inverse(y)
+    _, shift = layer._scale_shift(y[:, :2], None)
+    assert float(((x[:, 2:] + shift).abs() / y[:, 2:].abs()).max()) <= 2.0 + 1e-9
+    torch.testing.assert_close(layer(x)[0], y)
+    with pytest.raises(ValueError, match="scale_floor"):
+        AffineCoupling(4, hidden=8, scale_floor=1.0)

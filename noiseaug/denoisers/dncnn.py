@@ -63,7 +63,13 @@ class DnCNN(nn.Module, PretrainedMixin):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """Orthogonal conv weights, zero biases, BatchNorm scale 1 and shift 0 (running stats reset)."""
+        """Orthogonal conv weights, zero biases, BatchNorm scale 1 and shift 0 (running stats reset); the
+        last convolution starts at zero, so a residual DnCNN starts as the identity.
+
+        With an orthogonal last layer the initial residual is of order 1 (an MSE near 0.75 on images in
+        [0, 1]); Adam then drives the output to zero and, on AWGN with sigma = 25/255, training stayed at
+        the noisy input's error for hundreds of steps. Zero-initialised, it learns from the first steps.
+        """
         for module in self.modules():
             if isinstance(module, nn.Conv2d):
                 nn.init.orthogonal_(module.weight)
@@ -71,6 +77,7 @@ class DnCNN(nn.Module, PretrainedMixin):
                     nn.init.zeros_(module.bias)
             elif isinstance(module, nn.BatchNorm2d):
                 module.reset_parameters()
+        nn.init.zeros_(self.body[-1].weight)
 
     @property
     def config(self) -> dict[str, Any]:

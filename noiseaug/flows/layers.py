@@ -118,9 +118,23 @@ class InvConv1x1(FlowLayer):
         return F.conv2d(y, w_inv[:, :, None, None])
 
 
-def _scale(raw: Tensor) -> Tensor:
-    """Glow's bounded scale ``sigmoid(raw + 2)``: in (0, 1), near 0.88 at initialisation."""
-    return torch.sigmoid(raw + 2.0)
+def _scale(raw: Tensor, floor: float = 0.0) -> Tensor:
+    """Glow's bounded scale ``sigmoid(raw + 2)`` in (0, 1), near 0.88 at initialisation, lifted onto
+    ``(floor, 1)`` as ``floor + (1 - floor) * sigmoid(raw + 2)``.
+
+    ``floor = 0`` is Glow's. A positive floor caps what the inverse (sampling) direction can amplify
+    at ``1 / floor`` per layer: with Glow's scale a coupling whose input is already large can output
+    a scale near 0, and dividing by it feeds back through the next coupling until samples overflow
+    (seen with NAFlow on clean content outside its training range, e.g. saturated regions).
+    """
+    scale = torch.sigmoid(raw + 2.0)
+    return scale if floor == 0.0 else floor + (1.0 - floor) * scale
+
+
+def _check_floor(scale_floor: float) -> float:
+    if isinstance(scale_floor, bool) or not isinstance(scale_floor, (int, float)) or not 0.0 <= scale_floor < 1.0:
+        raise ValueError(f"scale_floor must be a number in [0, 1), got {scale_floor!r}")
+    return float(scale_floor)
 
 
 def small_cnn(in_channels: int, out_channels: int, hidden: int) -> nn.Sequential:
@@ -134,11 +148,13 @@ def small_cnn(in_channels: int, out_channels: int, hidden: int) -> nn.Sequential
 
 class AffineCoupling(FlowLayer):
     """Affine coupling: the first ``channels // 2`` channels (and optional condition features)
-    give a scale and shift for the rest: ``y_b = (x_b + shift) * sigmoid(raw + 2)``.
+    give a scale and shift for the rest: ``y_b = (x_b + shift) * scale`` with ``scale = sigmoid(raw + 2)``
+    (Glow), or lifted onto ``(scale_floor, 1)`` (see :func:`_scale`).
     """
 
-    def __init__(self, channels: int, hidden: int, cond_channels: int = 0) -> None:
+    def __init__(self, channels: int, hidden: int, cond_channels: int = 0, scale_floor: float = 0.0) -> None:
         super().__init__()
+        self.scale_floor = _check_floor(scale_floor)
         if channels < 2:
             raise ValueError(f"AffineCoupling needs at least 2 channels, got {channels}")
         self.split = channels // 2
@@ -148,7 +164,7 @@ class AffineCoupling(FlowLayer):
     def _scale_shift(self, xa: Tensor, cond: FlowCondition | None) -> tuple[Tensor, Tensor]:
         h = xa if not self.cond_channels else torch.cat([xa, cond.features], 1)
         raw, shift = self.net(h).chunk(2, dim=1)
-        return _scale(raw), shift
+        return _scale(raw, self.scale_floor), shift
 
     def forward(self, x: Tensor, cond: FlowCondition | None = None) -> tuple[Tensor, Tensor]:
         xa, xb = x[:, :self.split], x[:, self.split:]
@@ -163,16 +179,17 @@ class AffineCoupling(FlowLayer):
 
 class AffineInjector(FlowLayer):
     """Scale and shift of every channel from the condition features alone (SRFlow's affine injector):
-    ``y = (x + shift(c)) * sigmoid(raw(c) + 2)``.
+    ``y = (x + shift(c)) * scale(c)``, the scale as in :class:`AffineCoupling` (``scale_floor`` likewise).
     """
 
-    def __init__(self, channels: int, cond_channels: int, hidden: int) -> None:
+    def __init__(self, channels: int, cond_channels: int, hidden: int, scale_floor: float = 0.0) -> None:
         super().__init__()
+        self.scale_floor = _check_floor(scale_floor)
         self.net = small_cnn(cond_channels, 2 * channels, hidden)
 
     def _scale_shift(self, cond: FlowCondition) -> tuple[Tensor, Tensor]:
         raw, shift = self.net(cond.features).chunk(2, dim=1)
-        return _scale(raw), shift
+        return _scale(raw, self.scale_floor), shift
 
     def forward(self, x: Tensor, cond: FlowCondition | None = None) -> tuple[Tensor, Tensor]:
         scale, shift = self._scale_shift(cond)

@@ -79,6 +79,10 @@ class NAFlow(NoiseModel, PretrainedMixin):
         blocks: conditional blocks K per level (the paper: 2).
         hidden: width of the coupling and injector networks.
         features: channels of the condition encoder's features.
+        scale_floor: the couplings' and injectors' scales live in ``(scale_floor, 1)``
+            (:func:`~noiseaug.flows.layers._scale`); 0 is Glow/SRFlow's ``sigmoid(raw + 2)``. The default
+            0.5 bounds what sampling can amplify per layer; with 0, samples on clean content unlike the
+            training crops (saturated regions) overflowed to Inf/NaN in about 1 % of BSD300 crops.
 
     Example:
         >>> import torch
@@ -92,10 +96,12 @@ class NAFlow(NoiseModel, PretrainedMixin):
     """
 
     model_type = "naflow"
+    #: configs saved before ``scale_floor`` existed describe Glow's unfloored scale
+    legacy_config_defaults = {"scale_floor": 0.0}
     channels = (SRGB_CHANNELS,)
 
     def __init__(self, configurations: list[str], levels: int = 3, blocks: int = 2, hidden: int = 64,
-                 features: int = 32) -> None:
+                 features: int = 32, scale_floor: float = 0.5) -> None:
         super().__init__()
         if not configurations or len(set(configurations)) != len(configurations) \
                 or not all(isinstance(c, str) for c in configurations):
@@ -105,6 +111,7 @@ class NAFlow(NoiseModel, PretrainedMixin):
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
         self.configurations = list(configurations)
         self.levels, self.blocks, self.hidden, self.features = levels, blocks, hidden, features
+        self.scale_floor = float(scale_floor)
         self.embedding = nn.ModuleList([InvConv1x1(SRGB_CHANNELS, seed=0), ActNorm(SRGB_CHANNELS)])
         self.scales = nn.ModuleList()
         channels, seed = SRGB_CHANNELS, 1
@@ -113,8 +120,9 @@ class NAFlow(NoiseModel, PretrainedMixin):
             layers: list[nn.Module] = [Squeeze(), *transition_step(channels, seed)]
             for _ in range(blocks):
                 seed += 1
-                layers += [AffineCoupling(channels, hidden, cond_channels=features),
-                           AffineInjector(channels, features, hidden), *transition_step(channels, seed)]
+                layers += [AffineCoupling(channels, hidden, cond_channels=features, scale_floor=scale_floor),
+                           AffineInjector(channels, features, hidden, scale_floor=scale_floor),
+                           *transition_step(channels, seed)]
             self.scales.append(nn.ModuleList(layers))
             seed += 1
         self.encoder = ConditionEncoder(features, levels)
@@ -126,7 +134,8 @@ class NAFlow(NoiseModel, PretrainedMixin):
     def config(self) -> dict[str, Any]:
         """Everything needed to rebuild the architecture (saved as config.json)."""
         return {"model_type": self.model_type, "configurations": self.configurations, "levels": self.levels,
-                "blocks": self.blocks, "hidden": self.hidden, "features": self.features}
+                "blocks": self.blocks, "hidden": self.hidden, "features": self.features,
+                "scale_floor": self.scale_floor}
 
     @property
     def multiple(self) -> int:

@@ -1,0 +1,137 @@
+"""Denoisers on real noisy photographs: PSNR / SSIM on the held-out real pairs, and a crops figure.
+
+Test sets: the scene-level held-out split of PolyU + CC15 (20 DSLR pairs, the split ``noiseaug train
+naflow`` and ``noiseaug train dncnn --noise real`` hold out) and ``real-srgb/sidd-dev`` (5 smartphone
+pairs, a camera family none of the models saw). Whole images are denoised in one pass; outputs are
+clipped to [0, 1] and compared in float with the clean image: PSNR and SSIM (kornia, data range 1,
+11x11 window) per image, averaged per set. The "noisy input" row is the identity.
+
+Models: ``--model LABEL=PATH_OR_NAME`` (repeatable), any DnCNN / U-Net folder, released name or Hub id;
+by default every released ``dncnn-*`` denoiser.
+
+    python benchmarks/denoising.py --out out/denoising
+    python benchmarks/denoising.py --model AWGN=runs/dncnn/awgn/denoiser --model NAFlow=runs/dncnn/naflow/denoiser --out out/d
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from noiseaug.denoise import load_denoiser
+from noiseaug.hub import released_models
+from noiseaug.metrics import psnr, ssim
+from naflow_srgb import load_sets
+
+NOISY_INPUT = "noisy input"
+
+
+def parse_models(specs: list[str] | None) -> dict[str, str]:
+    """``["LABEL=PATH", ...]`` -> ``{label: path}``; default: every released ``dncnn-*`` model."""
+    if not specs:
+        return {name: name for name in released_models() if name.startswith("dncnn-")}
+    models = {}
+    for spec in specs:
+        label, sep, path = spec.partition("=")
+        if not sep or not label or not path:
+            raise SystemExit(f"--model takes LABEL=PATH_OR_NAME, got {spec!r}")
+        models[label] = path
+    return models
+
+
+@torch.no_grad()
+def evaluate(models: dict[str, nn.Module], sets: dict[str, list[tuple[str, Tensor, Tensor]]]) -> dict:
+    """``{set: {model: {"psnr", "ssim", "per_image": {name: [psnr, ssim]}}}}`` (the identity included)."""
+    results: dict = {}
+    for set_name, pairs in sets.items():
+        results[set_name] = {}
+        for label, model in {NOISY_INPUT: None, **models}.items():
+            per_image = {}
+            for name, noisy, clean in pairs:
+                out = noisy if model is None else model(noisy).clamp(0, 1)
+                per_image[name] = [float(psnr(out, clean)), float(ssim(out, clean))]
+            results[set_name][label] = {"psnr": statistics.fmean(v[0] for v in per_image.values()),
+                                        "ssim": statistics.fmean(v[1] for v in per_image.values()),
+                                        "per_image": per_image}
+            print(f"  {set_name:28s} {label:24s} PSNR {results[set_name][label]['psnr']:.2f} dB  "
+                  f"SSIM {results[set_name][label]['ssim']:.4f}", flush=True)
+    return results
+
+
+def markdown(results: dict) -> str:
+    sets = list(results)
+    labels = list(results[sets[0]])
+    lines = ["| model | " + " | ".join(f"{s} PSNR (dB) | SSIM" for s in sets) + " |",
+             "| --- | " + " | ".join("---: | ---:" for _ in sets) + " |"]
+    for label in labels:
+        cells = [f"{results[s][label]['psnr']:.2f} | {results[s][label]['ssim']:.4f}" for s in sets]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+@torch.no_grad()
+def crops_figure(models: dict[str, nn.Module], sets: dict, path: Path, size: int = 96) -> None:
+    """One row per test set (its first image, centre crop): noisy | each model | clean."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    columns = [NOISY_INPUT, *models, "clean"]
+    rows = [(set_name, *pairs[0]) for set_name, pairs in sets.items()]
+    fig, axes = plt.subplots(len(rows), len(columns), figsize=(2.2 * len(columns), 2.4 * len(rows)), squeeze=False)
+    for r, (set_name, name, noisy, clean) in enumerate(rows):
+        h, w = noisy.shape[-2:]
+        top, left = (h - size) // 2, (w - size) // 2
+        crop = (slice(None), slice(None), slice(top, top + size), slice(left, left + size))
+        images = {NOISY_INPUT: noisy, "clean": clean}
+        images.update({label: model(noisy).clamp(0, 1) for label, model in models.items()})
+        for c, label in enumerate(columns):
+            ax = axes[r][c]
+            ax.imshow(images[label][crop][0].permute(1, 2, 0).numpy(), interpolation="nearest")
+            ax.set_xticks([]), ax.set_yticks([])
+            if label not in ("clean",):
+                ax.set_xlabel(f"{float(psnr(images[label], clean)):.2f} dB", fontsize=8)
+            if r == 0:
+                ax.set_title(label, fontsize=9)
+        axes[r][0].set_ylabel(f"{set_name}\n{name}", fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", action="append", help="LABEL=PATH_OR_NAME of a denoiser (repeatable)")
+    parser.add_argument("--data", type=Path, help="data root (default: $NOISEAUG_DATA)")
+    parser.add_argument("--limit", type=int, help="first N images of each set only (smoke runs)")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    specs = parse_models(args.model)
+    if not specs:
+        raise SystemExit("no denoisers: pass --model LABEL=PATH (no released dncnn-* models found)")
+    models = {label: load_denoiser(path) for label, path in specs.items()}
+    sets = {name: pairs[:args.limit] for name, pairs in load_sets(args.data).items()}
+    args.out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    results = evaluate(models, sets)
+    table = markdown(results)
+    hardware = f"{platform.processor() or platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} thread(s)"
+    report = (f"# Denoising real noisy photographs\n\nPSNR / SSIM (kornia, data range 1) per image, averaged; "
+              f"whole images, outputs clipped to [0, 1]. {hardware}; {time.perf_counter() - start:.0f} s.\n\n{table}\n")
+    (args.out / "denoising.md").write_text(report)
+    (args.out / "denoising.json").write_text(json.dumps({"models": specs, "results": results}, indent=2))
+    crops_figure(models, sets, args.out / "denoising_crops.png")
+    print("\n" + table)
+    print(f"\nwritten: {args.out / 'denoising.md'}, denoising.json, denoising_crops.png")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+"""Denoise image files with a pretrained denoiser (``noiseaug denoise``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .denoisers import DnCNN, UNet
+from .hub import load_pretrained
+from .imageio import IMAGE_SUFFIXES, read_image, write_png
+
+
+def load_denoiser(name_or_path: str | Path, device: str | torch.device = "cpu") -> nn.Module:
+    """A pretrained :class:`~noiseaug.DnCNN` or :class:`~noiseaug.UNet` (folder, released name or Hub id), in eval mode.
+
+    ``TypeError`` if the weights are another kind of model (e.g. a noise flow).
+    """
+    model = load_pretrained(name_or_path, map_location="cpu")
+    if not isinstance(model, (DnCNN, UNet)):
+        raise TypeError(f"{name_or_path} is a {type(model).__name__}, not a denoiser (DnCNN or UNet)")
+    if model.channels != 3:
+        raise ValueError(f"{name_or_path} denoises {model.channels}-channel images; noiseaug denoise takes sRGB files")
+    return model.to(device).eval()
+
+
+@torch.no_grad()
+def denoise_files(model: nn.Module, source: str | Path, out: str | Path, *, device: str | torch.device = "cpu",
+                  progress: bool = True) -> list[Path]:
+    """Denoise one image file or every PNG/JPEG of a folder; write 8-bit PNGs; return their paths.
+
+    ``source`` a file: ``out`` is the output file (``.png``), or a folder to write ``<stem>.png`` into.
+    ``source`` a folder: ``out`` is a folder, written as ``out/<stem>.png`` per input. Whole images are
+    denoised in one pass (the networks are fully convolutional; the U-Net pads to its multiple).
+    """
+    from .synthesize import image_files
+
+    source, out = Path(source), Path(out)
+    if source.is_file():
+        if source.suffix.lower() not in IMAGE_SUFFIXES:
+            raise ValueError(f"source {source} is not a {'/'.join(IMAGE_SUFFIXES)} image")
+        files = [source]
+        targets = [out if out.suffix.lower() == ".png" else out / f"{source.stem}.png"]
+    elif source.is_dir():
+        files = image_files(source)
+        targets = [out / f"{p.stem}.png" for p in files]
+    else:
+        raise FileNotFoundError(f"source not found: {source}")
+    for path, target in tqdm(list(zip(files, targets)), desc="denoise", unit="image", disable=not progress):
+        noisy = read_image(path).to(device)[None]
+        write_png(target, model(noisy).clamp(0, 1)[0].cpu())
+    return targets

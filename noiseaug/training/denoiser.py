@@ -1,0 +1,154 @@
+"""Reference DnCNN denoisers trained on synthesized pairs (``noiseaug train dncnn --noise ...``).
+
+The question these answer: *which noise should I train with?* Every run has the same budget and
+differs only in where the noise comes from:
+
+* ``awgn``: :class:`~noiseaug.GaussianNoiseTransform`, sigma uniform in [0, 50]/255 per patch;
+* ``nlf``: :class:`~noiseaug.HeteroscedasticNoiseTransform` with its default log-uniform ranges;
+* ``pg``: :class:`~noiseaug.PoissonGaussianNoiseTransform` with its default ranges;
+* ``naflow``: :class:`~noiseaug.NAFlowTransform` (released ``naflow-srgb``), a random camera
+  configuration per patch;
+* ``noiseflow-isp``: :class:`~noiseaug.NoiseFlowTransform` (released ``noiseflow-simcam``) in raw,
+  through the simulated ISP (:class:`~noiseaug.transforms.raw_route.RawRouteTransform`), a random
+  camera and ISO per patch;
+* ``real``: the real noisy/clean pairs of the PolyU + CC15 training split (the upper bound).
+
+Synthetic pairs: random ``patch x patch`` crops (with one of the 8 flips/rotations) of clean sRGB
+images (``clean/bsd300-test`` by default), noised, then clipped and rounded to 8 bits like a
+camera's file. Batch ``k`` is a pure function of ``(seed, k)``. Loss: mean squared error of the
+denoised patch against the clean one. Validation (checkpoint selection only): the same noise
+source on fixed crops of ``clean/kodak24`` (for ``real``: fixed crops of the training pairs,
+so selection is in-sample there); the test sets are never seen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..data.patches import random_patch
+from ..data.root import data_folder
+from ..data.simulated_pairs import read_image_folder
+from ..demo import quantize_8bit
+from ..denoisers import DnCNN
+from ..hub import save_pretrained
+from ..metrics import psnr
+from ..transforms import (
+    GaussianNoiseTransform,
+    HeteroscedasticNoiseTransform,
+    NAFlowTransform,
+    NoiseFlowTransform,
+    NoiseTransform,
+    PoissonGaussianNoiseTransform,
+)
+from ..transforms.raw_route import RawRouteTransform
+from .loop import TrainConfig, Trainer, init_distributed, seeded
+from .naflow_recipe import RealCrops, RealPairs, real_srgb_split
+
+#: Noise sources with a synthesizer, and how each is built.
+SYNTHETIC_SOURCES: dict[str, Callable[[], NoiseTransform]] = {
+    "awgn": GaussianNoiseTransform,
+    "nlf": HeteroscedasticNoiseTransform,
+    "pg": PoissonGaussianNoiseTransform,
+    "naflow": lambda: NAFlowTransform.from_pretrained("naflow-srgb"),
+    "noiseflow-isp": lambda: RawRouteTransform(NoiseFlowTransform.from_pretrained("noiseflow-simcam")),
+}
+NOISE_SOURCES = (*SYNTHETIC_SOURCES, "real")
+
+
+def noise_source(name: str) -> NoiseTransform:
+    """The synthesizer of a named source (see the module docs); ``ValueError`` for unknown names."""
+    if name not in SYNTHETIC_SOURCES:
+        raise ValueError(f"noise must be one of {list(SYNTHETIC_SOURCES)} (or 'real' for real pairs), got {name!r}")
+    return SYNTHETIC_SOURCES[name]().eval()
+
+
+class SynthesizedPairs:
+    """Batches ``{"noisy", "clean"}`` of random clean crops noised by ``noise`` (8-bit, deterministic).
+
+    Args:
+        images: clean sRGB images, uint8 or float ``(3, H, W)``; each at least ``patch`` on both sides.
+        noise: the noise transform (called with one generator per batch).
+        patch: crop side (even, so the raw route can take it). batch_size: crops per batch.
+        seed: batch ``k`` depends only on ``(seed, k)``.
+
+    Example:
+        >>> import torch
+        >>> from noiseaug import GaussianNoiseTransform
+        >>> images = [torch.rand(3, 40, 50, generator=torch.Generator().manual_seed(0))]
+        >>> pairs = SynthesizedPairs(images, GaussianNoiseTransform(sigma=0.1), patch=16, batch_size=4, seed=0)
+        >>> batch = pairs.batch(0)
+        >>> batch["noisy"].shape, bool(torch.equal(batch["noisy"], pairs.batch(0)["noisy"]))
+        (torch.Size([4, 3, 16, 16]), True)
+    """
+
+    def __init__(self, images: Sequence[Tensor], noise: NoiseTransform, patch: int, batch_size: int, seed: int) -> None:
+        if not images:
+            raise ValueError("images must hold at least one clean image")
+        if patch < 2 or patch % 2:
+            raise ValueError(f"patch must be an even number >= 2, got {patch}")
+        small = [tuple(img.shape[-2:]) for img in images if min(img.shape[-2:]) < patch]
+        if small:
+            raise ValueError(f"patch={patch} is larger than some images: {small[:3]}")
+        self.images, self.noise, self.patch, self.batch_size, self.seed = list(images), noise, patch, batch_size, seed
+
+    @torch.no_grad()
+    def batch(self, step: int) -> dict[str, Tensor]:
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + step)
+        picks = torch.randint(len(self.images), (self.batch_size,), generator=g).tolist()
+        crops = [random_patch([self.images[k]], self.patch, g)[0] for k in picks]
+        clean = torch.stack(crops)
+        clean = clean.float() / 255.0 if clean.dtype == torch.uint8 else clean.float()
+        return {"noisy": quantize_8bit(self.noise(clean, generator=g)), "clean": clean}
+
+
+class DenoiserMSE(nn.Module):
+    """Mean squared error of ``denoiser(noisy)`` against ``clean`` for a batch ``{"noisy", "clean"}``."""
+
+    def __init__(self, denoiser: nn.Module) -> None:
+        super().__init__()
+        self.denoiser = denoiser
+
+    def forward(self, batch: dict[str, Tensor]) -> Tensor:
+        return F.mse_loss(self.denoiser(batch["noisy"]), batch["clean"])
+
+
+def train_denoiser(out_dir: str | Path, noise: str, *, images: str | Path | None = None,
+                   val_images: str | Path | None = None, data_root: str | Path | None = None, steps: int = 3000,
+                   batch_size: int = 16, patch_size: int = 48, lr: float = 1e-3, depth: int = 17, width: int = 32,
+                   val_crops: int = 64, val_every: int = 250, seed: int = 0, resume: bool = True,
+                   progress: bool = True) -> DnCNN:
+    """Train a DnCNN on one noise source (see the module docs); writes checkpoints and ``denoiser/``.
+
+    ``images`` / ``val_images``: clean training / validation folders (default ``clean/bsd300-test`` /
+    ``clean/kodak24`` under the data root); ``data_root`` locates the real pairs for ``noise="real"``.
+    """
+    if noise not in NOISE_SOURCES:
+        raise ValueError(f"noise must be one of {list(NOISE_SOURCES)}, got {noise!r}")
+    rank, _ = init_distributed()
+    with seeded(seed):
+        denoiser = DnCNN(channels=3, depth=depth, width=width)
+    if noise == "real":
+        train_data = RealPairs.load(real_srgb_split(data_root)[0])
+        batches = RealCrops(train_data, [], patch_size, batch_size, seed + rank, dequantize=False)
+        val = RealCrops(train_data, [], patch_size, val_crops, seed + 99_991, dequantize=False).batch(0)
+    else:
+        source = noise_source(noise)
+        train_images = read_image_folder(images or data_folder("clean", "bsd300-test")).values()
+        batches = SynthesizedPairs(list(train_images), source, patch_size, batch_size, seed + rank)
+        kodak = read_image_folder(val_images or data_folder("clean", "kodak24")).values()
+        val = SynthesizedPairs(list(kodak), source, patch_size, val_crops, seed + 99_991).batch(0)
+
+    def validate() -> dict[str, float]:
+        denoised = denoiser(val["noisy"]).clamp(0, 1)
+        return {"val_mse": float(F.mse_loss(denoised, val["clean"])), "val_psnr": float(psnr(denoised, val["clean"]).mean())}
+
+    config = TrainConfig(steps=steps, lr=lr, lr_decay_at=(int(0.75 * steps),), val_every=val_every, seed=seed)
+    Trainer(DenoiserMSE(denoiser), batches, validate, out_dir, config, best_key="val_mse", progress=progress).run(resume)
+    if rank == 0:
+        save_pretrained(denoiser.eval(), Path(out_dir) / "denoiser")
+    return denoiser

@@ -1,0 +1,174 @@
+"""Reference-denoiser training on synthesized pairs, the raw route through the ISP, and ``noiseaug denoise``."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from noiseaug import DnCNN, GaussianNoiseTransform, NAFlowTransform, PoissonGaussianNoiseTransform
+from noiseaug.denoise import denoise_files, load_denoiser
+from noiseaug.flows.naflow import NAFlow
+from noiseaug.hub import save_pretrained
+from noiseaug.imageio import read_image, write_png
+from noiseaug.training.denoiser import NOISE_SOURCES, SynthesizedPairs, noise_source, train_denoiser
+from noiseaug.transforms.raw_route import RawRouteTransform
+
+
+def _images(n=3, h=40, w=52, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    # smooth content (a denoiser can tell it from noise) with a saturated corner
+    base = torch.rand(n, 3, h // 4, w // 4, generator=g)
+    images = torch.nn.functional.interpolate(base, size=(h, w), mode="bilinear", align_corners=False)
+    images[:, :, :8, :8] = 1.0
+    return list(images)
+
+
+def test_synthesized_pairs_are_deterministic_8bit_and_aligned():
+    pairs = SynthesizedPairs(_images(), GaussianNoiseTransform(sigma=0.05), patch=16, batch_size=6, seed=3)
+    a, b = pairs.batch(7), pairs.batch(7)
+    assert torch.equal(a["noisy"], b["noisy"]) and torch.equal(a["clean"], b["clean"])
+    assert not torch.equal(a["noisy"], pairs.batch(8)["noisy"])
+    assert a["noisy"].shape == a["clean"].shape == (6, 3, 16, 16)
+    assert torch.equal(a["noisy"], (a["noisy"] * 255).round() / 255)
+    residual = (a["noisy"] - a["clean"]).std()
+    assert 0.035 < float(residual) < 0.065
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"images": []}, "at least one"),
+    ({"patch": 15}, "even"),
+    ({"patch": 64}, "larger than"),
+])
+def test_synthesized_pairs_reject_bad_settings(kwargs, message):
+    settings = {"images": _images(), "noise": GaussianNoiseTransform(), "patch": 16, "batch_size": 2, "seed": 0, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        SynthesizedPairs(**settings)
+
+
+def test_noise_sources_are_named_and_unknown_names_fail():
+    assert set(NOISE_SOURCES) == {"awgn", "nlf", "pg", "naflow", "noiseflow-isp", "real"}
+    with pytest.raises(ValueError, match="noise must be one of"):
+        noise_source("speckle")
+    with pytest.raises(ValueError, match="noise must be one of"):
+        train_denoiser("unused", "speckle")
+
+
+@pytest.mark.parametrize("name", ["awgn", "nlf", "pg", "naflow", "noiseflow-isp"])
+def test_every_synthetic_source_gives_finite_noise_on_saturated_content(name):
+    """Regression: the first NAFlow release (Glow's unfloored coupling scale) overflowed to Inf on crops
+    with saturated regions; a floored scale keeps sampling bounded."""
+    clean = torch.stack(_images(n=8, h=48, w=48, seed=1))
+    clean[:4, :, 16:, :24] = 0.0
+    noisy = noise_source(name)(clean, generator=torch.Generator().manual_seed(0))
+    noise = noisy - clean
+    assert torch.isfinite(noise).all()
+    assert float(noise.abs().amax()) < 0.9
+    assert float(noise.std()) > 1e-3
+
+
+def test_naflow_source_stays_finite_on_the_bsd300_crops_that_overflowed_the_first_release():
+    from noiseaug.data.root import data_folder
+    from noiseaug.data.simulated_pairs import read_image_folder
+
+    images = list(read_image_folder(data_folder("clean", "bsd300-test")).values())
+    pairs = SynthesizedPairs(images, noise_source("naflow"), patch=48, batch_size=16, seed=0)
+    for step in (0, 18):  # batch 0 row 9 and batch 18 row 2 gave Inf/NaN with the unfloored scale
+        batch = pairs.batch(step)
+        noise = batch["noisy"] - batch["clean"]
+        assert torch.isfinite(noise).all()
+        assert float(noise.abs().amax()) < 0.9
+
+
+def test_raw_route_keeps_the_clean_image_and_adds_correlated_processed_noise():
+    clean = torch.stack(_images(n=4, h=48, w=48))
+    silent = RawRouteTransform(GaussianNoiseTransform(sigma=0.0), clip=False)
+    assert torch.equal(silent(clean, generator=torch.Generator().manual_seed(0)), clean)
+    route = RawRouteTransform(PoissonGaussianNoiseTransform(gain=0.01, read_sigma=0.01), clip=False)
+    a = route(clean, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(a, route(clean, generator=torch.Generator().manual_seed(1)))
+    noise = a - clean
+    # bilinear demosaicking spreads each raw sample over neighbours: horizontal correlation appears
+    left, right = noise[..., :, :-1].flatten(), noise[..., :, 1:].flatten()
+    assert float(torch.corrcoef(torch.stack([left, right]))[0, 1]) > 0.2
+
+
+def test_raw_route_rejects_odd_sizes_and_non_transforms():
+    route = RawRouteTransform(GaussianNoiseTransform(sigma=0.01))
+    with pytest.raises(ValueError, match="even H and W"):
+        route(torch.rand(1, 3, 15, 16))
+    with pytest.raises(TypeError, match="raw must be a NoiseTransform"):
+        RawRouteTransform(torch.nn.Identity())
+
+
+def _folder(path, images):
+    for k, img in enumerate(images):
+        write_png(path / f"img{k}.png", img)
+    return path
+
+
+@pytest.mark.slow
+def test_train_denoiser_learns_awgn_and_writes_a_loadable_denoiser(tmp_path):
+    train = _folder(tmp_path / "train", _images(n=4, h=64, w=64, seed=2))
+    val = _folder(tmp_path / "val", _images(n=2, h=64, w=64, seed=3))
+    out = tmp_path / "run"
+    train_denoiser(out, "awgn", images=train, val_images=val, steps=60, batch_size=8, patch_size=32, lr=2e-3,
+                   depth=4, width=16, val_crops=16, val_every=30, progress=False)
+    history = json.loads((out / "history.json").read_text())
+    assert [r["step"] for r in history] == [30, 60]
+    model = load_denoiser(out / "denoiser")
+    pairs = SynthesizedPairs([read_image(p) for p in sorted(val.iterdir())], noise_source("awgn"), 32, 16, seed=99_991)
+    batch = pairs.batch(0)
+    with torch.no_grad():
+        denoised_error = torch.nn.functional.mse_loss(model(batch["noisy"]).clamp(0, 1), batch["clean"])
+    noisy_error = torch.nn.functional.mse_loss(batch["noisy"], batch["clean"])
+    assert float(denoised_error) < 0.7 * float(noisy_error)
+
+
+def test_denoise_files_and_cli_on_a_file_and_a_folder(tmp_path):
+    torch.manual_seed(0)
+    model = DnCNN(depth=3, width=8).eval()
+    torch.nn.init.normal_(model.body[-1].weight, std=0.01)
+    save_pretrained(model, tmp_path / "model")
+    images = _folder(tmp_path / "noisy", _images(n=2, h=24, w=30))
+    written = denoise_files(load_denoiser(tmp_path / "model"), images, tmp_path / "out", progress=False)
+    assert [p.name for p in written] == ["img0.png", "img1.png"]
+    with torch.no_grad():
+        expected = model(read_image(images / "img0.png")[None]).clamp(0, 1)[0]
+    assert float((read_image(written[0]) - expected).abs().max()) <= 0.5 / 255 + 1e-6
+    result = subprocess.run([sys.executable, "-m", "noiseaug", "denoise", str(images / "img1.png"),
+                             str(tmp_path / "one.png"), "--model", str(tmp_path / "model")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert read_image(tmp_path / "one.png").shape == (3, 24, 30)
+
+
+def test_denoise_refuses_models_that_are_not_denoisers(tmp_path):
+    save_pretrained(NAFlow(["a-iso100"], hidden=4, features=2), tmp_path / "flow")
+    with pytest.raises(TypeError, match="not a denoiser"):
+        load_denoiser(tmp_path / "flow")
+    with pytest.raises(FileNotFoundError, match="source not found"):
+        denoise_files(DnCNN(depth=3, width=4), tmp_path / "missing", tmp_path / "out")
+
+
+def test_naflow_transform_is_exported_at_the_top_level():
+    import noiseaug
+
+    assert noiseaug.NAFlowTransform is NAFlowTransform
+
+
+def test_denoising_benchmark_smoke(tmp_path):
+    from pathlib import Path
+
+    save_pretrained(DnCNN(depth=3, width=4), tmp_path / "tiny")
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "denoising.py"
+    result = subprocess.run([sys.executable, str(script), "--model", f"tiny={tmp_path / 'tiny'}", "--limit", "1",
+                             "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=300,
+                            env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads((tmp_path / "out" / "denoising.json").read_text())
+    for per_set in report["results"].values():
+        # a fresh residual DnCNN is the identity: the same PSNR as the noisy input
+        assert per_set["tiny"]["psnr"] == pytest.approx(per_set["noisy input"]["psnr"])
+    assert (tmp_path / "out" / "denoising_crops.png").stat().st_size > 10_000
