@@ -78,7 +78,7 @@ def markdown(results: dict) -> str:
 
 @torch.no_grad()
 def crops_figure(models: dict[str, nn.Module], sets: dict, path: Path, size: int = 96) -> None:
-    """One row per test set (its first image, centre crop): noisy | each model | clean."""
+    """One row per test set (its first image, 96x96 centre crop): noisy | each model | clean; whole-image PSNR below."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -98,7 +98,7 @@ def crops_figure(models: dict[str, nn.Module], sets: dict, path: Path, size: int
             ax.imshow(images[label][crop][0].permute(1, 2, 0).numpy(), interpolation="nearest")
             ax.set_xticks([]), ax.set_yticks([])
             if label not in ("clean",):
-                ax.set_xlabel(f"{float(psnr(images[label], clean)):.2f} dB", fontsize=8)
+                ax.set_xlabel(f"{float(psnr(images[label], clean)):.2f} dB (whole image)", fontsize=8)
             if r == 0:
                 ax.set_title(label, fontsize=9)
         axes[r][0].set_ylabel(f"{set_name}\n{name}", fontsize=7)

@@ -39,7 +39,7 @@ def test_synthesized_pairs_are_deterministic_8bit_and_aligned():
 @pytest.mark.parametrize("kwargs, message", [
     ({"images": []}, "at least one"),
     ({"patch": 15}, "even"),
-    ({"patch": 64}, "larger than"),
+    ({"patch": 64}, "H, W >= patch"),
 ])
 def test_synthesized_pairs_reject_bad_settings(kwargs, message):
     settings = {"images": _images(), "noise": GaussianNoiseTransform(), "patch": 16, "batch_size": 2, "seed": 0, **kwargs}

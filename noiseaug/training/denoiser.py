@@ -30,7 +30,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..data.patches import random_patch
 from ..data.root import data_folder
 from ..data.simulated_pairs import read_image_folder
 from ..demo import quantize_8bit
@@ -46,6 +45,7 @@ from ..transforms import (
     PoissonGaussianNoiseTransform,
 )
 from ..transforms.raw_route import RawRouteTransform
+from .crops import CropBatches
 from .loop import TrainConfig, Trainer, init_distributed, seeded
 from .naflow_recipe import RealCrops, RealPairs, real_srgb_split
 
@@ -68,11 +68,12 @@ def noise_source(name: str) -> NoiseTransform:
 
 
 class SynthesizedPairs:
-    """Batches ``{"noisy", "clean"}`` of random clean crops noised by ``noise`` (8-bit, deterministic).
+    """Batches ``{"noisy", "clean"}`` of random clean crops noised by ``noise``, the noisy crop clipped and
+    rounded to 8 bits: :class:`~noiseaug.training.crops.CropBatches` (synthetic mode) plus the rounding.
 
     Args:
         images: clean sRGB images, uint8 or float ``(3, H, W)``; each at least ``patch`` on both sides.
-        noise: the noise transform (called with one generator per batch).
+        noise: the noise transform (called with the batch's generator).
         patch: crop side (even, so the raw route can take it). batch_size: crops per batch.
         seed: batch ``k`` depends only on ``(seed, k)``.
 
@@ -87,23 +88,11 @@ class SynthesizedPairs:
     """
 
     def __init__(self, images: Sequence[Tensor], noise: NoiseTransform, patch: int, batch_size: int, seed: int) -> None:
-        if not images:
-            raise ValueError("images must hold at least one clean image")
-        if patch < 2 or patch % 2:
-            raise ValueError(f"patch must be an even number >= 2, got {patch}")
-        small = [tuple(img.shape[-2:]) for img in images if min(img.shape[-2:]) < patch]
-        if small:
-            raise ValueError(f"patch={patch} is larger than some images: {small[:3]}")
-        self.images, self.noise, self.patch, self.batch_size, self.seed = list(images), noise, patch, batch_size, seed
+        self.crops = CropBatches(clean=list(images), noise=noise, patch=patch, batch_size=batch_size, seed=seed)
 
-    @torch.no_grad()
     def batch(self, step: int) -> dict[str, Tensor]:
-        g = torch.Generator().manual_seed(self.seed * 1_000_003 + step)
-        picks = torch.randint(len(self.images), (self.batch_size,), generator=g).tolist()
-        crops = [random_patch([self.images[k]], self.patch, g)[0] for k in picks]
-        clean = torch.stack(crops)
-        clean = clean.float() / 255.0 if clean.dtype == torch.uint8 else clean.float()
-        return {"noisy": quantize_8bit(self.noise(clean, generator=g)), "clean": clean}
+        crops = self.crops.batch(step)
+        return {"noisy": quantize_8bit(crops.noisy), "clean": crops.clean}
 
 
 class DenoiserMSE(nn.Module):
