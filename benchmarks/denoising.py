@@ -112,6 +112,7 @@ def main() -> None:
     parser.add_argument("--model", action="append", help="LABEL=PATH_OR_NAME of a denoiser (repeatable)")
     parser.add_argument("--data", type=Path, help="data root (default: $NOISEAUG_DATA)")
     parser.add_argument("--limit", type=int, help="first N images of each set only (smoke runs)")
+    parser.add_argument("--no-figure", action="store_true", help="skip the crops figure (no matplotlib needed)")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     specs = parse_models(args.model)
@@ -128,9 +129,10 @@ def main() -> None:
               f"whole images, outputs clipped to [0, 1]. {hardware}; {time.perf_counter() - start:.0f} s.\n\n{table}\n")
     (args.out / "denoising.md").write_text(report)
     (args.out / "denoising.json").write_text(json.dumps({"models": specs, "results": results}, indent=2))
-    crops_figure(models, sets, args.out / "denoising_crops.png")
+    if not args.no_figure:
+        crops_figure(models, sets, args.out / "denoising_crops.png")
     print("\n" + table)
-    print(f"\nwritten: {args.out / 'denoising.md'}, denoising.json, denoising_crops.png")
+    print(f"\nwritten under {args.out}: denoising.md, denoising.json" + ("" if args.no_figure else ", denoising_crops.png"))
 
 
 if __name__ == "__main__":

@@ -164,11 +164,11 @@ def test_denoising_benchmark_smoke(tmp_path):
     save_pretrained(DnCNN(depth=3, width=4), tmp_path / "tiny")
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "denoising.py"
     result = subprocess.run([sys.executable, str(script), "--model", f"tiny={tmp_path / 'tiny'}", "--limit", "1",
-                             "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=300,
+                             "--no-figure", "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=300,
                             env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads((tmp_path / "out" / "denoising.json").read_text())
     for per_set in report["results"].values():
         # a fresh residual DnCNN is the identity: the same PSNR as the noisy input
         assert per_set["tiny"]["psnr"] == pytest.approx(per_set["noisy input"]["psnr"])
-    assert (tmp_path / "out" / "denoising_crops.png").stat().st_size > 10_000
+    assert not (tmp_path / "out" / "denoising_crops.png").exists()

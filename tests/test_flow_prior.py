@@ -20,7 +20,9 @@ def _prior(seed=0):
 
 def _denoiser():
     torch.manual_seed(0)
-    return DnCNN(depth=3, width=8)
+    net = DnCNN(depth=3, width=8)
+    torch.nn.init.normal_(net.body[-1].weight, std=0.1)  # trained-looking: a fresh DnCNN's last layer is zero
+    return net
 
 
 def _noisy():
