@@ -91,6 +91,13 @@ def per_sample(param: Tensor, name: str, like: Tensor) -> Tensor:
     return t.view(-1, 1, 1, 1)
 
 
+def check_seed(value: object, name: str = "seed") -> int:
+    """A seed (or epoch): a non-negative int (bools are rejected)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name} must be a non-negative int, got {value!r}")
+    return value
+
+
 def check_probability(value: object, name: str = "p") -> float:
     """A probability: a real number in [0, 1] (bools are rejected)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:

@@ -10,7 +10,7 @@ from tqdm.auto import tqdm
 
 from .denoisers import DnCNN, UNet
 from .hub import load_pretrained
-from .imageio import IMAGE_SUFFIXES, read_image, write_png
+from .imageio import image_files, read_image, write_png
 
 
 def load_denoiser(name_or_path: str | Path, device: str | torch.device = "cpu") -> nn.Module:
@@ -35,12 +35,8 @@ def denoise_files(model: nn.Module, source: str | Path, out: str | Path, *, devi
     ``source`` a folder: ``out`` is a folder, written as ``out/<stem>.png`` per input. Whole images are
     denoised in one pass (the networks are fully convolutional; the U-Net pads to its multiple).
     """
-    from .synthesize import image_files
-
     source, out = Path(source), Path(out)
     if source.is_file():
-        if source.suffix.lower() not in IMAGE_SUFFIXES:
-            raise ValueError(f"source {source} is not a {'/'.join(IMAGE_SUFFIXES)} image")
         files = [source]
         targets = [out if out.suffix.lower() == ".png" else out / f"{source.stem}.png"]
     elif source.is_dir():

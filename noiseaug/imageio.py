@@ -14,6 +14,23 @@ from ._validation import as_batch
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
+def image_files(folder: str | Path) -> list[Path]:
+    """The PNG/JPEG files directly in ``folder``, sorted by name; errors if none, or if two share a stem."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"image folder not found: {folder}")
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise ValueError(f"no {'/'.join(IMAGE_SUFFIXES)} images in {folder}")
+    stems: dict[str, Path] = {}
+    for path in files:
+        if path.stem in stems:
+            raise ValueError(f"{stems[path.stem].name} and {path.name} in {folder} share the name {path.stem!r}; "
+                             f"outputs and keys go by name, so rename one")
+        stems[path.stem] = path
+    return files
+
+
 def read_image(path: str | Path) -> Tensor:
     """Load an image file as a float32 ``(3, H, W)`` tensor in [0, 1] (8-bit RGB; grey is expanded)."""
     path = Path(path)

@@ -20,10 +20,11 @@ import torch
 from tqdm import tqdm
 
 from ._seeds import mix_seeds
+from ._validation import check_seed
 from .flows.naflow import NAFlow
 from .flows.noise_flow import NoiseFlow
 from .hub import load_pretrained
-from .imageio import IMAGE_SUFFIXES, read_image, write_png
+from .imageio import image_files, read_image, write_png
 from .transforms import (
     GaussianNoiseTransform,
     HeteroscedasticNoiseTransform,
@@ -134,26 +135,10 @@ def describe_draw(transform: NoiseTransform, generator: torch.Generator, device:
     return {}
 
 
-def image_files(folder: Path) -> list[Path]:
-    """The PNG/JPEG files directly in ``folder``, sorted by name; errors if none, or if two share a stem."""
-    if not folder.is_dir():
-        raise FileNotFoundError(f"input folder not found: {folder}")
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise ValueError(f"no {'/'.join(IMAGE_SUFFIXES)} images in {folder}")
-    stems: dict[str, Path] = {}
-    for path in files:
-        if path.stem in stems:
-            raise ValueError(f"{stems[path.stem].name} and {path.name} would both be written as {path.stem}.png")
-        stems[path.stem] = path
-    return files
-
-
 def synthesize_folder(images: str | Path, out: str | Path, transform: NoiseTransform, *, model_name: str,
                       seed: int = 0, device: str | torch.device = "cpu", progress: bool = True) -> Path:
     """Write a noisy ``OUT/<stem>.png`` for every image in ``images`` and ``OUT/metadata.json``; returns its path."""
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    check_seed(seed)
     images, out, device = Path(images), Path(out), torch.device(device)
     files = image_files(images)
     transform = transform.to(device).eval()

@@ -28,11 +28,11 @@ def _images(n=3, h=40, w=52, seed=0):
 def test_synthesized_pairs_are_deterministic_8bit_and_aligned():
     pairs = SynthesizedPairs(_images(), GaussianNoiseTransform(sigma=0.05), patch=16, batch_size=6, seed=3)
     a, b = pairs.batch(7), pairs.batch(7)
-    assert torch.equal(a["noisy"], b["noisy"]) and torch.equal(a["clean"], b["clean"])
-    assert not torch.equal(a["noisy"], pairs.batch(8)["noisy"])
-    assert a["noisy"].shape == a["clean"].shape == (6, 3, 16, 16)
-    assert torch.equal(a["noisy"], (a["noisy"] * 255).round() / 255)
-    residual = (a["noisy"] - a["clean"]).std()
+    assert torch.equal(a.noisy, b.noisy) and torch.equal(a.clean, b.clean)
+    assert not torch.equal(a.noisy, pairs.batch(8).noisy)
+    assert a.noisy.shape == a.clean.shape == (6, 3, 16, 16)
+    assert torch.equal(a.noisy, (a.noisy * 255).round() / 255)
+    residual = (a.noisy - a.clean).std()
     assert 0.035 < float(residual) < 0.065
 
 
@@ -76,7 +76,7 @@ def test_naflow_source_stays_finite_on_the_bsd300_crops_that_overflowed_the_firs
     pairs = SynthesizedPairs(images, noise_source("naflow"), patch=48, batch_size=16, seed=0)
     for step in (0, 18):  # batch 0 row 9 and batch 18 row 2 gave Inf/NaN with the unfloored scale
         batch = pairs.batch(step)
-        noise = batch["noisy"] - batch["clean"]
+        noise = batch.noisy - batch.clean
         assert torch.isfinite(noise).all()
         assert float(noise.abs().amax()) < 0.9
 
@@ -121,8 +121,8 @@ def test_train_denoiser_learns_awgn_and_writes_a_loadable_denoiser(tmp_path):
     pairs = SynthesizedPairs([read_image(p) for p in sorted(val.iterdir())], noise_source("awgn"), 32, 16, seed=99_991)
     batch = pairs.batch(0)
     with torch.no_grad():
-        denoised_error = torch.nn.functional.mse_loss(model(batch["noisy"]).clamp(0, 1), batch["clean"])
-    noisy_error = torch.nn.functional.mse_loss(batch["noisy"], batch["clean"])
+        denoised_error = torch.nn.functional.mse_loss(model(batch.noisy).clamp(0, 1), batch.clean)
+    noisy_error = torch.nn.functional.mse_loss(batch.noisy, batch.clean)
     assert float(denoised_error) < 0.7 * float(noisy_error)
 
 

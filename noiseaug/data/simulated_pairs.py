@@ -14,19 +14,13 @@ from kornia.io import ImageLoadType, load_image
 from torch import Tensor
 
 from ..conditioning import NoiseCondition
-from ..imageio import IMAGE_SUFFIXES
+from ..imageio import image_files
 from .camera import CameraDraw, SimulatedCamera
 
 
 def read_image_folder(folder: str | Path) -> dict[str, Tensor]:
     """Every PNG/JPEG in ``folder`` (sorted by name) as uint8 ``(3, H, W)`` tensors (4x less memory than float)."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"image folder not found: {folder}")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise ValueError(f"no {'/'.join(IMAGE_SUFFIXES)} images in {folder}")
-    return {p.stem: load_image(p, ImageLoadType.RGB8) for p in files}
+    return {p.stem: load_image(p, ImageLoadType.RGB8) for p in image_files(folder)}
 
 
 def batch_generator(seed: int, step: int) -> torch.Generator:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 
 from .._validation import as_batch, check_parameter, check_same_shape, per_sample

@@ -21,7 +21,7 @@ from ..flows.noise_flow import NoiseFlow
 from ..hub import save_pretrained
 from ..metrics import psnr
 from ..noise import HeteroscedasticGaussianNoise
-from .loop import TrainConfig, Trainer, init_distributed, seeded
+from .loop import init_distributed, run_trainer, seeded
 from .noise2noise_flow import N2NFLOW_LAMBDA, Noise2NoiseFlow, R2RFlow, ShotPairs
 from .noiseflow_recipe import parameter_groups, simcam_split
 from .supervised_flow import evaluate_noise_model
@@ -106,11 +106,10 @@ def train_clean_free(image_folder: str | Path, out_dir: str | Path, *, method: s
         return metrics
 
     groups = parameter_groups(flow, lr) + [{"params": list(denoiser.parameters()), "lr": lr}]
-    config = TrainConfig(steps=steps, lr=lr, lr_decay_at=(int(0.75 * steps),), val_every=val_every, seed=seed)
-    trainer = Trainer(objective, ShotPairs(train_source, METHODS[method]), validate, out_dir, config,
-                      best_key="val_neg_psnr" if method == "n2n" else "val_nll", progress=progress,
-                      parameters=groups if method != "n2n" else [{"params": list(denoiser.parameters()), "lr": lr}])
-    trainer.run(resume)
+    run_trainer(objective, ShotPairs(train_source, METHODS[method]), validate, out_dir, steps=steps, lr=lr,
+                val_every=val_every, seed=seed, best_key="val_neg_psnr" if method == "n2n" else "val_nll",
+                resume=resume, progress=progress,
+                parameters=groups if method != "n2n" else [{"params": list(denoiser.parameters()), "lr": lr}])
     if rank == 0:
         if method != "n2n":
             save_pretrained(flow.eval(), Path(out_dir) / "noise_model")

@@ -15,16 +15,14 @@ Images are ``(C, H, W)`` uint8 (0..255, stored 4x smaller) or float in [0, 1]; b
 clip). ``CropBatch.seed`` seeds whatever randomness the objective itself needs for that step.
 
 Also here: :func:`clean_split` (a clean folder split by image), :func:`build_denoiser` (a library
-denoiser by name), :func:`mean_psnr`, :func:`resolve_device` and :func:`run_trainer` (the
-:class:`~noiseaug.training.loop.Trainer` schedule the denoiser recipes share).
+denoiser by name), :func:`mean_psnr` and :func:`resolve_device`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -35,7 +33,6 @@ from ..data.splits import split_scenes
 from ..denoisers import DnCNN, UNet
 from ..metrics import psnr
 from ..transforms import NoiseTransform
-from .loop import TrainConfig, Trainer
 
 #: Seeds of the generators an objective may create from ``CropBatch.seed`` are drawn below this.
 _SEED_RANGE = 2**62
@@ -163,15 +160,3 @@ def resolve_device(device: str | torch.device) -> torch.device:
     if device.type == "cuda" and device.index is None and "LOCAL_RANK" in os.environ:
         return torch.device("cuda", int(os.environ["LOCAL_RANK"]))
     return device
-
-
-def run_trainer(objective: nn.Module, batches: CropBatches, validate: Callable[[], dict[str, float]],
-                out_dir: str | Path, *, steps: int, lr: float, val_every: int, seed: int, best_key: str,
-                resume: bool = True, progress: bool = True, parameters: list[dict[str, Any]] | None = None,
-                grad_clip: float | None = None) -> None:
-    """:meth:`Trainer.run <noiseaug.training.loop.Trainer.run>` with the denoiser trainers' schedule:
-    Adam at ``lr``, x0.1 at 75 % of the steps; best weights loaded into ``objective`` at the end."""
-    config = TrainConfig(steps=steps, lr=lr, lr_decay_at=(int(0.75 * steps),), val_every=val_every, seed=seed,
-                         grad_clip=grad_clip)
-    Trainer(objective, batches, validate, out_dir, config, best_key=best_key, progress=progress,
-            parameters=parameters).run(resume)

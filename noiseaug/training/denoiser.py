@@ -24,9 +24,9 @@ so selection is in-sample there); the test sets are never seen.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -35,7 +35,6 @@ from ..data.simulated_pairs import read_image_folder
 from ..demo import quantize_8bit
 from ..denoisers import DnCNN
 from ..hub import save_pretrained
-from ..metrics import psnr
 from ..transforms import (
     GaussianNoiseTransform,
     HeteroscedasticNoiseTransform,
@@ -45,8 +44,8 @@ from ..transforms import (
     PoissonGaussianNoiseTransform,
 )
 from ..transforms.raw_route import RawRouteTransform
-from .crops import CropBatches
-from .loop import TrainConfig, Trainer, init_distributed, seeded
+from .crops import CropBatch, CropBatches, mean_psnr
+from .loop import init_distributed, run_trainer, seeded
 from .naflow_recipe import RealCrops, RealPairs, real_srgb_split
 
 #: Noise sources with a synthesizer, and how each is built.
@@ -68,7 +67,7 @@ def noise_source(name: str) -> NoiseTransform:
 
 
 class SynthesizedPairs:
-    """Batches ``{"noisy", "clean"}`` of random clean crops noised by ``noise``, the noisy crop clipped and
+    """Batches (:class:`~noiseaug.training.crops.CropBatch`) of random clean crops noised by ``noise``, the noisy crop clipped and
     rounded to 8 bits: :class:`~noiseaug.training.crops.CropBatches` (synthetic mode) plus the rounding.
 
     Args:
@@ -83,27 +82,40 @@ class SynthesizedPairs:
         >>> images = [torch.rand(3, 40, 50, generator=torch.Generator().manual_seed(0))]
         >>> pairs = SynthesizedPairs(images, GaussianNoiseTransform(sigma=0.1), patch=16, batch_size=4, seed=0)
         >>> batch = pairs.batch(0)
-        >>> batch["noisy"].shape, bool(torch.equal(batch["noisy"], pairs.batch(0)["noisy"]))
+        >>> batch.noisy.shape, bool(torch.equal(batch.noisy, pairs.batch(0).noisy))
         (torch.Size([4, 3, 16, 16]), True)
     """
 
     def __init__(self, images: Sequence[Tensor], noise: NoiseTransform, patch: int, batch_size: int, seed: int) -> None:
         self.crops = CropBatches(clean=list(images), noise=noise, patch=patch, batch_size=batch_size, seed=seed)
 
-    def batch(self, step: int) -> dict[str, Tensor]:
+    def batch(self, step: int) -> CropBatch:
         crops = self.crops.batch(step)
-        return {"noisy": quantize_8bit(crops.noisy), "clean": crops.clean}
+        return replace(crops, noisy=quantize_8bit(crops.noisy))
 
 
-class DenoiserMSE(nn.Module):
-    """Mean squared error of ``denoiser(noisy)`` against ``clean`` for a batch ``{"noisy", "clean"}``."""
+class RealPairBatches:
+    """:class:`~noiseaug.training.naflow_recipe.RealCrops` (real noisy/clean crops, flips) as :class:`CropBatch`\ es."""
+
+    def __init__(self, crops: RealCrops) -> None:
+        self.crops = crops
+
+    def batch(self, step: int) -> CropBatch:
+        crops = self.crops.batch(step)
+        return CropBatch(crops["noisy"], crops["clean"], step, seed=0)
+
+
+class Noise2Clean(nn.Module):
+    """The supervised objective: ``mean((f(noisy) - clean)^2)`` over :class:`~noiseaug.training.crops.CropBatch`."""
 
     def __init__(self, denoiser: nn.Module) -> None:
         super().__init__()
         self.denoiser = denoiser
 
-    def forward(self, batch: dict[str, Tensor]) -> Tensor:
-        return F.mse_loss(self.denoiser(batch["noisy"]), batch["clean"])
+    def forward(self, batch: CropBatch) -> Tensor:
+        if batch.clean is None:
+            raise ValueError("Noise2Clean needs batches with clean images (batch.clean is None)")
+        return (self.denoiser(batch.noisy) - batch.clean).square().mean()
 
 
 def train_denoiser(out_dir: str | Path, noise: str, *, images: str | Path | None = None,
@@ -123,8 +135,8 @@ def train_denoiser(out_dir: str | Path, noise: str, *, images: str | Path | None
         denoiser = DnCNN(channels=3, depth=depth, width=width)
     if noise == "real":
         train_data = RealPairs.load(real_srgb_split(data_root)[0])
-        batches = RealCrops(train_data, [], patch_size, batch_size, seed + rank, dequantize=False)
-        val = RealCrops(train_data, [], patch_size, val_crops, seed + 99_991, dequantize=False).batch(0)
+        batches = RealPairBatches(RealCrops(train_data, [], patch_size, batch_size, seed + rank, dequantize=False))
+        val = RealPairBatches(RealCrops(train_data, [], patch_size, val_crops, seed + 99_991, dequantize=False)).batch(0)
     else:
         source = noise_source(noise)
         train_images = read_image_folder(images or data_folder("clean", "bsd300-test")).values()
@@ -133,11 +145,11 @@ def train_denoiser(out_dir: str | Path, noise: str, *, images: str | Path | None
         val = SynthesizedPairs(list(kodak), source, patch_size, val_crops, seed + 99_991).batch(0)
 
     def validate() -> dict[str, float]:
-        denoised = denoiser(val["noisy"]).clamp(0, 1)
-        return {"val_mse": float(F.mse_loss(denoised, val["clean"])), "val_psnr": float(psnr(denoised, val["clean"]).mean())}
+        denoised = denoiser(val.noisy).clamp(0, 1)
+        return {"val_mse": float(F.mse_loss(denoised, val.clean)), "val_psnr": mean_psnr(nn.Identity(), denoised, val.clean)}
 
-    config = TrainConfig(steps=steps, lr=lr, lr_decay_at=(int(0.75 * steps),), val_every=val_every, seed=seed)
-    Trainer(DenoiserMSE(denoiser), batches, validate, out_dir, config, best_key="val_mse", progress=progress).run(resume)
+    run_trainer(Noise2Clean(denoiser), batches, validate, out_dir, steps=steps, lr=lr, val_every=val_every, seed=seed,
+                best_key="val_mse", resume=resume, progress=progress)
     if rank == 0:
         save_pretrained(denoiser.eval(), Path(out_dir) / "denoiser")
     return denoiser

@@ -45,8 +45,8 @@ from ..flows.glow import Glow
 from ..hub import save_pretrained
 from ..noise import GaussianNoise
 from ..transforms import GaussianNoiseTransform
-from .crops import CropBatch, CropBatches, build_denoiser, clean_split, mean_psnr, resolve_device, run_trainer
-from .loop import init_distributed, seeded
+from .crops import CropBatch, CropBatches, build_denoiser, clean_split, mean_psnr, resolve_device
+from .loop import init_distributed, run_trainer, seeded
 
 #: Default prior weight (MAP weight for sigma ~ 24/255 seen through the 3x3 mean filter; see module docs).
 FLOW_PRIOR_LAMBDA = 2e-3

@@ -232,3 +232,15 @@ class Trainer:
     def load_best(self) -> None:
         """Put the best checkpoint's weights into the objective."""
         self.objective.load_state_dict(load_checkpoint(self.out_dir / BEST_CHECKPOINT)["model"])
+
+
+def run_trainer(objective: nn.Module, batches: BatchSource, validate: ValidateFn, out_dir: str | Path, *, steps: int,
+                lr: float, val_every: int, seed: int, best_key: str = "val_nll", resume: bool = True,
+                progress: bool = True, parameters: list[dict[str, Any]] | None = None,
+                grad_clip: float | None = None) -> TrainState:
+    """The recipes' schedule: :meth:`Trainer.run` with Adam at ``lr``, x0.1 at 75 % of the steps
+    (resuming from ``out_dir/last.pt`` if ``resume``); the best weights end up in ``objective``."""
+    config = TrainConfig(steps=steps, lr=lr, lr_decay_at=(int(0.75 * steps),), val_every=val_every, seed=seed,
+                         grad_clip=grad_clip)
+    return Trainer(objective, batches, validate, out_dir, config, best_key=best_key, progress=progress,
+                   parameters=parameters).run(resume)

@@ -26,7 +26,7 @@ from ..data.splits import split_scenes
 from ..flows.naflow import NAFlow
 from ..hub import save_pretrained
 from ..imageio import read_image
-from .loop import TrainConfig, Trainer, init_distributed, seeded
+from .loop import init_distributed, run_trainer, seeded
 
 QUANTIZATION_STEP = 1.0 / 255.0
 
@@ -129,11 +129,9 @@ def train_naflow(out_dir: str | Path, *, data_root: str | Path | None = None, st
         nll = configuration_free_nll(model, val["noisy"], val["clean"])
         return {"val_nll": float(nll.mean())}
 
-    config = TrainConfig(steps=steps, lr=lr, lr_decay_at=(int(0.75 * steps),), val_every=val_every, seed=seed,
-                         grad_clip=10.0)
-    trainer = Trainer(NAFlowNLL(model), RealCrops(train_data, configurations, patch_size, batch_size, seed + rank),
-                      validate, out_dir, config, progress=progress)
-    trainer.run(resume)
+    run_trainer(NAFlowNLL(model), RealCrops(train_data, configurations, patch_size, batch_size, seed + rank), validate,
+                out_dir, steps=steps, lr=lr, val_every=val_every, seed=seed, grad_clip=10.0, resume=resume,
+                progress=progress)
     if rank == 0:
         save_pretrained(model.eval(), Path(out_dir) / "model")
     return model

@@ -39,8 +39,9 @@ from ..data.neighbour import neighbour_subsample
 from ..data.root import data_folder
 from ..hub import save_pretrained
 from ..transforms import GaussianNoiseTransform, NoiseTransform, ParamRange, PoissonGaussianNoiseTransform
-from .crops import CropBatch, CropBatches, build_denoiser, clean_split, mean_psnr, resolve_device, run_trainer
-from .loop import init_distributed, seeded
+from .crops import CropBatch, CropBatches, build_denoiser, clean_split, mean_psnr, resolve_device
+from .denoiser import Noise2Clean
+from .loop import init_distributed, run_trainer, seeded
 from .naflow_recipe import RealPairs, real_srgb_split
 
 #: The paper's final regulariser weights.
@@ -112,19 +113,6 @@ class Neighbor2Neighbor(nn.Module):
         c = y.shape[1]
         return neighbor2neighbor_loss(self.denoiser(first[:, :c]), second[:, :c], first[:, c:], second[:, c:],
                                       self.gamma_at(batch.step))
-
-
-class Noise2Clean(nn.Module):
-    """The supervised baseline: ``mean((f(noisy) - clean)^2)`` over :class:`~noiseaug.training.crops.CropBatch`."""
-
-    def __init__(self, denoiser: nn.Module) -> None:
-        super().__init__()
-        self.denoiser = denoiser
-
-    def forward(self, batch: CropBatch) -> Tensor:
-        if batch.clean is None:
-            raise ValueError("Noise2Clean needs batches with clean images (batch.clean is None)")
-        return (self.denoiser(batch.noisy) - batch.clean).square().mean()
 
 
 _SPEC = re.compile(r"^(gauss|poisson)(\d+(?:\.\d+)?)(?:-(\d+(?:\.\d+)?))?$")

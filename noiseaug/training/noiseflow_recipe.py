@@ -17,7 +17,7 @@ from ..data.splits import split_scenes
 from ..flows.layers import Gain, SignalDependent
 from ..flows.noise_flow import NoiseFlow
 from ..hub import save_pretrained
-from .loop import TrainConfig, Trainer, seeded
+from .loop import run_trainer, seeded
 from .supervised_flow import SupervisedNLL, validation
 
 
@@ -64,10 +64,9 @@ def train_noiseflow(image_folder: str | Path, out_dir: str | Path, *, steps: int
     split = simcam_split(image_folder, camera, patch_size, batch_size, seed)
     with seeded(seed):
         model = NoiseFlow(list(camera.cameras), [float(i) for i in camera.isos], variant=variant)
-    config = TrainConfig(steps=steps, lr=lr, lr_decay_at=(int(0.75 * steps),), val_every=val_every, seed=seed)
     val_draws = [split.test.batch(k) for k in range(val_batches)]
-    trainer = Trainer(SupervisedNLL(model), split.train, validation(model, val_draws, seed), out_dir, config,
-                      progress=progress, parameters=parameter_groups(model, lr))
-    trainer.run(resume)
+    run_trainer(SupervisedNLL(model), split.train, validation(model, val_draws, seed), out_dir, steps=steps, lr=lr,
+                val_every=val_every, seed=seed, resume=resume, progress=progress,
+                parameters=parameter_groups(model, lr))
     save_pretrained(model.eval(), Path(out_dir) / "model")
     return model

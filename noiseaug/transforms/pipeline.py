@@ -27,6 +27,7 @@ from torch import Tensor
 from torch.utils.data import Dataset, get_worker_info
 
 from .._seeds import mix_seeds
+from .._validation import check_seed
 from .base import NoiseTransform
 
 #: Where the clean image sits in a dataset item or a collated batch: a dict key, or a tuple/list position.
@@ -38,12 +39,6 @@ def _check_transform(transform: object, owner: str) -> NoiseTransform:
         raise TypeError(f"{owner}: transform must be a noiseaug NoiseTransform (e.g. GaussianNoiseTransform()), "
                         f"got {type(transform).__name__}")
     return transform
-
-
-def _check_seed(seed: object, name: str = "seed") -> int:
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"{name} must be a non-negative int, got {seed!r}")
-    return seed
 
 
 def _check_image_key(image_key: object) -> ImageKey:
@@ -113,7 +108,7 @@ class NoisyPairs(Dataset):
                             f"got {type(dataset).__name__}")
         self.dataset = dataset
         self.transform = _check_transform(transform, "NoisyPairs")
-        self.seed = _check_seed(seed)
+        self.seed = check_seed(seed)
         self.image_key = _check_image_key(image_key)
         self._epoch = torch.zeros((), dtype=torch.int64).share_memory_()
 
@@ -123,7 +118,7 @@ class NoisyPairs(Dataset):
 
     def set_epoch(self, epoch: int) -> None:
         """Use epoch ``epoch`` (a non-negative int) for the next items, in this process and in the workers."""
-        self._epoch.fill_(_check_seed(epoch, "epoch"))
+        self._epoch.fill_(check_seed(epoch, "epoch"))
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -186,7 +181,7 @@ class DeviceNoise:
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(f"device {str(self.device)!r} was given, but CUDA is not available here")
         self.transform = _check_transform(transform, "DeviceNoise").to(self.device)
-        self.seed = _check_seed(seed)
+        self.seed = check_seed(seed)
         self.image_key = _check_image_key(image_key)
         self.generator = torch.Generator(device=self.device).manual_seed(self.seed)
 
@@ -216,7 +211,7 @@ def worker_seed(seed: int = 0) -> int:
     seeds, and a run repeats when the DataLoader's generator is seeded. Which items a worker loads depends on
     ``num_workers`` and ``batch_size``: use :class:`NoisyPairs` for noise that does not.
     """
-    seed = _check_seed(seed)
+    seed = check_seed(seed)
     info = get_worker_info()
     return seed if info is None else mix_seeds(seed, info.seed)
 
