@@ -1,8 +1,11 @@
-"""Denoisers on real noisy photographs: PSNR / SSIM on the held-out real pairs, and a crops figure.
+"""Denoisers on real noisy photographs (and Kodak24 with AWGN): PSNR / SSIM per test set, and a crops figure.
 
 Test sets: the scene-level held-out split of PolyU + CC15 (20 DSLR pairs, the split ``noiseaug train
 naflow`` and ``noiseaug train dncnn --noise real`` hold out) and ``real-srgb/sidd-dev`` (5 smartphone
-pairs, a camera family none of the models saw). Whole images are denoised in one pass; outputs are
+pairs, a camera family none of the models saw); with ``--kodak-sigma S`` (repeatable) also
+``clean/kodak24`` with unclipped AWGN of std ``S``/255 (one fixed draw per image and sigma, seeded by
+both), the Neighbor2Neighbor and flow-prior papers' synthetic test; ``--no-real`` leaves the real
+sets out. Whole images are denoised in one pass; outputs are
 clipped to [0, 1] and compared in float with the clean image: PSNR and SSIM (kornia, data range 1,
 11x11 window) per image, averaged per set. The "noisy input" row is the identity.
 
@@ -11,6 +14,7 @@ by default every released ``dncnn-*`` denoiser.
 
     python benchmarks/denoising.py --out out/denoising
     python benchmarks/denoising.py --model AWGN=runs/dncnn/awgn/denoiser --model NAFlow=runs/dncnn/naflow/denoiser --out out/d
+    python benchmarks/denoising.py --no-real --kodak-sigma 25 --model N2N=runs/n2n/denoiser --out out/kodak
 """
 
 from __future__ import annotations
@@ -25,9 +29,12 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from noiseaug.data.root import data_folder
 from noiseaug.denoise import load_denoiser
 from noiseaug.hub import released_models
+from noiseaug.imageio import image_files, read_image
 from noiseaug.metrics import psnr, ssim
+from noiseaug.noise import GaussianNoise
 from naflow_srgb import load_sets
 
 NOISY_INPUT = "noisy input"
@@ -44,6 +51,23 @@ def parse_models(specs: list[str] | None) -> dict[str, str]:
             raise SystemExit(f"--model takes LABEL=PATH_OR_NAME, got {spec!r}")
         models[label] = path
     return models
+
+
+Pairs = list[tuple[str, Tensor, Tensor]]
+
+
+def kodak_awgn_sets(sigmas: list[float], data_root: Path | None, limit: int | None = None) -> dict[str, Pairs]:
+    """``{"Kodak24 AWGN sigma=S": [(name, noisy, clean)]}``: unclipped Gaussian noise of std ``S``/255,
+    drawn once per image from a generator seeded by ``(sigma, image index)``."""
+    folder = data_folder("clean", "kodak24") if data_root is None else data_root / "clean" / "kodak24"
+    images = [(path.name, read_image(path)) for path in image_files(folder)[:limit]]
+    sets = {}
+    for sigma in sigmas:
+        noise = GaussianNoise(sigma / 255)
+        sets[f"Kodak24 AWGN sigma={sigma:g}"] = [
+            (name, noise.sample(clean[None], generator=torch.Generator().manual_seed(int(sigma * 1000) + i)), clean[None])
+            for i, (name, clean) in enumerate(images)]
+    return sets
 
 
 @torch.no_grad()
@@ -111,6 +135,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", action="append", help="LABEL=PATH_OR_NAME of a denoiser (repeatable)")
     parser.add_argument("--data", type=Path, help="data root (default: $NOISEAUG_DATA)")
+    parser.add_argument("--kodak-sigma", type=float, action="append", default=[],
+                        help="also test on Kodak24 with unclipped AWGN of this std (0-255 scale; repeatable)")
+    parser.add_argument("--no-real", action="store_true", help="leave out the real test sets")
     parser.add_argument("--limit", type=int, help="first N images of each set only (smoke runs)")
     parser.add_argument("--no-figure", action="store_true", help="skip the crops figure (no matplotlib needed)")
     parser.add_argument("--out", type=Path, required=True)
@@ -119,13 +146,16 @@ def main() -> None:
     if not specs:
         raise SystemExit("no denoisers: pass --model LABEL=PATH (no released dncnn-* models found)")
     models = {label: load_denoiser(path) for label, path in specs.items()}
-    sets = {name: pairs[:args.limit] for name, pairs in load_sets(args.data).items()}
+    sets = {} if args.no_real else {name: pairs[:args.limit] for name, pairs in load_sets(args.data).items()}
+    sets.update(kodak_awgn_sets(args.kodak_sigma, args.data, args.limit))
+    if not sets:
+        raise SystemExit("no test sets: drop --no-real or add --kodak-sigma")
     args.out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     results = evaluate(models, sets)
     table = markdown(results)
     hardware = f"{platform.processor() or platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} thread(s)"
-    report = (f"# Denoising real noisy photographs\n\nPSNR / SSIM (kornia, data range 1) per image, averaged; "
+    report = (f"# Denoising\n\nPSNR / SSIM (kornia, data range 1) per image, averaged; "
               f"whole images, outputs clipped to [0, 1]. {hardware}; {time.perf_counter() - start:.0f} s.\n\n{table}\n")
     (args.out / "denoising.md").write_text(report)
     (args.out / "denoising.json").write_text(json.dumps({"models": specs, "results": results}, indent=2))

@@ -8,10 +8,13 @@ library the types are trusted.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 
 import torch
 from torch import Tensor
+
+from .conditioning import NoiseCondition
 
 #: Values may exceed [0, 1] by this much (rounding in low-precision dtypes) before being rejected.
 RANGE_TOLERANCE = 1e-4
@@ -23,11 +26,13 @@ def as_batch(
     *,
     channels: int | Sequence[int] | None = None,
     unit_range: bool = True,
+    finite: bool = True,
 ) -> tuple[Tensor, bool]:
     """Validate an image tensor and return it as ``(B, C, H, W)`` plus whether it was ``(C, H, W)``.
 
     ``unit_range`` checks values in [0, 1] (clean images); otherwise only finiteness is checked
-    (noisy images for likelihood work may leave [0, 1]). One reduction, one host sync.
+    (noisy images for likelihood work may leave [0, 1]). One reduction, one host sync. With
+    ``unit_range=False, finite=False`` the values are not read at all (no sync: network layers).
     """
     if not isinstance(x, Tensor):
         raise TypeError(f"{name} must be a torch.Tensor of shape (B, C, H, W) or (C, H, W), got {type(x).__name__}")
@@ -55,7 +60,7 @@ def as_batch(
             if not torch.isfinite(xb).all():
                 raise ValueError(f"{name} contains NaN or Inf values; images must be finite and in [0, 1]")
             raise ValueError(f"{name} values must lie in [0, 1], got min {lo:.4g} and max {hi:.4g}")
-    elif not torch.isfinite(xb.detach()).all():
+    elif finite and not torch.isfinite(xb.detach()).all():
         raise ValueError(f"{name} contains NaN or Inf values")
     return xb, unbatched
 
@@ -68,6 +73,31 @@ def unbatch(x: Tensor, unbatched: bool) -> Tensor:
 def check_same_shape(a: Tensor, b: Tensor, name_a: str, name_b: str) -> None:
     if a.shape != b.shape:
         raise ValueError(f"{name_a} and {name_b} must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+
+
+def check_condition(cond: object, batch: int, name: str = "cond") -> NoiseCondition | None:
+    """Per-sample metadata: ``None`` or a :class:`~noiseaug.NoiseCondition` with one entry per image."""
+    if cond is None:
+        return None
+    if not isinstance(cond, NoiseCondition):
+        raise TypeError(f"{name} must be a noiseaug.NoiseCondition or None, got {type(cond).__name__}")
+    if len(cond) != batch:
+        raise ValueError(f"{name} has {len(cond)} entries but the batch has {batch} images; give one per image")
+    return cond
+
+
+def check_device(device: object, name: str = "device") -> torch.device:
+    """A torch device (``"cpu"``, ``"cuda:0"``, a ``torch.device``) that exists here."""
+    if not isinstance(device, (str, torch.device)):
+        raise TypeError(f"{name} must be a torch device or its name, such as 'cpu' or 'cuda', "
+                        f"got {type(device).__name__}")
+    try:
+        parsed = torch.device(device)
+    except RuntimeError as error:
+        raise ValueError(f"{name} must be a torch device such as 'cpu' or 'cuda', got {device!r}") from error
+    if parsed.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"{name} {str(parsed)!r} was given, but CUDA is not available here; use 'cpu'")
+    return parsed
 
 
 def check_generator(generator: object, device: torch.device, name: str = "generator") -> None:
@@ -91,25 +121,50 @@ def per_sample(param: Tensor, name: str, like: Tensor) -> Tensor:
     return t.view(-1, 1, 1, 1)
 
 
+def check_int(value: object, name: str, *, minimum: int = 1) -> int:
+    """An integer count or size ``>= minimum`` (numpy integers too), returned as a Python int.
+
+    ``TypeError`` if ``value`` is not an integer (a bool, a float such as ``2.0``, a string, a tensor);
+    ``ValueError`` if it is below ``minimum``.
+    """
+    accepted = {0: "a non-negative int", 1: "a positive int"}.get(minimum, f"an int >= {minimum}")
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be {accepted}, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be {accepted}, got {value!r}")
+    return int(value)
+
+
 def check_seed(value: object, name: str = "seed") -> int:
-    """A seed (or epoch): a non-negative int (bools are rejected)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{name} must be a non-negative int, got {value!r}")
-    return value
+    """A seed (or epoch): :func:`check_int` with ``minimum=0``."""
+    return check_int(value, name, minimum=0)
+
+
+def check_real(value: object, name: str, accepted: str) -> float:
+    """A real number (numpy scalars too) as a float; ``TypeError`` naming ``accepted`` for bools and non-numbers."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be {accepted}, got {type(value).__name__} {value!r}")
+    return float(value)
 
 
 def check_probability(value: object, name: str = "p") -> float:
-    """A probability: a real number in [0, 1] (bools are rejected)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-        raise ValueError(f"{name} must be a probability in [0, 1], got {value!r}")
-    return float(value)
+    """A probability: a real number in [0, 1]; ``TypeError`` for bools and non-numbers, ``ValueError`` for
+    values outside (or NaN)."""
+    accepted = "a probability in [0, 1]"
+    p = check_real(value, name, accepted)
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"{name} must be {accepted}, got {value!r}")
+    return p
 
 
 def check_temperature(value: object) -> float:
-    """A sampling temperature: a finite number >= 0 (1 samples the model, 0 is deterministic)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-        raise ValueError(f"temperature must be a finite number >= 0, got {value!r}")
-    return float(value)
+    """A sampling temperature: a finite number >= 0 (1 samples the model, 0 is deterministic); ``TypeError``
+    for bools and non-numbers, ``ValueError`` for the rest."""
+    accepted = "a finite number >= 0"
+    t = check_real(value, "temperature", accepted)
+    if not (math.isfinite(t) and t >= 0):
+        raise ValueError(f"temperature must be {accepted}, got {value!r}")
+    return t
 
 
 def check_parameter(value: float | Tensor, name: str, *, positive: bool = False, nonnegative: bool = False) -> Tensor:
@@ -118,7 +173,7 @@ def check_parameter(value: float | Tensor, name: str, *, positive: bool = False,
         if not (value.is_floating_point() or value.dtype in (torch.int32, torch.int64)):
             raise TypeError(f"{name} must be a real number or a real tensor, got dtype {value.dtype}")
         t = value.detach().to(torch.float64) if not value.is_floating_point() else value.detach()
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+    elif isinstance(value, numbers.Real) and not isinstance(value, bool):
         t = torch.tensor(float(value), dtype=torch.float64)
     else:
         raise TypeError(f"{name} must be a float or a tensor of shape () or (B,), got {type(value).__name__}")
@@ -131,6 +186,14 @@ def check_parameter(value: float | Tensor, name: str, *, positive: bool = False,
     if nonnegative and not (t >= 0).all():
         raise ValueError(f"{name} must be >= 0, got {value}")
     return t
+
+
+def check_names(names: object, name: str) -> list[str]:
+    """A model's own list of names (cameras, configurations): a non-empty list or tuple of distinct strings."""
+    if not isinstance(names, (list, tuple)) or not names or not all(isinstance(n, str) for n in names) \
+            or len(set(names)) != len(names):
+        raise ValueError(f"{name} must be a non-empty list of distinct names, got {names!r}")
+    return list(names)
 
 
 def check_known_names(given: Sequence[str] | None, known: Sequence[str], name: str) -> list[str]:

@@ -1,11 +1,17 @@
-"""The ``noiseaug`` command line."""
+"""The ``noiseaug`` command line.
+
+Bad input (a missing file, an unknown model, a number out of range) ends a command with exit status 2 and one
+``noiseaug COMMAND: error: ...`` line on stderr, as argparse reports bad options; no traceback (set
+``NOISEAUG_TRACEBACK=1`` to get one, e.g. to debug an error raised deep inside a training run).
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 
@@ -28,23 +34,11 @@ def _synthesize(args: argparse.Namespace) -> int:
     names = {name for _, params in PARAMETRIC.values() for name in params}
     params = {name: getattr(args, name) for name in sorted(names) if getattr(args, name) is not None}
 
-    def run() -> str:
-        transform = build_transform(args.model, params=params, mode=args.mode, configurations=args.configuration,
-                                    mixture=args.mixture, reference=args.reference)
-        metadata = synthesize_folder(args.images, args.out, transform, model_name=args.model, seed=args.seed,
-                                     device=args.device)
-        return f"noisy images and {metadata.name} written to {metadata.parent}"
-    return _run_reporting_errors("synthesize", run)
-
-
-def _run_reporting_errors(command: str, run: Callable[[], str]) -> int:
-    """Run a command's work; print its summary (exit 0) or, for bad input, one error line (exit 2)."""
-    try:
-        message = run()
-    except (ValueError, TypeError, FileNotFoundError) as error:
-        print(f"noiseaug {command}: error: {error}", file=sys.stderr)
-        return 2
-    print(message)
+    transform = build_transform(args.model, params=params, mode=args.mode, configurations=args.configuration,
+                                mixture=args.mixture, reference=args.reference)
+    metadata = synthesize_folder(args.images, args.out, transform, model_name=args.model, seed=args.seed,
+                                 device=args.device)
+    print(f"noisy images and {metadata.name} written to {metadata.parent}")
     return 0
 
 
@@ -83,11 +77,9 @@ def _add_synthesize_command(commands: argparse._SubParsersAction) -> None:
 def _denoise(args: argparse.Namespace) -> int:
     from .denoise import denoise_files, load_denoiser
 
-
-    def run() -> str:
-        written = denoise_files(load_denoiser(args.model, args.device), args.source, args.out, device=args.device)
-        return f"{len(written)} denoised image(s) written under {Path(args.out)}"
-    return _run_reporting_errors("denoise", run)
+    written = denoise_files(load_denoiser(args.model, args.device), args.source, args.out, device=args.device)
+    print(f"{len(written)} denoised image(s) written under {Path(args.out)}")
+    return 0
 
 
 def _add_denoise_command(commands: argparse._SubParsersAction) -> None:
@@ -336,8 +328,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run a command; for bad input, print one error line and return 2 (see the module docs)."""
     args = build_parser().parse_args(argv)
-    return args.handler(args)
+    try:
+        return args.handler(args)
+    except (ValueError, TypeError, FileNotFoundError) as error:
+        if os.environ.get("NOISEAUG_TRACEBACK"):
+            raise
+        message = " ".join(str(error).split())  # one line, whatever the error's own layout
+        print(f"noiseaug {args.command}: error: {message}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

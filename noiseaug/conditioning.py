@@ -29,6 +29,11 @@ class NoiseCondition:
     config: Tensor | None = None
 
     def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"NoiseCondition.{f.name} must be a 1-D per-sample tensor or None, "
+                                f"got {type(value).__name__}")
         sizes = {f.name: v.shape for f in fields(self) if (v := getattr(self, f.name)) is not None}
         for name, shape in sizes.items():
             if len(shape) != 1:

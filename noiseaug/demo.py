@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from ._validation import check_device, check_seed
 from .flows.naflow import NAFlow
 from .hub import released_models
 from .imageio import read_image, write_png
@@ -92,8 +93,8 @@ def run_demo(out_dir: str | Path, seed: int = 0, device: str = "cpu") -> tuple[l
     Figure layout: for each sample, a row of images (clean | real noisy | one column per model) and
     a row of their noise ``noisy - clean`` amplified 4x around mid-grey.
     """
-    out_dir = Path(out_dir)
-    generator = torch.Generator(device=device).manual_seed(seed)
+    out_dir, device = Path(out_dir), check_device(device)
+    generator = torch.Generator(device=device).manual_seed(check_seed(seed))
     rows: list[DemoRow] = []
     samplers = demo_samplers()
     figure_rows: list[Tensor] = []

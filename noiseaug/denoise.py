@@ -8,6 +8,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from ._validation import check_device
 from .denoisers import DnCNN, UNet
 from .hub import load_pretrained
 from .imageio import image_files, read_image, write_png
@@ -23,7 +24,7 @@ def load_denoiser(name_or_path: str | Path, device: str | torch.device = "cpu") 
         raise TypeError(f"{name_or_path} is a {type(model).__name__}, not a denoiser (DnCNN or UNet)")
     if model.channels != 3:
         raise ValueError(f"{name_or_path} denoises {model.channels}-channel images; noiseaug denoise takes sRGB files")
-    return model.to(device).eval()
+    return model.to(check_device(device)).eval()
 
 
 @torch.no_grad()
@@ -35,6 +36,10 @@ def denoise_files(model: nn.Module, source: str | Path, out: str | Path, *, devi
     ``source`` a folder: ``out`` is a folder, written as ``out/<stem>.png`` per input. Whole images are
     denoised in one pass (the networks are fully convolutional; the U-Net pads to its multiple).
     """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a denoiser module (e.g. load_denoiser('dncnn-naflow')), "
+                        f"got {type(model).__name__}")
+    device = check_device(device)
     source, out = Path(source), Path(out)
     if source.is_file():
         files = [source]

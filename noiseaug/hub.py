@@ -9,12 +9,16 @@
    pinning (``revision=``) and offline mode (``HF_HUB_OFFLINE=1``).
 
 Loading is strict (missing or unexpected tensors are an error) and never executes code from the
-files: safetensors holds only tensors and config.json only JSON.
+files: safetensors holds only tensors and config.json only JSON; a folder with only pickled weights
+(``pytorch_model.bin``, ``*.pt``, ...) is refused without reading them. safetensors stores no checksum:
+a corrupted file whose tensors hold NaN/Inf (or bools other than 0/1) is rejected, other flipped bits in
+the data load unnoticed.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from importlib import resources
 from pathlib import Path
@@ -25,9 +29,13 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from ._validation import check_device
+
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 CARD_NAME = "README.md"
+#: suffixes of pickled weights (PyTorch / Hugging Face ``*.bin``, ``*.pt``, ...): never loaded, named in errors
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 RELEASED_PACKAGE = "noiseaug.weights"
 
 #: model_type -> class; filled by @register_model when noiseaug (its __init__ imports every model) is imported.
@@ -46,7 +54,7 @@ def model_from_config(config: dict[str, Any], source: str = "config") -> nn.Modu
     if not isinstance(config, dict) or "model_type" not in config:
         raise ValueError(f"{source}: config must be a JSON object with a 'model_type' key")
     model_type = config["model_type"]
-    if model_type not in _REGISTRY:
+    if not isinstance(model_type, str) or model_type not in _REGISTRY:
         raise ValueError(f"{source}: unknown model_type {model_type!r}; known: {sorted(_REGISTRY)}")
     cls = _REGISTRY[model_type]
     # keys that older configs lack take the value that reproduces the models saved without them
@@ -71,14 +79,20 @@ def save_pretrained(model: nn.Module, folder: str | Path, card: str | None = Non
 
 def load_folder(folder: str | Path, map_location: str | torch.device = "cpu") -> nn.Module:
     """Load a model from a folder with ``config.json`` + ``model.safetensors`` (strict)."""
+    map_location = check_device(map_location, "map_location")
     folder = Path(folder)
     config_path, weights_path = folder / CONFIG_NAME, folder / WEIGHTS_NAME
+    pickles = sorted(p.name for p in folder.iterdir() if p.suffix in PICKLE_SUFFIXES) if folder.is_dir() else []
+    if pickles and not weights_path.is_file():
+        raise FileNotFoundError(f"{folder} holds pickled weights {pickles} but no {WEIGHTS_NAME}: noiseaug loads "
+                                f"safetensors only and never unpickles files (unpickling can run arbitrary code); "
+                                f"convert the weights to {WEIGHTS_NAME} if you trust their source")
     for path in (config_path, weights_path):
         if not path.is_file():
             raise FileNotFoundError(f"{path} not found: a pretrained folder holds {CONFIG_NAME} and {WEIGHTS_NAME}")
     try:
         config = json.loads(config_path.read_text())
-    except json.JSONDecodeError as error:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         raise ValueError(f"{config_path} is not valid JSON: {error}") from error
     model = model_from_config(config, str(config_path))
     try:
@@ -93,8 +107,23 @@ def load_folder(folder: str | Path, map_location: str | torch.device = "cpu") ->
     wrong_shape = [f"{k}: file {tuple(state[k].shape)} vs model {tuple(v.shape)}" for k, v in expected.items() if state[k].shape != v.shape]
     if wrong_shape:
         raise ValueError(f"{weights_path} does not match the architecture in {config_path}: {wrong_shape}")
+    _check_tensor_values(state, weights_path)
     model.load_state_dict(state, strict=True)
     return model.eval()
+
+
+def _check_tensor_values(state: dict[str, torch.Tensor], source: str | Path) -> None:
+    """``ValueError`` naming ``source`` and the tensors if any float holds NaN/Inf or any bool a byte other than 0/1.
+
+    safetensors has no checksum, so a corrupted data region loads; these values are the corruption a load can
+    see (flipped bits in a weight's exponent give Inf/NaN). Other flipped bits give wrong but finite weights.
+    """
+    bad = sorted(name for name, t in state.items()
+                 if (t.is_floating_point() and not bool(torch.isfinite(t).all()))
+                 or (t.dtype == torch.bool and bool((t.view(torch.uint8) > 1).any())))
+    if bad:
+        raise ValueError(f"{source} holds invalid values (NaN/Inf, or bools other than 0/1) in tensors {bad}: the "
+                         f"file is corrupted or was saved from a diverged model")
 
 
 def released_models() -> list[str]:
@@ -108,6 +137,9 @@ def released_models() -> list[str]:
 
 def resolve(name_or_path: str | Path, revision: str | None = None, cache_dir: str | Path | None = None) -> Path:
     """The local folder for a path, a released model's name, or a Hub repo id (downloaded or cached)."""
+    if not isinstance(name_or_path, (str, os.PathLike)):
+        raise TypeError(f"name_or_path must be a folder path, a released model name ({released_models()}) or a "
+                        f"Hugging Face repo id 'org/name', got {type(name_or_path).__name__}")
     path = Path(name_or_path)
     if path.is_dir():
         return path

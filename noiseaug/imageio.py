@@ -38,7 +38,11 @@ def read_image(path: str | Path) -> Tensor:
         raise FileNotFoundError(f"image file not found: {path}")
     if path.suffix.lower() not in IMAGE_SUFFIXES:
         raise ValueError(f"unsupported image type {path.suffix!r} for {path}; accepted: {', '.join(IMAGE_SUFFIXES)}")
-    return load_image(path, ImageLoadType.RGB8).to(torch.float32) / 255.0
+    try:
+        pixels = load_image(path, ImageLoadType.RGB8)
+    except (ValueError, RuntimeError) as error:
+        raise ValueError(f"{path} is not a readable 8-bit PNG/JPEG image: {error}") from error
+    return pixels.to(torch.float32) / 255.0
 
 
 def to_uint8(image: Tensor) -> Tensor:

@@ -20,7 +20,7 @@ import torch
 from tqdm import tqdm
 
 from ._seeds import mix_seeds
-from ._validation import check_seed
+from ._validation import check_device, check_real, check_seed
 from .flows.naflow import NAFlow
 from .flows.noise_flow import NoiseFlow
 from .hub import load_pretrained
@@ -54,7 +54,7 @@ def parametric_transform(model: str, params: dict[str, Sequence[float]]) -> Para
         raise ValueError(f"model {model!r} takes the parameters {list(names)}, not {unknown}")
     specs: dict[str, Any] = {}
     for name, values in params.items():
-        values = [float(v) for v in values]
+        values = [check_real(v, name, "a number on the [0, 1] scale") for v in values]
         if len(values) not in (1, 2):
             raise ValueError(f"{name} takes one value (fixed) or two (low high, uniform), got {values}")
         specs[name] = values[0] if len(values) == 1 else (values[0], values[1])
@@ -139,7 +139,10 @@ def synthesize_folder(images: str | Path, out: str | Path, transform: NoiseTrans
                       seed: int = 0, device: str | torch.device = "cpu", progress: bool = True) -> Path:
     """Write a noisy ``OUT/<stem>.png`` for every image in ``images`` and ``OUT/metadata.json``; returns its path."""
     check_seed(seed)
-    images, out, device = Path(images), Path(out), torch.device(device)
+    if not isinstance(transform, NoiseTransform):
+        raise TypeError(f"transform must be a noiseaug NoiseTransform (see build_transform), "
+                        f"got {type(transform).__name__}")
+    images, out, device = Path(images), Path(out), check_device(device)
     files = image_files(images)
     transform = transform.to(device).eval()
     mode = getattr(transform, "mode", None)

@@ -94,7 +94,7 @@ def test_constructor_errors(kwargs, error):
 
 
 def test_wrong_input_channels_is_an_error():
-    with pytest.raises(ValueError, match=r"noisy must have shape \(B, 3, H, W\), got \(1, 4, 8, 8\)"):
+    with pytest.raises(ValueError, match=r"noisy must have 3 channels, got shape \(1, 4, 8, 8\)"):
         DnCNN(depth=3, width=4)(torch.rand(1, 4, 8, 8))
 
 
@@ -108,7 +108,7 @@ def test_unet_keeps_any_size_round_trips_and_learns(tmp_path):
     assert net(x).shape == x.shape
     save_pretrained(net, tmp_path / "unet")
     assert torch.equal(load_folder(tmp_path / "unet")(x), net(x))
-    with pytest.raises(ValueError, match=r"noisy must have shape \(B, 3, H, W\)"):
+    with pytest.raises(ValueError, match=r"noisy must have 3 channels"):
         net(torch.rand(1, 1, 8, 8))
     # a few Adam steps of Noise2Clean on a fixed batch reduce the error: the graph is trainable end to end
     g = torch.Generator().manual_seed(1)

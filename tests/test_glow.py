@@ -1,4 +1,4 @@
-"""Glow prior: exact inverse, log-det against autograd, density conventions, sampling, hub round trip, input errors."""
+"""Glow prior: log-det and log_prob against autograd, density conventions, sampling, hub round trip, input errors."""
 
 import math
 
@@ -14,16 +14,6 @@ def small_glow(seed=0, **kwargs):
     return trained_looking(Glow, seed=seed, **{"levels": 2, "depth": 2, "hidden": 8, "image_size": 8, **kwargs})
 
 
-def test_inverse_recovers_the_image_in_float64(gen):
-    glow = small_glow().double()
-    x = torch.rand(3, 3, 8, 16, generator=gen, dtype=torch.float64)
-    eps, logdet = glow(x)
-    assert eps.shape == x.shape and logdet.shape == (3,)
-    torch.testing.assert_close(glow.inverse(eps), x, atol=1e-5, rtol=0)
-    z = torch.randn(2, 3, 8, 8, generator=gen, dtype=torch.float64)
-    torch.testing.assert_close(glow(glow.inverse(z))[0], z, atol=1e-5, rtol=0)
-
-
 @pytest.mark.parametrize("levels", [1, 2])
 def test_logdet_and_log_prob_match_autograd_jacobian(gen, levels):
     glow = small_glow(levels=levels, image_size=4).double()
@@ -37,19 +27,13 @@ def test_logdet_and_log_prob_match_autograd_jacobian(gen, levels):
     torch.testing.assert_close(glow.nll_per_dim(x)[0], -(log_normal + expected) / 48, atol=1e-9, rtol=1e-8)
 
 
-def test_gaussian_split_layer_keeps_the_layer_contract(gen):
+def test_gaussian_split_passes_the_kept_half_and_starts_as_a_standard_normal(gen):
     layer = GaussianSplit(6).double()
     with torch.no_grad():
         for p in layer.parameters():
             p.add_(0.3 * torch.randn(p.shape, generator=gen, dtype=p.dtype))
     x = torch.randn(2, 6, 3, 3, generator=gen, dtype=torch.float64)
-    y, logdet = layer(x)
-    torch.testing.assert_close(layer.inverse(y), x, atol=1e-5, rtol=0)
-    torch.testing.assert_close(y[:, :3], x[:, :3], atol=0, rtol=0)  # the kept half passes through
-    jacobian = torch.autograd.functional.jacobian(lambda v: layer(v)[0], x)
-    for b in range(2):
-        block = jacobian[b].reshape(54, 2, 54)[:, b, :]
-        torch.testing.assert_close(logdet[b], torch.linalg.slogdet(block)[1], atol=1e-8, rtol=1e-8)
+    torch.testing.assert_close(layer(x)[0][:, :3], x[:, :3], atol=0, rtol=0)  # the kept half passes through
     fresh = GaussianSplit(6)  # zero-initialised: the identity, i.e. a standard normal prior
     torch.testing.assert_close(fresh(x.float())[0], x.float())
 

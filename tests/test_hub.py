@@ -1,11 +1,6 @@
 """Saving and loading: local folders, a real Hugging Face cache layout offline, strictness, corruption."""
 
 import json
-import os
-import shutil
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -16,6 +11,7 @@ from noiseaug.flows.noise_flow import NoiseFlow
 from noiseaug.hub import load_pretrained, push_to_hub, save_pretrained
 
 from flow_helpers import trained_looking_flow
+from hub_helpers import build_hub_cache, run_offline
 
 CAMERAS, ISOS = ["cam-a", "cam-b"], [100, 800]
 
@@ -87,39 +83,16 @@ def test_missing_files_and_unresolvable_names(tmp_path):
         load_pretrained("no-such-model-name")
 
 
-def _build_hub_cache(cache: Path, repo_id: str, snapshots: dict[str, Path], main: str) -> None:
-    """The layout huggingface_hub writes: blobs/<hash>, snapshots/<commit>/<file> -> blob links, refs/main."""
-    repo = cache / f"models--{repo_id.replace('/', '--')}"
-    (repo / "blobs").mkdir(parents=True)
-    (repo / "refs").mkdir()
-    (repo / "refs" / "main").write_text(main)
-    for commit, folder in snapshots.items():
-        snap = repo / "snapshots" / commit
-        snap.mkdir(parents=True)
-        for file in folder.iterdir():
-            import hashlib
-
-            digest = hashlib.sha256(file.read_bytes()).hexdigest()
-            blob = repo / "blobs" / digest
-            shutil.copyfile(file, blob)
-            os.symlink(os.path.relpath(blob, snap), snap / file.name)
-
-
-def _run_offline(cache: Path, code: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(cache), "HF_HOME": str(cache.parent / "hf-home")}
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True, text=True, timeout=120)
-
-
 def test_hub_repo_id_loads_from_a_real_cache_offline_with_revision_pinning(tmp_path):
     old, new = _trained_looking_flow(seed=1), _trained_looking_flow(seed=2)
     save_pretrained(old, tmp_path / "old")
     save_pretrained(new, tmp_path / "new")
     commit_old, commit_new = "a" * 40, "b" * 40
     cache = tmp_path / "hub"
-    _build_hub_cache(cache, "someone/tiny-noiseflow", {commit_old: tmp_path / "old", commit_new: tmp_path / "new"}, main=commit_new)
+    build_hub_cache(cache, "someone/tiny-noiseflow", {commit_old: tmp_path / "old", commit_new: tmp_path / "new"}, main=commit_new)
     noisy, clean, cond = _probe()
     torch.save({"noisy": noisy, "clean": clean, "iso": cond.iso, "camera": cond.camera}, tmp_path / "probe.pt")
-    result = _run_offline(cache, f"""
+    result = run_offline(cache, f"""
         import torch
         from noiseaug import NoiseCondition
         from noiseaug.flows.noise_flow import NoiseFlow
@@ -136,7 +109,7 @@ def test_hub_repo_id_loads_from_a_real_cache_offline_with_revision_pinning(tmp_p
 
 
 def test_offline_cache_miss_is_a_clear_error_naming_the_repo(tmp_path):
-    result = _run_offline(tmp_path / "empty-cache", """
+    result = run_offline(tmp_path / "empty-cache", """
         from noiseaug.hub import load_pretrained
         try:
             load_pretrained("someone/not-cached")

@@ -1,4 +1,4 @@
-"""NAFlow: invertibility, exact log-det, the configuration Gaussians, classification, noise-aware sampling, I/O."""
+"""NAFlow: the configuration Gaussians, classification, noise-aware sampling, I/O."""
 
 import math
 
@@ -22,24 +22,6 @@ def test_paper_widths_give_about_a_million_parameters():
     n = sum(p.numel() for p in NAFlow(CONFIGS, hidden=32, features=16).parameters())
     assert 0.5e6 < n < 1.5e6
     assert NAFlow(CONFIGS).latent_channels == 3 * 4 ** 3
-
-
-def test_decode_inverts_encode(gen):
-    flow = small_flow()
-    clean = torch.rand(2, 3, 16, 12, generator=gen)
-    noise = 0.05 * torch.randn(2, 3, 16, 12, generator=gen)
-    z, _ = flow.encode(noise, clean)
-    assert z.shape == (2, 48, 4, 3)
-    torch.testing.assert_close(flow.decode(z, clean), noise, atol=1e-5, rtol=1e-4)
-
-
-def test_logdet_is_the_exact_jacobian(gen):
-    flow = small_flow(levels=1).double()
-    clean = torch.rand(1, 3, 4, 4, generator=gen, dtype=torch.float64)
-    noise = 0.05 * torch.randn(1, 3, 4, 4, generator=gen, dtype=torch.float64)
-    jac = torch.autograd.functional.jacobian(lambda n: flow.encode(n.view(1, 3, 4, 4), clean)[0].flatten(), noise.flatten())
-    _, logdet = flow.encode(noise, clean)
-    torch.testing.assert_close(logdet[0], torch.linalg.slogdet(jac)[1], atol=1e-8, rtol=1e-8)
 
 
 def test_all_configuration_likelihoods_match_the_per_sample_path(gen):

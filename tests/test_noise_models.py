@@ -217,9 +217,10 @@ def test_generator_on_another_device_type_is_rejected():
         GaussianNoise(0.1).sample(torch.rand(1, 3, 4, 4), generator=meta_like.manual_seed)
 
 
-@pytest.mark.parametrize("temperature", [-0.5, float("inf"), float("nan"), True, "1"])
-def test_invalid_temperature_is_a_named_error(temperature):
-    with pytest.raises(ValueError, match="temperature must be a finite number >= 0"):
+@pytest.mark.parametrize("temperature, error", [(-0.5, ValueError), (float("inf"), ValueError),
+                                                (float("nan"), ValueError), (True, TypeError), ("1", TypeError)])
+def test_invalid_temperature_is_a_named_error(temperature, error):
+    with pytest.raises(error, match="temperature must be a finite number >= 0"):
         GaussianNoise(0.1).sample(torch.rand(1, 3, 4, 4), temperature=temperature)
 
 

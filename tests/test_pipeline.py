@@ -86,7 +86,7 @@ def test_dict_and_tuple_items_and_named_errors():
         NoisyPairs(images, lambda x: x)
     with pytest.raises(ValueError, match="seed must be a non-negative int"):
         NoisyPairs(images, noise, seed=-1)
-    with pytest.raises(ValueError, match="epoch must be a non-negative int"):
+    with pytest.raises(TypeError, match="epoch must be a non-negative int, got float 1.5"):
         plain.set_epoch(1.5)
     with pytest.raises(ValueError, match="images values must lie in"):
         NoisyPairs([images[0] * 2], noise)[0]

@@ -33,19 +33,27 @@ class LinearObjective(torch.nn.Module):
         return torch.nn.functional.mse_loss(self.model(batch[0]), batch[1])
 
 
-def _trainer(tmp_path, steps, poison=(), max_bad=20, lr=0.05):
-    objective = LinearObjective()
+class NoisyLinearObjective(LinearObjective):
+    """Draws from torch's global RNG every step (like dropout): resuming must restore that RNG too."""
+
+    def forward(self, batch):
+        return super().forward((batch[0] + 0.1 * torch.randn(batch[0].shape), batch[1]))
+
+
+def _trainer(tmp_path, steps, poison=(), max_bad=20, lr=0.05, objective_class=LinearObjective):
+    objective = objective_class()
     validate = lambda: {"val_nll": float(objective(LinearTask(seed=99).batch(0)))}  # noqa: E731
     config = TrainConfig(steps=steps, lr=lr, lr_decay_at=(30,), val_every=10, max_consecutive_nonfinite=max_bad)
     return Trainer(objective, LinearTask(poison=poison), validate, tmp_path, config, progress=False)
 
 
-def test_resumed_run_matches_uninterrupted_run_exactly(tmp_path):
-    full = _trainer(tmp_path / "full", steps=40)
+@pytest.mark.parametrize("objective_class", [LinearObjective, NoisyLinearObjective])
+def test_resumed_run_matches_uninterrupted_run_exactly(tmp_path, objective_class):
+    full = _trainer(tmp_path / "full", steps=40, objective_class=objective_class)
     full.fit()
-    first = _trainer(tmp_path / "split", steps=20)
+    first = _trainer(tmp_path / "split", steps=20, objective_class=objective_class)
     first.fit()
-    second = _trainer(tmp_path / "split", steps=40)
+    second = _trainer(tmp_path / "split", steps=40, objective_class=objective_class)
     assert second.resume() and second.state.step == 20
     second.fit()
     for a, b in zip(full.objective.parameters(), second.objective.parameters()):

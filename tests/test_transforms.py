@@ -99,7 +99,7 @@ def test_invalid_calls_raise_named_errors(batch):
         t((batch * 255).to(torch.uint8))
     with pytest.raises(ValueError, match=r"images values must lie in \[0, 1\]"):
         t(batch * 2)
-    with pytest.raises(ValueError, match="cond has 2 entries but images has a batch of 16"):
+    with pytest.raises(ValueError, match="cond has 2 entries but the batch has 16 images"):
         t(batch, cond=NoiseCondition(iso=torch.tensor([100.0, 200.0])))
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from .._validation import as_batch, check_generator, check_same_shape, unbatch
+from .._validation import as_batch, check_generator, check_int, check_same_shape, unbatch
 from ..conditioning import NoiseCondition
 from ..noise.poisson_gaussian import poisson_gaussian_pixel_log_prob
 from .isp import ISPParams, process, random_isp_params, unprocess
@@ -235,8 +235,7 @@ class SimulatedCamera(nn.Module):
         """
         x, _ = as_batch(srgb, "srgb", channels=3)
         check_generator(generator, x.device)
-        if captures < 1:
-            raise ValueError(f"captures must be >= 1, got {captures}")
+        check_int(captures, "captures")
         cond = self.random_condition(x.shape[0], generator) if cond is None else cond
         cam, iso = self._lookup(cond, x.shape[0])
         patterns = [self.sensors[k].pattern for k in cam.tolist()]

@@ -9,6 +9,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from .._validation import check_int
+
 #: The 8 symmetries of the square: (number of rot90, horizontal flip).
 _SYMMETRIES = [(k, f) for k in range(4) for f in (False, True)]
 
@@ -51,8 +53,7 @@ class RandomPatches(Dataset):
 
     def __init__(self, dataset: Dataset, size: int, per_image: int = 1, seed: int = 0, *, flips: bool = True,
                  rot90: bool = True, keys: Sequence[str] = ("noisy", "clean")) -> None:
-        if per_image < 1:
-            raise ValueError(f"per_image must be >= 1, got {per_image}")
+        check_int(per_image, "per_image")
         self.dataset, self.size, self.per_image, self.seed = dataset, size, per_image, seed
         self.flips, self.rot90, self.keys, self.epoch = flips, rot90, tuple(keys), 0
 

@@ -6,15 +6,8 @@ from typing import Any
 
 from torch import Tensor, nn
 
+from .._validation import as_batch, check_int, unbatch
 from ..hub import PretrainedMixin, register_model
-
-
-def _positive_int(value: object, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
 
 
 @register_model
@@ -45,9 +38,9 @@ class DnCNN(nn.Module, PretrainedMixin):
     def __init__(self, channels: int = 3, depth: int = 17, width: int = 64, batch_norm: bool = True,
                  residual: bool = True) -> None:
         super().__init__()
-        self.channels = _positive_int(channels, "channels", 1)
-        self.depth = _positive_int(depth, "depth", 2)
-        self.width = _positive_int(width, "width", 1)
+        self.channels = check_int(channels, "channels")
+        self.depth = check_int(depth, "depth", minimum=2)
+        self.width = check_int(width, "width")
         for name, flag in (("batch_norm", batch_norm), ("residual", residual)):
             if not isinstance(flag, bool):
                 raise TypeError(f"{name} must be a bool, got {type(flag).__name__}")
@@ -86,11 +79,14 @@ class DnCNN(nn.Module, PretrainedMixin):
                 "batch_norm": self.batch_norm, "residual": self.residual}
 
     def forward(self, noisy: Tensor) -> Tensor:
-        """``(B, channels, H, W)`` noisy -> denoised (residual) or the network's raw output."""
-        if noisy.ndim != 4 or noisy.shape[1] != self.channels:
-            raise ValueError(f"noisy must have shape (B, {self.channels}, H, W), got {tuple(noisy.shape)}")
-        out = self.body(noisy)
-        return noisy - out if self.residual else out
+        """``(B, channels, H, W)`` (or ``(channels, H, W)``) noisy -> denoised (residual) or the network's raw output.
+
+        The type, dtype and shape are checked; the values are not (noisy images may leave [0, 1], and a
+        NaN propagates as in any layer), so a training step costs no host sync.
+        """
+        x, unbatched = as_batch(noisy, "noisy", channels=self.channels, unit_range=False, finite=False)
+        out = self.body(x)
+        return unbatch(x - out if self.residual else out, unbatched)
 
     def extra_repr(self) -> str:
         return f"channels={self.channels}, depth={self.depth}, width={self.width}, batch_norm={self.batch_norm}, " \

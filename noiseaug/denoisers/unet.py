@@ -9,8 +9,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .._sizes import pad_to_multiple
+from .._validation import as_batch, check_int, unbatch
 from ..hub import PretrainedMixin, register_model
-from .dncnn import _positive_int
 
 
 def _double_conv(in_channels: int, out_channels: int) -> nn.Sequential:
@@ -38,9 +38,9 @@ class UNet(nn.Module, PretrainedMixin):
 
     def __init__(self, channels: int = 3, width: int = 48, levels: int = 4, residual: bool = False) -> None:
         super().__init__()
-        self.channels = _positive_int(channels, "channels", 1)
-        self.width = _positive_int(width, "width", 1)
-        self.levels = _positive_int(levels, "levels", 1)
+        self.channels = check_int(channels, "channels")
+        self.width = check_int(width, "width")
+        self.levels = check_int(levels, "levels")
         if not isinstance(residual, bool):
             raise TypeError(f"residual must be a bool, got {type(residual).__name__}")
         self.residual = residual
@@ -55,18 +55,18 @@ class UNet(nn.Module, PretrainedMixin):
                 "residual": self.residual}
 
     def forward(self, noisy: Tensor) -> Tensor:
-        """``(B, channels, H, W)`` noisy -> denoised, same shape."""
-        if noisy.ndim != 4 or noisy.shape[1] != self.channels:
-            raise ValueError(f"noisy must have shape (B, {self.channels}, H, W), got {tuple(noisy.shape)}")
-        h, w = noisy.shape[-2:]
-        skips = [self.inc(pad_to_multiple(noisy, 2 ** self.levels))]
+        """``(B, channels, H, W)`` (or ``(channels, H, W)``) noisy -> denoised, same shape; checked as
+        :meth:`DnCNN.forward <noiseaug.denoisers.dncnn.DnCNN.forward>` (type, dtype and shape, not values)."""
+        x, unbatched = as_batch(noisy, "noisy", channels=self.channels, unit_range=False, finite=False)
+        h, w = x.shape[-2:]
+        skips = [self.inc(pad_to_multiple(x, 2 ** self.levels))]
         for block in self.down:
             skips.append(block(F.max_pool2d(skips[-1], 2)))
         y = skips.pop()
         for block in self.up:
             y = block(torch.cat([F.interpolate(y, scale_factor=2.0, mode="nearest"), skips.pop()], 1))
         out = self.out(y)[..., :h, :w]
-        return noisy - out if self.residual else out
+        return unbatch(x - out if self.residual else out, unbatched)
 
     def extra_repr(self) -> str:
         return f"channels={self.channels}, width={self.width}, levels={self.levels}, residual={self.residual}"

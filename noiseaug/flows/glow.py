@@ -37,16 +37,17 @@ Units and conventions:
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._validation import as_batch, check_generator, check_temperature
+from .._validation import as_batch, check_generator, check_int, check_temperature, unbatch
 from ..hub import PretrainedMixin, register_model
 from ..noise.base import LOG_2PI, standard_normal_like
-from .layers import ActNorm, FlowCondition, FlowLayer, FlowStep, Squeeze, run_forward, run_inverse
+from .layers import (ActNorm, FlowCondition, FlowLayer, FlowStep, Squeeze, depth_to_space, run_forward, run_inverse,
+                     space_to_depth)
 
 #: Levels of 8-bit data and the dequantisation bin width on the [0, 1] scale.
 BINS = 256
@@ -98,14 +99,6 @@ class GaussianSplit(FlowLayer):
         return torch.cat([h, mean + eps * log_std.exp()], 1)
 
 
-def _positive_int(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-    return value
-
-
 @register_model
 class Glow(nn.Module, PretrainedMixin):
     """Unconditional multi-scale Glow over ``(B, channels, H, W)`` images in [0, 1] (see the module docs).
@@ -136,11 +129,11 @@ class Glow(nn.Module, PretrainedMixin):
     def __init__(self, channels: int = 3, levels: int = 3, depth: int = 8, hidden: int = 128,
                  image_size: int = 32) -> None:
         super().__init__()
-        self.channels = _positive_int(channels, "channels")
-        self.levels = _positive_int(levels, "levels")
-        self.depth = _positive_int(depth, "depth")
-        self.hidden = _positive_int(hidden, "hidden")
-        self.image_size = _positive_int(image_size, "image_size")
+        self.channels = check_int(channels, "channels")
+        self.levels = check_int(levels, "levels")
+        self.depth = check_int(depth, "depth")
+        self.hidden = check_int(hidden, "hidden")
+        self.image_size = check_int(image_size, "image_size")
         if image_size % 2 ** levels:
             raise ValueError(f"image_size must be a multiple of 2 ** levels = {2 ** levels}, got {image_size}")
         self.scales = nn.ModuleList()
@@ -188,17 +181,17 @@ class Glow(nn.Module, PretrainedMixin):
                 factored.append(h[:, keep:])
                 h = h[:, :keep]
         for eps in reversed(factored):
-            h = torch.cat([F.pixel_shuffle(h, 2), eps], 1)
-        return F.pixel_shuffle(h, 2), logdet
+            h = torch.cat([depth_to_space(h), eps], 1)
+        return depth_to_space(h), logdet
 
     def inverse(self, y: Tensor, cond: FlowCondition | None = None) -> Tensor:
         """Latent ``eps`` in image layout -> image (the exact inverse of :meth:`forward`)."""
         self._check_size(y, "y")
-        h, factored = F.pixel_unshuffle(y, 2), []
+        h, factored = space_to_depth(y), []
         for layers in self.scales[:-1]:
             keep = layers[-1].keep
             factored.append(h[:, keep:])
-            h = F.pixel_unshuffle(h[:, :keep], 2)
+            h = space_to_depth(h[:, :keep])
         for level in reversed(range(self.levels)):
             if level < self.levels - 1:
                 h = torch.cat([h, factored[level]], 1)
@@ -211,14 +204,15 @@ class Glow(nn.Module, PretrainedMixin):
         return -0.5 * (eps.square() + LOG_2PI).flatten(1).sum(1) + logdet
 
     def log_prob(self, x: Tensor) -> Tensor:
-        """``(B,)`` log-density in nats of continuous images ``x`` on the [0, 1] scale, summed over ``C*H*W``."""
-        xb, _ = as_batch(x, "x", channels=self.channels, unit_range=False)
-        return self._log_prob(xb)
+        """``(B,)`` log-density in nats of continuous images ``x`` on the [0, 1] scale, summed over ``C*H*W``
+        (``()`` for one ``(C, H, W)`` image)."""
+        xb, unbatched = as_batch(x, "x", channels=self.channels, unit_range=False)
+        return unbatch(self._log_prob(xb), unbatched)
 
     def nll_per_dim(self, x: Tensor) -> Tensor:
         """``(B,)`` ``-log p(x) / (C*H*W)``: nats per dimension of continuous ``x`` ([0, 1] scale)."""
-        xb, _ = as_batch(x, "x", channels=self.channels, unit_range=False)
-        return -self._log_prob(xb) / xb[0].numel()
+        xb, unbatched = as_batch(x, "x", channels=self.channels, unit_range=False)
+        return unbatch(-self._log_prob(xb) / math.prod(xb.shape[1:]), unbatched)
 
     def bits_per_dim(self, images: Tensor, generator: torch.Generator | None = None, dequantize_images: bool = True) -> Tensor:
         """``(B,)`` bits per dimension of 8-bit ``images`` in [0, 1]: ``(-log p(y) + D log 256) / (D log 2)``.
@@ -226,11 +220,11 @@ class Glow(nn.Module, PretrainedMixin):
         ``y`` is the uniformly dequantised image (:func:`dequantize`, drawn from ``generator``); with
         ``dequantize_images=False`` the images are taken as already dequantised.
         """
-        xb, _ = as_batch(images, "images", channels=self.channels)
+        xb, unbatched = as_batch(images, "images", channels=self.channels)
         check_generator(generator, xb.device)
         y = dequantize(xb, generator) if dequantize_images else xb
-        dims = y[0].numel()
-        return (-self._log_prob(y) + dims * math.log(BINS)) / (dims * math.log(2))
+        dims = math.prod(y.shape[1:])
+        return unbatch((-self._log_prob(y) + dims * math.log(BINS)) / (dims * math.log(2)), unbatched)
 
     @torch.no_grad()
     def sample(self, n: int, temperature: float = 1.0, generator: torch.Generator | None = None,
@@ -239,13 +233,16 @@ class Glow(nn.Module, PretrainedMixin):
 
         ``temperature`` scales the latents' standard deviation (0: deterministic).
         """
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"n must be a positive int, got {n!r}")
+        n = check_int(n, "n")
         temperature = check_temperature(temperature)
         size = self.image_size if size is None else size
-        h, w = (size, size) if isinstance(size, int) else size
-        if h % self.multiple or w % self.multiple or h < 1 or w < 1:
-            raise ValueError(f"size must be positive multiples of {self.multiple}, got {(h, w)}")
+        pair = (size, size) if isinstance(size, numbers.Integral) else size
+        accepted = f"an int or an (H, W) pair, positive multiples of {self.multiple}"
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise TypeError(f"size must be {accepted}, got {size!r}")
+        h, w = (check_int(v, "size", minimum=self.multiple) for v in pair)
+        if h % self.multiple or w % self.multiple:
+            raise ValueError(f"size must be {accepted}, got {size!r}")
         reference = next(self.parameters())
         check_generator(generator, reference.device)
         eps = standard_normal_like(reference.new_empty(n, self.channels, h, w), generator)

@@ -35,6 +35,14 @@ class FlowCondition:
     iso_index: Tensor | None = None
     camera: Tensor | None = None
 
+    def crop(self, rows: slice, clean: Tensor | None) -> FlowCondition:
+        """This condition for batch ``rows`` only, with ``clean`` (a crop of ``self.clean[rows]``) in its place;
+        ``features`` are dropped (they are recomputed from the crop's clean image)."""
+        def pick(t: Tensor | None) -> Tensor | None:
+            return None if t is None else t[rows]
+
+        return FlowCondition(clean=clean, iso=pick(self.iso), iso_index=pick(self.iso_index), camera=pick(self.camera))
+
 
 class FlowLayer(nn.Module):
     """Base of the invertible layers (documents the contract; no behaviour)."""
@@ -73,7 +81,7 @@ class ActNorm(FlowLayer):
         self.initialized.fill_(True)
 
     def forward(self, x: Tensor, cond: FlowCondition | None = None) -> tuple[Tensor, Tensor]:
-        if self.training and not bool(self.initialized):
+        if self.training and not bool(self.initialized) and x.shape[0]:  # an empty batch has no statistics
             self._initialize(x)
         y = (x + self.bias) * self.log_scale.exp()
         logdet = self.log_scale.sum() * _pixels(x)
@@ -200,16 +208,29 @@ class AffineInjector(FlowLayer):
         return y / scale - shift
 
 
+def space_to_depth(x: Tensor) -> Tensor:
+    """``F.pixel_unshuffle(x, 2)``: ``(B, C, H, W) -> (B, 4C, H/2, W/2)``, also for an empty batch (where
+    torch 2.x returns the input's shape unchanged)."""
+    b, c, h, w = x.shape
+    return F.pixel_unshuffle(x, 2) if b else x.new_empty(0, 4 * c, h // 2, w // 2)
+
+
+def depth_to_space(y: Tensor) -> Tensor:
+    """``F.pixel_shuffle(y, 2)``, the inverse of :func:`space_to_depth`, also for an empty batch."""
+    b, c, h, w = y.shape
+    return F.pixel_shuffle(y, 2) if b else y.new_empty(0, c // 4, 2 * h, 2 * w)
+
+
 class Squeeze(FlowLayer):
     """Space-to-depth by 2: ``(B, C, H, W) -> (B, 4C, H/2, W/2)``; volume preserving (logdet 0)."""
 
     def forward(self, x: Tensor, cond: FlowCondition | None = None) -> tuple[Tensor, Tensor]:
         if x.shape[-1] % 2 or x.shape[-2] % 2:
             raise ValueError(f"Squeeze needs even height and width, got {tuple(x.shape[-2:])}")
-        return F.pixel_unshuffle(x, 2), x.new_zeros(x.shape[0])
+        return space_to_depth(x), x.new_zeros(x.shape[0])
 
     def inverse(self, y: Tensor, cond: FlowCondition | None = None) -> Tensor:
-        return F.pixel_shuffle(y, 2)
+        return depth_to_space(y)
 
 
 class SignalDependent(FlowLayer):
@@ -267,7 +288,7 @@ class Gain(FlowLayer):
 
     def forward(self, x: Tensor, cond: FlowCondition | None = None) -> tuple[Tensor, Tensor]:
         gamma = self.gamma(cond).to(x.dtype)
-        return x / gamma, -gamma.log().view(-1) * x[0].numel()
+        return x / gamma, -gamma.log().view(-1) * math.prod(x.shape[1:])
 
     def inverse(self, y: Tensor, cond: FlowCondition | None = None) -> Tensor:
         return y * self.gamma(cond).to(y.dtype)

@@ -15,15 +15,18 @@ camera- and ISO-dependent gain (the ablation baseline of Noise2NoiseFlow).
 
 from __future__ import annotations
 
+import numbers
 from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
 
+from .._validation import check_int, check_names
 from ..conditioning import NoiseCondition
 from ..hub import PretrainedMixin, register_model
 from ..noise.base import LOG_2PI, NoiseModel, standard_normal_like
 from .layers import FlowCondition, FlowStep, Gain, SignalDependent, run_forward, run_inverse
+from .tiling import DEFAULT_MAX_PIXELS, decode_within_budget
 
 RAW_CHANNELS = 4
 
@@ -40,6 +43,11 @@ class NoiseFlow(NoiseModel, PretrainedMixin):
         steps: unconditional steps in each of the two A blocks (the paper: 4).
         variant: ``"full"`` (S-Ax4-G-Ax4) or ``"nlf"`` (S-G, a heteroscedastic Gaussian).
 
+    Memory: sampling decodes in tiles when the batch holds more than ``max_pixels`` packed pixels (an
+    attribute, default 4 Mpx; :mod:`~noiseaug.flows.tiling`), each with ``tile_overlap`` = 8 packed pixels of
+    context: the couplings reach about 6, so tiled and whole-image samples of the released
+    ``noiseflow-simcam`` agree to float32 rounding (2e-5/255). The S and G layers are pixel-independent.
+
     Example:
         >>> import torch
         >>> from noiseaug import NoiseCondition
@@ -53,16 +61,20 @@ class NoiseFlow(NoiseModel, PretrainedMixin):
 
     model_type = "noiseflow"
     channels = (RAW_CHANNELS,)
+    #: context (packed pixels) around each tile's core when sampling is tiled (class docs)
+    tile_overlap = 8
 
     def __init__(self, cameras: list[str], iso_levels: list[float], hidden: int = 5, steps: int = 4,
                  variant: Literal["full", "nlf"] = "full") -> None:
         super().__init__()
-        if not cameras or len(set(cameras)) != len(cameras):
-            raise ValueError(f"cameras must be a non-empty list of distinct names, got {cameras!r}")
-        if not iso_levels or any(float(i) <= 0 for i in iso_levels):
+        check_names(cameras, "cameras")
+        if not isinstance(iso_levels, (list, tuple)) or not iso_levels or not all(
+                isinstance(i, numbers.Real) and not isinstance(i, bool) and i > 0 for i in iso_levels):
             raise ValueError(f"iso_levels must be a non-empty list of positive ISO values, got {iso_levels!r}")
         if variant not in ("full", "nlf"):
             raise ValueError(f"variant must be 'full' or 'nlf', got {variant!r}")
+        check_int(hidden, "hidden")
+        check_int(steps, "steps", minimum=0)
         self.cameras = list(cameras)
         self.iso_levels = [float(i) for i in iso_levels]
         self.hidden, self.steps, self.variant = hidden, steps, variant
@@ -71,12 +83,18 @@ class NoiseFlow(NoiseModel, PretrainedMixin):
             if variant == "full" else (lambda offset: [])
         self.layers = nn.ModuleList([SignalDependent(len(cameras), len(self.iso_levels)), *block(0),
                                      Gain(self.iso_levels, len(cameras)), *block(steps)])
+        self.max_pixels = DEFAULT_MAX_PIXELS
 
     @property
     def config(self) -> dict[str, Any]:
         """Everything needed to rebuild the architecture (saved as config.json)."""
         return {"model_type": self.model_type, "cameras": self.cameras, "iso_levels": self.iso_levels,
                 "hidden": self.hidden, "steps": self.steps, "variant": self.variant}
+
+    @property
+    def parameter_dtype(self) -> torch.dtype:
+        """The dtype the flow runs in (its parameters'); images of other float dtypes are converted for it."""
+        return next(self.parameters()).dtype
 
     def flow_condition(self, clean: Tensor, cond: NoiseCondition | None) -> FlowCondition:
         """Validate ``cond`` (ISO and camera per sample) and map it to the layers' indices."""
@@ -103,15 +121,20 @@ class NoiseFlow(NoiseModel, PretrainedMixin):
         return run_inverse(self.layers, z, fc)
 
     def _log_prob(self, noisy: Tensor, clean: Tensor, cond: NoiseCondition | None) -> Tensor:
+        dtype = self.parameter_dtype
+        noisy, clean = noisy.to(dtype), clean.to(dtype)
         fc = self.flow_condition(clean, cond)
         z, logdet = self.encode(noisy - clean, fc)
         return -0.5 * (LOG_2PI + z.square()).flatten(1).sum(1) + logdet
 
     def _sample(self, clean: Tensor, cond: NoiseCondition | None, generator: torch.Generator | None,
                 temperature: float = 1.0) -> Tensor:
-        fc = self.flow_condition(clean, cond)
-        z = temperature * standard_normal_like(clean, generator)
-        return clean + self.decode(z, fc)
+        x = clean.to(self.parameter_dtype)
+        fc = self.flow_condition(x, cond)
+        z = temperature * standard_normal_like(x, generator)
+        noise = decode_within_budget(lambda z_part, clean_part, rows: self.decode(z_part, fc.crop(rows, clean_part)),
+                                     z, x, max_pixels=self.max_pixels, overlap=self.tile_overlap)
+        return clean + noise.to(clean.dtype)
 
     def extra_repr(self) -> str:
         return f"variant={self.variant!r}, cameras={len(self.cameras)}, iso_levels={self.iso_levels}"

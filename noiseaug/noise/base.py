@@ -21,7 +21,7 @@ from abc import ABC, abstractmethod
 import torch
 from torch import Tensor, nn
 
-from .._validation import as_batch, check_generator, check_same_shape, check_temperature, unbatch
+from .._validation import as_batch, check_condition, check_generator, check_same_shape, check_temperature, unbatch
 from ..conditioning import NoiseCondition
 
 LOG_2PI = math.log(2 * math.pi)
@@ -54,6 +54,7 @@ class NoiseModel(nn.Module, ABC):
         """Draw ``noisy ~ p(noisy | clean, cond)``; same shape and dtype as ``clean``."""
         x, unbatched = as_batch(clean, "clean", channels=self.channels)
         check_generator(generator, x.device)
+        check_condition(cond, x.shape[0])
         y = self._sample(x, cond, generator, check_temperature(temperature))
         if clip:
             y = y.clamp(0.0, 1.0)
@@ -61,18 +62,20 @@ class NoiseModel(nn.Module, ABC):
 
     def log_prob(self, noisy: Tensor, clean: Tensor, cond: NoiseCondition | None = None) -> Tensor:
         """Per-sample log-density ``(B,)`` (``()`` for unbatched input), nats, summed over C*H*W."""
-        y, x, unbatched = self._check_pair(noisy, clean)
+        y, x, unbatched = self._check_pair(noisy, clean, cond)
         return unbatch(self._log_prob(y, x, cond), unbatched)
 
     def nll(self, noisy: Tensor, clean: Tensor, cond: NoiseCondition | None = None) -> Tensor:
         """Per-sample negative log-likelihood per dimension ``(B,)``, nats: ``-log_prob / (C*H*W)``."""
-        y, x, unbatched = self._check_pair(noisy, clean)
-        return unbatch(-self._log_prob(y, x, cond) / x[0].numel(), unbatched)
+        y, x, unbatched = self._check_pair(noisy, clean, cond)
+        return unbatch(-self._log_prob(y, x, cond) / math.prod(x.shape[1:]), unbatched)
 
-    def _check_pair(self, noisy: Tensor, clean: Tensor) -> tuple[Tensor, Tensor, bool]:
+    def _check_pair(self, noisy: Tensor, clean: Tensor,
+                    cond: NoiseCondition | None = None) -> tuple[Tensor, Tensor, bool]:
         x, unbatched = as_batch(clean, "clean", channels=self.channels)
         y, _ = as_batch(noisy, "noisy", unit_range=False)
         check_same_shape(y, x, "noisy", "clean")
+        check_condition(cond, x.shape[0])
         return y, x, unbatched
 
     @abstractmethod
@@ -115,7 +118,12 @@ class GaussianFamilyNoise(NoiseModel):
 
     def _log_prob(self, noisy: Tensor, clean: Tensor, cond: NoiseCondition | None) -> Tensor:
         clean = clean.to(torch.promote_types(clean.dtype, torch.float32))
-        return gaussian_log_prob(noisy - clean, self.variance(clean))
+        variance = self.variance(clean)
+        if not bool((variance > 0).all()):  # a zero variance is a point mass: log N is 0/0 = NaN there
+            raise ValueError(f"{type(self).__name__}({self.extra_repr()}): the noise variance is 0 at some pixels of "
+                             f"clean (a zero sigma / read_sigma, or beta2 = 0 where clean is 0), so the likelihood is "
+                             f"degenerate there; log_prob and nll need a positive variance")
+        return gaussian_log_prob(noisy - clean, variance)
 
 
 def gaussian_log_prob(residual: Tensor, variance: Tensor) -> Tensor:

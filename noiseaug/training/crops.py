@@ -27,6 +27,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from .._validation import check_int
 from ..data.patches import random_patch
 from ..data.simulated_pairs import batch_generator, read_image_folder
 from ..data.splits import split_scenes
@@ -91,10 +92,9 @@ class CropBatches:
             raise ValueError(f"clean must pair with noisy one to one, got {len(clean)} and {len(noisy)} images")
         if noise is not None and not isinstance(noise, NoiseTransform):
             raise TypeError(f"noise must be a NoiseTransform or None, got {type(noise).__name__}")
-        if isinstance(patch, bool) or not isinstance(patch, int) or patch < 2 or patch % 2:
+        if check_int(patch, "patch", minimum=2) % 2:
             raise ValueError(f"patch must be an even int >= 2, got {patch!r}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        check_int(batch_size, "batch_size")
         self.first = list(noisy if noisy is not None else clean)
         self.partner = list(clean) if noisy is not None and clean is not None else None
         small = [tuple(img.shape) for img in self.first if img.ndim != 3 or min(img.shape[-2:]) < patch]

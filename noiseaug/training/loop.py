@@ -29,6 +29,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
+from .._validation import check_int, check_real, check_seed
 from .checkpoint import load_checkpoint, save_checkpoint
 
 LAST_CHECKPOINT = "last.pt"
@@ -52,6 +53,14 @@ class TrainConfig:
     grad_clip: float | None = None
     max_consecutive_nonfinite: int = 20
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "val_every", "max_consecutive_nonfinite"):
+            check_int(getattr(self, name), name)
+        check_seed(self.seed)
+        lr = check_real(self.lr, "lr", "a finite number > 0")
+        if not (math.isfinite(lr) and lr > 0):
+            raise ValueError(f"lr must be a finite number > 0, got {self.lr!r}")
 
 
 @dataclass
@@ -131,11 +140,20 @@ class Trainer:
         self.optimizer.load_state_dict(checkpoint["optimizer"])
         self.scheduler.load_state_dict(checkpoint["scheduler"])
         self.state = TrainState(**checkpoint["state"])
+        if "rng" in checkpoint:  # checkpoints before the RNG state was saved resume without it
+            torch.set_rng_state(checkpoint["rng"]["cpu"])
+            if torch.cuda.is_available() and checkpoint["rng"].get("cuda"):
+                torch.cuda.set_rng_state_all(checkpoint["rng"]["cuda"])
         return True
 
     def _checkpoint(self) -> dict[str, Any]:
+        """Everything a resumed run needs: weights, Adam moments, lr schedule, step and history (the data
+        sampler's state: batch ``k`` is a function of the seed and ``k``), and torch's global RNG state
+        (for any layer that draws from it)."""
+        rng = {"cpu": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
         return {"model": self.objective.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict(), "state": asdict(self.state), "config": asdict(self.config)}
+                "scheduler": self.scheduler.state_dict(), "state": asdict(self.state), "config": asdict(self.config),
+                "rng": rng}
 
     def _prepare(self) -> nn.Module:
         """Run data-dependent initialisation once, then wrap in DDP when distributed."""

@@ -35,6 +35,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from .._validation import check_int
 from ..data.neighbour import neighbour_subsample
 from ..data.root import data_folder
 from ..hub import save_pretrained
@@ -97,9 +98,7 @@ class Neighbor2Neighbor(nn.Module):
         super().__init__()
         if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or not gamma >= 0:
             raise ValueError(f"gamma must be a number >= 0, got {gamma!r}")
-        if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < 1:
-            raise ValueError(f"total_steps must be a positive int, got {total_steps!r}")
-        self.denoiser, self.gamma, self.total_steps = denoiser, float(gamma), total_steps
+        self.denoiser, self.gamma, self.total_steps = denoiser, float(gamma), check_int(total_steps, "total_steps")
 
     def gamma_at(self, step: int) -> float:
         """The regulariser weight at ``step``."""

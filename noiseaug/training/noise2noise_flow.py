@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .._validation import check_int
 from ..conditioning import NoiseCondition
 from ..data.camera import CameraDraw
 from ..data.neighbour import neighbour_subsample
@@ -85,10 +86,8 @@ class R2RFlow(nn.Module):
         super().__init__()
         if not alpha > 0:
             raise ValueError(f"alpha must be > 0, got {alpha}")
-        if isinstance(denoiser_warmup, bool) or not isinstance(denoiser_warmup, int) or denoiser_warmup < 0:
-            raise ValueError(f"denoiser_warmup must be an int >= 0, got {denoiser_warmup!r}")
         self.noise_model, self.denoiser, self.lam, self.alpha = noise_model, denoiser, lam, alpha
-        self.denoiser_warmup = denoiser_warmup
+        self.denoiser_warmup = check_int(denoiser_warmup, "denoiser_warmup", minimum=0)
         # Training forward passes so far (a buffer: checkpointed, so a resumed run keeps its phase).
         self.register_buffer("calls", torch.zeros((), dtype=torch.long))
 

@@ -87,7 +87,7 @@ def noise_hwc(transform: NoiseTransform, images: np.ndarray, selected: Tensor | 
         raise TypeError(f"image must be uint8 (0..255) or float32 in [0, 1], got dtype {images.dtype}")
     gray = images.ndim == 3
     array = images[..., None] if gray else images
-    if not array.flags.writeable:
+    if not array.flags.writeable or any(stride < 0 for stride in array.strides):  # torch takes neither
         array = array.copy()
     batch = torch.from_numpy(array).to(transform_device(transform)).permute(0, 3, 1, 2)
     out = noise_images(transform, batch, selected, generator).permute(0, 2, 3, 1).cpu().numpy()

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from .._validation import as_batch, check_generator, check_probability, unbatch
+from .._validation import as_batch, check_condition, check_generator, check_probability, unbatch
 from ..conditioning import NoiseCondition
 
 
@@ -45,8 +45,7 @@ class NoiseTransform(nn.Module, ABC):
         """Return ``images`` with noise added (a new tensor; the input is not modified)."""
         x, unbatched = as_batch(images, "images", channels=self.channels)
         check_generator(generator, x.device)
-        if cond is not None and len(cond) != x.shape[0]:
-            raise ValueError(f"cond has {len(cond)} entries but images has a batch of {x.shape[0]}")
+        check_condition(cond, x.shape[0])
         if x.shape[0] == 0 or self.p == 0.0:
             return unbatch(x.clone(), unbatched)
         if self.p == 1.0:

@@ -42,6 +42,9 @@ class NAFlowTransform(NoiseTransform):
     and device; with ``p < 1`` only selected rows reach the flow. Draw order: ``p`` mask, configurations
     (or mixture weights), latent.
 
+    Large images: a call holding more than ``model.max_pixels`` pixels (default 4 Mpx) is decoded a few
+    images at a time or in tiles with 48 pixels of context; see :class:`~noiseaug.flows.naflow.NAFlow`.
+
     Example:
         >>> import torch
         >>> from noiseaug.flows.naflow import NAFlow

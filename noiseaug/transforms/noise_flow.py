@@ -41,6 +41,9 @@ class NoiseFlowTransform(NoiseTransform):
     shape, dtype and device, and no autograd graph (sampling runs under ``torch.no_grad()``: this is
     an augmentation, not a layer to train through). With ``p < 1`` only selected rows reach the flow.
 
+    Large images: a call holding more than ``model.max_pixels`` packed pixels (default 4 Mpx) is decoded a
+    few images at a time or in tiles; see :class:`~noiseaug.flows.noise_flow.NoiseFlow`.
+
     Args:
         model: the :class:`~noiseaug.flows.noise_flow.NoiseFlow` to sample (becomes a sub-module).
         isos: ISO values to draw from (default: every level the model knows).

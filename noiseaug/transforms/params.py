@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
 import torch
@@ -37,11 +38,14 @@ class ParamRange:
 def as_range(value: float | tuple[float, float] | ParamRange, name: str, *, minimum: float = 0.0,
              strictly_positive: bool = False) -> ParamRange:
     """Validate a parameter spec (float, ``(low, high)`` or :class:`ParamRange`) into a :class:`ParamRange`."""
-    if isinstance(value, ParamRange):
+    def real(v: object) -> bool:
+        return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+    if isinstance(value, ParamRange) and real(value.low) and real(value.high):
         spec = value
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+    elif real(value):
         spec = ParamRange(float(value), float(value))
-    elif isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value):
+    elif isinstance(value, tuple) and len(value) == 2 and all(real(v) for v in value):
         spec = ParamRange(float(value[0]), float(value[1]))
     else:
         raise TypeError(f"{name} must be a float, a (low, high) tuple or a ParamRange, got {value!r}")

@@ -27,7 +27,7 @@ from torch import Tensor
 from torch.utils.data import Dataset, get_worker_info
 
 from .._seeds import mix_seeds
-from .._validation import check_seed
+from .._validation import check_device, check_seed
 from .base import NoiseTransform
 
 #: Where the clean image sits in a dataset item or a collated batch: a dict key, or a tuple/list position.
@@ -174,12 +174,7 @@ class DeviceNoise:
 
     def __init__(self, transform: NoiseTransform, device: str | torch.device = "cpu", *, seed: int = 0,
                  image_key: ImageKey = "image") -> None:
-        try:
-            self.device = torch.device(device)
-        except (RuntimeError, TypeError) as error:
-            raise ValueError(f"device must be a torch device such as 'cpu' or 'cuda', got {device!r}") from error
-        if self.device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"device {str(self.device)!r} was given, but CUDA is not available here")
+        self.device = check_device(device)
         self.transform = _check_transform(transform, "DeviceNoise").to(self.device)
         self.seed = check_seed(seed)
         self.image_key = _check_image_key(image_key)
@@ -234,7 +229,7 @@ def worker_generator(seed: int = 0, device: str | torch.device = "cpu") -> torch
         >>> g is worker_generator(seed=3), g.initial_seed()      # outside a worker: the seed itself
         (True, 3)
     """
-    device = torch.device(device)
+    seed, device = check_seed(seed), check_device(device)
     info = get_worker_info()
     key = (os.getpid(), None if info is None else (info.id, info.seed), seed, str(device))
     if key not in _GENERATORS:
