@@ -12,11 +12,11 @@ CONFIGS = ["cam-a-iso100", "cam-a-iso3200", "cam-b-iso800"]
 
 
 class MixtureSpy:
-    """Records the (padded) images and mixture weights that reach ``sample_mixture``."""
+    """Records the (padded) images and mixture weights that reach the flow's ``_sample_mixture``."""
 
     def __init__(self, model):
-        self.calls, self._inner = [], model.sample_mixture
-        model.sample_mixture = self
+        self.calls, self._inner = [], model._sample_mixture
+        model._sample_mixture = self
 
     def __call__(self, clean, weights, generator=None, temperature=1.0):
         self.calls.append((clean.clone(), weights.clone()))

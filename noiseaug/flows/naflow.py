@@ -208,8 +208,8 @@ class NAFlow(NoiseModel, PretrainedMixin):
 
     @torch.no_grad()
     def classify(self, noisy: Tensor, clean: Tensor) -> Tensor:
-        """Posterior ``(B, N_configurations)`` (``(N,)`` for one ``(3, H, W)`` pair) over configurations (uniform prior): the flow as a generative
-        classifier. ``softmax_c log p(noisy | clean, c)``; rows sum to 1.
+        """Posterior ``(B, N_configurations)`` (``(N,)`` for one ``(3, H, W)`` pair) over configurations (uniform
+        prior): the flow as a generative classifier. ``softmax_c log p(noisy | clean, c)``; rows sum to 1.
 
         H and W are cropped (top-left) to a multiple of ``2 ** levels`` so any size works.
         """
@@ -260,7 +260,8 @@ class NAFlow(NoiseModel, PretrainedMixin):
 
     def _sample_mixture(self, clean: Tensor, weights: Tensor, generator: torch.Generator | None,
                         temperature: float) -> Tensor:
-        """:meth:`sample_mixture` on a validated ``(B, 3, H, W)`` batch; the flow runs in its parameters' dtype."""
+        """:meth:`sample_mixture` on a validated ``(B, 3, H, W)`` batch (what the transform calls: it has
+        validated the images already); the flow runs in its parameters' dtype."""
         self._check_size(clean, "clean")
         x = clean.to(self.means.dtype)
         mean, std = self.mixture(weights.to(x.device))

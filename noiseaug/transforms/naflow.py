@@ -142,7 +142,7 @@ class NAFlowTransform(NoiseTransform):
         h, w = clean.shape[-2:]
         padded = pad_to_multiple(clean, self.model.multiple)
         noisy = sample_in_flow_precision(padded, flow_dtype(self.model, type(self).__name__),
-                                         lambda x: self.model.sample_mixture(x, weights, generator, self.temperature))
+                                         lambda x: self.model._sample_mixture(x, weights, generator, self.temperature))
         return noisy[..., :h, :w]
 
     def extra_repr(self) -> str:
