@@ -89,7 +89,8 @@ class NAFlow(NoiseModel, PretrainedMixin):
     Memory: sampling decodes in tiles when the batch holds more than ``max_pixels`` pixels (an attribute,
     default 4 Mpx; :mod:`~noiseaug.flows.tiling`), each with ``tile_overlap`` = 48 pixels of context. On the
     released ``naflow-srgb`` that changes a Kodak image's noise by at most 0.005/255 against whole-image
-    decoding (0.14/255 with 32 pixels, 12.8/255 with none). Likelihoods are never tiled.
+    decoding (0.14/255 with 32 pixels, 12.8/255 with none; ``benchmarks/tile_overlap.py``). Likelihoods are
+    never tiled.
 
     Example:
         >>> import torch

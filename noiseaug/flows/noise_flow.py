@@ -46,7 +46,7 @@ class NoiseFlow(NoiseModel, PretrainedMixin):
     Memory: sampling decodes in tiles when the batch holds more than ``max_pixels`` packed pixels (an
     attribute, default 4 Mpx; :mod:`~noiseaug.flows.tiling`), each with ``tile_overlap`` = 8 packed pixels of
     context: the couplings reach about 6, so tiled and whole-image samples of the released
-    ``noiseflow-simcam`` agree to float32 rounding (2e-5/255). The S and G layers are pixel-independent.
+    ``noiseflow-simcam`` agree to float32 rounding (2e-5/255; ``benchmarks/tile_overlap.py``). The S and G layers are pixel-independent.
 
     Example:
         >>> import torch
