@@ -51,3 +51,33 @@ def test_noise_quality_runs_on_a_tiny_subset_and_reports_every_model(tmp_path):
     assert all(math.isfinite(r["val_nll"]) and r["val_kl"] >= 0 for r in raw.values())
     assert "| AWGN (fitted per image) |" in (tmp_path / "noise_quality.md").read_text()
     assert (tmp_path / "noise_crops.png").is_file() == figure
+
+
+def _load_benchmark(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_training_curves_reads_one_value_per_step_and_plots_every_run(tmp_path):
+    curves = _load_benchmark("training_curves")
+    for name, values in (("a", [20.0, 25.0, 27.0]), ("b", [21.0, 26.0, 28.5])):
+        (tmp_path / name).mkdir()
+        history = [{"step": 500 * (i + 1), "val_psnr": v, "train_loss": 0.1} for i, v in enumerate(values)]
+        history.append(dict(history[-1]))  # the final validation is logged twice
+        (tmp_path / name / "history.json").write_text(json.dumps(history))
+    assert curves.read_curve(tmp_path / "a", "val_psnr") == ([500, 1000, 1500], [20.0, 25.0, 27.0])
+    with pytest.raises(SystemExit, match="no 'val_nll'"):
+        curves.read_curve(tmp_path / "a", "val_nll")
+    with pytest.raises(SystemExit, match="does not exist"):
+        curves.read_curve(tmp_path / "missing", "val_psnr")
+    if importlib.util.find_spec("matplotlib") is None:
+        return
+    out = tmp_path / "curves.png"
+    command = [sys.executable, str(ROOT / "benchmarks" / "training_curves.py"), "--out", str(out),
+               "--run", f"A={tmp_path / 'a'}", "--run", f"B={tmp_path / 'b'}"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["A: val_psnr = 27.000 at step 1500", "B: val_psnr = 28.500 at step 1500"]
+    assert out.stat().st_size > 0

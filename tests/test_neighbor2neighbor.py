@@ -1,6 +1,7 @@
 """Neighbor2Neighbor: the sub-sampling it uses, the loss by hand, the gamma ramp, crop batches, a tiny run, the CLI."""
 
 import json
+import math
 
 import pytest
 import torch
@@ -87,8 +88,11 @@ def test_gamma_ramps_linearly_from_zero_to_its_final_value():
     values = [gamma_ramp(s, 101, 2.0) for s in range(101)]
     assert all(b - a == pytest.approx(0.02) for a, b in zip(values, values[1:]))
     assert Neighbor2Neighbor(torch.nn.Identity(), 1.0, 1).gamma_at(0) == 0.0
-    with pytest.raises(ValueError, match="gamma"):
-        Neighbor2Neighbor(torch.nn.Identity(), gamma=-1.0)
+    for bad in (-1.0, math.inf, math.nan):
+        with pytest.raises(ValueError, match="gamma"):
+            Neighbor2Neighbor(torch.nn.Identity(), gamma=bad)
+    with pytest.raises(TypeError, match="gamma"):
+        Neighbor2Neighbor(torch.nn.Identity(), gamma="2")
     with pytest.raises(ValueError, match="total_steps"):
         Neighbor2Neighbor(torch.nn.Identity(), total_steps=0)
 
