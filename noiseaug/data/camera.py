@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from .._validation import as_batch, check_generator, check_int, check_same_shape, unbatch
+from .._validation import as_batch, check_condition, check_generator, check_int, check_same_shape, unbatch
 from ..conditioning import NoiseCondition
 from ..noise.poisson_gaussian import poisson_gaussian_pixel_log_prob
 from .isp import ISPParams, process, random_isp_params, unprocess
@@ -163,8 +163,7 @@ class SimulatedCamera(nn.Module):
         if not isinstance(cond, NoiseCondition) or cond.camera is None or cond.iso is None:
             raise TypeError("cond must be a NoiseCondition with per-sample camera and iso "
                             f"(use SimulatedCamera.condition(names, isos)), got {cond!r}")
-        if len(cond) != batch:
-            raise ValueError(f"cond has {len(cond)} samples but the batch has {batch} images")
+        check_condition(cond, batch)
         device = self.iso_values.device
         cam = cond.camera.to(device).long()
         if bool(((cam < 0) | (cam >= len(self.sensors))).any()):

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .._sizes import crop_to_multiple
-from .._validation import as_batch, check_generator, check_int, check_names, check_temperature, unbatch
+from .._validation import as_batch, check_condition, check_generator, check_int, check_names, check_temperature, unbatch
 from ..conditioning import NoiseCondition
 from ..hub import PretrainedMixin, register_model
 from ..noise.base import LOG_2PI, NoiseModel, standard_normal_like
@@ -157,11 +157,10 @@ class NAFlow(NoiseModel, PretrainedMixin):
 
     def config_index(self, cond: NoiseCondition | None, batch: int, device: torch.device) -> Tensor:
         """``cond.config`` validated: ``(B,)`` long indices into :attr:`configurations`."""
+        cond = check_condition(cond, batch)
         if cond is None or cond.config is None:
             raise ValueError("NAFlow needs cond=NoiseCondition(config=...) with one configuration index per image "
                              "(or use sample_mixture / sample_noise_aware)")
-        if len(cond) != batch:
-            raise ValueError(f"cond has {len(cond)} entries but the batch has {batch} images")
         config = cond.config.to(device)
         if config.dtype not in (torch.int32, torch.int64) or bool(((config < 0) | (config >= len(self.configurations))).any()):
             raise ValueError(f"cond.config must hold integer indices into {self.configurations}, got {cond.config.tolist()}")

@@ -21,7 +21,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from .._validation import check_int, check_names
+from .._validation import check_condition, check_int, check_names
 from ..conditioning import NoiseCondition
 from ..hub import PretrainedMixin, register_model
 from ..noise.base import LOG_2PI, NoiseModel, standard_normal_like
@@ -98,10 +98,9 @@ class NoiseFlow(NoiseModel, PretrainedMixin):
 
     def flow_condition(self, clean: Tensor, cond: NoiseCondition | None) -> FlowCondition:
         """Validate ``cond`` (ISO and camera per sample) and map it to the layers' indices."""
+        cond = check_condition(cond, clean.shape[0])
         if cond is None or cond.iso is None or cond.camera is None:
             raise ValueError("NoiseFlow needs cond=NoiseCondition(iso=..., camera=...) with one entry per image")
-        if len(cond) != clean.shape[0]:
-            raise ValueError(f"cond has {len(cond)} entries but the batch has {clean.shape[0]} images")
         iso = cond.iso.to(clean.device, torch.float64)
         match = (iso[:, None] - self.iso_table.to(clean.device)[None]).abs() < 0.5
         if not bool(match.any(1).all()):
