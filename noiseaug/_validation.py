@@ -157,14 +157,19 @@ def check_probability(value: object, name: str = "p") -> float:
     return p
 
 
+def check_nonnegative(value: object, name: str, *, strict: bool = False) -> float:
+    """A finite real number ``>= 0`` (``> 0`` with ``strict``) as a float; ``TypeError`` for bools and
+    non-numbers, ``ValueError`` for the rest (NaN and Inf included)."""
+    accepted = f"a finite number {'>' if strict else '>='} 0"
+    number = check_real(value, name, accepted)
+    if not (math.isfinite(number) and (number > 0 if strict else number >= 0)):
+        raise ValueError(f"{name} must be {accepted}, got {value!r}")
+    return number
+
+
 def check_temperature(value: object) -> float:
-    """A sampling temperature: a finite number >= 0 (1 samples the model, 0 is deterministic); ``TypeError``
-    for bools and non-numbers, ``ValueError`` for the rest."""
-    accepted = "a finite number >= 0"
-    t = check_real(value, "temperature", accepted)
-    if not (math.isfinite(t) and t >= 0):
-        raise ValueError(f"temperature must be {accepted}, got {value!r}")
-    return t
+    """A sampling temperature: a finite number >= 0 (1 samples the model, 0 is deterministic)."""
+    return check_nonnegative(value, "temperature")
 
 
 def check_parameter(value: float | Tensor, name: str, *, positive: bool = False, nonnegative: bool = False) -> Tensor:

@@ -29,7 +29,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from .._validation import check_int, check_real, check_seed
+from .._validation import check_int, check_nonnegative, check_seed
 from .checkpoint import load_checkpoint, save_checkpoint
 
 LAST_CHECKPOINT = "last.pt"
@@ -58,9 +58,7 @@ class TrainConfig:
         for name in ("steps", "val_every", "max_consecutive_nonfinite"):
             check_int(getattr(self, name), name)
         check_seed(self.seed)
-        lr = check_real(self.lr, "lr", "a finite number > 0")
-        if not (math.isfinite(lr) and lr > 0):
-            raise ValueError(f"lr must be a finite number > 0, got {self.lr!r}")
+        check_nonnegative(self.lr, "lr", strict=True)
 
 
 @dataclass

@@ -29,14 +29,13 @@ Noise2Clean baseline and for validation on the held-out scenes).
 
 from __future__ import annotations
 
-import math
 import re
 from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
-from .._validation import check_int, check_real
+from .._validation import check_int, check_nonnegative
 from ..data.neighbour import neighbour_subsample
 from ..data.root import data_folder
 from ..hub import save_pretrained
@@ -97,10 +96,8 @@ class Neighbor2Neighbor(nn.Module):
 
     def __init__(self, denoiser: nn.Module, gamma: float = GAMMA_SYNTHETIC, total_steps: int = 1) -> None:
         super().__init__()
-        final_gamma = check_real(gamma, "gamma", "a finite number >= 0")
-        if not (math.isfinite(final_gamma) and final_gamma >= 0):
-            raise ValueError(f"gamma must be a finite number >= 0, got {gamma!r}")
-        self.denoiser, self.gamma, self.total_steps = denoiser, final_gamma, check_int(total_steps, "total_steps")
+        self.gamma = check_nonnegative(gamma, "gamma")
+        self.denoiser, self.total_steps = denoiser, check_int(total_steps, "total_steps")
 
     def gamma_at(self, step: int) -> float:
         """The regulariser weight at ``step``."""
