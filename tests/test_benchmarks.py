@@ -81,3 +81,32 @@ def test_training_curves_reads_one_value_per_step_and_plots_every_run(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["A: val_psnr = 27.000 at step 1500", "B: val_psnr = 28.500 at step 1500"]
     assert out.stat().st_size > 0
+
+
+def test_clean_free_denoisers_measures_the_error_to_noise_ratio_per_iso(tmp_path):
+    from noiseaug.data.camera import SimulatedCamera
+    from noiseaug.denoisers import UNet
+    from noiseaug.hub import save_pretrained
+    from noiseaug.imageio import write_png
+    from noiseaug.training.noiseflow_recipe import simcam_split
+
+    bench = _load_benchmark("clean_free_denoisers")
+    assert bench.gaussian_nll_excess(0.0) == 0.0
+    assert bench.gaussian_nll_excess(1.0) == pytest.approx(0.5 * math.log(2) - 0.25)  # variance doubled
+    import torch
+
+    for i in range(3):
+        write_png(tmp_path / "images" / f"img{i}.png", torch.rand(3, 80, 80, generator=torch.Generator().manual_seed(i)))
+    draws = [simcam_split(tmp_path / "images", SimulatedCamera(), 32, 10, seed=0).test.batch(0)]
+    identity = bench.per_iso(torch.nn.Identity(), draws)  # only the clamp to [0, 1] removes a little error
+    assert identity and all(0.9 < row["ratio"] <= 1.0 and row["denoised"] >= row["noisy"] for row in identity.values())
+    halved = bench.per_iso(lambda noisy: draws[0].clean_raw + 0.5 * (noisy - draws[0].clean_raw), draws)
+    assert all(row["ratio"] == pytest.approx(0.25, rel=1e-3) for row in halved.values())  # error = noise / 2
+    save_pretrained(UNet(channels=4, width=8, levels=2, residual=True), tmp_path / "unet")  # starts as the identity
+    command = [sys.executable, str(ROOT / "benchmarks" / "clean_free_denoisers.py"), "--images", str(tmp_path / "images"),
+               "--test-batches", "1", "--denoiser", f"fresh={tmp_path / 'unet'}", "--out", str(tmp_path / "out")]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    table = json.loads((tmp_path / "out" / "clean_free_denoisers.json").read_text())["fresh"]
+    assert table and all(0.9 < row["ratio"] <= 1.0 for row in table.values())
+    assert "| (noisy input) |" in result.stdout

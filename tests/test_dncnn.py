@@ -123,3 +123,23 @@ def test_unet_keeps_any_size_round_trips_and_learns(tmp_path):
         loss.backward()
         opt.step()
     assert float(loss) < 0.5 * first
+
+
+def test_residual_unet_starts_as_the_identity_and_still_learns():
+    from noiseaug.denoisers import UNet
+
+    torch.manual_seed(0)
+    net = UNet(channels=4, width=8, levels=2, residual=True)
+    g = torch.Generator().manual_seed(2)
+    clean = torch.nn.functional.interpolate(torch.rand(4, 4, 4, 4, generator=g), size=16, mode="bilinear")  # smooth
+    noisy = clean + 0.05 * torch.randn(4, 4, 16, 16, generator=g)
+    assert torch.equal(net(noisy), noisy)  # zero output conv: no random residual before training
+    assert not torch.equal(UNet(channels=4, width=8, levels=2)(noisy), noisy)
+    opt = torch.optim.Adam(net.parameters(), 3e-3)
+    first = float((noisy - clean).square().mean())
+    for _ in range(150):
+        loss = (net(noisy) - clean).square().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert float(loss) < 0.6 * first

@@ -177,3 +177,27 @@ def test_cli_trains_each_method_and_writes_models(tmp_path, method):
     assert history[-1]["step"] == 4 and math.isfinite(history[-1]["val_psnr"])
     assert (tmp_path / "run" / "denoiser" / "model.safetensors").is_file()
     assert (tmp_path / "run" / "noise_model").is_dir() == (method != "n2n")
+
+
+@pytest.mark.slow
+def test_cli_trains_n2nflow_with_a_residual_unet_and_reports_the_noisy_psnr(tmp_path):
+    images = tmp_path / "images"
+    for i in range(3):
+        write_png(images / f"img{i}.png", torch.rand(3, 48, 48, generator=torch.Generator().manual_seed(i)))
+    command = [sys.executable, "-m", "noiseaug", "train", "n2nflow", "--images", str(images), "--out", str(tmp_path / "run"),
+               "--steps", "4", "--batch", "2", "--patch", "8", "--val-every", "2", "--val-batches", "1",
+               "--denoiser", "unet", "--denoiser-depth", "2", "--denoiser-width", "8"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    config = json.loads((tmp_path / "run" / "denoiser" / "config.json").read_text())
+    assert config == {"model_type": "unet", "channels": 4, "width": 8, "levels": 2, "residual": True}
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    noisy = {entry["val_noisy_psnr"] for entry in history}
+    assert len(history) == 2 and len(noisy) == 1 and math.isfinite(noisy.pop())  # one fixed bar, every validation
+
+
+def test_clean_free_trainer_rejects_an_unknown_denoiser(tmp_path):
+    from noiseaug.training.clean_free_recipe import train_clean_free
+
+    with pytest.raises(ValueError, match=r"denoiser must be one of \['dncnn', 'unet'\], got 'resnet'"):
+        train_clean_free(tmp_path, tmp_path / "run", denoiser="resnet")

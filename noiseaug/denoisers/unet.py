@@ -25,7 +25,10 @@ class UNet(nn.Module, PretrainedMixin):
     Widths: ``width`` at full resolution, the same at every level (as the Noise2Noise U-Net keeps
     48 channels); two 3x3 convs with LeakyReLU(0.1) per stage; a 1x1 output conv. Any H and W: the
     input is padded by reflection to a multiple of ``2 ** levels`` and the output cropped back.
-    ``residual=True`` predicts the noise (``noisy - net(noisy)``), ``False`` the clean image.
+    ``residual=True`` predicts the noise (``noisy - net(noisy)``), ``False`` the clean image. A residual
+    U-Net's output conv starts at zero, so it starts as the identity (as :class:`~noiseaug.denoisers.dncnn.DnCNN`
+    does): with torch's default init its first outputs add a random residual, which on weak raw noise put
+    it 3.6 dB below its noisy input after 100 steps.
 
     Example:
         >>> import torch
@@ -48,6 +51,9 @@ class UNet(nn.Module, PretrainedMixin):
         self.down = nn.ModuleList(_double_conv(width, width) for _ in range(levels))
         self.up = nn.ModuleList(_double_conv(2 * width, width) for _ in range(levels))
         self.out = nn.Conv2d(width, channels, 1)
+        if residual:
+            nn.init.zeros_(self.out.weight)
+            nn.init.zeros_(self.out.bias)
 
     @property
     def config(self) -> dict[str, Any]:

@@ -16,11 +16,11 @@ import torch
 
 from ..data.camera import CameraDraw, SimulatedCamera
 from ..data.simulated_pairs import batch_generator
-from ..denoisers.dncnn import DnCNN
 from ..flows.noise_flow import NoiseFlow
 from ..hub import save_pretrained
 from ..metrics import psnr
 from ..noise import HeteroscedasticGaussianNoise
+from .crops import build_denoiser
 from .loop import init_distributed, run_trainer, seeded
 from .noise2noise_flow import N2NFLOW_LAMBDA, Noise2NoiseFlow, R2RFlow, ShotPairs
 from .noiseflow_recipe import parameter_groups, simcam_split
@@ -62,17 +62,29 @@ def nlf_recovery(flow: NoiseFlow, camera: SimulatedCamera) -> dict[str, float]:
 
 
 def denoiser_psnr(denoiser: torch.nn.Module, draws: list[CameraDraw]) -> float:
-    """Mean PSNR (dB, data range 1) of ``denoiser(noisy)`` against the clean raw, capture 0."""
+    """Mean PSNR (dB, data range 1) of ``denoiser(noisy)`` against the clean raw, capture 0; pass
+    ``torch.nn.Identity()`` for the noisy input's own PSNR (the bar a denoiser has to clear)."""
     values = [psnr(denoiser(d.noisy_raw[0]).clamp(0, 1), d.clean_raw) for d in draws]
     return float(torch.cat(values).mean())
 
 
+#: Clean-free denoisers: (depth, width, learning rate) defaults per architecture. DnCNN: the paper's
+#: 9 layers x 64 at 1e-3; U-Net: 3 levels (the packed raw patches are 32 px) x 48, residual (predicts
+#: the noise), at 3e-4: at 1e-3 a joint Noise2NoiseFlow + U-Net run diverged at step 1,600 (the
+#: denoiser's gradient norm went from about 800 to 1e10 within 30 steps; clipping it at 2,000 only
+#: delayed that by 90 steps), while replaying those steps at 3e-4 stayed stable.
+CLEAN_FREE_DENOISERS = {"dncnn": (9, 64, 1e-3), "unet": (3, 48, 3e-4)}
+
 def train_clean_free(image_folder: str | Path, out_dir: str | Path, *, method: str = "n2nflow", steps: int = 4000,
-                     batch_size: int = 16, patch_size: int = 32, lr: float = 1e-3, lam: float = N2NFLOW_LAMBDA,
-                     denoiser_depth: int = 9, denoiser_width: int = 64, variant: str = "full", noise: str = "camera",
-                     val_batches: int = 8, val_every: int = 500, seed: int = 0, resume: bool = True,
-                     progress: bool = True) -> tuple[NoiseFlow, DnCNN]:
-    """Train a noise model + DnCNN without clean images; writes checkpoints, ``noise_model/``, ``denoiser/``.
+                     batch_size: int = 16, patch_size: int = 32, lr: float | None = None, lam: float = N2NFLOW_LAMBDA,
+                     denoiser: str = "dncnn", denoiser_depth: int | None = None, denoiser_width: int | None = None,
+                     variant: str = "full", noise: str = "camera", val_batches: int = 8, val_every: int = 500,
+                     seed: int = 0, resume: bool = True, progress: bool = True) -> tuple[NoiseFlow, torch.nn.Module]:
+    """Train a noise model + denoiser without clean images; writes checkpoints, ``noise_model/``, ``denoiser/``.
+
+    ``denoiser``: ``"dncnn"`` (the paper's) or ``"unet"``; depth (U-Net: levels), width and the Adam
+    learning rate ``lr`` (denoiser and flow; x0.1 at 75 % of the steps) default to :data:`CLEAN_FREE_DENOISERS`. Validation reports ``val_psnr`` next to ``val_noisy_psnr``, the
+    noisy input's own PSNR: a denoiser below it does worse than returning its input.
 
     ``noise``: ``"camera"`` (the full simulated camera), ``"pixel-independent"`` (its Poisson-Gaussian
     core) or ``"heteroscedastic"`` (pure Gaussian with the camera's analytic NLF).
@@ -80,6 +92,8 @@ def train_clean_free(image_folder: str | Path, out_dir: str | Path, *, method: s
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
+    if denoiser not in CLEAN_FREE_DENOISERS:
+        raise ValueError(f"denoiser must be one of {sorted(CLEAN_FREE_DENOISERS)}, got {denoiser!r}")
     if noise not in ("camera", "pixel-independent", "heteroscedastic"):
         raise ValueError(f"noise must be 'camera', 'pixel-independent' or 'heteroscedastic', got {noise!r}")
     rank, _ = init_distributed()
@@ -91,13 +105,16 @@ def train_clean_free(image_folder: str | Path, out_dir: str | Path, *, method: s
         train_source, test_source = HeteroscedasticShots(train_source, camera), HeteroscedasticShots(test_source, camera)
     with seeded(seed):
         flow = NoiseFlow(list(camera.cameras), [float(i) for i in camera.isos], variant=variant)
-        denoiser = DnCNN(channels=4, depth=denoiser_depth, width=denoiser_width)
-    objective = (R2RFlow(flow, denoiser, lam) if method == "r2rflow"
-                 else Noise2NoiseFlow(flow, denoiser, lam, denoiser_only=method == "n2n"))
+        default_depth, default_width, default_lr = CLEAN_FREE_DENOISERS[denoiser]
+        net = build_denoiser(denoiser, channels=4, width=denoiser_width or default_width,
+                             depth=denoiser_depth or default_depth, residual=True)
+    objective = (R2RFlow(flow, net, lam) if method == "r2rflow"
+                 else Noise2NoiseFlow(flow, net, lam, denoiser_only=method == "n2n"))
     val_draws = [test_source.batch(k) for k in range(val_batches)]
+    noisy_psnr = denoiser_psnr(torch.nn.Identity(), val_draws)
 
     def validate() -> dict[str, float]:
-        metrics = {"val_psnr": denoiser_psnr(denoiser, val_draws)}
+        metrics = {"val_psnr": denoiser_psnr(net, val_draws), "val_noisy_psnr": noisy_psnr}
         if method != "n2n":
             metrics.update(evaluate_noise_model(flow, val_draws, seed))
             if variant == "nlf":
@@ -105,13 +122,14 @@ def train_clean_free(image_folder: str | Path, out_dir: str | Path, *, method: s
         metrics["val_neg_psnr"] = -metrics["val_psnr"]
         return metrics
 
-    groups = parameter_groups(flow, lr) + [{"params": list(denoiser.parameters()), "lr": lr}]
+    lr = lr or default_lr
+    groups = parameter_groups(flow, lr) + [{"params": list(net.parameters()), "lr": lr}]
     run_trainer(objective, ShotPairs(train_source, METHODS[method]), validate, out_dir, steps=steps, lr=lr,
                 val_every=val_every, seed=seed, best_key="val_neg_psnr" if method == "n2n" else "val_nll",
                 resume=resume, progress=progress,
-                parameters=groups if method != "n2n" else [{"params": list(denoiser.parameters()), "lr": lr}])
+                parameters=groups if method != "n2n" else [{"params": list(net.parameters()), "lr": lr}])
     if rank == 0:
         if method != "n2n":
             save_pretrained(flow.eval(), Path(out_dir) / "noise_model")
-        save_pretrained(denoiser.eval(), Path(out_dir) / "denoiser")
-    return flow, denoiser
+        save_pretrained(net.eval(), Path(out_dir) / "denoiser")
+    return flow, net

@@ -135,14 +135,16 @@ def clean_split(folder: str | Path, test_fraction: float = 0.2) -> tuple[list[Te
 DENOISERS = {"unet": "UNet(width=48, levels=4)", "dncnn": "DnCNN(depth=17, width=64)"}
 
 
-def build_denoiser(name: str, channels: int = 3, width: int | None = None, depth: int | None = None) -> nn.Module:
+def build_denoiser(name: str, channels: int = 3, width: int | None = None, depth: int | None = None,
+                   residual: bool | None = None) -> nn.Module:
     """A library denoiser by name: ``"unet"`` (``depth`` = levels, default 4; ``width`` 48) or
-    ``"dncnn"`` (``depth`` default 17; ``width`` 64). Weight initialisation uses torch's global RNG
-    (wrap in :func:`~noiseaug.training.loop.seeded`)."""
+    ``"dncnn"`` (``depth`` default 17; ``width`` 64). ``residual=None`` keeps each network's default
+    (the U-Net predicts the clean image, DnCNN the noise). Weight initialisation uses torch's global
+    RNG (wrap in :func:`~noiseaug.training.loop.seeded`)."""
     if name == "unet":
-        return UNet(channels, width=width or 48, levels=depth or 4)
+        return UNet(channels, width=width or 48, levels=depth or 4, residual=bool(residual))
     if name == "dncnn":
-        return DnCNN(channels, depth=depth or 17, width=width or 64)
+        return DnCNN(channels, depth=depth or 17, width=width or 64, residual=residual is not False)
     raise ValueError(f"denoiser must be one of {sorted(DENOISERS)}, got {name!r}")
 
 
