@@ -122,7 +122,7 @@ def train_clean_free(image_folder: str | Path, out_dir: str | Path, *, method: s
         metrics["val_neg_psnr"] = -metrics["val_psnr"]
         return metrics
 
-    lr = lr or default_lr
+    lr = default_lr if lr is None else lr
     groups = parameter_groups(flow, lr) + [{"params": list(net.parameters()), "lr": lr}]
     run_trainer(objective, ShotPairs(train_source, METHODS[method]), validate, out_dir, steps=steps, lr=lr,
                 val_every=val_every, seed=seed, best_key="val_neg_psnr" if method == "n2n" else "val_nll",
