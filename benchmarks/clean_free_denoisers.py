@@ -56,9 +56,9 @@ def per_iso(denoiser: torch.nn.Module, draws: list[CameraDraw]) -> dict[int, dic
 
 
 def markdown(results: dict[str, dict[int, dict[str, float]]]) -> str:
-    isos = sorted(next(iter(results.values())))
-    lines = ["| denoiser | " + " | ".join(f"ISO {i}" for i in isos) + " |", "| --- |" + " ---: |" * len(isos)]
     first = next(iter(results.values()))
+    isos = sorted(first)
+    lines = ["| denoiser | " + " | ".join(f"ISO {i}" for i in isos) + " |", "| --- |" + " ---: |" * len(isos)]
     lines.append("| (noisy input) | " + " | ".join(f"{first[i]['noisy']:.2f} dB" for i in isos) + " |")
     for name, table in results.items():
         cells = [f"{table[i]['denoised']:.2f} dB, r {table[i]['ratio']:.2f}, +{table[i]['excess']:.3f}" for i in isos]

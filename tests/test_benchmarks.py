@@ -84,6 +84,8 @@ def test_training_curves_reads_one_value_per_step_and_plots_every_run(tmp_path):
 
 
 def test_clean_free_denoisers_measures_the_error_to_noise_ratio_per_iso(tmp_path):
+    import torch
+
     from noiseaug.data.camera import SimulatedCamera
     from noiseaug.denoisers import UNet
     from noiseaug.hub import save_pretrained
@@ -93,8 +95,6 @@ def test_clean_free_denoisers_measures_the_error_to_noise_ratio_per_iso(tmp_path
     bench = _load_benchmark("clean_free_denoisers")
     assert bench.gaussian_nll_excess(0.0) == 0.0
     assert bench.gaussian_nll_excess(1.0) == pytest.approx(0.5 * math.log(2) - 0.25)  # variance doubled
-    import torch
-
     for i in range(3):
         write_png(tmp_path / "images" / f"img{i}.png", torch.rand(3, 80, 80, generator=torch.Generator().manual_seed(i)))
     draws = [simcam_split(tmp_path / "images", SimulatedCamera(), 32, 10, seed=0).test.batch(0)]

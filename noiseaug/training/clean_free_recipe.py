@@ -75,6 +75,7 @@ def denoiser_psnr(denoiser: torch.nn.Module, draws: list[CameraDraw]) -> float:
 #: delayed that by 90 steps), while replaying those steps at 3e-4 stayed stable.
 CLEAN_FREE_DENOISERS = {"dncnn": (9, 64, 1e-3), "unet": (3, 48, 3e-4)}
 
+
 def train_clean_free(image_folder: str | Path, out_dir: str | Path, *, method: str = "n2nflow", steps: int = 4000,
                      batch_size: int = 16, patch_size: int = 32, lr: float | None = None, lam: float = N2NFLOW_LAMBDA,
                      denoiser: str = "dncnn", denoiser_depth: int | None = None, denoiser_width: int | None = None,
@@ -83,8 +84,9 @@ def train_clean_free(image_folder: str | Path, out_dir: str | Path, *, method: s
     """Train a noise model + denoiser without clean images; writes checkpoints, ``noise_model/``, ``denoiser/``.
 
     ``denoiser``: ``"dncnn"`` (the paper's) or ``"unet"``; depth (U-Net: levels), width and the Adam
-    learning rate ``lr`` (denoiser and flow; x0.1 at 75 % of the steps) default to :data:`CLEAN_FREE_DENOISERS`. Validation reports ``val_psnr`` next to ``val_noisy_psnr``, the
-    noisy input's own PSNR: a denoiser below it does worse than returning its input.
+    learning rate ``lr`` (denoiser and flow; x0.1 at 75 % of the steps) default to
+    :data:`CLEAN_FREE_DENOISERS`. Validation reports ``val_psnr`` next to ``val_noisy_psnr``, the noisy
+    input's own PSNR: a denoiser below it does worse than returning its input.
 
     ``noise``: ``"camera"`` (the full simulated camera), ``"pixel-independent"`` (its Poisson-Gaussian
     core) or ``"heteroscedastic"`` (pure Gaussian with the camera's analytic NLF).
@@ -123,11 +125,12 @@ def train_clean_free(image_folder: str | Path, out_dir: str | Path, *, method: s
         return metrics
 
     lr = default_lr if lr is None else lr
-    groups = parameter_groups(flow, lr) + [{"params": list(net.parameters()), "lr": lr}]
+    groups = [{"params": list(net.parameters()), "lr": lr}]
+    if method != "n2n":
+        groups = parameter_groups(flow, lr) + groups
     run_trainer(objective, ShotPairs(train_source, METHODS[method]), validate, out_dir, steps=steps, lr=lr,
                 val_every=val_every, seed=seed, best_key="val_neg_psnr" if method == "n2n" else "val_nll",
-                resume=resume, progress=progress,
-                parameters=groups if method != "n2n" else [{"params": list(net.parameters()), "lr": lr}])
+                resume=resume, progress=progress, parameters=groups)
     if rank == 0:
         if method != "n2n":
             save_pretrained(flow.eval(), Path(out_dir) / "noise_model")
