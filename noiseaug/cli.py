@@ -151,9 +151,9 @@ def _train_clean_free(args: argparse.Namespace) -> int:
     from .training.clean_free_recipe import train_clean_free
 
     train_clean_free(_clean_images(args), args.out, method=args.model, steps=args.steps, batch_size=args.batch,
-                     patch_size=args.patch, lr=args.lr, lam=args.lam, denoiser=args.denoiser,
-                     denoiser_depth=args.denoiser_depth,
-                     denoiser_width=args.denoiser_width, variant=args.variant, noise=args.noise,
+                     patch_size=args.patch, lr=args.lr, flow_lr=args.flow_lr, lam=args.lam, denoiser=args.denoiser,
+                     denoiser_depth=args.denoiser_depth, denoiser_width=args.denoiser_width, residual=args.residual,
+                     alpha=args.alpha, denoiser_warmup=args.denoiser_warmup, variant=args.variant, noise=args.noise,
                      val_batches=args.val_batches, val_every=args.val_every, seed=args.seed, resume=not args.no_resume)
     print(f"written to {args.out}/noise_model and {args.out}/denoiser")
     return 0
@@ -254,11 +254,19 @@ def _add_train_commands(commands: argparse._SubParsersAction) -> None:
         _add_run_arguments(sub, "noise_model/, denoiser/", steps=4000, batch=16, val_batches=8, val_every=500)
         sub.add_argument("--lam", type=float, default=2.0**18, help="weight of the denoiser loss (paper: 2^18)")
         sub.set_defaults(lr=None)  # per denoiser: DnCNN 1e-3, U-Net 3e-4 (CLEAN_FREE_DENOISERS)
+        sub.add_argument("--flow-lr", type=float, help="the noise model's Adam learning rate (default: --lr)")
         sub.add_argument("--denoiser", choices=["dncnn", "unet"], default="dncnn",
                          help="DnCNN (the paper's) or a residual U-Net (default: %(default)s); --lr then defaults "
                          "to 1e-3 for DnCNN, 3e-4 for the U-Net")
         sub.add_argument("--denoiser-depth", type=int, help="DnCNN layers (default 9) or U-Net levels (default 3)")
         sub.add_argument("--denoiser-width", type=int, help="channels (default: DnCNN 64, U-Net 48)")
+        sub.add_argument("--residual", choices=["denoised", "difference"], default="denoised",
+                         help="n2nflow: the flow's noise is I1 - D(I2) (the paper's) or (I1 - I2)/sqrt(2), which "
+                         "keeps the denoiser's error out of it (default: %(default)s)")
+        sub.add_argument("--alpha", type=float, default=2.0, help="r2rflow: recorruption strength, > 1 for the "
+                         "noise estimate to converge; R2R's 0.5 diverges (default: %(default)s)")
+        sub.add_argument("--denoiser-warmup", type=int, default=500, help="r2rflow: steps that train the denoiser "
+                         "alone first (default: %(default)s)")
         sub.add_argument("--noise", choices=["camera", "pixel-independent", "heteroscedastic"], default="camera")
         sub.set_defaults(handler=_train_clean_free)
     n2n = models.add_parser("neighbor2neighbor", help="Neighbor2Neighbor denoiser from single noisy images "

@@ -110,3 +110,29 @@ def test_clean_free_denoisers_measures_the_error_to_noise_ratio_per_iso(tmp_path
     table = json.loads((tmp_path / "out" / "clean_free_denoisers.json").read_text())["fresh"]
     assert table and all(0.9 < row["ratio"] <= 1.0 for row in table.values())
     assert "| (noisy input) |" in result.stdout
+
+
+def test_nlf_recovery_table_compares_the_flow_and_a_clean_data_fit_with_the_true_nlf(tmp_path):
+    import torch
+
+    from noiseaug.data.camera import SimulatedCamera
+    from noiseaug.flows.noise_flow import NoiseFlow
+    from noiseaug.hub import save_pretrained
+    from noiseaug.imageio import write_png
+
+    camera = SimulatedCamera.pixel_independent()
+    flow = NoiseFlow(list(camera.cameras), [float(i) for i in camera.isos], variant="nlf")
+    names = [c for c in camera.cameras for _ in camera.isos]
+    beta1, beta2 = camera.nlf(camera.condition(names, [i for _ in camera.cameras for i in camera.isos]))
+    with torch.no_grad():  # the true NLF, and beta2 twice too large for sim-b
+        flow.layers[0].log_beta1.copy_(beta1.double().log().view(5, 5))
+        flow.layers[0].log_beta2.copy_(beta2.double().log().view(5, 5))
+        flow.layers[0].log_beta2[1].add_(math.log(2.0))
+    save_pretrained(flow, tmp_path / "noise_model")
+    for i in range(3):
+        write_png(tmp_path / "images" / f"img{i}.png", torch.rand(3, 80, 80, generator=torch.Generator().manual_seed(i)))
+    table = _load_benchmark("nlf_recovery_plot").recovery_table(tmp_path / "noise_model", tmp_path / "images", 4)
+    rows = [line.strip("| ").split(" | ") for line in table.splitlines()[2:]]
+    assert len(rows) == 25 and all(float(row[4]) < 1e-3 for row in rows)
+    assert [float(row[5]) for row in rows] == pytest.approx([1.0 if row[0] == "sim-b" else 0.0 for row in rows], abs=1e-3)
+    assert all(float(row[6]) < 0.5 for row in rows)  # ML fit of beta1 with the clean images, 2-3 patches each

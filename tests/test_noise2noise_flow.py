@@ -14,7 +14,7 @@ from noiseaug.data import SimulatedCamera, SimulatedRawPairs
 from noiseaug.data.neighbour import neighbour_subsample
 from noiseaug.flows.noise_flow import NoiseFlow
 from noiseaug.imageio import write_png
-from noiseaug.noise import GaussianNoise
+from noiseaug.noise import GaussianNoise, HeteroscedasticGaussianNoise
 from noiseaug.training.clean_free_recipe import nlf_recovery
 from noiseaug.training.noise2noise_flow import Noise2NoiseFlow, NoisyPair, R2RFlow, ShotPairs
 
@@ -83,6 +83,31 @@ def test_self_sample_and_denoiser_only_variants():
     assert spy.calls == [] and loss.item() == pytest.approx(2 * float((pair.first - pair.second).square().mean()))
 
 
+def test_difference_residual_gives_the_flow_the_half_pair_difference_around_the_other_estimate():
+    spy, pair = SpyNoiseModel(), _pair()
+    Noise2NoiseFlow(spy, Shift(0.01), residual="difference")(pair)
+    (n1, c1), (n2, c2) = spy.calls
+    half = (pair.first - pair.second) / math.sqrt(2)
+    assert torch.allclose(c1, pair.second + 0.01) and torch.allclose(n1 - c1, half)
+    assert torch.allclose(c2, pair.first + 0.01) and torch.allclose(n2 - c2, -half)
+    with pytest.raises(ValueError, match="residual must be one of"):
+        Noise2NoiseFlow(spy, Shift(0.0), residual="clean")
+
+
+@pytest.mark.parametrize(("residual", "best_scale"), [("denoised", 2.0), ("difference", 1.0)])
+def test_difference_residual_keeps_the_denoisers_error_out_of_the_noise(residual, best_scale):
+    """With the identity as denoiser (error = the noise itself), the paper's residual ``I1 - D(I2)`` has twice
+    the noise variance, so an NLF twice too large scores best; the half pair difference has the true one."""
+    g = torch.Generator().manual_seed(3)
+    clean = 0.1 + 0.8 * torch.rand(8, 4, 32, 32, generator=g)
+    truth = HeteroscedasticGaussianNoise(4e-3, 1e-4)
+    pair = NoisyPair(truth.sample(clean, generator=g), truth.sample(clean, generator=g), NoiseCondition(), g)
+    losses = {scale: float(Noise2NoiseFlow(HeteroscedasticGaussianNoise(4e-3 * scale, 1e-4 * scale),
+                                           torch.nn.Identity(), lam=0.0, residual=residual)(pair))
+              for scale in (0.5, 1.0, 2.0, 4.0)}
+    assert min(losses, key=losses.get) == best_scale
+
+
 class FixedNoise(GaussianNoise):
     """Sampling adds exactly +0.02: makes the recorruption visible."""
 
@@ -135,6 +160,56 @@ def _source(captures):
     return SimulatedRawPairs(images, SimulatedCamera(), patch_size=8, batch_size=3, seed=0, captures=captures)
 
 
+class LearnableAWGN(GaussianNoise):
+    """AWGN whose sigma is a trainable parameter (log scale)."""
+
+    def __init__(self, sigma):
+        super().__init__(sigma)
+        self.log_sigma = torch.nn.Parameter(torch.tensor(math.log(sigma)))
+
+    def _log_prob(self, noisy, clean, cond):
+        z = (noisy - clean) / self.log_sigma.exp()
+        return (-0.5 * z.square() - self.log_sigma - 0.5 * math.log(2 * math.pi)).flatten(1).sum(1)
+
+    def _sample(self, clean, cond, generator, temperature=1.0):
+        return clean + self.log_sigma.exp() * torch.randn(clean.shape, generator=generator)
+
+
+class ShrinkToMean(torch.nn.Module):
+    """``D(y) = mean(y) + k (y - mean(y))`` per image: the best linear denoiser of a flat image has this form."""
+
+    def __init__(self):
+        super().__init__()
+        self.k = torch.nn.Parameter(torch.tensor(0.0))
+
+    def forward(self, y):
+        mean = y.mean(dim=(1, 2, 3), keepdim=True)
+        return mean + self.k * (y - mean)
+
+
+def _r2rflow_sigma_after_training(alpha, true_sigma=0.02, start_sigma=0.1, steps=600):
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(0)
+    noise_model, denoiser = LearnableAWGN(start_sigma), ShrinkToMean()
+    objective = R2RFlow(noise_model, denoiser, alpha=alpha)
+    optimizer = torch.optim.Adam(objective.parameters(), lr=2e-2)
+    for _ in range(steps):
+        noisy = 0.5 + true_sigma * torch.randn(8, 1, 16, 16, generator=g)
+        loss = objective(NoisyPair(noisy, noisy, NoiseCondition(), g))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return float(noise_model.log_sigma.detach().exp()), float(denoiser.k.detach())
+
+
+def test_r2rflow_noise_estimate_converges_only_for_alpha_above_one():
+    """The fixed point of the joint loop (see R2RFlow's docs) attracts at alpha 2 and repels at R2R's 0.5."""
+    sigma, k = _r2rflow_sigma_after_training(alpha=2.0)
+    assert sigma == pytest.approx(0.02, rel=0.05) and abs(k) < 0.05  # at s = v the best D is the mean
+    sigma, k = _r2rflow_sigma_after_training(alpha=0.5)
+    assert sigma > 0.2 and k < -2  # k -> -1/alpha^2 = -4 as the drawn noise grows
+
+
 def test_shot_pair_modes():
     pairs = ShotPairs(_source(2), "pairs").batch(0)
     assert not torch.equal(pairs.first, pairs.second) and pairs.first.shape == (3, 4, 8, 8)
@@ -180,13 +255,13 @@ def test_cli_trains_each_method_and_writes_models(tmp_path, method):
 
 
 @pytest.mark.slow
-def test_cli_trains_n2nflow_with_a_residual_unet_and_reports_the_noisy_psnr(tmp_path):
+def test_cli_trains_n2nflow_with_a_residual_unet_on_pair_differences_and_reports_the_noisy_psnr(tmp_path):
     images = tmp_path / "images"
     for i in range(3):
         write_png(images / f"img{i}.png", torch.rand(3, 48, 48, generator=torch.Generator().manual_seed(i)))
     command = [sys.executable, "-m", "noiseaug", "train", "n2nflow", "--images", str(images), "--out", str(tmp_path / "run"),
                "--steps", "4", "--batch", "2", "--patch", "8", "--val-every", "2", "--val-batches", "1",
-               "--denoiser", "unet", "--denoiser-depth", "2", "--denoiser-width", "8"]
+               "--denoiser", "unet", "--denoiser-depth", "2", "--denoiser-width", "8", "--residual", "difference"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stderr[-2000:]
     config = json.loads((tmp_path / "run" / "denoiser" / "config.json").read_text())
@@ -201,3 +276,11 @@ def test_clean_free_trainer_rejects_an_unknown_denoiser(tmp_path):
 
     with pytest.raises(ValueError, match=r"denoiser must be one of \['dncnn', 'unet'\], got 'resnet'"):
         train_clean_free(tmp_path, tmp_path / "run", denoiser="resnet")
+
+
+def test_difference_residual_needs_noisy_pairs_and_a_noise_model(tmp_path):
+    from noiseaug.training.clean_free_recipe import train_clean_free
+
+    for method in ("r2rflow", "nbr2flow", "n2n"):
+        with pytest.raises(ValueError, match=f"residual 'difference' needs two shots .* got '{method}'"):
+            train_clean_free(tmp_path, tmp_path / "run", method=method, residual="difference")

@@ -11,20 +11,36 @@ default ``lam = 2**18`` is the paper's weight, which with these units makes ``la
   ``self_sample=True`` uses eq. 6 instead (``-log p(I1 | D(I1)) - log p(I2 | D(I2))``): the paper
   reports it unstable, since ``D`` can copy its input and make the noise vanish.
   ``denoiser_only=True`` trains ``D`` with ``L_dn`` alone (Noise2Noise; the pre-training option).
+  ``residual="difference"`` (ours, not the paper's) gives the flow the half pair difference
+  ``(I1 - I2) / sqrt(2)`` as the noise around ``D(I2)`` (and its negative around ``D(I1)``) instead of
+  ``I1 - D(I2)``: the denoiser's error ``e`` then enters only through the conditioning. With the
+  paper's residual the flow learns the variance ``v + var(e)``, biased up wherever ``D`` does not beat
+  its input; the difference has the noise's covariance exactly (fixed-pattern noise, common to both
+  shots, cancels, as it does from ``I1 - D(I2)`` when ``D`` predicts ``I2``), and its odd moments vanish:
+  a skewed noise (Poisson at low counts) is learnt symmetrised.
 * :class:`R2RFlow` on single shots ``I``: recorrupt with ``z`` drawn from the current noise model
   around ``D(I)`` (no gradient): ``I_in = I + alpha z``, ``I_target = I - z / alpha``;
   ``L_nm = -log p(I | D(I_in))``, ``L_dn = ||I_target - D(I_in)||^2``. The flow's ActNorms are
   initialised on a high-pass residual of the first batch, so that the first ``z`` have about the
   noise's scale (with the default initialisation they had unit variance and training diverged).
-  ``denoiser_warmup`` steps train ``D`` alone first: joint training from scratch is a feedback loop
-  (a poor ``D`` makes the flow learn its error as noise, larger ``z`` make ``D`` worse) that diverged
-  in our runs.
+  ``denoiser_warmup`` steps train ``D`` alone first.
+  **alpha > 1 is needed** (default 2; R2R's own default is 0.5, for a known noise level). Joint
+  training is a feedback loop: the flow learns the variance of ``I - D(I_in)``, which depends on the
+  variance ``s`` of the ``z`` it drew. For Gaussian noise of variance ``v`` and the best linear ``D`` of a
+  flat image, ``D(I_in) = x + k (I_in - x)`` with ``k = (v - s) / (v + alpha^2 s)``, and the learnt variance
+  is ``s' = (1 - k)^2 v + k^2 alpha^2 s``. Its fixed point ``s = v`` has slope ``2 / (1 + alpha^2)``: it
+  repels at alpha 0.5 (every run with 0.5 diverged), is neutral at 1 (``s' = s``) and attracts above
+  1; at alpha 2 a 100x overestimate decays about 4x per round. That assumes ``D`` keeps up: while it is
+  still the identity (``k = 1``) the flow learns ``s' = alpha^2 s``, hence the warm-up. With the full
+  Noise Flow on the simulated camera a run still blew up after its warm-up; the NLF-only flow
+  contracts towards the noise, slowly (README).
 * Neighbour pairs: :class:`Noise2NoiseFlow` fed with the two halves of Neighbor2Neighbor's
   sub-sampler of a single shot (see :func:`noiseaug.data.neighbour.neighbour_subsample`).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -39,6 +55,9 @@ from ..data.simulated_pairs import batch_generator
 from ..noise.base import NoiseModel
 
 N2NFLOW_LAMBDA = 2.0**18
+#: What the noise model of Noise2NoiseFlow sees as noise: ``"denoised"`` ``I1 - D(I2)`` (the paper's eq. 4)
+#: or ``"difference"`` ``(I1 - I2) / sqrt(2)`` (see the module docs).
+RESIDUALS = ("denoised", "difference")
 
 
 @dataclass
@@ -61,10 +80,12 @@ class Noise2NoiseFlow(nn.Module):
     """Objective ``L_nm + lam * L_dn`` over :class:`NoisyPair` batches (see module docs)."""
 
     def __init__(self, noise_model: NoiseModel, denoiser: nn.Module, lam: float = N2NFLOW_LAMBDA,
-                 self_sample: bool = False, denoiser_only: bool = False) -> None:
+                 self_sample: bool = False, denoiser_only: bool = False, residual: str = "denoised") -> None:
         super().__init__()
+        if residual not in RESIDUALS:
+            raise ValueError(f"residual must be one of {RESIDUALS}, got {residual!r}")
         self.noise_model, self.denoiser = noise_model, denoiser
-        self.lam, self.self_sample, self.denoiser_only = lam, self_sample, denoiser_only
+        self.lam, self.self_sample, self.denoiser_only, self.residual = lam, self_sample, denoiser_only, residual
 
     def forward(self, pair: NoisyPair) -> Tensor:
         d1, d2 = self.denoiser(pair.first), self.denoiser(pair.second)
@@ -72,8 +93,12 @@ class Noise2NoiseFlow(nn.Module):
         if self.denoiser_only:
             return l_dn
         given1, given2 = (d1, d2) if self.self_sample else (d2, d1)
-        l_nm = (nll_given_estimate(self.noise_model, pair.first, given1, pair.cond)
-                + nll_given_estimate(self.noise_model, pair.second, given2, pair.cond))
+        noisy1, noisy2 = pair.first, pair.second
+        if self.residual == "difference":
+            half_difference = (pair.first - pair.second) / math.sqrt(2.0)
+            noisy1, noisy2 = given1.clamp(0.0, 1.0) + half_difference, given2.clamp(0.0, 1.0) - half_difference
+        l_nm = (nll_given_estimate(self.noise_model, noisy1, given1, pair.cond)
+                + nll_given_estimate(self.noise_model, noisy2, given2, pair.cond))
         return l_nm + self.lam * l_dn
 
 
@@ -81,7 +106,7 @@ class R2RFlow(nn.Module):
     """Objective on single noisy shots with recorrupted inputs (see module docs); batches are
     :class:`NoisyPair` whose ``second`` is ignored and whose ``generator`` draws the recorruption."""
 
-    def __init__(self, noise_model: NoiseModel, denoiser: nn.Module, lam: float = N2NFLOW_LAMBDA, alpha: float = 0.5,
+    def __init__(self, noise_model: NoiseModel, denoiser: nn.Module, lam: float = N2NFLOW_LAMBDA, alpha: float = 2.0,
                  denoiser_warmup: int = 0) -> None:
         super().__init__()
         if not alpha > 0:
