@@ -52,12 +52,12 @@ def main() -> None:
 
 def recovery_table(model: Path, images: str | Path | None, reference_batches: int) -> str:
     """Markdown table: per (camera, ISO), the true NLF, the flow's and the clean-data fit's relative errors."""
-    import torch
+    from noiseflow_simcam import fit_per_combo
 
     from noiseaug.data.camera import SimulatedCamera
     from noiseaug.data.root import data_folder
     from noiseaug.flows.noise_flow import NoiseFlow
-    from noiseaug.noise.heteroscedastic import fit_linear_variance
+    from noiseaug.noise import HeteroscedasticGaussianNoise
     from noiseaug.training.clean_free_recipe import HeteroscedasticShots, effective_nlf
     from noiseaug.training.noiseflow_recipe import simcam_split
 
@@ -66,16 +66,12 @@ def recovery_table(model: Path, images: str | Path | None, reference_batches: in
     true1, true2 = camera.nlf(cond)
     test = simcam_split(images or data_folder("clean", "bsd300-test"), camera, 32, 16, seed=0).test
     draws = [HeteroscedasticShots(test, camera).batch(k) for k in range(reference_batches)]
-    noisy = torch.cat([d.noisy_raw[0] for d in draws])
-    clean = torch.cat([d.clean_raw for d in draws])
-    config = torch.cat([d.cond.camera * len(camera.isos) + torch.tensor([camera.isos.index(int(i)) for i in d.cond.iso])
-                        for d in draws])
+    fitted = fit_per_combo(draws, camera, HeteroscedasticGaussianNoise.fit)  # same camera-major order
     lines = ["| camera | ISO | true beta1 | true beta2 | flow beta1 err | flow beta2 err | clean fit beta1 err | "
              "clean fit beta2 err |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for k in range(len(true1)):
-        fit1, fit2 = fit_linear_variance(noisy[config == k], clean[config == k], per_sample=False)
         errors = [float(abs(e / t - 1)) for e, t in ((est1[k], true1[k]), (est2[k], true2[k]),
-                                                    (fit1, true1[k]), (fit2, true2[k]))]
+                                                    (fitted[k].beta1, true1[k]), (fitted[k].beta2, true2[k]))]
         name, iso = camera.cameras[k // len(camera.isos)], camera.isos[k % len(camera.isos)]
         lines.append(f"| {name} | {iso} | {float(true1[k]):.2e} | {float(true2[k]):.2e} | "
                      + " | ".join(f"{e:.3f}" for e in errors) + " |")

@@ -112,7 +112,7 @@ def test_clean_free_denoisers_measures_the_error_to_noise_ratio_per_iso(tmp_path
     assert "| (noisy input) |" in result.stdout
 
 
-def test_nlf_recovery_table_compares_the_flow_and_a_clean_data_fit_with_the_true_nlf(tmp_path):
+def test_nlf_recovery_table_compares_the_flow_and_a_clean_data_fit_with_the_true_nlf(tmp_path, monkeypatch):
     import torch
 
     from noiseaug.data.camera import SimulatedCamera
@@ -131,6 +131,7 @@ def test_nlf_recovery_table_compares_the_flow_and_a_clean_data_fit_with_the_true
     save_pretrained(flow, tmp_path / "noise_model")
     for i in range(3):
         write_png(tmp_path / "images" / f"img{i}.png", torch.rand(3, 80, 80, generator=torch.Generator().manual_seed(i)))
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))  # as when run as a script: it imports noiseflow_simcam
     table = _load_benchmark("nlf_recovery_plot").recovery_table(tmp_path / "noise_model", tmp_path / "images", 4)
     rows = [line.strip("| ").split(" | ") for line in table.splitlines()[2:]]
     assert len(rows) == 25 and all(float(row[4]) < 1e-3 for row in rows)
