@@ -8,7 +8,10 @@ flow's effective NLF ``gamma^2 * beta`` against the simulator's analytic one) pe
 
 With ``--table`` it also prints, per (camera, ISO), the run's final effective NLF (``RUN/noise_model``)
 against the true one and, as the bar a clean-data method reaches, the maximum-likelihood NLF fitted with
-the clean images on ``--reference-batches`` held-out batches of the same heteroscedastic data.
+the clean images on ``--reference-batches`` held-out batches of the same heteroscedastic data. When the
+run has a ``denoiser``, it adds the ML NLF of the half pair difference around the run's mean estimate
+``(D(I1) + D(I2)) / 2``: what ``--residual difference-mean`` conditions on, so the best that an NLF trained
+that way can reach with this denoiser (the flow's own errors should sit close to it).
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ def main() -> None:
     steps = [h["step"] for h in history]
     fig, ax = plt.subplots(figsize=(6, 3.6))
     for key, style in (("beta1_err_mean", "C0-"), ("beta1_err_max", "C0:"), ("beta2_err_mean", "C1-"), ("beta2_err_max", "C1:")):
-        ax.semilogy(steps, [h[key] for h in history], style, marker="o", markersize=3, label=key.replace("_err", " rel. error"))
+        ax.semilogy(steps, [h[key] for h in history], style, marker="o", markersize=3, label=key.replace("_err_", ", ") + " over settings")
     ax.axhline(0.1, color="grey", lw=0.8, ls="--", label="10 % target")
     ax.set_xlabel("training step")
     ax.set_ylabel("|estimate / true - 1|")
@@ -47,16 +50,21 @@ def main() -> None:
     for h in history[-1:]:
         print({k: round(v, 4) for k, v in h.items() if k.startswith("beta")})
     if args.table:
-        print(recovery_table(args.run / "noise_model", args.images, args.reference_batches))
+        denoiser = args.run / "denoiser"
+        print(recovery_table(args.run / "noise_model", args.images, args.reference_batches,
+                             denoiser if denoiser.is_dir() else None))
 
 
-def recovery_table(model: Path, images: str | Path | None, reference_batches: int) -> str:
-    """Markdown table: per (camera, ISO), the true NLF, the flow's and the clean-data fit's relative errors."""
+def recovery_table(model: Path, images: str | Path | None, reference_batches: int, denoiser: Path | None = None) -> str:
+    """Markdown table: per (camera, ISO), the true NLF, the flow's and the clean-data fit's signed relative
+    errors (``estimate / true - 1``) and, given ``denoiser``, those of the fit around its mean estimate."""
+    import torch
     from noiseflow_simcam import fit_per_combo
 
     from noiseaug.data.camera import SimulatedCamera
     from noiseaug.data.root import data_folder
     from noiseaug.flows.noise_flow import NoiseFlow
+    from noiseaug.hub import load_pretrained
     from noiseaug.noise import HeteroscedasticGaussianNoise
     from noiseaug.training.clean_free_recipe import HeteroscedasticShots, effective_nlf
     from noiseaug.training.noiseflow_recipe import simcam_split
@@ -64,18 +72,36 @@ def recovery_table(model: Path, images: str | Path | None, reference_batches: in
     camera = SimulatedCamera.pixel_independent()
     cond, est1, est2 = effective_nlf(NoiseFlow.from_pretrained(model), camera)
     true1, true2 = camera.nlf(cond)
-    test = simcam_split(images or data_folder("clean", "bsd300-test"), camera, 32, 16, seed=0).test
+    test = simcam_split(images or data_folder("clean", "bsd300-test"), camera, 32, 16, seed=0, captures=2).test
     draws = [HeteroscedasticShots(test, camera).batch(k) for k in range(reference_batches)]
-    fitted = fit_per_combo(draws, camera, HeteroscedasticGaussianNoise.fit)  # same camera-major order
-    lines = ["| camera | ISO | true beta1 | true beta2 | flow beta1 err | flow beta2 err | clean fit beta1 err | "
-             "clean fit beta2 err |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    fits = [fit_per_combo(draws, camera, HeteroscedasticGaussianNoise.fit)]  # same camera-major order
+    header = "| camera | ISO | true beta1 | true beta2 | flow beta1 err | flow beta2 err | clean fit beta1 err | clean fit beta2 err |"
+    if denoiser is not None:
+        with torch.no_grad():
+            fits.append(fit_per_combo(around_mean_estimate(draws, load_pretrained(denoiser).eval()), camera,
+                                      HeteroscedasticGaussianNoise.fit))
+        header += " fit around D beta1 err | fit around D beta2 err |"
+    lines = [header, "|" + " --- |" * 2 + " ---: |" * (header.count("|") - 3)]
     for k in range(len(true1)):
-        errors = [float(abs(e / t - 1)) for e, t in ((est1[k], true1[k]), (est2[k], true2[k]),
-                                                    (fitted[k].beta1, true1[k]), (fitted[k].beta2, true2[k]))]
+        estimates = [(est1[k], est2[k])] + [(fit[k].beta1, fit[k].beta2) for fit in fits]
+        errors = [float(e / t - 1) for pair in estimates for e, t in zip(pair, (true1[k], true2[k]))]
         name, iso = camera.cameras[k // len(camera.isos)], camera.isos[k % len(camera.isos)]
         lines.append(f"| {name} | {iso} | {float(true1[k]):.2e} | {float(true2[k]):.2e} | "
-                     + " | ".join(f"{e:.3f}" for e in errors) + " |")
+                     + " | ".join(f"{e:+.3f}" for e in errors) + " |")
     return "\n".join(lines)
+
+
+def around_mean_estimate(draws: list, denoiser) -> list:
+    """Each draw as (clean = ``(D(I1) + D(I2)) / 2`` clamped to [0, 1], noisy = that + ``(I1 - I2) / sqrt(2)``)."""
+    import math
+    from dataclasses import replace
+
+    out = []
+    for draw in draws:
+        first, second = draw.noisy_raw
+        estimate = ((denoiser(first) + denoiser(second)) / 2).clamp(0.0, 1.0)
+        out.append(replace(draw, clean_raw=estimate, noisy_raw=(estimate + (first - second) / math.sqrt(2.0),)))
+    return out
 
 
 if __name__ == "__main__":

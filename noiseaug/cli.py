@@ -260,9 +260,10 @@ def _add_train_commands(commands: argparse._SubParsersAction) -> None:
                          "to 1e-3 for DnCNN, 3e-4 for the U-Net")
         sub.add_argument("--denoiser-depth", type=int, help="DnCNN layers (default 9) or U-Net levels (default 3)")
         sub.add_argument("--denoiser-width", type=int, help="channels (default: DnCNN 64, U-Net 48)")
-        sub.add_argument("--residual", choices=["denoised", "difference"], default="denoised",
+        sub.add_argument("--residual", choices=["denoised", "difference", "difference-mean"], default="denoised",
                          help="n2nflow: the flow's noise is I1 - D(I2) (the paper's) or (I1 - I2)/sqrt(2), which "
-                         "keeps the denoiser's error out of it (default: %(default)s)")
+                         "keeps the denoiser's error out of it, around D(I2) or around (D(I1) + D(I2))/2 "
+                         "(default: %(default)s)")
         sub.add_argument("--alpha", type=float, default=2.0, help="r2rflow: recorruption strength, > 1 for the "
                          "noise estimate to converge; R2R's 0.5 diverges (default: %(default)s)")
         sub.add_argument("--denoiser-warmup", type=int, default=500, help="r2rflow: steps that train the denoiser "

@@ -83,15 +83,48 @@ def test_self_sample_and_denoiser_only_variants():
     assert spy.calls == [] and loss.item() == pytest.approx(2 * float((pair.first - pair.second).square().mean()))
 
 
-def test_difference_residual_gives_the_flow_the_half_pair_difference_around_the_other_estimate():
+def test_difference_residuals_give_the_flow_the_half_pair_difference_around_an_estimate():
     spy, pair = SpyNoiseModel(), _pair()
     Noise2NoiseFlow(spy, Shift(0.01), residual="difference")(pair)
     (n1, c1), (n2, c2) = spy.calls
     half = (pair.first - pair.second) / math.sqrt(2)
     assert torch.allclose(c1, pair.second + 0.01) and torch.allclose(n1 - c1, half)
     assert torch.allclose(c2, pair.first + 0.01) and torch.allclose(n2 - c2, -half)
+    spy.calls.clear()
+    Noise2NoiseFlow(spy, Shift(0.01), residual="difference-mean")(pair)
+    (n1, c1), (n2, c2) = spy.calls
+    mean_estimate = (pair.first + pair.second) / 2 + 0.01
+    assert torch.allclose(c1, mean_estimate) and torch.allclose(n1 - c1, half)
+    assert torch.allclose(c2, mean_estimate) and torch.allclose(n2 - c2, -half)
     with pytest.raises(ValueError, match="residual must be one of"):
         Noise2NoiseFlow(spy, Shift(0.0), residual="clean")
+
+
+class ShrinkTowards(torch.nn.Module):
+    """A linear denoiser of known error: ``clean + k (noisy - clean)``."""
+
+    def __init__(self, clean, k):
+        super().__init__()
+        self.clean, self.k = clean, k
+
+    def forward(self, x):
+        return self.clean + self.k * (x - self.clean)
+
+
+@pytest.mark.parametrize(("residual", "low", "high"), [("difference", 0.45, 0.55), ("difference-mean", -0.03, 0.03)])
+def test_only_the_mean_estimate_keeps_the_residual_size_unpredictable_from_the_conditionings_error(residual, low, high):
+    """Around ``D(I2)`` the squared residual ``(n1 - n2)^2 / 2`` correlates with the squared error
+    ``(k n2)^2`` (0.5 for Gaussian noise): the error tells the flow where the noise is large. Around
+    ``(D(I1) + D(I2)) / 2`` the error is ``k (n1 + n2) / 2``, independent of ``n1 - n2``."""
+    g = torch.Generator().manual_seed(5)
+    clean = torch.full((4, 4, 64, 64), 0.5)
+    pair = NoisyPair(clean + 0.05 * torch.randn(clean.shape, generator=g),
+                     clean + 0.05 * torch.randn(clean.shape, generator=g), NoiseCondition(), g)
+    spy = SpyNoiseModel()
+    Noise2NoiseFlow(spy, ShrinkTowards(clean, 0.5), lam=0.0, residual=residual)(pair)
+    noisy, given = spy.calls[0]
+    squared_residual, squared_error = (noisy - given).square().flatten(), (given - clean).square().flatten()
+    assert low < float(torch.corrcoef(torch.stack([squared_residual, squared_error]))[0, 1]) < high
 
 
 @pytest.mark.parametrize(("residual", "best_scale"), [("denoised", 2.0), ("difference", 1.0)])

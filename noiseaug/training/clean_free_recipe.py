@@ -101,7 +101,8 @@ def train_clean_free(image_folder: str | Path, out_dir: str | Path, *, method: s
     than returning its input.
 
     ``residual`` (``n2nflow`` only): the flow's noise is ``I1 - D(I2)`` (``"denoised"``, the paper's) or
-    ``(I1 - I2) / sqrt(2)`` (``"difference"``; see :mod:`~noiseaug.training.noise2noise_flow`).
+    ``(I1 - I2) / sqrt(2)`` around ``D(I2)`` (``"difference"``) or around ``(D(I1) + D(I2)) / 2``
+    (``"difference-mean"``; see :mod:`~noiseaug.training.noise2noise_flow`).
 
     ``alpha`` and ``denoiser_warmup`` (``r2rflow`` only): the recorruption strength, which must exceed 1
     for the noise estimate to converge, and the steps that train the denoiser alone first (while it is
