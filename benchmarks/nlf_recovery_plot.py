@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+from dataclasses import replace
 from pathlib import Path
 
 
@@ -93,9 +95,6 @@ def recovery_table(model: Path, images: str | Path | None, reference_batches: in
 
 def around_mean_estimate(draws: list, denoiser) -> list:
     """Each draw as (clean = ``(D(I1) + D(I2)) / 2`` clamped to [0, 1], noisy = that + ``(I1 - I2) / sqrt(2)``)."""
-    import math
-    from dataclasses import replace
-
     out = []
     for draw in draws:
         first, second = draw.noisy_raw
