@@ -7,8 +7,12 @@ file, and its noise is compared with the real noise:
 
 * AWGN and NLF *fitted to that test image's own residual* (maximum likelihood): the strongest
   parametric baselines, since they see the answer's statistics;
-* NAFlow with noise-aware sampling (NAS, Alg. 1), the test pair itself as the reference;
+* NAFlow with the test pair itself as the reference: noise-aware sampling (NAS, Alg. 1, the tempered
+  posterior's mixture), Rank-1 (the most likely configuration alone: the paper's Table 5 baseline) and
+  the latent Gaussian fitted to the pair (beyond the paper);
 * NAFlow with a random configuration (uniform over the trained ones).
+
+Noise std: the synthetic noise's standard deviation over the real one's, per image (``std ratio``).
 
 KLD: NAFlow's convention (marginal histograms of ``noisy - clean`` on [-1, 1], 256 bins); AKLD:
 DANet's. NLL per dimension (nats, [0, 1] scale, 8-bit values dequantised with uniform noise): NAFlow's
@@ -37,7 +41,10 @@ from noiseaug.metrics import akld, marginal_kl
 from noiseaug.noise import GaussianNoise, HeteroscedasticGaussianNoise, NoiseModel
 from noiseaug.training.naflow_recipe import configuration_free_nll, real_srgb_split
 
-MODELS = ("AWGN (fitted per image)", "NLF (fitted per image)", "NAFlow (random configuration)", "NAFlow (NAS)")
+MODELS = ("AWGN (fitted per image)", "NLF (fitted per image)", "NAFlow (random configuration)", "NAFlow (Rank-1)",
+          "NAFlow (NAS)", "NAFlow (fitted latent)")
+NAS = MODELS[4]
+METRICS = ("kld", "akld", "nll", "std_ratio")
 CORRELATION_RADIUS = 4
 
 
@@ -58,13 +65,16 @@ def fitted_baselines(noisy: Tensor, clean: Tensor) -> dict[str, NoiseModel]:
 
 @torch.no_grad()
 def synthesize(model: NAFlow, baselines: dict[str, NoiseModel], noisy: Tensor, clean: Tensor,
-               generator: torch.Generator) -> dict[str, Tensor]:
+               generator: torch.Generator, posterior_temperature: float = 1.0) -> dict[str, Tensor]:
     """8-bit synthetic noisy images for ``clean`` from every model in :data:`MODELS`."""
     n = len(model.configurations)
     random_config = torch.nn.functional.one_hot(torch.randint(n, (1,), generator=generator), n).float()
     samples = {name: fitted.sample(clean, generator=generator) for name, fitted in baselines.items()}
     samples[MODELS[2]] = model.sample_mixture(clean, random_config, generator)
-    samples[MODELS[3]] = model.sample_noise_aware(clean, noisy, clean, generator)
+    samples[MODELS[3]] = model.sample_noise_aware(clean, noisy, clean, generator, posterior_temperature=0.0)
+    samples[MODELS[4]] = model.sample_noise_aware(clean, noisy, clean, generator,
+                                                  posterior_temperature=posterior_temperature)
+    samples[MODELS[5]] = model.sample_fitted(clean, noisy, clean, generator)
     return {k: quantize_8bit(v) for k, v in samples.items()}
 
 
@@ -73,7 +83,7 @@ def nll(model: NAFlow, baselines: dict[str, NoiseModel], noisy: Tensor, clean: T
         generator: torch.Generator) -> dict[str, float]:
     dequantised = noisy + (torch.rand(noisy.shape, generator=generator) - 0.5) / 255
     values = {name: float(fitted.nll(dequantised, clean)) for name, fitted in baselines.items()}
-    values[MODELS[3]] = float(configuration_free_nll(model, dequantised, clean))
+    values[NAS] = float(configuration_free_nll(model, dequantised, clean))
     return values
 
 
@@ -90,31 +100,34 @@ def noise_correlation(noise: Tensor, radius: int = CORRELATION_RADIUS) -> Tensor
     return out
 
 
-def evaluate(model: NAFlow, sets: dict, seed: int) -> tuple[dict, dict, dict]:
-    """Per-set mean metrics, per-image rows, and mean correlation maps (held-out set)."""
+def evaluate(model: NAFlow, sets: dict, seed: int, posterior_temperature: float = 1.0) -> tuple[dict, list, dict]:
+    """Per-set mean metrics (and the worst ``|std ratio - 1|``), per-image rows, and mean correlation maps
+    (held-out set)."""
     generator = torch.Generator().manual_seed(seed)
     summary, rows, correlations = {}, [], {}
     for set_name, pairs in sets.items():
-        per_model: dict[str, dict[str, list[float]]] = {m: {"kld": [], "akld": [], "nll": []} for m in MODELS}
+        per_model: dict[str, dict[str, list[float]]] = {m: {k: [] for k in METRICS} for m in MODELS}
         for name, noisy, clean in pairs:
             noisy, clean = crop_to_multiple(noisy, model.multiple), crop_to_multiple(clean, model.multiple)
             real = noisy - clean
             baselines = fitted_baselines(noisy, clean)
             likelihoods = nll(model, baselines, noisy, clean, generator)
-            for model_name, synthetic in synthesize(model, baselines, noisy, clean, generator).items():
+            synthetic_set = synthesize(model, baselines, noisy, clean, generator, posterior_temperature)
+            for model_name, synthetic in synthetic_set.items():
                 noise = synthetic - clean
                 row = {"set": set_name, "image": name, "model": model_name,
                        "kld": float(marginal_kl(real, noise, "naflow")), "akld": float(akld(real, noise)),
-                       "nll": likelihoods.get(model_name)}
+                       "nll": likelihoods.get(model_name), "std_ratio": float(noise.std() / real.std())}
                 rows.append(row)
-                for key in ("kld", "akld", "nll"):
+                for key in METRICS:
                     if row[key] is not None:
                         per_model[model_name][key].append(row[key])
-                if set_name.startswith("held-out") and model_name in (MODELS[1], MODELS[3]):
+                if set_name.startswith("held-out") and model_name in (MODELS[1], NAS):
                     correlations.setdefault(model_name, []).append(noise_correlation(noise))
             if set_name.startswith("held-out"):
                 correlations.setdefault("real", []).append(noise_correlation(real))
-        summary[set_name] = {m: {k: (statistics.mean(v) if v else None) for k, v in d.items()} | {"images": len(pairs)}
+        summary[set_name] = {m: {k: (statistics.mean(v) if v else None) for k, v in d.items()}
+                             | {"images": len(pairs), "worst_std_error": max(abs(r - 1) for r in d["std_ratio"])}
                              for m, d in per_model.items()}
     mean_corr = {k: torch.stack(v).mean(0) for k, v in correlations.items()}
     return summary, rows, mean_corr
@@ -124,10 +137,13 @@ def markdown(summary: dict) -> str:
     lines = []
     for set_name, models in summary.items():
         count = next(iter(models.values()))["images"]
-        lines += [f"**{set_name}** ({count} images)", "", "| model | KLD | AKLD | NLL / dim (nats) |", "| --- | ---: | ---: | ---: |"]
+        lines += [f"**{set_name}** ({count} images)", "",
+                  "| model | KLD | AKLD | NLL / dim (nats) | std ratio: mean / worst error |",
+                  "| --- | ---: | ---: | ---: | ---: |"]
         for model_name, m in models.items():
             nll_text = "-" if m["nll"] is None else f"{m['nll']:.4f}"
-            lines.append(f"| {model_name} | {m['kld']:.4f} | {m['akld']:.4f} | {nll_text} |")
+            lines.append(f"| {model_name} | {m['kld']:.4f} | {m['akld']:.4f} | {nll_text} | "
+                         f"{m['std_ratio']:.2f} / {100 * m['worst_std_error']:.0f} % |")
         lines.append("")
     return "\n".join(lines)
 
@@ -137,7 +153,7 @@ def correlation_figure(corr: dict[str, Tensor], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = ["real", MODELS[3], MODELS[1]]
+    names = ["real", NAS, MODELS[1]]
     masked = {}
     for name in names:
         masked[name] = corr[name].clone()
@@ -155,14 +171,16 @@ def correlation_figure(corr: dict[str, Tensor], path: Path) -> None:
     plt.close(fig)
 
 
-def crops_figure(model: NAFlow, sets: dict, path: Path, seed: int, size: int = 96) -> None:
+def crops_figure(model: NAFlow, sets: dict, path: Path, seed: int, size: int = 96,
+                 posterior_temperature: float = 1.0) -> None:
     """Rows: a few held-out and sidd-dev images; columns: clean, real noisy, each model; noise x4 below."""
     generator = torch.Generator().manual_seed(seed)
     picks = [pairs[i] for pairs in sets.values() for i in range(min(2, len(pairs)))]
     rows = []
     for _, noisy, clean in picks:
         noisy, clean = noisy[..., :size, :size], clean[..., :size, :size]
-        images = [clean, noisy, *synthesize(model, fitted_baselines(noisy, clean), noisy, clean, generator).values()]
+        synthetic = synthesize(model, fitted_baselines(noisy, clean), noisy, clean, generator, posterior_temperature)
+        images = [clean, noisy, *synthetic.values()]
         rows.append(torch.cat([im[0] for im in images], dim=2))
         rows.append(torch.cat([torch.full_like(clean[0], 0.5)] + [((im - clean) * 4 + 0.5)[0] for im in images[1:]], dim=2))
     write_png(path, torch.cat(rows, dim=1).clamp(0, 1))
@@ -174,17 +192,19 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=None, help="data root (default: $NOISEAUG_DATA or ../shared/data)")
     parser.add_argument("--out", type=Path, default=Path("out/naflow-srgb"))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--posterior-temperature", type=float, default=1.0,
+                        help="NAS: temperature of NAFlow.posterior (0 is Rank-1)")
     args = parser.parse_args()
     model = NAFlow.from_pretrained(args.model).eval()
     sets = load_sets(args.data)
-    summary, rows, corr = evaluate(model, sets, args.seed)
+    summary, rows, corr = evaluate(model, sets, args.seed, args.posterior_temperature)
     args.out.mkdir(parents=True, exist_ok=True)
     table = markdown(summary)
     (args.out / "naflow_srgb.md").write_text(table)
     (args.out / "naflow_srgb.json").write_text(json.dumps({"summary": summary, "rows": rows,
                                                           "correlation": {k: v.tolist() for k, v in corr.items()}}, indent=2))
     correlation_figure(corr, args.out / "noise_correlation.png")
-    crops_figure(model, sets, args.out / "naflow_crops.png", args.seed)
+    crops_figure(model, sets, args.out / "naflow_crops.png", args.seed, posterior_temperature=args.posterior_temperature)
     print(table)
     print(f"written to {args.out}: naflow_srgb.md, naflow_srgb.json, noise_correlation.png, naflow_crops.png "
           f"(crops: columns clean | real noisy | {' | '.join(MODELS)}; noise x4 around grey below each row)")

@@ -79,11 +79,12 @@ from noiseaug.noise import PoissonGaussianNoise
 from noiseaug.training.denoiser import noise_source
 from noiseaug.transforms import NoiseTransform
 
-AWGN, NLF, NAFLOW_RANDOM, NAFLOW_NAS = NAFLOW_BENCH_MODELS
+AWGN, NLF, NAFLOW_RANDOM, _, NAFLOW_NAS, NAFLOW_FITTED = NAFLOW_BENCH_MODELS
 PG = "Poisson-Gaussian (fitted per image)"
 NOISEFLOW_ISP = "NoiseFlow-ISP (pretrained on the simulated camera)"
-SRGB_MODELS = (AWGN, NLF, PG, NAFLOW_NAS, NAFLOW_RANDOM, NOISEFLOW_ISP)
+SRGB_MODELS = (AWGN, NLF, PG, NAFLOW_NAS, NAFLOW_FITTED, NAFLOW_RANDOM, NOISEFLOW_ISP)
 SHORT_NAMES = {AWGN: "AWGN (fit)", NLF: "NLF (fit)", PG: "PG (fit)", NAFLOW_NAS: "NAFlow NAS",
+               NAFLOW_FITTED: "NAFlow fitted",
                NAFLOW_RANDOM: "NAFlow random", NOISEFLOW_ISP: "NoiseFlow-ISP"}
 RAW_FLOWS = {"Noise Flow (noiseflow-simcam)": "noiseflow-simcam",
              "Noise2NoiseFlow (n2nflow-simcam, no clean images)": "n2nflow-simcam"}

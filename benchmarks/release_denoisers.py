@@ -21,15 +21,24 @@ from noiseaug.training.denoiser import NOISE_SOURCES
 
 NOISE_TEXT = {
     "awgn": "additive white Gaussian noise, sigma uniform in [0, 50]/255 per crop (`GaussianNoiseTransform()`)",
-    "nlf": "heteroscedastic Gaussian noise `var = beta1 * x + beta2`, beta1 log-uniform in [1e-4, 2e-2] and "
-           "beta2 in [1e-6, 5e-3] per crop (`HeteroscedasticNoiseTransform()`)",
+    "nlf": "heteroscedastic Gaussian noise `var = beta1 * x + beta2`, beta1 log-uniform in [1e-4, 4e-2] and "
+           "beta2 in [1e-6, 1e-2] per crop, ranges that reach phone noise (std up to about 45/255 at mid-grey; "
+           "`HeteroscedasticNoiseTransform(**PHONE_NLF_RANGES)`)",
     "pg": "Poisson-Gaussian noise, gain log-uniform in [1e-4, 1.2e-2] and read sigma in [1e-4, 1.5e-2] per crop "
           "(`PoissonGaussianNoiseTransform()`)",
-    "naflow": "NAFlow noise from the released `naflow-srgb`, one of its 17 DSLR camera configurations drawn per "
-              "crop (`NAFlowTransform.from_pretrained(\"naflow-srgb\")`)",
+    "naflow": "NAFlow noise from the released `naflow-srgb`, one of its DSLR and smartphone camera configurations "
+              "drawn uniformly per crop (`NAFlowTransform.from_pretrained(\"naflow-srgb\")`)",
     "noiseflow-isp": "Noise Flow noise from the released `noiseflow-simcam` in raw (random simulated camera and "
                      "ISO), through the simulated ISP (`RawRouteTransform`)",
     "real": "none synthesized: the real noisy/clean pairs of the PolyU + CC15 training split (95 pairs)",
+    "real-phone": "none synthesized: the 43 real SIDD smartphone pairs of `real-srgb/sidd-train` (Samsung S6 at "
+                  "ISO 100 and 800, Nexus 6 at ISO 3200)",
+}
+REAL_DATA = {
+    "real": "Real noisy/clean pairs of PolyU and CC15, training split (95 pairs) of "
+            "`noiseaug.training.naflow_recipe.real_srgb_split`; random 48x48 crops with flips.",
+    "real-phone": "Real SIDD smartphone pairs of `real-srgb/sidd-train` (43 pairs: Samsung S6 at ISO 100 and 800, "
+                  "Nexus 6 at ISO 3200); random 48x48 crops with flips.",
 }
 
 
@@ -50,9 +59,7 @@ def card(noise: str, run: Path, evaluation: dict, label: str) -> str:
     history, config = checkpoint["state"]["history"], checkpoint["config"]
     best = next(r for r in history if r["step"] == checkpoint["state"]["best_step"])
     model = json.loads((run / "denoiser" / "config.json").read_text())
-    data = ("Real noisy/clean pairs of PolyU and CC15, training split (95 pairs) of "
-            "`noiseaug.training.naflow_recipe.real_srgb_split`; random 48x48 crops with flips."
-            if noise == "real" else
+    data = (REAL_DATA[noise] if noise in REAL_DATA else
             "Clean images: BSD300 test set (`clean/bsd300-test`, 100 images), random 48x48 crops with one of the "
             f"8 flips/rotations. Noise: {NOISE_TEXT[noise]}. Noisy crops are clipped and rounded to 8 bits.")
     return f"""---
@@ -70,7 +77,7 @@ noisy/clean pairs whose noise is: {NOISE_TEXT[noise]}. One of the reference deno
 `noiseaug denoise noisy.png out.png --model dncnn-{noise}`, or `DnCNN.from_pretrained("dncnn-{noise}")`.
 
 ## Data
-{data} The training images' terms (BSDS, PolyU, CC15) are research-only; so are these weights.
+{data} The training images' terms (BSDS, PolyU, CC15, SIDD) are research-only; so are these weights.
 
 ## Training
 `noiseaug train dncnn --noise {noise} --out runs/dncnn/{noise} --steps {config['steps']}` (defaults: batch 16
@@ -78,7 +85,7 @@ crops of 48x48, Adam lr {config['lr']:g} x0.1 at step {config['lr_decay_at'][0]}
 width 32 instead of the paper's 64 so that a CPU can train it). {config['steps']} steps =
 {config['steps'] * 16:,} crops, {history[-1]['elapsed_s'] / 60:.0f} min of wall time on one thread of a shared
 2-core CPU. Released: the best validation checkpoint, step {best['step']} (validation PSNR {best['val_psnr']:.2f} dB
-on 64 fixed {'training-pair' if noise == 'real' else 'Kodak24'} crops with the same noise source).
+on 64 fixed {'training-pair' if noise in REAL_DATA else 'Kodak24'} crops with the same noise source).
 
 ## Held-out metrics
 Real noisy photographs (`python benchmarks/denoising.py --out out/denoising`): the held-out scenes of

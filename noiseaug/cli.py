@@ -35,7 +35,8 @@ def _synthesize(args: argparse.Namespace) -> int:
     params = {name: getattr(args, name) for name in sorted(names) if getattr(args, name) is not None}
 
     transform = build_transform(args.model, params=params, mode=args.mode, configurations=args.configuration,
-                                mixture=args.mixture, reference=args.reference)
+                                mixture=args.mixture, reference=args.reference, reference_method=args.reference_method,
+                                posterior_temperature=args.posterior_temperature)
     metadata = synthesize_folder(args.images, args.out, transform, model_name=args.model, seed=args.seed,
                                  device=args.device)
     print(f"noisy images and {metadata.name} written to {metadata.parent}")
@@ -68,6 +69,12 @@ def _add_synthesize_command(commands: argparse._SubParsersAction) -> None:
     synth.add_argument("--mixture", action="store_true", help="NAFlow random mode: random mixtures of configurations")
     synth.add_argument("--reference", nargs=2, metavar=("NOISY", "CLEAN"),
                        help="NAFlow --mode reference: a real noisy image and its clean version")
+    synth.add_argument("--reference-method", choices=("nas", "fitted"),
+                       help="NAFlow --mode reference: nas (noise-aware sampling, a mixture of the trained "
+                            "configurations; default) or fitted (a latent Gaussian fitted to the reference's noise)")
+    synth.add_argument("--posterior-temperature", type=float, metavar="T",
+                       help="NAFlow --mode reference --reference-method nas: temperature of the per-position "
+                            "posterior over configurations (default 1; 0 = the most likely configuration alone)")
     synth.add_argument("--seed", type=int, default=0, help="run seed; each file's noise depends on it and the "
                        "file name only (default: %(default)s)")
     synth.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default: %(default)s)")
@@ -116,7 +123,7 @@ def _add_dncnn_command(models: argparse._SubParsersAction) -> None:
 
     dncnn = models.add_parser("dncnn", help="reference DnCNN on synthesized (or real) noisy/clean pairs")
     dncnn.add_argument("--noise", required=True, choices=NOISE_SOURCES,
-                       help="where the noise comes from (real: the PolyU + CC15 training pairs)")
+                       help="where the noise comes from (real: the PolyU + CC15 training pairs; real-phone: the SIDD phone pairs of real-srgb/sidd-train)")
     dncnn.add_argument("--out", required=True, help="run folder: checkpoints, history.json, denoiser/")
     dncnn.add_argument("--images", help="clean training images (default: $NOISEAUG_DATA/clean/bsd300-test)")
     dncnn.add_argument("--val-images", help="clean validation images (default: $NOISEAUG_DATA/clean/kodak24)")
@@ -162,8 +169,9 @@ def _train_clean_free(args: argparse.Namespace) -> int:
 def _train_naflow(args: argparse.Namespace) -> int:
     from .training.naflow_recipe import train_naflow
 
-    train_naflow(args.out, data_root=args.data, steps=args.steps, batch_size=args.batch, patch_size=args.patch,
-                 lr=args.lr, hidden=args.hidden, features=args.features, val_crops=args.val_crops,
+    train_naflow(args.out, data_root=args.data, sources=args.sources.split(","), steps=args.steps,
+                 batch_size=args.batch, patch_size=args.patch, lr=args.lr, hidden=args.hidden, features=args.features,
+                 encoder=args.encoder, val_crops=args.val_crops,
                  val_every=args.val_every, seed=args.seed, resume=not args.no_resume)
     print(f"model written to {args.out}/model (config.json + model.safetensors)")
     return 0
@@ -238,12 +246,19 @@ def _add_train_commands(commands: argparse._SubParsersAction) -> None:
     noiseflow.add_argument("--pixel-independent", action="store_true",
                            help="simulate without row/fixed-pattern noise, clipping and quantization (exact NLL known)")
     noiseflow.set_defaults(handler=_train_noiseflow)
-    naflow = models.add_parser("naflow", help="supervised NAFlow on the real sRGB pairs (PolyU + CC15 train split)")
-    naflow.add_argument("--data", help="data root holding real-srgb/polyu and real-srgb/nam-cc15 (default: $NOISEAUG_DATA)")
+    naflow = models.add_parser("naflow", help="supervised NAFlow on real sRGB pairs (DSLR PolyU + CC15 train split, "
+                               "full PolyU photos, SIDD phones)")
+    naflow.add_argument("--data", help="data root holding real-srgb/ (default: $NOISEAUG_DATA)")
+    naflow.add_argument("--sources", default="polyu,cc15,polyu-full,sidd-train",
+                        help="comma-separated training folders of real-srgb/: polyu, cc15, polyu-full, sidd-train "
+                        "(the held-out PolyU + CC15 scenes are never trained on)")
+    naflow.add_argument("--encoder", choices=["cnn", "unshuffle"], default="cnn",
+                        help="clean-image condition: cnn (ours, strided 3x3 CNN) or unshuffle (the paper's: "
+                        "pixel-unshuffle + 1x1 convs)")
     naflow.add_argument("--out", required=True, help="run folder: checkpoints, history.json, model/")
     naflow.add_argument("--steps", type=int, default=3000)
     naflow.add_argument("--batch", type=int, default=8, help="crops per step")
-    naflow.add_argument("--patch", type=int, default=64, help="crop side in pixels (a multiple of 8)")
+    naflow.add_argument("--patch", type=int, default=96, help="crop side in pixels (a multiple of 8)")
     naflow.add_argument("--lr", type=float, default=5e-4, help="Adam learning rate (x0.1 at 75%% of the steps)")
     naflow.add_argument("--hidden", type=int, default=32, help="coupling/injector width")
     naflow.add_argument("--features", type=int, default=16, help="condition-encoder channels")

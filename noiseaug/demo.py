@@ -2,7 +2,8 @@
 
 For each sample pair shipped in ``noiseaug/assets/samples`` (real noisy + clean crops), every
 parametric model is fitted to that pair's residual by maximum likelihood and the released NAFlow
-(when installed) takes the pair as its noise-aware reference; each is sampled on the clean crop, clipped
+(when installed) takes the pair as its reference, twice: noise-aware sampling (a mixture of its trained
+configurations) and a latent Gaussian fitted to the pair's own latent; each is sampled on the clean crop, clipped
 and quantised to 8 bits as a camera file would be, and compared with the real noise: noise standard
 deviation (0-255 scale), KLD (NAFlow's sRGB convention: [-1, 1], 256 bins) and AKLD (DANet).
 """
@@ -40,7 +41,8 @@ def _fitted(model: type[NoiseModel]) -> Sampler:
 
 
 def demo_samplers() -> dict[str, Sampler]:
-    """The parametric models fitted per pair, plus NAFlow with noise-aware sampling when its weights are released."""
+    """The parametric models fitted per pair, plus NAFlow with the pair as reference (noise-aware sampling and the
+    fitted latent) when its weights are released."""
     samplers = {"AWGN (fitted)": _fitted(GaussianNoise), "NLF (fitted)": _fitted(HeteroscedasticGaussianNoise),
                 "Poisson-Gaussian (fitted)": _fitted(PoissonGaussianNoise)}
     if DEMO_NAFLOW in released_models():
@@ -49,7 +51,11 @@ def demo_samplers() -> dict[str, Sampler]:
         def noise_aware(noisy: Tensor, clean: Tensor, generator: torch.Generator) -> Tensor:
             return naflow.to(clean.device).sample_noise_aware(clean, noisy, clean, generator)
 
+        def fitted_latent(noisy: Tensor, clean: Tensor, generator: torch.Generator) -> Tensor:
+            return naflow.to(clean.device).sample_fitted(clean, noisy, clean, generator)
+
         samplers["NAFlow (noise-aware)"] = noise_aware
+        samplers["NAFlow (fitted latent)"] = fitted_latent
     return samplers
 
 

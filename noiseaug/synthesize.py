@@ -62,33 +62,42 @@ def parametric_transform(model: str, params: dict[str, Sequence[float]]) -> Para
 
 
 def naflow_transform(model: NAFlow, mode: str | None, configurations: Sequence[str] | None, mixture: bool,
-                     reference: Sequence[str | Path] | None) -> NAFlowTransform:
+                     reference: Sequence[str | Path] | None, reference_method: str | None = None,
+                     posterior_temperature: float | None = None) -> NAFlowTransform:
     """An :class:`NAFlowTransform` for one of :data:`~noiseaug.transforms.naflow.MODES` (default ``"random"``).
 
-    ``reference`` is ``(noisy image path, clean image path)`` for ``mode="reference"``.
+    ``reference`` is ``(noisy image path, clean image path)`` for ``mode="reference"``; ``reference_method``
+    (``"nas"`` by default, or ``"fitted"``) and ``posterior_temperature`` are that mode's options.
     """
     mode = mode or "random"
     if mode == "configuration" and (configurations is None or len(configurations) != 1):
         raise ValueError(f"mode 'configuration' needs exactly one configuration name, got {configurations}; "
                          f"the model knows {model.configurations}")
+    reference_options = {"reference_method": reference_method, "posterior_temperature": posterior_temperature}
+    given = {name: value for name, value in reference_options.items() if value is not None}
+    if given and mode != "reference":
+        raise ValueError(f"{', '.join(given)}: options of --mode reference only, not of mode {mode!r}")
     pair = None
     if reference is not None:
         if len(reference) != 2:
             raise ValueError(f"reference takes two image paths (noisy, clean), got {list(reference)}")
         pair = (read_image(reference[0]), read_image(reference[1]))
-    return NAFlowTransform(model, mode=mode, configurations=configurations, mixture=mixture, reference=pair)
+    return NAFlowTransform(model, mode=mode, configurations=configurations, mixture=mixture, reference=pair, **given)
 
 
 def build_transform(model: str, *, params: dict[str, Sequence[float]] | None = None, mode: str | None = None,
                     configurations: Sequence[str] | None = None, mixture: bool = False,
-                    reference: Sequence[str | Path] | None = None) -> NoiseTransform:
+                    reference: Sequence[str | Path] | None = None, reference_method: str | None = None,
+                    posterior_temperature: float | None = None) -> NoiseTransform:
     """The transform for ``model``: ``awgn``, ``nlf``, ``pg``, or a pretrained sRGB flow (folder, released name
-    such as ``"naflow-srgb"``, or Hub id). ``mode``, ``configurations``, ``mixture`` and ``reference`` are NAFlow's
-    options and an error elsewhere; ``params`` are the parametric models' and an error for a flow.
+    such as ``"naflow-srgb"``, or Hub id). ``mode``, ``configurations``, ``mixture``, ``reference``,
+    ``reference_method`` and ``posterior_temperature`` are NAFlow's options and an error elsewhere; ``params``
+    are the parametric models' and an error for a flow.
     """
     params = params or {}
     flow_options = {"mode": mode, "configurations": configurations, "mixture": mixture or None,
-                    "reference": reference}
+                    "reference": reference, "reference_method": reference_method,
+                    "posterior_temperature": posterior_temperature}
     given = [name for name, value in flow_options.items() if value is not None]
     if model in PARAMETRIC:
         if given:
@@ -107,7 +116,7 @@ def build_transform(model: str, *, params: dict[str, Sequence[float]] | None = N
                          "(awgn, nlf, pg or an NAFlow such as naflow-srgb), or NoiseFlowTransform in Python on raw data")
     if not isinstance(loaded, NAFlow):
         raise ValueError(f"{model!r} holds a {type(loaded).__name__}, not a noise model")
-    return naflow_transform(loaded, mode, configurations, mixture, reference)
+    return naflow_transform(loaded, mode, configurations, mixture, reference, reference_method, posterior_temperature)
 
 
 def image_seed(seed: int, name: str) -> int:
@@ -120,13 +129,16 @@ def describe_draw(transform: NoiseTransform, generator: torch.Generator, device:
     """What ``transform`` will draw for one image from ``generator``, read from a copy of the generator's state.
 
     Parametric models: ``{"params": {name: value}}``; NAFlow: the configuration (one-hot weights) or the mixture
-    weights over configurations (a mixture, or the reference's posterior), largest first.
+    weights over configurations (a mixture, or the reference's posterior), largest first; for a fitted reference
+    latent, only ``{"reference_method": "fitted"}`` (the Gaussian is the same for every file).
     """
     peek = torch.Generator(device=device)
     peek.set_state(generator.get_state())
     if isinstance(transform, ParametricNoiseTransform):
         return {"params": {k: float(v) for k, v in transform.draw_params(1, peek, device).items()}}
     if isinstance(transform, NAFlowTransform):
+        if transform.mode == "reference" and transform.reference_method == "fitted":
+            return {"reference_method": "fitted"}
         weights = transform.mixture_weights(1, None, peek, device)[0].tolist()
         named = sorted(zip(transform.model.configurations, weights), key=lambda kv: -kv[1])
         if transform.mode == "reference" or transform.mixture:

@@ -32,7 +32,7 @@ def test_noise_quality_runs_on_a_tiny_subset_and_reports_every_model(tmp_path):
     assert {"seed", "limit", "hardware", "weights", "srgb", "raw", "seconds"} <= report.keys()
     assert set(report["weights"]) == {"naflow-srgb", "noiseflow-simcam", "n2nflow-simcam"}
     models = report["srgb"]["models"]
-    assert len(models) == 6
+    assert len(models) == 7
     summary = report["srgb"]["summary"]
     assert len(summary) == 2  # held-out PolyU + CC15 and sidd-dev
     for per_model in summary.values():
@@ -42,8 +42,8 @@ def test_noise_quality_runs_on_a_tiny_subset_and_reports_every_model(tmp_path):
             m = per_model[name]
             assert {"kld", "akld", "nll", "corr_h1", "std_255", "images", "non_finite"} <= m.keys()
             assert m["kld"] >= 0 and m["akld"] >= 0 and -1 <= m["corr_h1"] <= 1
-            assert (m["nll"] is None) == ("NoiseFlow-ISP" in name or "random" in name)
-    assert len(report["srgb"]["rows"]) == 2 * 7  # 2 sets x 1 image x (real + 6 models)
+            assert (m["nll"] is None) == ("NoiseFlow-ISP" in name or "random" in name or "fitted latent" in name)
+    assert len(report["srgb"]["rows"]) == 2 * 8  # 2 sets x 1 image x (real + 7 models)
     raw = report["raw"]["results"]
     assert {"Noise Flow (noiseflow-simcam)", "NLF, fitted on train per camera/ISO",
             "AWGN, fitted on train per camera/ISO"} <= set(raw)

@@ -48,7 +48,7 @@ def test_synthesized_pairs_reject_bad_settings(kwargs, message):
 
 
 def test_noise_sources_are_named_and_unknown_names_fail():
-    assert set(NOISE_SOURCES) == {"awgn", "nlf", "pg", "naflow", "noiseflow-isp", "real"}
+    assert set(NOISE_SOURCES) == {"awgn", "nlf", "pg", "naflow", "noiseflow-isp", "real", "real-phone"}
     with pytest.raises(ValueError, match="noise must be one of"):
         noise_source("speckle")
     with pytest.raises(ValueError, match="noise must be one of"):

@@ -95,7 +95,7 @@ def test_reference_mode_uses_the_reference_posterior(flow, images):
     clean = images[:2, :, :8, :8]
     noisy = flow.sample(clean, NoiseCondition(config=torch.tensor([1, 1])), seeded(3))
     t = NAFlowTransform(flow, mode="reference", reference=(noisy, clean))
-    torch.testing.assert_close(t.reference_weights, flow.classify(noisy, clean).mean(0))
+    torch.testing.assert_close(t.reference_weights, flow.posterior(noisy, clean).mean(0))
     assert int(t.reference_weights.argmax()) == 1  # the loud configuration that made the reference
     spy = MixtureSpy(model := _flow())
     NAFlowTransform(model, mode="reference", reference=(noisy, clean))(images, generator=seeded())

@@ -106,3 +106,21 @@ def test_cli_mode_choices_are_the_transforms_modes():
     synthesize = build_parser()._subparsers._group_actions[0].choices["synthesize"]
     mode = next(a for a in synthesize._actions if a.dest == "mode")
     assert tuple(mode.choices) == MODES
+
+
+@pytest.mark.parametrize("method", ["nas", "fitted"])
+def test_cli_naflow_reference_mode_matches_the_reference_strength(clean_folder, tmp_path, method):
+    g = torch.Generator().manual_seed(3)
+    clean = torch.rand(3, 48, 48, generator=g) * 0.5 + 0.25
+    write_png(tmp_path / "ref_clean.png", clean)
+    write_png(tmp_path / "ref_noisy.png", (clean + 6 / 255 * torch.randn(3, 48, 48, generator=g)).clamp(0, 1))
+    result = run_cli(str(clean_folder), "--out", "ref", "--model", "naflow-srgb", "--mode", "reference",
+                     "--reference", "ref_noisy.png", "ref_clean.png", "--reference-method", method, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    meta = json.loads((tmp_path / "ref" / "metadata.json").read_text())
+    assert f"reference_method='{method}'" in meta["transform"]
+    noise = outputs(tmp_path / "ref")["b.png"] - 0.5  # the flat grey image
+    assert 2 / 255 < float(noise.std()) < 18 / 255
+    misplaced = run_cli(str(clean_folder), "--out", "x", "--model", "naflow-srgb", "--reference-method", method,
+                        cwd=tmp_path)
+    assert misplaced.returncode == 2 and "options of --mode reference only" in misplaced.stderr

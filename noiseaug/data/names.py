@@ -49,6 +49,31 @@ def parse_polyu(stem: str) -> PairMeta:
     return PairMeta(None, None, stem)
 
 
+_SIDD_TRAIN = re.compile(r"^(?P<camera>[A-Za-z0-9]+)_iso(?P<iso>\d+)_(?P<scene>\d+_\d+)_")
+_POLYU_FULL = re.compile(r"^(?P<camera>[A-Za-z0-9]+(?:_\d+)?)_(?P<scene>[A-Za-z]+)$")
+#: camera names of the full-resolution PolyU photos -> the camera names of their crops
+POLYU_FULL_CAMERAS = {"Canon5D2": "Canon5D2", "Canon80D": "Canon80D", "Nikon800": "NikonD800", "Nikon_800": "NikonD800"}
+
+
+def parse_sidd_train(stem: str) -> PairMeta:
+    """SIDD training crops: ``S6_iso00800_0009_001_0000-0000`` -> camera ``S6``, ISO 800, scene ``sidd/0009_001``."""
+    m = _SIDD_TRAIN.match(stem)
+    if m is None:
+        return PairMeta(None, None, stem)
+    return PairMeta(m["camera"], int(m["iso"]), f"sidd/{m['scene']}")
+
+
+def parse_polyu_full(stem: str) -> PairMeta:
+    """Full-resolution PolyU photos: ``Canon5D2_bicyc`` -> camera ``Canon5D2`` (the crops' camera names), scene
+    ``Canon5D2/bicyc``: the first letters of the crops' scene word (``Canon5D2/bicycle``); no ISO in the name.
+    :func:`~noiseaug.training.naflow_recipe.attach_full_photos` maps each photo onto its crops' scene and ISO."""
+    m = _POLYU_FULL.match(stem)
+    if m is None:
+        return PairMeta(None, None, stem)
+    camera = POLYU_FULL_CAMERAS.get(m["camera"], m["camera"])
+    return PairMeta(camera, None, f"{camera}/{m['scene'].lower()}")
+
+
 def parse_sidd_dev(stem: str) -> PairMeta:
     """SIDD development crops: labelled ones per :data:`SIDD_DEV_LABELS`, the others unknown."""
     camera, iso = SIDD_DEV_LABELS.get(stem, (None, None))

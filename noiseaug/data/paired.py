@@ -11,7 +11,7 @@ from typing import Any
 from torch.utils.data import Dataset
 
 from ..imageio import IMAGE_SUFFIXES, read_image
-from .names import PairMeta, parse_cc15, parse_polyu, parse_sidd_dev, parse_stem_only
+from .names import PairMeta, parse_cc15, parse_polyu, parse_polyu_full, parse_sidd_dev, parse_sidd_train, parse_stem_only
 from .root import data_folder
 
 
@@ -69,6 +69,16 @@ class PairedImageFolder(Dataset):
     def nam_cc15(cls, root: str | Path | None = None) -> PairedImageFolder:
         """Nam et al. CC15 (``*_real.png`` / ``*_mean.png``), default ``<data root>/real-srgb/nam-cc15``."""
         return cls(root or data_folder("real-srgb", "nam-cc15"), "_real", "_mean", parse_cc15)
+
+    @classmethod
+    def polyu_full(cls, root: str | Path | None = None) -> PairedImageFolder:
+        """Full-resolution PolyU photos (``*_real.JPG`` / ``*_mean.JPG``), default ``<data root>/real-srgb/polyu-full``."""
+        return cls(root or data_folder("real-srgb", "polyu-full"), "_real", "_mean", parse_polyu_full)
+
+    @classmethod
+    def sidd_train(cls, root: str | Path | None = None) -> PairedImageFolder:
+        """SIDD smartphone training crops (``*_noisy.png`` / ``*_clean.png``), default ``<data root>/real-srgb/sidd-train``."""
+        return cls(root or data_folder("real-srgb", "sidd-train"), "_noisy", "_clean", parse_sidd_train)
 
     @classmethod
     def sidd_dev(cls, root: str | Path | None = None) -> PairedImageFolder:

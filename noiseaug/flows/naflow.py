@@ -20,12 +20,14 @@ latents), so the deepest level's couplings see 8x8-pixel neighbourhoods of noise
 spatially correlated sRGB noise is represented. Widths are configurable; the paper's are larger.
 
 Sampling: a named configuration (``cond.config``), a mixture of configuration Gaussians (mean and
-covariance mixed with weights, as in Alg. 1), or **noise-aware sampling**: the weights are the
-posterior over configurations of a reference noisy/clean pair (:meth:`NAFlow.classify`).
+covariance mixed with weights, as in Alg. 1), **noise-aware sampling**: the weights are the tempered
+posterior over configurations of a reference noisy/clean pair (:meth:`NAFlow.posterior`), or, beyond the
+paper, a latent Gaussian fitted to the reference's own latent (:meth:`NAFlow.fit_latent`).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -50,7 +52,8 @@ def transition_step(channels: int, seed: int) -> list[nn.Module]:
 
 
 class ConditionEncoder(nn.Module):
-    """Clean image -> one feature map per scale level, at ``H / 2^l`` for ``l = 1 .. levels``."""
+    """``encoder="cnn"`` (ours): clean image -> one feature map per level, at ``H / 2^l`` for ``l = 1 .. levels``,
+    through a learned CNN (two 3x3 convs, then per level a strided 3x3 conv and a 3x3 conv, ReLUs)."""
 
     def __init__(self, features: int, levels: int) -> None:
         super().__init__()
@@ -69,6 +72,25 @@ class ConditionEncoder(nn.Module):
         return out
 
 
+class UnshuffleConditionEncoder(nn.Module):
+    """``encoder="unshuffle"`` (the paper's): at level ``l`` the clean image is space-to-depth downsampled by
+    ``2^l`` (pixel-unshuffle, ``3 * 4^l`` channels at ``H / 2^l``) and mapped to ``features`` channels by two
+    1x1 convolutions with ReLUs; each level's features see exactly its own ``2^l x 2^l`` block of pixels."""
+
+    def __init__(self, features: int, levels: int) -> None:
+        super().__init__()
+        self.levels = nn.ModuleList(nn.Sequential(nn.Conv2d(SRGB_CHANNELS * 4 ** level, features, 1), nn.ReLU(),
+                                                  nn.Conv2d(features, features, 1), nn.ReLU())
+                                    for level in range(1, levels + 1))
+
+    def forward(self, clean: Tensor) -> list[Tensor]:
+        return [block(F.pixel_unshuffle(clean, 2 ** level)) for level, block in enumerate(self.levels, start=1)]
+
+
+#: the condition encoders by name (``NAFlow(encoder=...)``)
+ENCODERS: dict[str, type[nn.Module]] = {"cnn": ConditionEncoder, "unshuffle": UnshuffleConditionEncoder}
+
+
 @register_model
 class NAFlow(NoiseModel, PretrainedMixin):
     """NAFlow: sRGB noise given the clean image, with a Gaussian latent per camera configuration.
@@ -85,6 +107,10 @@ class NAFlow(NoiseModel, PretrainedMixin):
             (:func:`~noiseaug.flows.layers._scale`); 0 is Glow/SRFlow's ``sigmoid(raw + 2)``. The default
             0.5 bounds what sampling can amplify per layer; with 0, samples on clean content unlike the
             training crops (saturated regions) overflowed to Inf/NaN in about 1 % of BSD300 crops.
+        encoder: how the couplings and injectors see the clean image: ``"unshuffle"`` is the paper's
+            (pixel-unshuffle to each level's resolution, then 1x1 convolutions;
+            :class:`UnshuffleConditionEncoder`), ``"cnn"`` ours (a learned strided 3x3 CNN;
+            :class:`ConditionEncoder`, the only one before this option existed).
 
     Memory: sampling decodes in tiles when the batch holds more than ``max_pixels`` pixels (an attribute,
     default 4 Mpx; :mod:`~noiseaug.flows.tiling`), each with ``tile_overlap`` = 48 pixels of context. On the
@@ -105,15 +131,17 @@ class NAFlow(NoiseModel, PretrainedMixin):
 
     model_type = "naflow"
     #: configs saved before ``scale_floor`` existed describe Glow's unfloored scale
-    legacy_config_defaults = {"scale_floor": 0.0}
+    legacy_config_defaults = {"scale_floor": 0.0, "encoder": "cnn"}
     channels = (SRGB_CHANNELS,)
     #: context (pixels) around each tile's core when sampling is tiled (class docs)
     tile_overlap = 48
 
     def __init__(self, configurations: list[str], levels: int = 3, blocks: int = 2, hidden: int = 64,
-                 features: int = 32, scale_floor: float = 0.5) -> None:
+                 features: int = 32, scale_floor: float = 0.5, encoder: str = "cnn") -> None:
         super().__init__()
         check_names(configurations, "configurations")
+        if encoder not in ENCODERS:
+            raise ValueError(f"encoder must be one of {list(ENCODERS)}, got {encoder!r}")
         for name, value in (("levels", levels), ("blocks", blocks), ("hidden", hidden), ("features", features)):
             check_int(value, name)
         self.configurations = list(configurations)
@@ -132,7 +160,8 @@ class NAFlow(NoiseModel, PretrainedMixin):
                            *transition_step(channels, seed)]
             self.scales.append(nn.ModuleList(layers))
             seed += 1
-        self.encoder = ConditionEncoder(features, levels)
+        self.encoder_name = encoder
+        self.encoder = ENCODERS[encoder](features, levels)
         self.latent_channels = channels
         self.means = nn.Parameter(torch.zeros(len(configurations), channels))
         self.log_stds = nn.Parameter(torch.zeros(len(configurations), channels))
@@ -143,7 +172,7 @@ class NAFlow(NoiseModel, PretrainedMixin):
         """Everything needed to rebuild the architecture (saved as config.json)."""
         return {"model_type": self.model_type, "configurations": self.configurations, "levels": self.levels,
                 "blocks": self.blocks, "hidden": self.hidden, "features": self.features,
-                "scale_floor": self.scale_floor}
+                "scale_floor": self.scale_floor, "encoder": self.encoder_name}
 
     @property
     def multiple(self) -> int:
@@ -206,20 +235,96 @@ class NAFlow(NoiseModel, PretrainedMixin):
         log_pz = -0.5 * (LOG_2PI + 2 * log_std + ((z - mean) * (-log_std).exp()).square())
         return log_pz.flatten(1).sum(1) + logdet
 
-    @torch.no_grad()
-    def classify(self, noisy: Tensor, clean: Tensor) -> Tensor:
-        """Posterior ``(B, N_configurations)`` (``(N,)`` for one ``(3, H, W)`` pair) over configurations (uniform
-        prior): the flow as a generative classifier. ``softmax_c log p(noisy | clean, c)``; rows sum to 1.
-
-        H and W are cropped (top-left) to a multiple of ``2 ** levels`` so any size works.
-        """
+    def _reference_latent(self, noisy: Tensor, clean: Tensor, what: str) -> tuple[Tensor, bool]:
+        """The latent ``z`` of validated reference pair(s), cropped (top-left) to a multiple of ``2 ** levels``."""
         noisy, clean, unbatched = self._check_pair(noisy, clean)
         if min(clean.shape[-2:]) < self.multiple:
-            raise ValueError(f"classify needs images of at least {self.multiple}x{self.multiple}, got {tuple(clean.shape[-2:])}")
-        dtype = clean.dtype
+            raise ValueError(f"{what} needs images of at least {self.multiple}x{self.multiple}, got {tuple(clean.shape[-2:])}")
         noisy, clean = (crop_to_multiple(t, self.multiple).to(self.means.dtype) for t in (noisy, clean))
         z, _ = self.encode(noisy - clean, clean)
-        return unbatch(self.latent_log_prob(z).softmax(-1).to(dtype), unbatched)
+        return z, unbatched
+
+    @torch.no_grad()
+    def classify(self, noisy: Tensor, clean: Tensor) -> Tensor:
+        """Exact posterior ``(B, N_configurations)`` (``(N,)`` for one ``(3, H, W)`` pair) over configurations
+        (uniform prior): the flow as a generative classifier, ``softmax_c log p(noisy | clean, c)``; rows sum to 1.
+
+        The log-likelihoods are sums over every latent dimension, so on real images one configuration
+        takes all the weight; :meth:`posterior` is the tempered version that noise-aware sampling uses.
+        H and W are cropped (top-left) to a multiple of ``2 ** levels`` so any size works.
+        """
+        z, unbatched = self._reference_latent(noisy, clean, "classify")
+        return unbatch(self.latent_log_prob(z).softmax(-1).to(clean.dtype), unbatched)
+
+    @torch.no_grad()
+    def posterior(self, noisy: Tensor, clean: Tensor, temperature: float = 1.0) -> Tensor:
+        """Noise-aware sampling's weights ``(B, N)`` (``(N,)`` for one pair): ``softmax_c(log p(noisy | clean, c)
+        / (P * temperature))`` with ``P`` the number of latent positions (``H W / 4^L``).
+
+        Dividing by ``P`` makes the logits per-position log-likelihoods, as the authors' code does, so
+        configurations of similar noise share the weight (the mixture of Alg. 1) instead of the exact
+        posterior's one-hot (:meth:`classify`, i.e. ``temperature = 1 / P``). ``temperature`` must be
+        >= 0; 0 puts all the weight on the most likely configuration (Rank-1 sampling).
+        """
+        temperature = check_temperature(temperature)
+        z, unbatched = self._reference_latent(noisy, clean, "posterior")
+        log_p = self.latent_log_prob(z)
+        if temperature == 0:
+            weights = F.one_hot(log_p.argmax(-1), len(self.configurations)).double()
+        else:
+            weights = (log_p / (z[0, 0].numel() * temperature)).softmax(-1)
+        return unbatch(weights.to(clean.dtype), unbatched)
+
+    @torch.no_grad()
+    def fit_latent(self, noisy: Tensor, clean: Tensor, match_std: bool = True) -> tuple[Tensor, Tensor]:
+        """Latent Gaussian of reference pair(s): per-channel mean and std ``(C,)``, fitted by maximum likelihood
+        to the reference noise's latent (pooled over positions and the reference batch).
+
+        Beyond the paper: unlike a mixture of the trained configurations, the fitted Gaussian follows
+        a reference noisier (or cleaner) than any of them. The diagonal fit drops the correlations of
+        the reference's latent, so decoded noise can be stronger or weaker than the reference's when its
+        structure differs from the training noise; ``match_std`` (default) then multiplies the fitted std
+        by the factor in [1/8, 8] (bisection in log space, 12 steps, one fixed latent draw) at which noise
+        decoded on the reference's clean image (clipped to [0, 1] when the reference noisy image is) has the
+        reference noise's standard deviation; decoding is far from linear in the latent's scale outside
+        the training noise levels, so a single rescaling step does not converge.
+        ``ValueError`` if the reference has no noise.
+        """
+        noisy_b, clean_b, _ = self._check_pair(noisy, clean)
+        if not bool((noisy_b != clean_b).any()):
+            raise ValueError("reference noisy and clean images are identical: the reference has no noise to fit")
+        z, _ = self._reference_latent(noisy_b, clean_b, "fit_latent")
+        z = z.double()
+        mean = z.mean(dim=(0, 2, 3))
+        std = (z - mean[:, None, None]).square().mean(dim=(0, 2, 3)).sqrt().clamp(min=1e-6)
+        mean, std = mean.to(self.means.dtype), std.to(self.means.dtype)
+        if match_std:
+            std = std * self._std_factor(noisy_b, clean_b, mean, std)
+        return mean, std
+
+    def _std_factor(self, noisy: Tensor, clean: Tensor, mean: Tensor, std: Tensor, steps: int = 12) -> float:
+        """The factor ``k`` in ``[1/8, 8]`` at which latents ``mean + k std eps`` (one fixed ``eps``) decode on
+        ``clean`` to noise of ``noisy - clean``'s std (see :meth:`fit_latent`); bisection on ``log k``."""
+        noisy, clean = (crop_to_multiple(t, self.multiple).to(self.means.dtype) for t in (noisy, clean))
+        target, b = float((noisy - clean).std()), clean.shape[0]
+        clipped = bool(noisy.min() >= 0) and bool(noisy.max() <= 1)
+        eps = standard_normal_like(clean.new_empty(self._latent_shape(clean)),
+                                   torch.Generator(device=clean.device).manual_seed(0))
+
+        def too_strong(log_k: float) -> bool:
+            z = mean[None, :, None, None] + math.exp(log_k) * std[None, :, None, None] * eps
+            decoded = clean + self._decode(z, clean)
+            return float(((decoded.clamp(0, 1) if clipped else decoded) - clean).std()) > target
+
+        low, high = -math.log(8), math.log(8)
+        if too_strong(low):
+            return 1 / 8
+        if not too_strong(high):
+            return 8.0
+        for _ in range(steps):
+            middle = (low + high) / 2
+            low, high = (low, middle) if too_strong(middle) else (middle, high)
+        return math.exp((low + high) / 2)
 
     def mixture(self, weights: Tensor) -> tuple[Tensor, Tensor]:
         """Mean and std ``(B, C)`` of the Gaussian whose mean and covariance are the ``weights``-mix of the
@@ -241,8 +346,10 @@ class NAFlow(NoiseModel, PretrainedMixin):
         return unbatch(self._sample_mixture(x, weights, generator, check_temperature(temperature)), unbatched)
 
     def sample_noise_aware(self, clean: Tensor, reference_noisy: Tensor, reference_clean: Tensor,
-                           generator: torch.Generator | None = None, temperature: float = 1.0) -> Tensor:
-        """Noise-aware sampling (Alg. 1): weights from a reference pair's posterior, then :meth:`sample_mixture`.
+                           generator: torch.Generator | None = None, temperature: float = 1.0,
+                           posterior_temperature: float = 1.0) -> Tensor:
+        """Noise-aware sampling (Alg. 1): weights from a reference pair's :meth:`posterior` (at
+        ``posterior_temperature``), then :meth:`sample_mixture` (at ``temperature``).
 
         One reference (batch 1 or ``(3, H, W)``) serves every target; otherwise reference and target
         batches must match.
@@ -250,7 +357,7 @@ class NAFlow(NoiseModel, PretrainedMixin):
         x, unbatched = as_batch(clean, "clean", channels=self.channels)
         check_generator(generator, x.device)
         temperature = check_temperature(temperature)
-        weights = self.classify(reference_noisy, reference_clean)
+        weights = self.posterior(reference_noisy, reference_clean, posterior_temperature)
         weights = weights[None] if weights.ndim == 1 else weights
         if weights.shape[0] == 1:
             weights = weights.expand(x.shape[0], -1)
@@ -258,18 +365,39 @@ class NAFlow(NoiseModel, PretrainedMixin):
             raise ValueError(f"reference batch {weights.shape[0]} must be 1 or the target batch {x.shape[0]}")
         return unbatch(self._sample_mixture(x, weights, generator, temperature), unbatched)
 
+    def sample_fitted(self, clean: Tensor, reference_noisy: Tensor, reference_clean: Tensor,
+                      generator: torch.Generator | None = None, temperature: float = 1.0) -> Tensor:
+        """Noise like the reference pair(s)' through the latent Gaussian fitted to them (:meth:`fit_latent`),
+        for every image of ``clean`` ``(B, 3, H, W)`` (or ``(3, H, W)``)."""
+        x, unbatched = as_batch(clean, "clean", channels=self.channels)
+        check_generator(generator, x.device)
+        temperature = check_temperature(temperature)
+        mean, std = self.fit_latent(reference_noisy, reference_clean)
+        b = x.shape[0]
+        return unbatch(self._sample_gaussian(x, mean.expand(b, -1), std.expand(b, -1), generator, temperature),
+                       unbatched)
+
     def _sample_mixture(self, clean: Tensor, weights: Tensor, generator: torch.Generator | None,
                         temperature: float) -> Tensor:
         """:meth:`sample_mixture` on a validated ``(B, 3, H, W)`` batch (what the transform calls: it has
         validated the images already); the flow runs in its parameters' dtype."""
+        mean, std = self.mixture(weights.to(clean.device))
+        return self._sample_gaussian(clean, mean, std, generator, temperature)
+
+    def _sample_gaussian(self, clean: Tensor, mean: Tensor, std: Tensor, generator: torch.Generator | None,
+                         temperature: float) -> Tensor:
+        """``clean`` plus the decoded noise of latents ``mean + temperature * std * eps`` (mean, std ``(B, C)``)."""
         self._check_size(clean, "clean")
         x = clean.to(self.means.dtype)
-        mean, std = self.mixture(weights.to(x.device))
+        mean, std = mean.to(x), std.to(x)
         eps = standard_normal_like(x.new_empty(self._latent_shape(x)), generator)
         z = mean[:, :, None, None] + temperature * std[:, :, None, None] * eps
-        noise = decode_within_budget(lambda z_part, clean_part, _: self.decode(z_part, clean_part), z, x,
-                                     max_pixels=self.max_pixels, overlap=self.tile_overlap)
-        return clean + noise.to(clean.dtype)
+        return clean + self._decode(z, x).to(clean.dtype)
+
+    def _decode(self, z: Tensor, clean: Tensor) -> Tensor:
+        """:meth:`decode` within ``max_pixels`` (tiled with ``tile_overlap`` of context; :mod:`.tiling`)."""
+        return decode_within_budget(lambda z_part, clean_part, _: self.decode(z_part, clean_part), z, clean,
+                                    max_pixels=self.max_pixels, overlap=self.tile_overlap)
 
     def _latent_shape(self, clean: Tensor) -> tuple[int, int, int, int]:
         b, _, h, w = clean.shape
@@ -283,4 +411,4 @@ class NAFlow(NoiseModel, PretrainedMixin):
 
     def extra_repr(self) -> str:
         return (f"configurations={len(self.configurations)}, levels={self.levels}, blocks={self.blocks}, "
-                f"hidden={self.hidden}, features={self.features}")
+                f"hidden={self.hidden}, features={self.features}, encoder={self.encoder_name!r}")

@@ -4,14 +4,16 @@ The question these answer: *which noise should I train with?* Every run has the 
 differs only in where the noise comes from:
 
 * ``awgn``: :class:`~noiseaug.GaussianNoiseTransform`, sigma uniform in [0, 50]/255 per patch;
-* ``nlf``: :class:`~noiseaug.HeteroscedasticNoiseTransform` with its default log-uniform ranges;
+* ``nlf``: :class:`~noiseaug.HeteroscedasticNoiseTransform` with log-uniform ranges that reach phone noise
+  (:data:`PHONE_NLF_RANGES`: up to about 45/255 std at mid-grey, where the transform's defaults stop near 31);
 * ``pg``: :class:`~noiseaug.PoissonGaussianNoiseTransform` with its default ranges;
-* ``naflow``: :class:`~noiseaug.NAFlowTransform` (released ``naflow-srgb``), a random camera
-  configuration per patch;
+* ``naflow``: :class:`~noiseaug.NAFlowTransform` (released ``naflow-srgb``, DSLR and phone configurations),
+  a random camera configuration per patch;
 * ``noiseflow-isp``: :class:`~noiseaug.NoiseFlowTransform` (released ``noiseflow-simcam``) in raw,
   through the simulated ISP (:class:`~noiseaug.transforms.raw_route.RawRouteTransform`), a random
   camera and ISO per patch;
-* ``real``: the real noisy/clean pairs of the PolyU + CC15 training split (the upper bound).
+* ``real``: the real noisy/clean pairs of the PolyU + CC15 training split (the upper bound for DSLRs);
+* ``real-phone``: the real SIDD smartphone pairs of ``real-srgb/sidd-train`` (the upper bound for phones).
 
 Synthetic pairs: random ``patch x patch`` crops (with one of the 8 flips/rotations) of clean sRGB
 images (``clean/bsd300-test`` by default), noised, then clipped and rounded to 8 bits like a
@@ -37,6 +39,7 @@ from ..denoisers import DnCNN
 from ..hub import save_pretrained
 from ..transforms import (
     GaussianNoiseTransform,
+    ParamRange,
     HeteroscedasticNoiseTransform,
     NAFlowTransform,
     NoiseFlowTransform,
@@ -48,21 +51,28 @@ from .crops import CropBatch, CropBatches, mean_psnr
 from .loop import init_distributed, run_trainer, seeded
 from .naflow_recipe import RealCrops, RealPairs, real_srgb_split
 
+#: ``nlf``'s ``beta1`` / ``beta2`` ranges ([0, 1] scale): std ``sqrt(0.5 beta1 + beta2)`` at mid-grey from about
+#: 1.8/255 to 45/255, the span of DSLR (2-8/255) and smartphone (6-40/255) sRGB noise.
+PHONE_NLF_RANGES = {"beta1": ParamRange(1e-4, 4e-2, log=True), "beta2": ParamRange(1e-6, 1e-2, log=True)}
+
 #: Noise sources with a synthesizer, and how each is built.
 SYNTHETIC_SOURCES: dict[str, Callable[[], NoiseTransform]] = {
     "awgn": GaussianNoiseTransform,
-    "nlf": HeteroscedasticNoiseTransform,
+    "nlf": lambda: HeteroscedasticNoiseTransform(**PHONE_NLF_RANGES),
     "pg": PoissonGaussianNoiseTransform,
     "naflow": lambda: NAFlowTransform.from_pretrained("naflow-srgb"),
     "noiseflow-isp": lambda: RawRouteTransform(NoiseFlowTransform.from_pretrained("noiseflow-simcam")),
 }
-NOISE_SOURCES = (*SYNTHETIC_SOURCES, "real")
+#: Real-pair sources: the training folders of :func:`~noiseaug.training.naflow_recipe.real_srgb_split`.
+REAL_SOURCES: dict[str, tuple[str, ...]] = {"real": ("polyu", "cc15"), "real-phone": ("sidd-train",)}
+NOISE_SOURCES = (*SYNTHETIC_SOURCES, *REAL_SOURCES)
 
 
 def noise_source(name: str) -> NoiseTransform:
     """The synthesizer of a named source (see the module docs); ``ValueError`` for unknown names."""
     if name not in SYNTHETIC_SOURCES:
-        raise ValueError(f"noise must be one of {list(SYNTHETIC_SOURCES)} (or 'real' for real pairs), got {name!r}")
+        raise ValueError(f"noise must be one of {list(SYNTHETIC_SOURCES)} (or {list(REAL_SOURCES)} for real pairs), "
+                         f"got {name!r}")
     return SYNTHETIC_SOURCES[name]().eval()
 
 
@@ -95,7 +105,7 @@ class SynthesizedPairs:
 
 
 class RealPairBatches:
-    """:class:`~noiseaug.training.naflow_recipe.RealCrops` (real noisy/clean crops, flips) as :class:`CropBatch`\ es."""
+    """:class:`~noiseaug.training.naflow_recipe.RealCrops` (real noisy/clean crops, flips) as :class:`CropBatch` objects."""
 
     def __init__(self, crops: RealCrops) -> None:
         self.crops = crops
@@ -126,15 +136,15 @@ def train_denoiser(out_dir: str | Path, noise: str, *, images: str | Path | None
     """Train a DnCNN on one noise source (see the module docs); writes checkpoints and ``denoiser/``.
 
     ``images`` / ``val_images``: clean training / validation folders (default ``clean/bsd300-test`` /
-    ``clean/kodak24`` under the data root); ``data_root`` locates the real pairs for ``noise="real"``.
+    ``clean/kodak24`` under the data root); ``data_root`` locates the real pairs of ``noise="real"`` / ``"real-phone"``.
     """
     if noise not in NOISE_SOURCES:
         raise ValueError(f"noise must be one of {list(NOISE_SOURCES)}, got {noise!r}")
     rank, _ = init_distributed()
     with seeded(seed):
         denoiser = DnCNN(channels=3, depth=depth, width=width)
-    if noise == "real":
-        train_data = RealPairs.load(real_srgb_split(data_root)[0])
+    if noise in REAL_SOURCES:
+        train_data = RealPairs.load(real_srgb_split(data_root, sources=REAL_SOURCES[noise])[0])
         batches = RealPairBatches(RealCrops(train_data, [], patch_size, batch_size, seed + rank, dequantize=False))
         val = RealPairBatches(RealCrops(train_data, [], patch_size, val_crops, seed + 99_991, dequantize=False)).batch(0)
     else:

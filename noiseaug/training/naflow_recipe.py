@@ -1,7 +1,9 @@
 """Supervised NAFlow on real sRGB pairs (``noiseaug train naflow``).
 
-Data: the real noisy/clean pairs of ``real-srgb/polyu`` and ``real-srgb/nam-cc15``, split by scene
-(:func:`~noiseaug.data.splits.split_scenes`, 20 % of scenes held out). Classes ("camera
+Data (:func:`real_srgb_split`): the real noisy/clean pairs of ``real-srgb/polyu`` and
+``real-srgb/nam-cc15``, split by scene (:func:`~noiseaug.data.splits.split_scenes`, 20 % of scenes held
+out), plus, for training only, the full-resolution PolyU photos of the training scenes
+(``real-srgb/polyu-full``) and the SIDD smartphone pairs (``real-srgb/sidd-train``). Classes ("camera
 configurations") are ``<camera>-iso<ISO>`` parsed from the file names (``<camera>-iso?`` when a
 name has no ISO), taken from the training split only. Every step draws ``batch`` random crops
 (pair uniformly, position uniformly, random horizontal/vertical flip applied to both images) and
@@ -14,7 +16,8 @@ scenes' configurations may be unseen), in nats per dimension on the [0, 1] scale
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -55,13 +58,49 @@ class RealPairs:
         return sorted({configuration_name(p) for p in self.pairs})
 
 
-def real_srgb_split(data_root: str | Path | None = None, test_fraction: float = 0.2) -> tuple[list[ImagePair], list[ImagePair]]:
-    """Train and held-out pairs of PolyU + CC15, split by scene (deterministic)."""
-    polyu = PairedImageFolder.polyu(None if data_root is None else Path(data_root) / "real-srgb" / "polyu")
-    cc15 = PairedImageFolder.nam_cc15(None if data_root is None else Path(data_root) / "real-srgb" / "nam-cc15")
-    pairs = polyu.pairs + cc15.pairs
+#: the real-pair folders NAFlow can train on (``noiseaug train naflow --sources``)
+SOURCES = ("polyu", "cc15", "polyu-full", "sidd-train")
+
+
+def attach_full_photos(photos: Sequence[ImagePair], crops: Sequence[ImagePair]) -> list[ImagePair]:
+    """Each full-resolution PolyU photo with the scene id of the crops cut from it (same camera, scene word
+    starting with the photo's), so that a scene split keeps them together, and their ISO when the crops
+    agree on one (``None`` otherwise). A photo without crops keeps its own scene id."""
+    out = []
+    for photo in photos:
+        camera, word = photo.scene.split("/", 1)
+        matches = [c for c in crops if c.camera == camera and c.scene.split("/", 1)[-1].startswith(word)]
+        scenes, isos = {c.scene for c in matches}, {c.iso for c in matches}
+        out.append(replace(photo, scene=scenes.pop() if len(scenes) == 1 else photo.scene,
+                           iso=isos.pop() if len(isos) == 1 else None))
+    return out
+
+
+def real_srgb_split(data_root: str | Path | None = None, test_fraction: float = 0.2,
+                    sources: Sequence[str] = ("polyu", "cc15")) -> tuple[list[ImagePair], list[ImagePair]]:
+    """Train and held-out pairs (deterministic). The held-out pairs are always the same: the PolyU + CC15
+    pairs of 20 % of their scenes. The training pairs are those of ``sources`` (:data:`SOURCES`):
+    PolyU / CC15 pairs of the other scenes, full PolyU photos whose crops' scene is not held out
+    (:func:`attach_full_photos`), and every ``sidd-train`` pair (smartphones are tested on ``sidd-dev``)."""
+    unknown = [s for s in sources if s not in SOURCES]
+    if unknown or not sources:
+        raise ValueError(f"sources must be a non-empty selection of {list(SOURCES)}, got {list(sources)}")
+
+    def folder(name: str) -> Path | None:
+        return None if data_root is None else Path(data_root) / "real-srgb" / name
+
+    polyu = PairedImageFolder.polyu(folder("polyu")).pairs
+    pairs = polyu + PairedImageFolder.nam_cc15(folder("nam-cc15")).pairs
     train, test = split_scenes([p.scene for p in pairs], test_fraction)
-    return [pairs[i] for i in train], [pairs[i] for i in test]
+    held_out = [pairs[i] for i in test]
+    held_out_scenes, from_polyu = {p.scene for p in held_out}, set(polyu)
+    chosen = [pairs[i] for i in train if ("polyu" if pairs[i] in from_polyu else "cc15") in sources]
+    if "polyu-full" in sources:
+        photos = attach_full_photos(PairedImageFolder.polyu_full(folder("polyu-full")).pairs, polyu)
+        chosen += [p for p in photos if p.scene not in held_out_scenes]
+    if "sidd-train" in sources:
+        chosen += PairedImageFolder.sidd_train(folder("sidd-train")).pairs
+    return chosen, held_out
 
 
 class RealCrops:
@@ -112,17 +151,17 @@ def configuration_free_nll(model: NAFlow, noisy: Tensor, clean: Tensor) -> Tenso
     return (-log_p / clean[0].numel()).float()
 
 
-def train_naflow(out_dir: str | Path, *, data_root: str | Path | None = None, steps: int = 3000, batch_size: int = 8,
-                 patch_size: int = 64, lr: float = 5e-4, hidden: int = 32, features: int = 16, levels: int = 3,
-                 blocks: int = 2, val_crops: int = 48, val_every: int = 250, seed: int = 0, resume: bool = True,
-                 progress: bool = True) -> NAFlow:
-    """Train NAFlow on the real sRGB pairs' training split; writes checkpoints and ``model/``."""
+def train_naflow(out_dir: str | Path, *, data_root: str | Path | None = None, sources: Sequence[str] = SOURCES,
+                 steps: int = 3000, batch_size: int = 8, patch_size: int = 96, lr: float = 5e-4, hidden: int = 32,
+                 features: int = 16, levels: int = 3, blocks: int = 2, encoder: str = "cnn", val_crops: int = 48,
+                 val_every: int = 250, seed: int = 0, resume: bool = True, progress: bool = True) -> NAFlow:
+    """Train NAFlow on the training pairs of ``sources`` (:func:`real_srgb_split`); writes checkpoints and ``model/``."""
     rank, _ = init_distributed()
-    train_pairs, test_pairs = real_srgb_split(data_root)
+    train_pairs, test_pairs = real_srgb_split(data_root, sources=sources)
     train_data, test_data = RealPairs.load(train_pairs), RealPairs.load(test_pairs)
     configurations = train_data.configurations()
     with seeded(seed):
-        model = NAFlow(configurations, levels=levels, blocks=blocks, hidden=hidden, features=features)
+        model = NAFlow(configurations, levels=levels, blocks=blocks, hidden=hidden, features=features, encoder=encoder)
     val = RealCrops(test_data, configurations, patch_size, val_crops, seed=seed + 99_991, dequantize=False).batch(0)
 
     def validate() -> dict[str, float]:

@@ -11,13 +11,15 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .._sizes import pad_to_multiple
-from .._validation import as_batch, check_known_names, check_temperature
+from .._validation import as_batch, check_known_names, check_nonnegative, check_temperature
 from ..conditioning import NoiseCondition
 from ..flows.naflow import NAFlow
 from .base import NoiseTransform
 from .flow_precision import flow_dtype, sample_in_flow_precision
 
 MODES = ("random", "configuration", "reference")
+#: how ``mode="reference"`` turns the reference pair(s) into a latent Gaussian
+REFERENCE_METHODS = ("nas", "fitted")
 
 
 class NAFlowTransform(NoiseTransform):
@@ -29,9 +31,16 @@ class NAFlowTransform(NoiseTransform):
       ``configurations``; with ``mixture=True`` a random mixture instead (Dirichlet(1) weights over them);
     * ``"configuration"``: the call's ``cond.config`` (indices into ``model.configurations``), or the single
       name given in ``configurations``;
-    * ``"reference"``: noise-aware sampling (Alg. 1 of the paper): the mixture weights are the model's
-      posterior over configurations for the ``reference=(noisy, clean)`` pair(s), averaged over the
-      reference batch; every image is noised like the reference.
+    * ``"reference"``: every image is noised like the ``reference=(noisy, clean)`` pair(s), by
+      ``reference_method``:
+
+      - ``"nas"``: noise-aware sampling (Alg. 1 of the paper): the mixture weights are the model's tempered
+        posterior over configurations (:meth:`~noiseaug.flows.naflow.NAFlow.posterior` at
+        ``posterior_temperature``; 0 is Rank-1, the most likely configuration alone), averaged over the
+        reference batch;
+      - ``"fitted"`` (beyond the paper): the latent Gaussian fitted by maximum likelihood to the reference's
+        own latent (:meth:`~noiseaug.flows.naflow.NAFlow.fit_latent`), which also follows a camera or ISO
+        noisier than every trained configuration.
 
     Any H and W: the flow needs multiples of ``2 ** levels`` (8 for the released model), so the batch is
     padded at the bottom and right by reflection, noised, and cropped back; the padded border's noise is
@@ -57,6 +66,9 @@ class NAFlowTransform(NoiseTransform):
         >>> like_ref = NAFlowTransform(flow, mode="reference", reference=(clean[:1] + 0.05, clean[:1]))
         >>> like_ref(clean).shape
         torch.Size([4, 3, 30, 21])
+        >>> fitted = NAFlowTransform(flow, mode="reference", reference_method="fitted", reference=(clean[:1] + 0.05, clean[:1]))
+        >>> fitted(clean).shape
+        torch.Size([4, 3, 30, 21])
     """
 
     channels = (3,)
@@ -65,7 +77,8 @@ class NAFlowTransform(NoiseTransform):
     def __init__(self, model: NAFlow, mode: Literal["random", "configuration", "reference"] = "random",
                  configurations: Sequence[str] | None = None, mixture: bool = False,
                  reference: tuple[Tensor, Tensor] | None = None, temperature: float = 1.0, p: float = 1.0,
-                 clip: bool = True) -> None:
+                 clip: bool = True, reference_method: Literal["nas", "fitted"] = "nas",
+                 posterior_temperature: float = 1.0) -> None:
         super().__init__(p=p, clip=clip)
         if not isinstance(model, NAFlow):
             raise TypeError(f"model must be an NAFlow, got {type(model).__name__}")
@@ -73,8 +86,11 @@ class NAFlowTransform(NoiseTransform):
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         if not isinstance(mixture, bool):
             raise TypeError(f"mixture must be a bool, got {type(mixture).__name__}")
-        self.model, self.mode, self.mixture = model, mode, mixture
+        if reference_method not in REFERENCE_METHODS:
+            raise ValueError(f"reference_method must be one of {REFERENCE_METHODS}, got {reference_method!r}")
+        self.model, self.mode, self.mixture, self.reference_method = model, mode, mixture, reference_method
         self.temperature = check_temperature(temperature)
+        self.posterior_temperature = check_nonnegative(posterior_temperature, "posterior_temperature")
         self.configurations = check_known_names(configurations, model.configurations, "configurations")
         if mode == "configuration" and configurations is not None and len(self.configurations) != 1:
             raise ValueError(f"mode='configuration' takes one name in configurations (or cond.config per call), "
@@ -82,6 +98,8 @@ class NAFlowTransform(NoiseTransform):
         rows = [model.configurations.index(c) for c in self.configurations]
         self.register_buffer("config_choices", torch.tensor(rows, dtype=torch.long), persistent=False)
         self.register_buffer("reference_weights", torch.zeros(0), persistent=False)
+        self.register_buffer("reference_mean", torch.zeros(0), persistent=False)
+        self.register_buffer("reference_std", torch.zeros(0), persistent=False)
         if (mode == "reference") != (reference is not None):
             raise ValueError("reference=(noisy, clean) is required with mode='reference' and only used there")
         if reference is not None:
@@ -99,13 +117,22 @@ class NAFlowTransform(NoiseTransform):
         return cls(model, **transform_kwargs)
 
     def set_reference(self, noisy: Tensor, clean: Tensor) -> None:
-        """Set the noise-aware weights from reference pair(s) ``(B, 3, H, W)`` (or ``(3, H, W)``)."""
+        """Set what ``mode="reference"`` samples from reference pair(s) ``(B, 3, H, W)`` (or ``(3, H, W)``): the
+        noise-aware weights (``"nas"``) or the fitted latent Gaussian (``"fitted"``)."""
         noisy_b, _ = as_batch(noisy, "reference noisy", channels=self.channels, unit_range=False)
         clean_b, _ = as_batch(clean, "reference clean", channels=self.channels)
+        if noisy_b.shape != clean_b.shape:
+            raise ValueError(f"reference noisy {tuple(noisy_b.shape)} and clean {tuple(clean_b.shape)} must have the "
+                             "same shape")
+        if not bool((noisy_b != clean_b).any()):
+            raise ValueError("reference noisy and clean images are identical: the reference has no noise to match")
         dtype = flow_dtype(self.model, type(self).__name__)
         device = self.model.means.device
-        weights = self.model.classify(noisy_b.to(device, dtype), clean_b.to(device, dtype)).mean(0)
-        self.reference_weights = weights
+        noisy_b, clean_b = noisy_b.to(device, dtype), clean_b.to(device, dtype)
+        if self.reference_method == "fitted":
+            self.reference_mean, self.reference_std = self.model.fit_latent(noisy_b, clean_b)
+        else:
+            self.reference_weights = self.model.posterior(noisy_b, clean_b, self.posterior_temperature).mean(0)
 
     def forward(self, images: Tensor, cond: NoiseCondition | None = None,
                 generator: torch.Generator | None = None) -> Tensor:
@@ -138,14 +165,21 @@ class NAFlowTransform(NoiseTransform):
         return F.one_hot(choices[pick], size).float()
 
     def add_noise(self, clean: Tensor, cond: NoiseCondition | None, generator: torch.Generator | None) -> Tensor:
-        weights = self.mixture_weights(clean.shape[0], cond, generator, clean.device)
+        n = clean.shape[0]
+        if self.mode == "reference" and self.reference_method == "fitted":
+            mean, std = self.reference_mean.expand(n, -1), self.reference_std.expand(n, -1)
+            sample = lambda x: self.model._sample_gaussian(x, mean, std, generator, self.temperature)  # noqa: E731
+        else:
+            weights = self.mixture_weights(n, cond, generator, clean.device)
+            sample = lambda x: self.model._sample_mixture(x, weights, generator, self.temperature)  # noqa: E731
         h, w = clean.shape[-2:]
         padded = pad_to_multiple(clean, self.model.multiple)
-        noisy = sample_in_flow_precision(padded, flow_dtype(self.model, type(self).__name__),
-                                         lambda x: self.model._sample_mixture(x, weights, generator, self.temperature))
+        noisy = sample_in_flow_precision(padded, flow_dtype(self.model, type(self).__name__), sample)
         return noisy[..., :h, :w]
 
     def extra_repr(self) -> str:
+        reference = (f"reference_method={self.reference_method!r}, posterior_temperature={self.posterior_temperature}, "
+                     if self.mode == "reference" else "")
         return (f"mode={self.mode!r}, configurations={len(self.configurations)}, mixture={self.mixture}, "
-                f"temperature={self.temperature}, {super().extra_repr()}")
+                f"temperature={self.temperature}, {reference}{super().extra_repr()}")
 

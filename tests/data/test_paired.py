@@ -1,13 +1,14 @@
 """Real-pair folders (the shared data), data root override, scene splits and the patch sampler."""
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
 from torch.utils.data import DataLoader
 
 from noiseaug.data import PairedImageFolder, RandomPatches, data_root, random_patch, split_scenes, train_test_split
-from noiseaug.data.names import parse_polyu
+from noiseaug.data.names import PairMeta, parse_polyu
 from noiseaug.imageio import write_png
 
 
@@ -119,3 +120,44 @@ def test_random_patches_are_reproducible(tmp_path):
     assert all(torch.equal(p1[i]["noisy"], p1[i]["clean"]) for i in range(6))
     p2.set_epoch(1)
     assert not all(torch.equal(p1[i]["noisy"], p2[i]["noisy"]) for i in range(6))
+
+
+def test_full_photo_and_sidd_train_names():
+    from noiseaug.data.names import parse_polyu_full, parse_sidd_train
+
+    assert parse_polyu_full("Nikon_800_carbi") == PairMeta("NikonD800", None, "NikonD800/carbi")
+    assert parse_polyu_full("Canon80D_GO") == PairMeta("Canon80D", None, "Canon80D/go")
+    assert parse_sidd_train("S6_iso00800_0009_001_0000-0003") == PairMeta("S6", 800, "sidd/0009_001")
+    assert parse_sidd_train("N6_iso03200_0056_003_0010-0013").iso == 3200
+
+
+def test_full_photos_join_their_crops_scene_and_iso():
+    from noiseaug.data.paired import ImagePair
+    from noiseaug.training.naflow_recipe import attach_full_photos
+
+    def pair(name, camera, iso, scene):
+        return ImagePair(name, Path(name), Path(name), camera, iso, scene)
+
+    crops = [pair("a", "Canon5D2", 6400, "Canon5D2/bicycle"), pair("b", "NikonD800", 3200, "NikonD800/classroom"),
+             pair("c", "NikonD800", 1800, "NikonD800/classroom")]
+    photos = [pair("p", "Canon5D2", None, "Canon5D2/bicyc"), pair("q", "NikonD800", None, "NikonD800/class"),
+              pair("r", "Sony", None, "Sony/bicyc")]
+    joined = attach_full_photos(photos, crops)
+    assert [(p.scene, p.iso) for p in joined] == [("Canon5D2/bicycle", 6400), ("NikonD800/classroom", None),
+                                                 ("Sony/bicyc", None)]
+
+
+def test_every_source_keeps_the_held_out_scenes_out_of_training(shared_root):
+    from noiseaug.training.naflow_recipe import SOURCES, real_srgb_split
+
+    base_train, base_test = real_srgb_split()
+    train, test = real_srgb_split(sources=SOURCES)
+    assert test == base_test and set(base_train) <= set(train)
+    held_out = {p.scene for p in test}
+    assert not {p.scene for p in train} & held_out
+    full = [p for p in train if p.noisy_path.parent.name == "polyu-full"]
+    phones = [p for p in train if p.noisy_path.parent.name == "sidd-train"]
+    assert len(phones) == 43 and {p.camera for p in phones} == {"S6", "N6"}
+    assert 0 < len(full) < 29  # the photos of held-out scenes are left out
+    with pytest.raises(ValueError, match="sources must be a non-empty selection"):
+        real_srgb_split(sources=("sidd-dev",))
