@@ -204,7 +204,8 @@ def main() -> None:
     (args.out / "naflow_srgb.json").write_text(json.dumps({"summary": summary, "rows": rows,
                                                           "correlation": {k: v.tolist() for k, v in corr.items()}}, indent=2))
     correlation_figure(corr, args.out / "noise_correlation.png")
-    crops_figure(model, sets, args.out / "naflow_crops.png", args.seed, posterior_temperature=args.posterior_temperature)
+    crops_figure(model, sets, args.out / "naflow_crops.png", args.seed,
+                 posterior_temperature=args.posterior_temperature)
     print(table)
     print(f"written to {args.out}: naflow_srgb.md, naflow_srgb.json, noise_correlation.png, naflow_crops.png "
           f"(crops: columns clean | real noisy | {' | '.join(MODELS)}; noise x4 around grey below each row)")

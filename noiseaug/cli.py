@@ -123,7 +123,8 @@ def _add_dncnn_command(models: argparse._SubParsersAction) -> None:
 
     dncnn = models.add_parser("dncnn", help="reference DnCNN on synthesized (or real) noisy/clean pairs")
     dncnn.add_argument("--noise", required=True, choices=NOISE_SOURCES,
-                       help="where the noise comes from (real: the PolyU + CC15 training pairs; real-phone: the SIDD phone pairs of real-srgb/sidd-train)")
+                       help="where the noise comes from (real: the PolyU + CC15 training pairs; real-phone: "
+                            "the SIDD phone pairs of real-srgb/sidd-train)")
     dncnn.add_argument("--out", required=True, help="run folder: checkpoints, history.json, denoiser/")
     dncnn.add_argument("--images", help="clean training images (default: $NOISEAUG_DATA/clean/bsd300-test)")
     dncnn.add_argument("--val-images", help="clean validation images (default: $NOISEAUG_DATA/clean/kodak24)")
