@@ -109,6 +109,10 @@ def test_bad_references_fail_at_the_boundary(method):
         flow.posterior(noisy, clean, -1.0)
     with pytest.raises(ValueError, match="reference has no noise"):
         flow.fit_latent(clean, clean)
+    with pytest.raises(ValueError, match="reference_noisy and reference_clean must have the same shape"):
+        flow.sample_fitted(clean, noisy, clean[..., :16])
+    with pytest.raises(ValueError, match="posterior_temperature must be a finite number >= 0"):
+        flow.sample_noise_aware(clean, noisy, clean, posterior_temperature=-0.1)
 
 
 def test_the_papers_encoder_sees_exactly_its_block_of_pixels():

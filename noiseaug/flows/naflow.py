@@ -35,7 +35,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .._sizes import crop_to_multiple
-from .._validation import as_batch, check_condition, check_generator, check_int, check_names, check_temperature, unbatch
+from .._validation import (as_batch, check_condition, check_generator, check_int, check_names, check_nonnegative,
+                           check_same_shape, check_temperature, unbatch)
 from ..conditioning import NoiseCondition
 from ..hub import PretrainedMixin, register_model
 from ..noise.base import LOG_2PI, NoiseModel, standard_normal_like
@@ -44,6 +45,8 @@ from .layers import (ActNorm, AffineCoupling, AffineInjector, FlowCondition, Inv
 from .tiling import DEFAULT_MAX_PIXELS, decode_within_budget
 
 SRGB_CHANNELS = 3
+#: the reference pair's argument names, for the errors of the sample_* methods
+REFERENCE_NAMES = ("reference_noisy", "reference_clean")
 
 
 def transition_step(channels: int, seed: int) -> list[nn.Module]:
@@ -235,9 +238,17 @@ class NAFlow(NoiseModel, PretrainedMixin):
         log_pz = -0.5 * (LOG_2PI + 2 * log_std + ((z - mean) * (-log_std).exp()).square())
         return log_pz.flatten(1).sum(1) + logdet
 
+    def _check_reference(self, noisy: Tensor, clean: Tensor,
+                         names: tuple[str, str] = ("noisy", "clean")) -> tuple[Tensor, Tensor, bool]:
+        """Reference pair(s) as batches of the same shape; errors name the arguments ``names``."""
+        clean_b, unbatched = as_batch(clean, names[1], channels=self.channels)
+        noisy_b, _ = as_batch(noisy, names[0], unit_range=False)
+        check_same_shape(noisy_b, clean_b, *names)
+        return noisy_b, clean_b, unbatched
+
     def _reference_latent(self, noisy: Tensor, clean: Tensor, what: str) -> tuple[Tensor, bool]:
         """The latent ``z`` of validated reference pair(s), cropped (top-left) to a multiple of ``2 ** levels``."""
-        noisy, clean, unbatched = self._check_pair(noisy, clean)
+        noisy, clean, unbatched = self._check_reference(noisy, clean)
         if min(clean.shape[-2:]) < self.multiple:
             raise ValueError(f"{what} needs images of at least {self.multiple}x{self.multiple}, got {tuple(clean.shape[-2:])}")
         noisy, clean = (crop_to_multiple(t, self.multiple).to(self.means.dtype) for t in (noisy, clean))
@@ -290,7 +301,7 @@ class NAFlow(NoiseModel, PretrainedMixin):
         the training noise levels, so a single rescaling step does not converge.
         ``ValueError`` if the reference has no noise.
         """
-        noisy_b, clean_b, _ = self._check_pair(noisy, clean)
+        noisy_b, clean_b, _ = self._check_reference(noisy, clean)
         if not bool((noisy_b != clean_b).any()):
             raise ValueError("reference noisy and clean images are identical: the reference has no noise to fit")
         z, _ = self._reference_latent(noisy_b, clean_b, "fit_latent")
@@ -357,6 +368,8 @@ class NAFlow(NoiseModel, PretrainedMixin):
         x, unbatched = as_batch(clean, "clean", channels=self.channels)
         check_generator(generator, x.device)
         temperature = check_temperature(temperature)
+        posterior_temperature = check_nonnegative(posterior_temperature, "posterior_temperature")
+        self._check_reference(reference_noisy, reference_clean, REFERENCE_NAMES)
         weights = self.posterior(reference_noisy, reference_clean, posterior_temperature)
         weights = weights[None] if weights.ndim == 1 else weights
         if weights.shape[0] == 1:
@@ -372,6 +385,7 @@ class NAFlow(NoiseModel, PretrainedMixin):
         x, unbatched = as_batch(clean, "clean", channels=self.channels)
         check_generator(generator, x.device)
         temperature = check_temperature(temperature)
+        self._check_reference(reference_noisy, reference_clean, REFERENCE_NAMES)
         mean, std = self.fit_latent(reference_noisy, reference_clean)
         b = x.shape[0]
         return unbatch(self._sample_gaussian(x, mean.expand(b, -1), std.expand(b, -1), generator, temperature),
