@@ -35,6 +35,7 @@ from torch import Tensor, nn
 from .._sizes import crop_to_multiple
 from .._validation import as_batch, check_condition, check_generator, check_int, check_names, check_temperature, unbatch
 from ..conditioning import NoiseCondition
+from ..errors import NoiseaugInputError
 from ..hub import PretrainedMixin, register_model
 from ..noise.base import LOG_2PI, NoiseModel, standard_normal_like
 from .layers import (ActNorm, AffineCoupling, AffineInjector, FlowCondition, InvConv1x1, Squeeze, run_forward,
@@ -152,18 +153,18 @@ class NAFlow(NoiseModel, PretrainedMixin):
 
     def _check_size(self, x: Tensor, name: str) -> None:
         if x.shape[-1] % self.multiple or x.shape[-2] % self.multiple:
-            raise ValueError(f"{name}: NAFlow with {self.levels} levels needs H and W divisible by {self.multiple}, "
-                             f"got {tuple(x.shape[-2:])}; NAFlowTransform pads and crops for you")
+            raise NoiseaugInputError(f"{name}: NAFlow with {self.levels} levels needs H and W divisible by {self.multiple}, "
+                                     f"got {tuple(x.shape[-2:])}; NAFlowTransform pads and crops for you")
 
     def config_index(self, cond: NoiseCondition | None, batch: int, device: torch.device) -> Tensor:
         """``cond.config`` validated: ``(B,)`` long indices into :attr:`configurations`."""
         cond = check_condition(cond, batch)
         if cond is None or cond.config is None:
-            raise ValueError("NAFlow needs cond=NoiseCondition(config=...) with one configuration index per image "
-                             "(or use sample_mixture / sample_noise_aware)")
+            raise NoiseaugInputError("NAFlow needs cond=NoiseCondition(config=...) with one configuration index per image "
+                                     "(or use sample_mixture / sample_noise_aware)")
         config = cond.config.to(device)
         if config.dtype not in (torch.int32, torch.int64) or bool(((config < 0) | (config >= len(self.configurations))).any()):
-            raise ValueError(f"cond.config must hold integer indices into {self.configurations}, got {cond.config.tolist()}")
+            raise NoiseaugInputError(f"cond.config must hold integer indices into {self.configurations}, got {cond.config.tolist()}")
         return config.long()
 
     def encode(self, noise: Tensor, clean: Tensor) -> tuple[Tensor, Tensor]:
@@ -215,7 +216,7 @@ class NAFlow(NoiseModel, PretrainedMixin):
         """
         noisy, clean, unbatched = self._check_pair(noisy, clean)
         if min(clean.shape[-2:]) < self.multiple:
-            raise ValueError(f"classify needs images of at least {self.multiple}x{self.multiple}, got {tuple(clean.shape[-2:])}")
+            raise NoiseaugInputError(f"classify needs images of at least {self.multiple}x{self.multiple}, got {tuple(clean.shape[-2:])}")
         dtype = clean.dtype
         noisy, clean = (crop_to_multiple(t, self.multiple).to(self.means.dtype) for t in (noisy, clean))
         z, _ = self.encode(noisy - clean, clean)
@@ -225,9 +226,9 @@ class NAFlow(NoiseModel, PretrainedMixin):
         """Mean and std ``(B, C)`` of the Gaussian whose mean and covariance are the ``weights``-mix of the
         configurations' (Alg. 1): ``mu = sum_c w_c mu_c``, ``Sigma = sum_c w_c Sigma_c``."""
         if weights.ndim != 2 or weights.shape[1] != len(self.configurations):
-            raise ValueError(f"weights must be (B, {len(self.configurations)}), got shape {tuple(weights.shape)}")
+            raise NoiseaugInputError(f"weights must be (B, {len(self.configurations)}), got shape {tuple(weights.shape)}")
         if not bool(torch.isfinite(weights).all()) or bool((weights < 0).any()):
-            raise ValueError("weights must be finite and non-negative")
+            raise NoiseaugInputError("weights must be finite and non-negative")
         weights = weights / weights.sum(1, keepdim=True).clamp(min=1e-12)
         w = weights.to(self.means.dtype)
         return w @ self.means, (w @ (2 * self.log_stds).exp()).sqrt()
@@ -255,7 +256,7 @@ class NAFlow(NoiseModel, PretrainedMixin):
         if weights.shape[0] == 1:
             weights = weights.expand(x.shape[0], -1)
         elif weights.shape[0] != x.shape[0]:
-            raise ValueError(f"reference batch {weights.shape[0]} must be 1 or the target batch {x.shape[0]}")
+            raise NoiseaugInputError(f"reference batch {weights.shape[0]} must be 1 or the target batch {x.shape[0]}")
         return unbatch(self._sample_mixture(x, weights, generator, temperature), unbatched)
 
     def _sample_mixture(self, clean: Tensor, weights: Tensor, generator: torch.Generator | None,
