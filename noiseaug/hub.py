@@ -30,6 +30,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ._validation import check_device
+from .atomic import atomic_write, atomic_write_text
 from .errors import NoiseaugFileNotFoundError, NoiseaugInputError, NoiseaugTypeError
 
 CONFIG_NAME = "config.json"
@@ -67,14 +68,15 @@ def model_from_config(config: dict[str, Any], source: str = "config") -> nn.Modu
 
 
 def save_pretrained(model: nn.Module, folder: str | Path, card: str | None = None) -> Path:
-    """Write ``model.safetensors``, ``config.json`` and, if given, the model card ``README.md``."""
+    """Write ``model.safetensors``, ``config.json`` and, if given, the model card ``README.md``, each atomically
+    (:func:`~noiseaug.atomic.atomic_write`)."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / CONFIG_NAME).write_text(json.dumps(model.config, indent=2) + "\n")
+    atomic_write_text(folder / CONFIG_NAME, json.dumps(model.config, indent=2) + "\n")
     tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    save_file(tensors, str(folder / WEIGHTS_NAME), metadata={"format": "pt", "model_type": model.config["model_type"]})
+    metadata = {"format": "pt", "model_type": model.config["model_type"]}
+    atomic_write(folder / WEIGHTS_NAME, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
     if card is not None:
-        (folder / CARD_NAME).write_text(card)
+        atomic_write_text(folder / CARD_NAME, card)
     return folder
 
 
