@@ -43,7 +43,8 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise UnsafeCheckpointError(f"{path} was not loaded: it holds objects other than tensors and plain "
                                     f"containers, and loading them could run code: {error}") from error
     except Exception as error:  # torch reports a damaged archive as RuntimeError, EOFError, ... depending on where
-        raise CheckpointError(f"{path} is truncated or corrupted ({type(error).__name__}: {error})") from error
+        detail = str(error).strip().split(". ")[0]  # torch's first sentence; its advice does not apply here
+        raise CheckpointError(f"{path} is truncated or corrupted ({type(error).__name__}: {detail})") from error
     if not isinstance(checkpoint, dict):
         raise CheckpointError(f"{path} holds a {type(checkpoint).__name__}, not a noiseaug training checkpoint")
     return checkpoint
