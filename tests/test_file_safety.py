@@ -164,7 +164,7 @@ def test_a_bug_in_a_real_process_exits_1_with_its_traceback(tmp_path):
         s.synthesize_folder = bug
         sys.exit(main(["synthesize", {str(tmp_path / "in")!r}, "--out", {str(tmp_path / "out")!r}, "--model", "awgn"]))
     """)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
     assert result.returncode == 1
     assert "Traceback" in result.stderr and "TypeError: unexpected keyword in a deep call" in result.stderr
     assert "this is a bug in noiseaug" in result.stderr
@@ -355,7 +355,7 @@ def test_synthesize_and_denoise_never_lose_an_input_byte(denoiser, capsys, out_l
             _restore_permissions(root)
         png_sources = n_images > (1 if jpg else 0)
         if out.resolve() == images.resolve() and png_sources:
-            assert status == 2 and "would overwrite the input" in err
+            assert status == 2 and ("would overwrite the input" in err or unreadable and "cannot read" in err)
         if status == 0:
             assert all((out / f"img{k}.png").is_file() for k in range(n_images))
 
@@ -481,7 +481,7 @@ def save(obj, f, *args, **kwargs):  # the 4th checkpoint write stops half way (a
         handle.write(buffer.getvalue()[: len(buffer.getvalue()) // 2])
         handle.flush()
     open(sys.argv[1], "w").close()
-    time.sleep(120)
+    time.sleep(600)
 
 torch.save = save
 sys.exit(main(sys.argv[2:]))
@@ -494,12 +494,12 @@ def test_sigkill_during_a_checkpoint_write_keeps_the_previous_checkpoint(tmp_pat
     argv = [*TRAIN[:5], "4", *TRAIN[6:], "--images", str(images), "--val-images", str(images)]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}  # one thread: bit-identical runs
     reference = subprocess.run([sys.executable, "-m", "noiseaug", *argv, "--out", str(tmp_path / "reference")],
-                               env=env, capture_output=True, text=True, timeout=300)
+                               env=env, capture_output=True, text=True, timeout=600)
     assert reference.returncode == 0, reference.stderr[-2000:]
     marker, run = tmp_path / "writing", tmp_path / "killed"
     victim = subprocess.Popen([sys.executable, "-c", KILLED_RUN, str(marker), *argv, "--out", str(run)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
+    deadline = time.time() + 600
     while not marker.exists() and victim.poll() is None and time.time() < deadline:
         time.sleep(0.02)
     assert marker.exists(), victim.stderr.read()[-2000:]
@@ -512,7 +512,7 @@ def test_sigkill_during_a_checkpoint_write_keeps_the_previous_checkpoint(tmp_pat
     with pytest.raises(NoiseaugInputError, match="truncated or corrupted"):
         load_training_checkpoint(partial[0])
     resumed = subprocess.run([sys.executable, "-m", "noiseaug", *argv, "--out", str(run)], env=env,
-                             capture_output=True, text=True, timeout=300)
+                             capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     expected = load_training_checkpoint(tmp_path / "reference" / "last.pt")["model"]
     actual = load_training_checkpoint(run / "last.pt")["model"]
