@@ -2,6 +2,7 @@
 
 from .conditioning import NoiseCondition
 from .denoisers import DnCNN, UNet
+from .errors import NoiseaugInputError
 from .flows.glow import Glow
 from .flows.naflow import NAFlow
 from .flows.noise_flow import NoiseFlow
@@ -38,4 +39,5 @@ __all__ = [
     "HeteroscedasticNoiseTransform",
     "PoissonGaussianNoiseTransform",
     "ParamRange",
+    "NoiseaugInputError",
 ]

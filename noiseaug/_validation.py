@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from .conditioning import NoiseCondition
+from .errors import NoiseaugInputError, NoiseaugTypeError
 
 #: Values may exceed [0, 1] by this much (rounding in low-precision dtypes) before being rejected.
 RANGE_TOLERANCE = 1e-4
@@ -35,22 +36,22 @@ def as_batch(
     ``unit_range=False, finite=False`` the values are not read at all (no sync: network layers).
     """
     if not isinstance(x, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of shape (B, C, H, W) or (C, H, W), got {type(x).__name__}")
+        raise NoiseaugTypeError(f"{name} must be a torch.Tensor of shape (B, C, H, W) or (C, H, W), got {type(x).__name__}")
     if not x.is_floating_point():
-        raise TypeError(
+        raise NoiseaugTypeError(
             f"{name} must be a floating-point tensor with values in [0, 1], got dtype {x.dtype}"
             + (" (convert uint8 images with x.float() / 255)" if x.dtype == torch.uint8 else "")
         )
     if x.ndim not in (3, 4):
-        raise ValueError(f"{name} must have shape (B, C, H, W) or (C, H, W), got {tuple(x.shape)}")
+        raise NoiseaugInputError(f"{name} must have shape (B, C, H, W) or (C, H, W), got {tuple(x.shape)}")
     unbatched = x.ndim == 3
     xb = x.unsqueeze(0) if unbatched else x
     if channels is not None:
         allowed = (channels,) if isinstance(channels, int) else tuple(channels)
         if xb.shape[1] not in allowed:
-            raise ValueError(f"{name} must have {' or '.join(map(str, allowed))} channels, got shape {tuple(x.shape)}")
+            raise NoiseaugInputError(f"{name} must have {' or '.join(map(str, allowed))} channels, got shape {tuple(x.shape)}")
     if xb.shape[-1] == 0 or xb.shape[-2] == 0:
-        raise ValueError(f"{name} must have a non-empty spatial size, got shape {tuple(x.shape)}")
+        raise NoiseaugInputError(f"{name} must have a non-empty spatial size, got shape {tuple(x.shape)}")
     if xb.numel() == 0:
         return xb, unbatched
     if unit_range:
@@ -58,10 +59,10 @@ def as_batch(
         lo, hi = float(lo), float(hi)
         if not (-RANGE_TOLERANCE <= lo and hi <= 1 + RANGE_TOLERANCE):
             if not torch.isfinite(xb).all():
-                raise ValueError(f"{name} contains NaN or Inf values; images must be finite and in [0, 1]")
-            raise ValueError(f"{name} values must lie in [0, 1], got min {lo:.4g} and max {hi:.4g}")
+                raise NoiseaugInputError(f"{name} contains NaN or Inf values; images must be finite and in [0, 1]")
+            raise NoiseaugInputError(f"{name} values must lie in [0, 1], got min {lo:.4g} and max {hi:.4g}")
     elif finite and not torch.isfinite(xb.detach()).all():
-        raise ValueError(f"{name} contains NaN or Inf values")
+        raise NoiseaugInputError(f"{name} contains NaN or Inf values")
     return xb, unbatched
 
 
@@ -72,7 +73,7 @@ def unbatch(x: Tensor, unbatched: bool) -> Tensor:
 
 def check_same_shape(a: Tensor, b: Tensor, name_a: str, name_b: str) -> None:
     if a.shape != b.shape:
-        raise ValueError(f"{name_a} and {name_b} must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+        raise NoiseaugInputError(f"{name_a} and {name_b} must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
 
 
 def check_condition(cond: object, batch: int, name: str = "cond") -> NoiseCondition | None:
@@ -80,23 +81,23 @@ def check_condition(cond: object, batch: int, name: str = "cond") -> NoiseCondit
     if cond is None:
         return None
     if not isinstance(cond, NoiseCondition):
-        raise TypeError(f"{name} must be a noiseaug.NoiseCondition or None, got {type(cond).__name__}")
+        raise NoiseaugTypeError(f"{name} must be a noiseaug.NoiseCondition or None, got {type(cond).__name__}")
     if len(cond) != batch:
-        raise ValueError(f"{name} has {len(cond)} entries but the batch has {batch} images; give one per image")
+        raise NoiseaugInputError(f"{name} has {len(cond)} entries but the batch has {batch} images; give one per image")
     return cond
 
 
 def check_device(device: object, name: str = "device") -> torch.device:
     """A torch device (``"cpu"``, ``"cuda:0"``, a ``torch.device``) that exists here."""
     if not isinstance(device, (str, torch.device)):
-        raise TypeError(f"{name} must be a torch device or its name, such as 'cpu' or 'cuda', "
-                        f"got {type(device).__name__}")
+        raise NoiseaugTypeError(f"{name} must be a torch device or its name, such as 'cpu' or 'cuda', "
+                                f"got {type(device).__name__}")
     try:
         parsed = torch.device(device)
     except RuntimeError as error:
-        raise ValueError(f"{name} must be a torch device such as 'cpu' or 'cuda', got {device!r}") from error
+        raise NoiseaugInputError(f"{name} must be a torch device such as 'cpu' or 'cuda', got {device!r}") from error
     if parsed.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"{name} {str(parsed)!r} was given, but CUDA is not available here; use 'cpu'")
+        raise NoiseaugInputError(f"{name} {str(parsed)!r} was given, but CUDA is not available here; use 'cpu'")
     return parsed
 
 
@@ -105,10 +106,10 @@ def check_generator(generator: object, device: torch.device, name: str = "genera
     if generator is None:
         return
     if not isinstance(generator, torch.Generator):
-        raise TypeError(f"{name} must be a torch.Generator or None, got {type(generator).__name__}")
+        raise NoiseaugTypeError(f"{name} must be a torch.Generator or None, got {type(generator).__name__}")
     if generator.device.type != device.type:
-        raise ValueError(f"{name} is on device {generator.device}, but the images are on {device}; "
-                         f"create it with torch.Generator(device={str(device)!r})")
+        raise NoiseaugInputError(f"{name} is on device {generator.device}, but the images are on {device}; "
+                                 f"create it with torch.Generator(device={str(device)!r})")
 
 
 def per_sample(param: Tensor, name: str, like: Tensor) -> Tensor:
@@ -117,7 +118,7 @@ def per_sample(param: Tensor, name: str, like: Tensor) -> Tensor:
     if t.ndim == 0:
         return t
     if t.shape[0] not in (1, like.shape[0]):
-        raise ValueError(f"{name} has {t.shape[0]} per-sample values but the batch has {like.shape[0]} images")
+        raise NoiseaugInputError(f"{name} has {t.shape[0]} per-sample values but the batch has {like.shape[0]} images")
     return t.view(-1, 1, 1, 1)
 
 
@@ -129,9 +130,9 @@ def check_int(value: object, name: str, *, minimum: int = 1) -> int:
     """
     accepted = {0: "a non-negative int", 1: "a positive int"}.get(minimum, f"an int >= {minimum}")
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be {accepted}, got {type(value).__name__} {value!r}")
+        raise NoiseaugTypeError(f"{name} must be {accepted}, got {type(value).__name__} {value!r}")
     if value < minimum:
-        raise ValueError(f"{name} must be {accepted}, got {value!r}")
+        raise NoiseaugInputError(f"{name} must be {accepted}, got {value!r}")
     return int(value)
 
 
@@ -143,7 +144,7 @@ def check_seed(value: object, name: str = "seed") -> int:
 def check_real(value: object, name: str, accepted: str) -> float:
     """A real number (numpy scalars too) as a float; ``TypeError`` naming ``accepted`` for bools and non-numbers."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be {accepted}, got {type(value).__name__} {value!r}")
+        raise NoiseaugTypeError(f"{name} must be {accepted}, got {type(value).__name__} {value!r}")
     return float(value)
 
 
@@ -153,7 +154,7 @@ def check_probability(value: object, name: str = "p") -> float:
     accepted = "a probability in [0, 1]"
     p = check_real(value, name, accepted)
     if not 0.0 <= p <= 1.0:
-        raise ValueError(f"{name} must be {accepted}, got {value!r}")
+        raise NoiseaugInputError(f"{name} must be {accepted}, got {value!r}")
     return p
 
 
@@ -163,7 +164,7 @@ def check_nonnegative(value: object, name: str, *, strict: bool = False) -> floa
     accepted = f"a finite number {'>' if strict else '>='} 0"
     number = check_real(value, name, accepted)
     if not (math.isfinite(number) and (number > 0 if strict else number >= 0)):
-        raise ValueError(f"{name} must be {accepted}, got {value!r}")
+        raise NoiseaugInputError(f"{name} must be {accepted}, got {value!r}")
     return number
 
 
@@ -176,20 +177,20 @@ def check_parameter(value: float | Tensor, name: str, *, positive: bool = False,
     """Validate a model parameter (scalar or ``(B,)``): finite, and positive/non-negative if asked."""
     if isinstance(value, Tensor):
         if not (value.is_floating_point() or value.dtype in (torch.int32, torch.int64)):
-            raise TypeError(f"{name} must be a real number or a real tensor, got dtype {value.dtype}")
+            raise NoiseaugTypeError(f"{name} must be a real number or a real tensor, got dtype {value.dtype}")
         t = value.detach().to(torch.float64) if not value.is_floating_point() else value.detach()
     elif isinstance(value, numbers.Real) and not isinstance(value, bool):
         t = torch.tensor(float(value), dtype=torch.float64)
     else:
-        raise TypeError(f"{name} must be a float or a tensor of shape () or (B,), got {type(value).__name__}")
+        raise NoiseaugTypeError(f"{name} must be a float or a tensor of shape () or (B,), got {type(value).__name__}")
     if t.ndim > 1:
-        raise ValueError(f"{name} must be a scalar or a per-sample tensor of shape (B,), got shape {tuple(t.shape)}")
+        raise NoiseaugInputError(f"{name} must be a scalar or a per-sample tensor of shape (B,), got shape {tuple(t.shape)}")
     if not torch.isfinite(t).all():
-        raise ValueError(f"{name} must be finite, got {value}")
+        raise NoiseaugInputError(f"{name} must be finite, got {value}")
     if positive and not (t > 0).all():
-        raise ValueError(f"{name} must be > 0, got {value}")
+        raise NoiseaugInputError(f"{name} must be > 0, got {value}")
     if nonnegative and not (t >= 0).all():
-        raise ValueError(f"{name} must be >= 0, got {value}")
+        raise NoiseaugInputError(f"{name} must be >= 0, got {value}")
     return t
 
 
@@ -197,7 +198,7 @@ def check_names(names: object, name: str) -> list[str]:
     """A model's own list of names (cameras, configurations): a non-empty list or tuple of distinct strings."""
     if not isinstance(names, (list, tuple)) or not names or not all(isinstance(n, str) for n in names) \
             or len(set(names)) != len(names):
-        raise ValueError(f"{name} must be a non-empty list of distinct names, got {names!r}")
+        raise NoiseaugInputError(f"{name} must be a non-empty list of distinct names, got {names!r}")
     return list(names)
 
 
@@ -209,12 +210,12 @@ def check_known_names(given: Sequence[str] | None, known: Sequence[str], name: s
     if given is None:
         return list(known)
     if isinstance(given, str) or not isinstance(given, Sequence) or not all(isinstance(c, str) for c in given):
-        raise TypeError(f"{name} must be a sequence of names (or None for all), got {given!r}; the model knows {list(known)}")
+        raise NoiseaugTypeError(f"{name} must be a sequence of names (or None for all), got {given!r}; the model knows {list(known)}")
     if not given:
-        raise ValueError(f"{name} must not be empty; the model knows {list(known)}")
+        raise NoiseaugInputError(f"{name} must not be empty; the model knows {list(known)}")
     unknown = [c for c in given if c not in known]
     if unknown:
-        raise ValueError(f"{name}: unknown {unknown}; the model knows {list(known)}")
+        raise NoiseaugInputError(f"{name}: unknown {unknown}; the model knows {list(known)}")
     if len(set(given)) != len(given):
-        raise ValueError(f"{name} must be distinct, got {list(given)}")
+        raise NoiseaugInputError(f"{name} must be distinct, got {list(given)}")
     return list(given)

@@ -2,17 +2,22 @@
 
 Bad input (a missing file, an unknown model, a number out of range) ends a command with exit status 2 and one
 ``noiseaug COMMAND: error: ...`` line on stderr, as argparse reports bad options; no traceback (set
-``NOISEAUG_TRACEBACK=1`` to get one, e.g. to debug an error raised deep inside a training run).
+``NOISEAUG_TRACEBACK=1`` to get one). Bad input means a :class:`~noiseaug.errors.NoiseaugInputError`, raised by
+noiseaug's own checks; any other exception is a bug: a line saying so is printed, then its traceback, and the
+exit status is 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+
+from .outputs import add_output_arguments
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -38,7 +43,7 @@ def _synthesize(args: argparse.Namespace) -> int:
                                 mixture=args.mixture, reference=args.reference, reference_method=args.reference_method,
                                 posterior_temperature=args.posterior_temperature)
     metadata = synthesize_folder(args.images, args.out, transform, model_name=args.model, seed=args.seed,
-                                 device=args.device)
+                                 device=args.device, overwrite=args.overwrite, resume=args.resume)
     print(f"noisy images and {metadata.name} written to {metadata.parent}")
     return 0
 
@@ -78,13 +83,15 @@ def _add_synthesize_command(commands: argparse._SubParsersAction) -> None:
     synth.add_argument("--seed", type=int, default=0, help="run seed; each file's noise depends on it and the "
                        "file name only (default: %(default)s)")
     synth.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default: %(default)s)")
+    add_output_arguments(synth)
     synth.set_defaults(handler=_synthesize)
 
 
 def _denoise(args: argparse.Namespace) -> int:
     from .denoise import denoise_files, load_denoiser
 
-    written = denoise_files(load_denoiser(args.model, args.device), args.source, args.out, device=args.device)
+    written = denoise_files(load_denoiser(args.model, args.device), args.source, args.out, device=args.device,
+                            overwrite=args.overwrite, resume=args.resume)
     print(f"{len(written)} denoised image(s) written under {Path(args.out)}")
     return 0
 
@@ -97,6 +104,7 @@ def _add_denoise_command(commands: argparse._SubParsersAction) -> None:
     denoise.add_argument("--model", default="dncnn-naflow", help="a released denoiser name, a folder or a Hugging "
                          "Face repo id (default: %(default)s)")
     denoise.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default: %(default)s)")
+    add_output_arguments(denoise)
     denoise.set_defaults(handler=_denoise)
 
 
@@ -357,17 +365,39 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _report_bug(command: str, error: Exception) -> None:
+    """Before the traceback: say that an error noiseaug did not raise on purpose is a bug, not bad input."""
+    print(f"noiseaug {command}: internal error {type(error).__name__}: this is a bug in noiseaug (or a library it "
+          "calls), not a problem with your input; please report it with the traceback below", file=sys.stderr)
+
+
+def _recorded(args: argparse.Namespace) -> contextlib.AbstractContextManager:
+    """``noiseaug train``: every recipe's run folder gets its ``run.json``, checked on resume (see run_record)."""
+    if args.command != "train":
+        return contextlib.nullcontext()
+    from .training.run_record import recorded_run
+
+    return recorded_run(args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run a command; for bad input, print one error line and return 2 (see the module docs)."""
+    """Run a command; for bad input (a :class:`~noiseaug.errors.NoiseaugInputError`), print one error line and
+    return 2; any other error is a bug: a line says so and the exception propagates (see the module docs)."""
+    from .errors import NoiseaugInputError
+
     args = build_parser().parse_args(argv)
     try:
-        return args.handler(args)
-    except (ValueError, TypeError, FileNotFoundError) as error:
+        with _recorded(args):
+            return args.handler(args)
+    except NoiseaugInputError as error:
         if os.environ.get("NOISEAUG_TRACEBACK"):
             raise
         message = " ".join(str(error).split())  # one line, whatever the error's own layout
         print(f"noiseaug {args.command}: error: {message}", file=sys.stderr)
         return 2
+    except Exception as error:
+        _report_bug(args.command, error)
+        raise  # Python prints the traceback and exits with status 1
 
 
 if __name__ == "__main__":

@@ -30,6 +30,8 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ._validation import check_device
+from .atomic import atomic_write, atomic_write_text
+from .errors import NoiseaugFileNotFoundError, NoiseaugInputError, NoiseaugTypeError
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -52,28 +54,29 @@ def register_model(cls: type[M]) -> type[M]:
 def model_from_config(config: dict[str, Any], source: str = "config") -> nn.Module:
     """Build the architecture a config describes (weights untrained)."""
     if not isinstance(config, dict) or "model_type" not in config:
-        raise ValueError(f"{source}: config must be a JSON object with a 'model_type' key")
+        raise NoiseaugInputError(f"{source}: config must be a JSON object with a 'model_type' key")
     model_type = config["model_type"]
     if not isinstance(model_type, str) or model_type not in _REGISTRY:
-        raise ValueError(f"{source}: unknown model_type {model_type!r}; known: {sorted(_REGISTRY)}")
+        raise NoiseaugInputError(f"{source}: unknown model_type {model_type!r}; known: {sorted(_REGISTRY)}")
     cls = _REGISTRY[model_type]
     # keys that older configs lack take the value that reproduces the models saved without them
     kwargs = {**getattr(cls, "legacy_config_defaults", {}), **{k: v for k, v in config.items() if k != "model_type"}}
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as error:
-        raise ValueError(f"{source}: config does not describe a valid {model_type} model: {error}") from error
+        raise NoiseaugInputError(f"{source}: config does not describe a valid {model_type} model: {error}") from error
 
 
 def save_pretrained(model: nn.Module, folder: str | Path, card: str | None = None) -> Path:
-    """Write ``model.safetensors``, ``config.json`` and, if given, the model card ``README.md``."""
+    """Write ``model.safetensors``, ``config.json`` and, if given, the model card ``README.md``, each atomically
+    (:func:`~noiseaug.atomic.atomic_write`)."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / CONFIG_NAME).write_text(json.dumps(model.config, indent=2) + "\n")
+    atomic_write_text(folder / CONFIG_NAME, json.dumps(model.config, indent=2) + "\n")
     tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    save_file(tensors, str(folder / WEIGHTS_NAME), metadata={"format": "pt", "model_type": model.config["model_type"]})
+    metadata = {"format": "pt", "model_type": model.config["model_type"]}
+    atomic_write(folder / WEIGHTS_NAME, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
     if card is not None:
-        (folder / CARD_NAME).write_text(card)
+        atomic_write_text(folder / CARD_NAME, card)
     return folder
 
 
@@ -84,29 +87,29 @@ def load_folder(folder: str | Path, map_location: str | torch.device = "cpu") ->
     config_path, weights_path = folder / CONFIG_NAME, folder / WEIGHTS_NAME
     pickles = sorted(p.name for p in folder.iterdir() if p.suffix in PICKLE_SUFFIXES) if folder.is_dir() else []
     if pickles and not weights_path.is_file():
-        raise FileNotFoundError(f"{folder} holds pickled weights {pickles} but no {WEIGHTS_NAME}: noiseaug loads "
-                                f"safetensors only and never unpickles files (unpickling can run arbitrary code); "
-                                f"convert the weights to {WEIGHTS_NAME} if you trust their source")
+        raise NoiseaugFileNotFoundError(f"{folder} holds pickled weights {pickles} but no {WEIGHTS_NAME}: noiseaug loads "
+                                        f"safetensors only and never unpickles files (unpickling can run arbitrary code); "
+                                        f"convert the weights to {WEIGHTS_NAME} if you trust their source")
     for path in (config_path, weights_path):
         if not path.is_file():
-            raise FileNotFoundError(f"{path} not found: a pretrained folder holds {CONFIG_NAME} and {WEIGHTS_NAME}")
+            raise NoiseaugFileNotFoundError(f"{path} not found: a pretrained folder holds {CONFIG_NAME} and {WEIGHTS_NAME}")
     try:
         config = json.loads(config_path.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
-        raise ValueError(f"{config_path} is not valid JSON: {error}") from error
+        raise NoiseaugInputError(f"{config_path} is not valid JSON: {error}") from error
     model = model_from_config(config, str(config_path))
     try:
         state = load_file(str(weights_path), device=str(map_location))
     except (SafetensorError, OSError) as error:
-        raise ValueError(f"{weights_path} is not a readable safetensors file (truncated or corrupted?): {error}") from error
+        raise NoiseaugInputError(f"{weights_path} is not a readable safetensors file (truncated or corrupted?): {error}") from error
     expected = model.state_dict()
     missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
     if missing or unexpected:
-        raise ValueError(f"{weights_path} does not match the architecture in {config_path}: "
-                         f"missing tensors {missing}, unexpected tensors {unexpected}")
+        raise NoiseaugInputError(f"{weights_path} does not match the architecture in {config_path}: "
+                                 f"missing tensors {missing}, unexpected tensors {unexpected}")
     wrong_shape = [f"{k}: file {tuple(state[k].shape)} vs model {tuple(v.shape)}" for k, v in expected.items() if state[k].shape != v.shape]
     if wrong_shape:
-        raise ValueError(f"{weights_path} does not match the architecture in {config_path}: {wrong_shape}")
+        raise NoiseaugInputError(f"{weights_path} does not match the architecture in {config_path}: {wrong_shape}")
     _check_tensor_values(state, weights_path)
     model.load_state_dict(state, strict=True)
     return model.eval()
@@ -122,8 +125,8 @@ def _check_tensor_values(state: dict[str, torch.Tensor], source: str | Path) -> 
                  if (t.is_floating_point() and not bool(torch.isfinite(t).all()))
                  or (t.dtype == torch.bool and bool((t.view(torch.uint8) > 1).any())))
     if bad:
-        raise ValueError(f"{source} holds invalid values (NaN/Inf, or bools other than 0/1) in tensors {bad}: the "
-                         f"file is corrupted or was saved from a diverged model")
+        raise NoiseaugInputError(f"{source} holds invalid values (NaN/Inf, or bools other than 0/1) in tensors {bad}: the "
+                                 f"file is corrupted or was saved from a diverged model")
 
 
 def released_models() -> list[str]:
@@ -138,8 +141,8 @@ def released_models() -> list[str]:
 def resolve(name_or_path: str | Path, revision: str | None = None, cache_dir: str | Path | None = None) -> Path:
     """The local folder for a path, a released model's name, or a Hub repo id (downloaded or cached)."""
     if not isinstance(name_or_path, (str, os.PathLike)):
-        raise TypeError(f"name_or_path must be a folder path, a released model name ({released_models()}) or a "
-                        f"Hugging Face repo id 'org/name', got {type(name_or_path).__name__}")
+        raise NoiseaugTypeError(f"name_or_path must be a folder path, a released model name ({released_models()}) or a "
+                                f"Hugging Face repo id 'org/name', got {type(name_or_path).__name__}")
     path = Path(name_or_path)
     if path.is_dir():
         return path
@@ -148,8 +151,8 @@ def resolve(name_or_path: str | Path, revision: str | None = None, cache_dir: st
         with resources.as_file(resources.files(RELEASED_PACKAGE) / name) as folder:
             return Path(folder)
     if name.count("/") != 1 or path.exists():
-        raise ValueError(f"{name!r} is not a folder, not a released model ({released_models()}), "
-                         f"and not a Hugging Face repo id of the form 'org/name'")
+        raise NoiseaugInputError(f"{name!r} is not a folder, not a released model ({released_models()}), "
+                                 f"and not a Hugging Face repo id of the form 'org/name'")
     return _hub_snapshot(name, revision, cache_dir)
 
 
@@ -161,11 +164,11 @@ def _hub_snapshot(repo_id: str, revision: str | None, cache_dir: str | Path | No
         folder = snapshot_download(repo_id, revision=revision, cache_dir=cache_dir, library_name="noiseaug",
                                    allow_patterns=[CONFIG_NAME, WEIGHTS_NAME, CARD_NAME])
     except LocalEntryNotFoundError as error:
-        raise FileNotFoundError(
+        raise NoiseaugFileNotFoundError(
             f"Hugging Face repo {repo_id!r} (revision {revision or 'main'}) is not in the local cache and the Hub "
             f"cannot be reached (HF_HUB_OFFLINE is set or there is no network): {error}") from error
     except HfHubHTTPError as error:
-        raise FileNotFoundError(f"could not download Hugging Face repo {repo_id!r}: {error}") from error
+        raise NoiseaugFileNotFoundError(f"could not download Hugging Face repo {repo_id!r}: {error}") from error
     return Path(folder)
 
 
@@ -196,7 +199,7 @@ class PretrainedMixin:
         """Load weights from a local folder, a released model name, or a Hub repo id."""
         model = load_pretrained(name_or_path, revision=revision, cache_dir=cache_dir, map_location=map_location)
         if not isinstance(model, cls):
-            raise ValueError(f"{name_or_path!r} holds a {type(model).__name__}, not a {cls.__name__}")
+            raise NoiseaugInputError(f"{name_or_path!r} holds a {type(model).__name__}, not a {cls.__name__}")
         return model
 
     def save_pretrained(self, folder: str | Path, card: str | None = None) -> Path:

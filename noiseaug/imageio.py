@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import torch
@@ -10,6 +11,8 @@ from kornia.io import write_image as _kornia_write
 from torch import Tensor
 
 from ._validation import as_batch
+from .atomic import atomic_write
+from .errors import NoiseaugFileError, NoiseaugFileNotFoundError, NoiseaugInputError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
@@ -18,31 +21,40 @@ def image_files(folder: str | Path) -> list[Path]:
     """The PNG/JPEG files directly in ``folder``, sorted by name; errors if none, or if two share a stem."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise FileNotFoundError(f"image folder not found: {folder}")
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        raise NoiseaugFileNotFoundError(f"image folder not found: {folder}")
+    try:
+        files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    except OSError as error:
+        raise NoiseaugFileError(f"cannot list the image folder {folder}: {error.strerror or error}") from error
     if not files:
-        raise ValueError(f"no {'/'.join(IMAGE_SUFFIXES)} images in {folder}")
+        raise NoiseaugInputError(f"no {'/'.join(IMAGE_SUFFIXES)} images in {folder}")
     stems: dict[str, Path] = {}
     for path in files:
         if path.stem in stems:
-            raise ValueError(f"{stems[path.stem].name} and {path.name} in {folder} share the name {path.stem!r}; "
-                             f"outputs and keys go by name, so rename one")
+            raise NoiseaugInputError(f"{stems[path.stem].name} and {path.name} in {folder} share the name {path.stem!r}; "
+                                     f"outputs and keys go by name, so rename one")
         stems[path.stem] = path
     return files
 
 
-def read_image(path: str | Path) -> Tensor:
-    """Load an image file as a float32 ``(3, H, W)`` tensor in [0, 1] (8-bit RGB; grey is expanded)."""
+def read_image_uint8(path: str | Path) -> Tensor:
+    """Load an image file as a uint8 ``(3, H, W)`` tensor (8-bit RGB; grey is expanded); errors name the file."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"image file not found: {path}")
+        raise NoiseaugFileNotFoundError(f"image file not found: {path}")
     if path.suffix.lower() not in IMAGE_SUFFIXES:
-        raise ValueError(f"unsupported image type {path.suffix!r} for {path}; accepted: {', '.join(IMAGE_SUFFIXES)}")
+        raise NoiseaugInputError(f"unsupported image type {path.suffix!r} for {path}; accepted: {', '.join(IMAGE_SUFFIXES)}")
+    if not os.access(path, os.R_OK):
+        raise NoiseaugFileError(f"cannot read the image {path}: permission denied")
     try:
-        pixels = load_image(path, ImageLoadType.RGB8)
-    except (ValueError, RuntimeError) as error:
-        raise ValueError(f"{path} is not a readable 8-bit PNG/JPEG image: {error}") from error
-    return pixels.to(torch.float32) / 255.0
+        return load_image(path, ImageLoadType.RGB8)
+    except (ValueError, RuntimeError, OSError) as error:
+        raise NoiseaugInputError(f"{path} is not a readable 8-bit PNG/JPEG image: {error}") from error
+
+
+def read_image(path: str | Path) -> Tensor:
+    """Load an image file as a float32 ``(3, H, W)`` tensor in [0, 1] (8-bit RGB; grey is expanded)."""
+    return read_image_uint8(path).to(torch.float32) / 255.0
 
 
 def to_uint8(image: Tensor) -> Tensor:
@@ -51,14 +63,14 @@ def to_uint8(image: Tensor) -> Tensor:
 
 
 def write_png(path: str | Path, image: Tensor) -> Path:
-    """Write a ``(3, H, W)`` float image in [0, 1] as an 8-bit PNG; creates parent folders."""
+    """Write a ``(3, H, W)`` float image in [0, 1] as an 8-bit PNG, atomically (:func:`~noiseaug.atomic.atomic_write`:
+    an interrupted write never leaves a truncated file); creates parent folders."""
     x, unbatched = as_batch(image, "image", channels=(1, 3), unit_range=False)
     if not unbatched:
-        raise ValueError(f"image must have shape (C, H, W), got {tuple(image.shape)}")
+        raise NoiseaugInputError(f"image must have shape (C, H, W), got {tuple(image.shape)}")
     path = Path(path)
     if path.suffix.lower() != ".png":
-        raise ValueError(f"write_png writes PNG files; got a path ending in {path.suffix!r}")
-    path.parent.mkdir(parents=True, exist_ok=True)
+        raise NoiseaugInputError(f"write_png writes PNG files; got a path ending in {path.suffix!r}")
     pixels = to_uint8(x[0])
-    _kornia_write(path, pixels if pixels.shape[0] == 3 else pixels.expand(3, -1, -1).contiguous())
-    return path
+    pixels = pixels if pixels.shape[0] == 3 else pixels.expand(3, -1, -1).contiguous()
+    return atomic_write(path, lambda tmp: _kornia_write(tmp, pixels))

@@ -24,6 +24,7 @@ from torch import Tensor
 
 from ._validation import as_batch, check_same_shape
 from .conditioning import NoiseCondition
+from .errors import NoiseaugInputError, NoiseaugTypeError
 
 Reduction = Literal["mean", "none", "pooled"]
 
@@ -58,7 +59,7 @@ def noise_histogram(noise: Tensor, value_range: tuple[float, float], bins: int, 
     """
     lo, hi = value_range
     if not hi > lo or bins < 1:
-        raise ValueError(f"value_range must be (low, high) with low < high and bins >= 1, got {value_range}, {bins}")
+        raise NoiseaugInputError(f"value_range must be (low, high) with low < high and bins >= 1, got {value_range}, {bins}")
     flat = noise.detach().flatten(1).to(torch.float64)
     index = torch.floor((flat - lo) / (hi - lo) * bins).long()
     index = torch.where(flat == hi, torch.full_like(index, bins - 1), index)
@@ -99,7 +100,7 @@ def marginal_kl(real_noise: Tensor, model_noise: Tensor, convention: str = "nois
         0.1733
     """
     if convention not in KL_CONVENTIONS:
-        raise ValueError(f"convention must be one of {sorted(KL_CONVENTIONS)}, got {convention!r}")
+        raise NoiseaugInputError(f"convention must be one of {sorted(KL_CONVENTIONS)}, got {convention!r}")
     default_range, default_bins, default_overflow = KL_CONVENTIONS[convention]
     value_range = default_range if value_range is None else value_range
     bins = default_bins if bins is None else bins
@@ -138,7 +139,7 @@ def akld(real_noise: Tensor, model_noise: Tensor, reduction: Literal["mean", "no
     model, _ = as_batch(model_noise, "model_noise", unit_range=False)
     check_same_shape(real, model, "real_noise", "model_noise")
     if min(real.shape[-2:]) <= AKLD_WINDOW // 2:
-        raise ValueError(f"akld needs images larger than {AKLD_WINDOW // 2} pixels per side, got shape {tuple(real.shape)}")
+        raise NoiseaugInputError(f"akld needs images larger than {AKLD_WINDOW // 2} pixels per side, got shape {tuple(real.shape)}")
     work = torch.promote_types(real.dtype, torch.float32)
     ratio = (local_noise_variance(model.to(work)) / local_noise_variance(real.to(work))).clamp(*AKLD_RATIO_CLAMP)
     kl = 0.5 * (ratio - 1 - ratio.log()).flatten(1).mean(1)
@@ -168,12 +169,12 @@ def _check_image_pair(prediction: Tensor, target: Tensor) -> tuple[Tensor, Tenso
 def _check_noise_pair(real_noise: Tensor, model_noise: Tensor) -> tuple[Tensor, Tensor]:
     for name, t in (("real_noise", real_noise), ("model_noise", model_noise)):
         if not isinstance(t, Tensor) or not t.is_floating_point():
-            raise TypeError(f"{name} must be a floating-point tensor of noise values (noisy - clean), got "
-                            f"{type(t).__name__ if not isinstance(t, Tensor) else t.dtype}")
+            raise NoiseaugTypeError(f"{name} must be a floating-point tensor of noise values (noisy - clean), got "
+                                    f"{type(t).__name__ if not isinstance(t, Tensor) else t.dtype}")
         if t.ndim < 1 or t.numel() == 0:
-            raise ValueError(f"{name} must be a non-empty tensor with a leading batch dimension, got shape {tuple(t.shape)}")
+            raise NoiseaugInputError(f"{name} must be a non-empty tensor with a leading batch dimension, got shape {tuple(t.shape)}")
     if real_noise.shape[0] != model_noise.shape[0]:
-        raise ValueError(f"real_noise and model_noise must have the same batch size, got {real_noise.shape[0]} and {model_noise.shape[0]}")
+        raise NoiseaugInputError(f"real_noise and model_noise must have the same batch size, got {real_noise.shape[0]} and {model_noise.shape[0]}")
     return real_noise.reshape(real_noise.shape[0], -1), model_noise.reshape(model_noise.shape[0], -1)
 
 
@@ -182,4 +183,4 @@ def _reduce(values: Tensor, reduction: str) -> Tensor:
         return values
     if reduction in ("mean", "pooled"):
         return values.mean()
-    raise ValueError(f"reduction must be 'mean', 'none' or 'pooled', got {reduction!r}")
+    raise NoiseaugInputError(f"reduction must be 'mean', 'none' or 'pooled', got {reduction!r}")

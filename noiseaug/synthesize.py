@@ -21,10 +21,13 @@ from tqdm import tqdm
 
 from ._seeds import mix_seeds
 from ._validation import check_device, check_real, check_seed
+from .atomic import atomic_write_text
+from .errors import NoiseaugInputError, NoiseaugTypeError
 from .flows.naflow import NAFlow
 from .flows.noise_flow import NoiseFlow
 from .hub import load_pretrained
 from .imageio import image_files, read_image, write_png
+from .outputs import plan_outputs
 from .transforms import (
     GaussianNoiseTransform,
     HeteroscedasticNoiseTransform,
@@ -51,12 +54,12 @@ def parametric_transform(model: str, params: dict[str, Sequence[float]]) -> Para
     cls, names = PARAMETRIC[model]
     unknown = sorted(set(params) - set(names))
     if unknown:
-        raise ValueError(f"model {model!r} takes the parameters {list(names)}, not {unknown}")
+        raise NoiseaugInputError(f"model {model!r} takes the parameters {list(names)}, not {unknown}")
     specs: dict[str, Any] = {}
     for name, values in params.items():
         values = [check_real(v, name, "a number on the [0, 1] scale") for v in values]
         if len(values) not in (1, 2):
-            raise ValueError(f"{name} takes one value (fixed) or two (low high, uniform), got {values}")
+            raise NoiseaugInputError(f"{name} takes one value (fixed) or two (low high, uniform), got {values}")
         specs[name] = values[0] if len(values) == 1 else (values[0], values[1])
     return cls(**specs)
 
@@ -71,16 +74,16 @@ def naflow_transform(model: NAFlow, mode: str | None, configurations: Sequence[s
     """
     mode = mode or "random"
     if mode == "configuration" and (configurations is None or len(configurations) != 1):
-        raise ValueError(f"mode 'configuration' needs exactly one configuration name, got {configurations}; "
+        raise NoiseaugInputError(f"mode 'configuration' needs exactly one configuration name, got {configurations}; "
                          f"the model knows {model.configurations}")
     reference_options = {"reference_method": reference_method, "posterior_temperature": posterior_temperature}
     given = {name: value for name, value in reference_options.items() if value is not None}
     if given and mode != "reference":
-        raise ValueError(f"{', '.join(given)}: options of --mode reference only, not of mode {mode!r}")
+        raise NoiseaugInputError(f"{', '.join(given)}: options of --mode reference only, not of mode {mode!r}")
     pair = None
     if reference is not None:
         if len(reference) != 2:
-            raise ValueError(f"reference takes two image paths (noisy, clean), got {list(reference)}")
+            raise NoiseaugInputError(f"reference takes two image paths (noisy, clean), got {list(reference)}")
         pair = (read_image(reference[0]), read_image(reference[1]))
     return NAFlowTransform(model, mode=mode, configurations=configurations, mixture=mixture, reference=pair, **given)
 
@@ -101,21 +104,21 @@ def build_transform(model: str, *, params: dict[str, Sequence[float]] | None = N
     given = [name for name, value in flow_options.items() if value is not None]
     if model in PARAMETRIC:
         if given:
-            raise ValueError(f"{', '.join(given)}: only NAFlow models take these options, not {model!r}")
+            raise NoiseaugInputError(f"{', '.join(given)}: only NAFlow models take these options, not {model!r}")
         return parametric_transform(model, params)
     if params:
-        raise ValueError(f"{', '.join(sorted(params))}: parameters of awgn/nlf/pg, not of the flow {model!r}")
+        raise NoiseaugInputError(f"{', '.join(sorted(params))}: parameters of awgn/nlf/pg, not of the flow {model!r}")
     try:
         loaded = load_pretrained(model)
     except (ValueError, FileNotFoundError) as error:
-        raise ValueError(f"model must be one of {sorted(PARAMETRIC)} or a pretrained noise flow (folder, released "
-                         f"name or Hub id); loading {model!r} failed: {error}") from error
+        raise NoiseaugInputError(f"model must be one of {sorted(PARAMETRIC)} or a pretrained noise flow (folder, released "
+                                 f"name or Hub id); loading {model!r} failed: {error}") from error
     if isinstance(loaded, NoiseFlow):
-        raise ValueError(f"{model!r} is a Noise Flow, a raw-RGB model that samples packed Bayer raw "
-                         "(B, 4, H/2, W/2) with camera/ISO metadata; synthesize noises sRGB images: use an sRGB model "
-                         "(awgn, nlf, pg or an NAFlow such as naflow-srgb), or NoiseFlowTransform in Python on raw data")
+        raise NoiseaugInputError(f"{model!r} is a Noise Flow, a raw-RGB model that samples packed Bayer raw "
+                                 "(B, 4, H/2, W/2) with camera/ISO metadata; synthesize noises sRGB images: use an sRGB model "
+                                 "(awgn, nlf, pg or an NAFlow such as naflow-srgb), or NoiseFlowTransform in Python on raw data")
     if not isinstance(loaded, NAFlow):
-        raise ValueError(f"{model!r} holds a {type(loaded).__name__}, not a noise model")
+        raise NoiseaugInputError(f"{model!r} holds a {type(loaded).__name__}, not a noise model")
     return naflow_transform(loaded, mode, configurations, mixture, reference, reference_method, posterior_temperature)
 
 
@@ -148,30 +151,62 @@ def describe_draw(transform: NoiseTransform, generator: torch.Generator, device:
 
 
 def synthesize_folder(images: str | Path, out: str | Path, transform: NoiseTransform, *, model_name: str,
-                      seed: int = 0, device: str | torch.device = "cpu", progress: bool = True) -> Path:
-    """Write a noisy ``OUT/<stem>.png`` for every image in ``images`` and ``OUT/metadata.json``; returns its path."""
+                      seed: int = 0, device: str | torch.device = "cpu", progress: bool = True,
+                      overwrite: bool = False, resume: bool = False) -> Path:
+    """Write a noisy ``OUT/<stem>.png`` for every image in ``images`` and ``OUT/metadata.json``; returns its path.
+
+    Outputs are checked before anything is written (:func:`~noiseaug.outputs.plan_outputs`: never an input; an
+    existing one only with ``overwrite``, or kept with ``resume``) and written atomically. ``metadata.json`` is
+    written first with the run's settings and ``"complete": false``, and completed at the end; ``resume`` refuses an ``OUT``
+    whose ``metadata.json`` has other settings (another model, mode, seed or input), so the kept files and the new
+    ones come from one run, and gives the same bytes as an uninterrupted run (each file's noise depends on the
+    seed and its name only).
+    """
     check_seed(seed)
     if not isinstance(transform, NoiseTransform):
-        raise TypeError(f"transform must be a noiseaug NoiseTransform (see build_transform), "
-                        f"got {type(transform).__name__}")
+        raise NoiseaugTypeError(f"transform must be a noiseaug NoiseTransform (see build_transform), "
+                                f"got {type(transform).__name__}")
     images, out, device = Path(images), Path(out), check_device(device)
     files = image_files(images)
+    targets = [out / f"{path.stem}.png" for path in files]
+    metadata_path = out / METADATA_NAME
+    todo = plan_outputs(files, [*targets, metadata_path], overwrite=overwrite, resume=resume)[:-1]
     transform = transform.to(device).eval()
     mode = getattr(transform, "mode", None)
+    settings = {"model": model_name, "mode": mode, "seed": seed, "input": str(images.resolve()),
+                "transform": f"{type(transform).__name__}({transform.extra_repr()})"}
+    if resume:
+        _check_resumed_settings(metadata_path, settings)
+    start = {**settings, "device": str(device), "complete": False, "files": {}}
+    atomic_write_text(metadata_path, json.dumps(start, indent=2) + "\n")
     records: dict[str, dict[str, Any]] = {}
-    for path in tqdm(files, desc="synthesize", unit="image", disable=not progress):
+    for path, target, write in tqdm(list(zip(files, targets, todo)), desc="synthesize", unit="image",
+                                    disable=not progress):
         clean = read_image(path).to(device)
         file_seed = image_seed(seed, path.name)
         generator = torch.Generator(device=device).manual_seed(file_seed)
         drawn = describe_draw(transform, generator, device)
-        with torch.no_grad():
-            noisy = transform(clean, generator=generator)
-        name = f"{path.stem}.png"
-        write_png(out / name, noisy)
-        records[name] = {"source": path.name, "model": model_name, "mode": mode, "seed": file_seed,
-                         "size": list(clean.shape[-2:]), **drawn}
-    metadata = {"model": model_name, "mode": mode, "seed": seed, "device": str(device), "input": str(images),
-                "transform": f"{type(transform).__name__}({transform.extra_repr()})", "files": records}
-    path = out / METADATA_NAME
-    path.write_text(json.dumps(metadata, indent=2) + "\n")
-    return path
+        if write:
+            with torch.no_grad():
+                noisy = transform(clean, generator=generator)
+            write_png(target, noisy)
+        records[target.name] = {"source": path.name, "model": model_name, "mode": mode, "seed": file_seed,
+                                "size": list(clean.shape[-2:]), **drawn}
+    metadata = {**settings, "device": str(device), "complete": True, "files": records}
+    return atomic_write_text(metadata_path, json.dumps(metadata, indent=2) + "\n")
+
+
+def _check_resumed_settings(metadata_path: Path, settings: dict[str, Any]) -> None:
+    """``--resume``: the existing ``metadata.json`` (if any) must record the same settings as this run."""
+    if not metadata_path.is_file():
+        return
+    try:
+        previous = json.loads(metadata_path.read_text())
+    except (OSError, ValueError) as error:
+        raise NoiseaugInputError(f"--resume: {metadata_path} is not readable JSON ({error}); pass --overwrite to "
+                                 "start over") from error
+    differences = [f"{key} {previous.get(key)!r} -> {value!r}" for key, value in settings.items()
+                   if previous.get(key) != value]
+    if differences:
+        raise NoiseaugInputError(f"--resume: {metadata_path} is from another run ({'; '.join(differences)}); pass "
+                                 "--overwrite to start over, or write to another folder")

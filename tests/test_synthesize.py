@@ -109,7 +109,7 @@ def test_cli_mode_choices_are_the_transforms_modes():
 
 
 @pytest.mark.parametrize("method", ["nas", "fitted"])
-def test_cli_naflow_reference_mode_matches_the_reference_strength(clean_folder, tmp_path, method):
+def test_cli_naflow_reference_modes(clean_folder, tmp_path, method):
     g = torch.Generator().manual_seed(3)
     clean = torch.rand(3, 48, 48, generator=g) * 0.5 + 0.25
     write_png(tmp_path / "ref_clean.png", clean)
@@ -120,7 +120,9 @@ def test_cli_naflow_reference_mode_matches_the_reference_strength(clean_folder, 
     meta = json.loads((tmp_path / "ref" / "metadata.json").read_text())
     assert f"reference_method='{method}'" in meta["transform"]
     noise = outputs(tmp_path / "ref")["b.png"] - 0.5  # the flat grey image
-    assert 2 / 255 < float(noise.std()) < 18 / 255
+    assert float(noise.std()) > 1 / 255
+    if method == "fitted":  # matched to the reference's 6/255 (on its own clean image, so loosely here)
+        assert 3 / 255 < float(noise.std()) < 12 / 255
     misplaced = run_cli(str(clean_folder), "--out", "x", "--model", "naflow-srgb", "--reference-method", method,
                         cwd=tmp_path)
     assert misplaced.returncode == 2 and "options of --mode reference only" in misplaced.stderr

@@ -15,6 +15,7 @@ from kornia.color import CFA, raw_to_rgb
 from torch import Tensor
 
 from .._validation import as_batch, unbatch
+from ..errors import NoiseaugInputError, NoiseaugTypeError
 
 BAYER_PATTERNS: tuple[str, ...] = ("RGGB", "BGGR", "GRBG", "GBRG")
 
@@ -27,9 +28,9 @@ _POSITIONS = ((0, 0), (0, 1), (1, 0), (1, 1))
 def check_pattern(pattern: object, name: str = "pattern") -> str:
     """Return ``pattern`` upper-cased if it is one of :data:`BAYER_PATTERNS`, else raise."""
     if not isinstance(pattern, str):
-        raise TypeError(f"{name} must be a Bayer pattern string, one of {', '.join(BAYER_PATTERNS)}; got {type(pattern).__name__}")
+        raise NoiseaugTypeError(f"{name} must be a Bayer pattern string, one of {', '.join(BAYER_PATTERNS)}; got {type(pattern).__name__}")
     if pattern.upper() not in BAYER_PATTERNS:
-        raise ValueError(f"{name} must be one of {', '.join(BAYER_PATTERNS)}, got {pattern!r}")
+        raise NoiseaugInputError(f"{name} must be one of {', '.join(BAYER_PATTERNS)}, got {pattern!r}")
     return pattern.upper()
 
 
@@ -40,7 +41,7 @@ def channel_colours(pattern: str) -> list[int]:
 
 def _even_hw(x: Tensor, name: str) -> None:
     if x.shape[-1] % 2 or x.shape[-2] % 2:
-        raise ValueError(f"{name} must have even height and width for a 2x2 Bayer cell, got shape {tuple(x.shape)}")
+        raise NoiseaugInputError(f"{name} must have even height and width for a 2x2 Bayer cell, got shape {tuple(x.shape)}")
 
 
 def pack_bayer(mosaic: Tensor, pattern: str = "RGGB") -> Tensor:
@@ -77,7 +78,7 @@ def per_sample_patterns(pattern: str | Sequence[str], batch: int, name: str = "p
         return [check_pattern(pattern, name)] * batch
     patterns = [check_pattern(p, name) for p in pattern]
     if len(patterns) != batch:
-        raise ValueError(f"{name} must be one pattern or one per sample ({batch}), got {len(patterns)}")
+        raise NoiseaugInputError(f"{name} must be one pattern or one per sample ({batch}), got {len(patterns)}")
     return patterns
 
 

@@ -26,6 +26,7 @@ from torch import Tensor, nn
 
 from .._validation import as_batch, check_condition, check_generator, check_int, check_same_shape, unbatch
 from ..conditioning import NoiseCondition
+from ..errors import NoiseaugInputError, NoiseaugTypeError
 from ..noise.poisson_gaussian import poisson_gaussian_pixel_log_prob
 from .isp import ISPParams, process, random_isp_params, unprocess
 from .sensor import SIM_ISOS, SIM_SENSORS, SensorSpec
@@ -75,7 +76,7 @@ class CameraDraw:
     def noisy_pair(self, space: str = "raw") -> tuple[Tensor, Tensor]:
         """Two independent noisy captures of the same clean image (needs ``captures >= 2``)."""
         if len(self.noisy_raw) < 2:
-            raise ValueError(f"noisy_pair needs a draw with captures >= 2, this one has {len(self.noisy_raw)}")
+            raise NoiseaugInputError(f"noisy_pair needs a draw with captures >= 2, this one has {len(self.noisy_raw)}")
         if _space(space) == "raw":
             return self.noisy_raw[0], self.noisy_raw[1]
         return self.noisy_srgb(0), self.noisy_srgb(1)
@@ -87,7 +88,7 @@ class CameraDraw:
 
 def _space(space: str) -> str:
     if space not in ("raw", "srgb"):
-        raise ValueError(f"space must be 'raw' or 'srgb', got {space!r}")
+        raise NoiseaugInputError(f"space must be 'raw' or 'srgb', got {space!r}")
     return space
 
 
@@ -142,10 +143,10 @@ class SimulatedCamera(nn.Module):
         n = batch if batch is not None else max(len(names), len(values))
         names, values = (names * n if len(names) == 1 else names), (values * n if len(values) == 1 else values)
         if len(names) != n or len(values) != n:
-            raise ValueError(f"cameras and isos must have one entry or {n}, got {len(names)} and {len(values)}")
+            raise NoiseaugInputError(f"cameras and isos must have one entry or {n}, got {len(names)} and {len(values)}")
         unknown = [c for c in names if c not in self.cameras]
         if unknown:
-            raise ValueError(f"unknown camera(s) {unknown}; known cameras: {', '.join(self.cameras)}")
+            raise NoiseaugInputError(f"unknown camera(s) {unknown}; known cameras: {', '.join(self.cameras)}")
         index = torch.tensor([self.cameras.index(c) for c in names])
         cond = NoiseCondition(iso=torch.tensor(values, dtype=torch.float32), camera=index)
         self._lookup(cond, n)
@@ -161,16 +162,16 @@ class SimulatedCamera(nn.Module):
     def _lookup(self, cond: object, batch: int) -> tuple[Tensor, Tensor]:
         """Validate ``cond`` -> (camera index, ISO index), long tensors ``(B,)`` on this module's device."""
         if not isinstance(cond, NoiseCondition) or cond.camera is None or cond.iso is None:
-            raise TypeError("cond must be a NoiseCondition with per-sample camera and iso "
-                            f"(use SimulatedCamera.condition(names, isos)), got {cond!r}")
+            raise NoiseaugTypeError("cond must be a NoiseCondition with per-sample camera and iso "
+                                    f"(use SimulatedCamera.condition(names, isos)), got {cond!r}")
         check_condition(cond, batch)
         device = self.iso_values.device
         cam = cond.camera.to(device).long()
         if bool(((cam < 0) | (cam >= len(self.sensors))).any()):
-            raise ValueError(f"cond.camera must index the known cameras {list(enumerate(self.cameras))}, got {cond.camera.tolist()}")
+            raise NoiseaugInputError(f"cond.camera must index the known cameras {list(enumerate(self.cameras))}, got {cond.camera.tolist()}")
         match = cond.iso.to(device=device, dtype=torch.float32)[:, None] == self.iso_values[None, :]
         if not bool(match.any(1).all()):
-            raise ValueError(f"cond.iso must be one of the known ISOs {list(self.isos)}, got {cond.iso.tolist()}")
+            raise NoiseaugInputError(f"cond.iso must be one of the known ISOs {list(self.isos)}, got {cond.iso.tolist()}")
         return cam, match.float().argmax(1)
 
     # ----------------------------------------------------------------- analytic noise level
@@ -248,8 +249,8 @@ class SimulatedCamera(nn.Module):
     def log_prob(self, noisy_raw: Tensor, clean_raw: Tensor, cond: NoiseCondition) -> Tensor:
         """Exact ``log p(noisy | clean)`` ``(B,)`` in nats, summed over ``4*h*w`` (pixel-independent model only)."""
         if not self.is_pixel_independent:
-            raise ValueError("the exact likelihood needs the pixel-independent model (row_noise, fixed_pattern, clip and "
-                             "quantize all False); use SimulatedCamera.pixel_independent()")
+            raise NoiseaugInputError("the exact likelihood needs the pixel-independent model (row_noise, fixed_pattern, clip and "
+                                     "quantize all False); use SimulatedCamera.pixel_independent()")
         x, unbatched = as_batch(clean_raw, "clean_raw", channels=4)
         y, _ = as_batch(noisy_raw, "noisy_raw", channels=4, unit_range=False)
         check_same_shape(y, x, "noisy_raw", "clean_raw")

@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 
 from .._validation import as_batch, unbatch
+from ..errors import NoiseaugInputError, NoiseaugTypeError
 from .bayer import channel_colours, demosaic, mosaic_rgb, per_sample_patterns
 
 #: Linear sRGB (D65) -> CIE XYZ (IEC 61966-2-1).
@@ -118,9 +119,9 @@ def _apply_matrix(x: Tensor, m: Tensor) -> Tensor:
 
 def _check_params(params: ISPParams, batch: int) -> None:
     if not isinstance(params, ISPParams):
-        raise TypeError(f"params must be ISPParams (see random_isp_params), got {type(params).__name__}")
+        raise NoiseaugTypeError(f"params must be ISPParams (see random_isp_params), got {type(params).__name__}")
     if len(params) != batch:
-        raise ValueError(f"params hold {len(params)} samples but the batch has {batch} images")
+        raise NoiseaugInputError(f"params hold {len(params)} samples but the batch has {batch} images")
 
 
 def unprocess_rgb(srgb: Tensor, params: ISPParams, *, highlight_preserving: bool = True, clip: bool = True) -> Tensor:

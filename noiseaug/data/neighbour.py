@@ -12,6 +12,7 @@ import torch
 from torch import Tensor
 
 from .._validation import as_batch, check_generator
+from ..errors import NoiseaugInputError
 
 #: Cell positions 0=(0,0), 1=(0,1), 2=(1,0), 3=(1,1); the two positions adjacent to each.
 _ADJACENT = torch.tensor([[1, 2], [0, 3], [0, 3], [1, 2]])
@@ -31,7 +32,7 @@ def neighbour_subsample(images: Tensor, generator: torch.Generator | None = None
     check_generator(generator, x.device)
     b, c, h, w = x.shape
     if h % 2 or w % 2:
-        raise ValueError(f"images must have even height and width for 2x2 cells, got {tuple(x.shape)}")
+        raise NoiseaugInputError(f"images must have even height and width for 2x2 cells, got {tuple(x.shape)}")
     cells = x.view(b, c, h // 2, 2, w // 2, 2).permute(0, 1, 2, 4, 3, 5).reshape(b, c, h // 2, w // 2, 4)
     first = torch.randint(4, (b, 1, h // 2, w // 2, 1), generator=generator, device=x.device)
     which = torch.randint(2, (b, 1, h // 2, w // 2, 1), generator=generator, device=x.device)

@@ -10,6 +10,7 @@ from typing import Any
 
 from torch.utils.data import Dataset
 
+from ..errors import NoiseaugFileNotFoundError, NoiseaugInputError
 from ..imageio import IMAGE_SUFFIXES, read_image
 from .names import PairMeta, parse_cc15, parse_polyu, parse_polyu_full, parse_sidd_dev, parse_sidd_train, parse_stem_only
 from .root import data_folder
@@ -46,7 +47,7 @@ class PairedImageFolder(Dataset):
                  parser: Callable[[str], PairMeta] = parse_stem_only) -> None:
         self.root = Path(root)
         if not self.root.is_dir():
-            raise FileNotFoundError(f"root folder {self.root} does not exist")
+            raise NoiseaugFileNotFoundError(f"root folder {self.root} does not exist")
         self.pairs: list[ImagePair] = []
         for path in sorted(self.root.iterdir()):
             if path.suffix.lower() not in IMAGE_SUFFIXES or not path.stem.endswith(noisy_suffix):
@@ -54,11 +55,11 @@ class PairedImageFolder(Dataset):
             stem = path.stem[: -len(noisy_suffix)]
             clean = path.with_name(f"{stem}{clean_suffix}{path.suffix}")
             if not clean.is_file():
-                raise FileNotFoundError(f"noisy image {path.name} has no clean partner {clean.name} in {self.root}")
+                raise NoiseaugFileNotFoundError(f"noisy image {path.name} has no clean partner {clean.name} in {self.root}")
             meta = parser(stem)
             self.pairs.append(ImagePair(stem, path, clean, meta.camera, meta.iso, meta.scene))
         if not self.pairs:
-            raise ValueError(f"no '*{noisy_suffix}.<png|jpg>' files with '*{clean_suffix}' partners in {self.root}")
+            raise NoiseaugInputError(f"no '*{noisy_suffix}.<png|jpg>' files with '*{clean_suffix}' partners in {self.root}")
 
     @classmethod
     def polyu(cls, root: str | Path | None = None) -> PairedImageFolder:

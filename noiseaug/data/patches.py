@@ -10,6 +10,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from .._validation import check_int
+from ..errors import NoiseaugInputError
 
 #: The 8 symmetries of the square: (number of rot90, horizontal flip).
 _SYMMETRIES = [(k, f) for k in range(4) for f in (False, True)]
@@ -23,12 +24,12 @@ def random_patch(images: Sequence[Tensor], size: int, generator: torch.Generator
     Packed raw ``(4, h, w)`` is transformed plane by plane (the CFA position order is kept).
     """
     if not images:
-        raise ValueError("images must hold at least one tensor")
+        raise NoiseaugInputError("images must hold at least one tensor")
     h, w = images[0].shape[-2:]
     if any(img.shape[-2:] != (h, w) for img in images):
-        raise ValueError(f"images must share their spatial size, got {[tuple(i.shape) for i in images]}")
+        raise NoiseaugInputError(f"images must share their spatial size, got {[tuple(i.shape) for i in images]}")
     if not 0 < size <= min(h, w):
-        raise ValueError(f"size must be in 1..{min(h, w)} for images of size {h}x{w}, got {size}")
+        raise NoiseaugInputError(f"size must be in 1..{min(h, w)} for images of size {h}x{w}, got {size}")
     top = int(torch.randint(h - size + 1, (1,), generator=generator))
     left = int(torch.randint(w - size + 1, (1,), generator=generator))
     options = [(k, f) for k, f in _SYMMETRIES if (rot90 or k == 0) and (flips or not f)]

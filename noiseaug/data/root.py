@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..errors import NoiseaugFileNotFoundError
+
 ENV_VAR = "NOISEAUG_DATA"
 DEFAULT_ROOT = Path("..") / "shared" / "data"
 
@@ -15,12 +17,12 @@ def data_root() -> Path:
     if override:
         root = Path(override).expanduser()
         if not root.is_dir():
-            raise FileNotFoundError(f"{ENV_VAR} points to {root}, which is not a folder; set {ENV_VAR} to your data root")
+            raise NoiseaugFileNotFoundError(f"{ENV_VAR} points to {root}, which is not a folder; set {ENV_VAR} to your data root")
         return root
     root = Path.cwd() / DEFAULT_ROOT
     if not root.is_dir():
-        raise FileNotFoundError(f"no data root: {root.resolve()} does not exist; set the {ENV_VAR} environment "
-                                "variable to the folder holding clean/ and real-srgb/")
+        raise NoiseaugFileNotFoundError(f"no data root: {root.resolve()} does not exist; set the {ENV_VAR} environment "
+                                        "variable to the folder holding clean/ and real-srgb/")
     return root
 
 
@@ -28,5 +30,5 @@ def data_folder(*parts: str) -> Path:
     """A folder under :func:`data_root`, e.g. ``data_folder("real-srgb", "polyu")``; raises if missing."""
     folder = data_root().joinpath(*parts)
     if not folder.is_dir():
-        raise FileNotFoundError(f"data folder {folder} does not exist (data root from {ENV_VAR} or ../shared/data)")
+        raise NoiseaugFileNotFoundError(f"data folder {folder} does not exist (data root from {ENV_VAR} or ../shared/data)")
     return folder

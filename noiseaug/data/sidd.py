@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from ..errors import NoiseaugFileNotFoundError, NoiseaugInputError
 from ..imageio import read_image
 from .bayer import check_pattern, pack_bayer
 
@@ -58,8 +59,8 @@ def parse_sidd_folder(name: str) -> SIDDScene:
     """Parse a SIDD scene-instance folder name; ``ValueError`` if it does not follow the layout."""
     m = _FOLDER.match(name)
     if m is None:
-        raise ValueError(f"not a SIDD scene-instance folder name: {name!r}; expected "
-                         "<instance>_<scene>_<camera>_<ISO>_<shutter>_<illuminant>_<L|N|H>, e.g. 0052_002_S6_01600_01000_5500_N")
+        raise NoiseaugInputError(f"not a SIDD scene-instance folder name: {name!r}; expected "
+                                 "<instance>_<scene>_<camera>_<ISO>_<shutter>_<illuminant>_<L|N|H>, e.g. 0052_002_S6_01600_01000_5500_N")
     return SIDDScene(name, int(m["instance"]), int(m["scene"]), m["camera"], int(m["iso"]), int(m["shutter"]),
                      int(m["illuminant"]), m["brightness"])
 
@@ -75,7 +76,7 @@ def read_sidd_mat(path: str | Path, key: str = "x") -> Tensor:
             raise KeyError(f"{path} has no array {key!r}; it has {sorted(f.keys())}")
         array = np.asarray(f[key], dtype=np.float32).T
     if array.ndim != 2:
-        raise ValueError(f"{path}:{key} must be a 2-D Bayer mosaic, got shape {array.shape}")
+        raise NoiseaugInputError(f"{path}:{key} must be a 2-D Bayer mosaic, got shape {array.shape}")
     return torch.from_numpy(np.ascontiguousarray(array))[None]
 
 
@@ -85,7 +86,7 @@ def _data_dir(root: Path) -> Path:
         return data
     if root.is_dir():
         return root
-    raise FileNotFoundError(f"SIDD root {root} does not exist (expected <root>/Data/<scene-instance folders>)")
+    raise NoiseaugFileNotFoundError(f"SIDD root {root} does not exist (expected <root>/Data/<scene-instance folders>)")
 
 
 class _SIDDBase(Dataset):
@@ -93,7 +94,7 @@ class _SIDDBase(Dataset):
 
     def __init__(self, root: str | Path, space: str = "raw", cfa: str | Mapping[str, str] | None = None) -> None:
         if space not in ("raw", "srgb"):
-            raise ValueError(f"space must be 'raw' or 'srgb', got {space!r}")
+            raise NoiseaugInputError(f"space must be 'raw' or 'srgb', got {space!r}")
         self.root, self.space = Path(root), space
         self.cfa = check_pattern(cfa, "cfa") if isinstance(cfa, str) else (
             {k: check_pattern(v, f"cfa[{k!r}]") for k, v in cfa.items()} if cfa is not None else None)
@@ -139,7 +140,7 @@ class _SIDDBase(Dataset):
 
     def _check_nonempty(self, what: str) -> None:
         if not self.items:
-            raise ValueError(f"no {what} ({self.space}) found under {self.root}")
+            raise NoiseaugInputError(f"no {what} ({self.space}) found under {self.root}")
 
 
 class SIDDPairs(_SIDDBase):

@@ -10,17 +10,17 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from kornia.io import ImageLoadType, load_image
 from torch import Tensor
 
 from ..conditioning import NoiseCondition
-from ..imageio import image_files
+from ..errors import NoiseaugInputError
+from ..imageio import image_files, read_image_uint8
 from .camera import CameraDraw, SimulatedCamera
 
 
 def read_image_folder(folder: str | Path) -> dict[str, Tensor]:
     """Every PNG/JPEG in ``folder`` (sorted by name) as uint8 ``(3, H, W)`` tensors (4x less memory than float)."""
-    return {p.stem: load_image(p, ImageLoadType.RGB8) for p in image_files(folder)}
+    return {p.stem: read_image_uint8(p) for p in image_files(folder)}
 
 
 def batch_generator(seed: int, step: int) -> torch.Generator:
@@ -53,11 +53,11 @@ class SimulatedRawPairs:
     def __init__(self, images: Sequence[Tensor], camera: SimulatedCamera, patch_size: int = 32, batch_size: int = 16,
                  seed: int = 0, captures: int = 1, balanced: bool = False) -> None:
         if not images:
-            raise ValueError("images must be a non-empty sequence of (3, H, W) tensors")
+            raise NoiseaugInputError("images must be a non-empty sequence of (3, H, W) tensors")
         crop = 2 * patch_size
         small = [tuple(im.shape) for im in images if im.ndim != 3 or im.shape[0] != 3 or min(im.shape[1:]) < crop]
         if small:
-            raise ValueError(f"every image must be (3, H, W) with H, W >= {crop} (2 x patch_size); got shapes {small[:3]}")
+            raise NoiseaugInputError(f"every image must be (3, H, W) with H, W >= {crop} (2 x patch_size); got shapes {small[:3]}")
         self.images, self.camera = list(images), camera
         self.patch_size, self.batch_size, self.seed = patch_size, batch_size, seed
         self.captures, self.balanced = captures, balanced

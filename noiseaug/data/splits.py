@@ -8,6 +8,8 @@ from collections.abc import Sequence
 
 from torch.utils.data import Dataset, Subset
 
+from ..errors import NoiseaugInputError, NoiseaugTypeError
+
 
 def scene_key(scene: str, salt: str = "noiseaug") -> int:
     """A stable 64-bit hash of ``salt:scene`` (SHA-256; unlike ``hash()``, the same in every process)."""
@@ -22,7 +24,7 @@ def split_scenes(scenes: Sequence[str], test_fraction: float = 0.2, salt: str = 
     Change ``salt`` for a different, equally deterministic split.
     """
     if not 0.0 <= test_fraction < 1.0:
-        raise ValueError(f"test_fraction must be in [0, 1), got {test_fraction}")
+        raise NoiseaugInputError(f"test_fraction must be in [0, 1), got {test_fraction}")
     distinct = sorted(set(scenes), key=lambda s: (scene_key(s, salt), s))
     n_test = min(math.ceil(test_fraction * len(distinct)), len(distinct) - 1) if len(distinct) > 1 else 0
     test_scenes = set(distinct[:n_test])
@@ -34,6 +36,6 @@ def split_scenes(scenes: Sequence[str], test_fraction: float = 0.2, salt: str = 
 def train_test_split(dataset: Dataset, test_fraction: float = 0.2, salt: str = "noiseaug") -> tuple[Subset, Subset]:
     """Split a dataset with a ``scene_ids()`` method (e.g. :class:`PairedImageFolder`) by scene."""
     if not hasattr(dataset, "scene_ids"):
-        raise TypeError(f"dataset must have a scene_ids() method, got {type(dataset).__name__}")
+        raise NoiseaugTypeError(f"dataset must have a scene_ids() method, got {type(dataset).__name__}")
     train, test = split_scenes(dataset.scene_ids(), test_fraction, salt)
     return Subset(dataset, train), Subset(dataset, test)

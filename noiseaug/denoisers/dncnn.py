@@ -7,6 +7,7 @@ from typing import Any
 from torch import Tensor, nn
 
 from .._validation import as_batch, check_int, unbatch
+from ..errors import NoiseaugTypeError
 from ..hub import PretrainedMixin, register_model
 
 
@@ -43,7 +44,7 @@ class DnCNN(nn.Module, PretrainedMixin):
         self.width = check_int(width, "width")
         for name, flag in (("batch_norm", batch_norm), ("residual", residual)):
             if not isinstance(flag, bool):
-                raise TypeError(f"{name} must be a bool, got {type(flag).__name__}")
+                raise NoiseaugTypeError(f"{name} must be a bool, got {type(flag).__name__}")
         self.batch_norm, self.residual = batch_norm, residual
         layers: list[nn.Module] = [nn.Conv2d(channels, width, 3, padding=1), nn.ReLU(inplace=True)]
         for _ in range(depth - 2):

@@ -10,6 +10,7 @@ from torch import Tensor, nn
 
 from .._sizes import pad_to_multiple
 from .._validation import as_batch, check_int, unbatch
+from ..errors import NoiseaugTypeError
 from ..hub import PretrainedMixin, register_model
 
 
@@ -45,7 +46,7 @@ class UNet(nn.Module, PretrainedMixin):
         self.width = check_int(width, "width")
         self.levels = check_int(levels, "levels")
         if not isinstance(residual, bool):
-            raise TypeError(f"residual must be a bool, got {type(residual).__name__}")
+            raise NoiseaugTypeError(f"residual must be a bool, got {type(residual).__name__}")
         self.residual = residual
         self.inc = _double_conv(channels, width)
         self.down = nn.ModuleList(_double_conv(width, width) for _ in range(levels))

@@ -44,6 +44,7 @@ import torch
 from torch import Tensor, nn
 
 from .._validation import as_batch, check_generator, check_int, check_temperature, unbatch
+from ..errors import NoiseaugInputError, NoiseaugTypeError
 from ..hub import PretrainedMixin, register_model
 from ..noise.base import LOG_2PI, standard_normal_like
 from .layers import (ActNorm, FlowCondition, FlowLayer, FlowStep, Squeeze, depth_to_space, run_forward, run_inverse,
@@ -78,7 +79,7 @@ class GaussianSplit(FlowLayer):
     def __init__(self, channels: int) -> None:
         super().__init__()
         if channels < 2:
-            raise ValueError(f"GaussianSplit needs at least 2 channels, got {channels}")
+            raise NoiseaugInputError(f"GaussianSplit needs at least 2 channels, got {channels}")
         self.keep = channels // 2
         self.net = nn.Conv2d(self.keep, 2 * (channels - self.keep), 3, padding=1)
         nn.init.zeros_(self.net.weight)
@@ -135,7 +136,7 @@ class Glow(nn.Module, PretrainedMixin):
         self.hidden = check_int(hidden, "hidden")
         self.image_size = check_int(image_size, "image_size")
         if image_size % 2 ** levels:
-            raise ValueError(f"image_size must be a multiple of 2 ** levels = {2 ** levels}, got {image_size}")
+            raise NoiseaugInputError(f"image_size must be a multiple of 2 ** levels = {2 ** levels}, got {image_size}")
         self.scales = nn.ModuleList()
         width, seed = channels, 0
         for level in range(levels):
@@ -163,10 +164,10 @@ class Glow(nn.Module, PretrainedMixin):
 
     def _check_size(self, x: Tensor, name: str) -> None:
         if x.ndim != 4 or x.shape[1] != self.channels:
-            raise ValueError(f"{name} must have shape (B, {self.channels}, H, W), got {tuple(x.shape)}")
+            raise NoiseaugInputError(f"{name} must have shape (B, {self.channels}, H, W), got {tuple(x.shape)}")
         if x.shape[-1] % self.multiple or x.shape[-2] % self.multiple or x.shape[-1] == 0 or x.shape[-2] == 0:
-            raise ValueError(f"{name}: Glow with {self.levels} levels needs H and W that are positive multiples of "
-                             f"{self.multiple}, got {tuple(x.shape[-2:])}")
+            raise NoiseaugInputError(f"{name}: Glow with {self.levels} levels needs H and W that are positive multiples of "
+                                     f"{self.multiple}, got {tuple(x.shape[-2:])}")
 
     def forward(self, x: Tensor, cond: FlowCondition | None = None) -> tuple[Tensor, Tensor]:
         """Image ``(B, C, H, W)`` -> standard-normal latent ``eps`` of the same shape and per-sample log |det|."""
@@ -239,10 +240,10 @@ class Glow(nn.Module, PretrainedMixin):
         pair = (size, size) if isinstance(size, numbers.Integral) else size
         accepted = f"an int or an (H, W) pair, positive multiples of {self.multiple}"
         if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-            raise TypeError(f"size must be {accepted}, got {size!r}")
+            raise NoiseaugTypeError(f"size must be {accepted}, got {size!r}")
         h, w = (check_int(v, "size", minimum=self.multiple) for v in pair)
         if h % self.multiple or w % self.multiple:
-            raise ValueError(f"size must be {accepted}, got {size!r}")
+            raise NoiseaugInputError(f"size must be {accepted}, got {size!r}")
         reference = next(self.parameters())
         check_generator(generator, reference.device)
         eps = standard_normal_like(reference.new_empty(n, self.channels, h, w), generator)

@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..errors import NoiseaugInputError
+
 
 @dataclass
 class FlowCondition:
@@ -141,7 +143,7 @@ def _scale(raw: Tensor, floor: float = 0.0) -> Tensor:
 
 def _check_floor(scale_floor: float) -> float:
     if isinstance(scale_floor, bool) or not isinstance(scale_floor, (int, float)) or not 0.0 <= scale_floor < 1.0:
-        raise ValueError(f"scale_floor must be a number in [0, 1), got {scale_floor!r}")
+        raise NoiseaugInputError(f"scale_floor must be a number in [0, 1), got {scale_floor!r}")
     return float(scale_floor)
 
 
@@ -164,7 +166,7 @@ class AffineCoupling(FlowLayer):
         super().__init__()
         self.scale_floor = _check_floor(scale_floor)
         if channels < 2:
-            raise ValueError(f"AffineCoupling needs at least 2 channels, got {channels}")
+            raise NoiseaugInputError(f"AffineCoupling needs at least 2 channels, got {channels}")
         self.split = channels // 2
         self.cond_channels = cond_channels
         self.net = small_cnn(self.split + cond_channels, 2 * (channels - self.split), hidden)
@@ -226,7 +228,7 @@ class Squeeze(FlowLayer):
 
     def forward(self, x: Tensor, cond: FlowCondition | None = None) -> tuple[Tensor, Tensor]:
         if x.shape[-1] % 2 or x.shape[-2] % 2:
-            raise ValueError(f"Squeeze needs even height and width, got {tuple(x.shape[-2:])}")
+            raise NoiseaugInputError(f"Squeeze needs even height and width, got {tuple(x.shape[-2:])}")
         return space_to_depth(x), x.new_zeros(x.shape[0])
 
     def inverse(self, y: Tensor, cond: FlowCondition | None = None) -> Tensor:

@@ -38,6 +38,7 @@ from .._sizes import crop_to_multiple
 from .._validation import (as_batch, check_condition, check_generator, check_int, check_names, check_nonnegative,
                            check_same_shape, check_temperature, unbatch)
 from ..conditioning import NoiseCondition
+from ..errors import NoiseaugInputError
 from ..hub import PretrainedMixin, register_model
 from ..noise.base import LOG_2PI, NoiseModel, standard_normal_like
 from .layers import (ActNorm, AffineCoupling, AffineInjector, FlowCondition, InvConv1x1, Squeeze, run_forward,
@@ -144,7 +145,7 @@ class NAFlow(NoiseModel, PretrainedMixin):
         super().__init__()
         check_names(configurations, "configurations")
         if encoder not in ENCODERS:
-            raise ValueError(f"encoder must be one of {list(ENCODERS)}, got {encoder!r}")
+            raise NoiseaugInputError(f"encoder must be one of {list(ENCODERS)}, got {encoder!r}")
         for name, value in (("levels", levels), ("blocks", blocks), ("hidden", hidden), ("features", features)):
             check_int(value, name)
         self.configurations = list(configurations)
@@ -184,18 +185,18 @@ class NAFlow(NoiseModel, PretrainedMixin):
 
     def _check_size(self, x: Tensor, name: str) -> None:
         if x.shape[-1] % self.multiple or x.shape[-2] % self.multiple:
-            raise ValueError(f"{name}: NAFlow with {self.levels} levels needs H and W divisible by {self.multiple}, "
-                             f"got {tuple(x.shape[-2:])}; NAFlowTransform pads and crops for you")
+            raise NoiseaugInputError(f"{name}: NAFlow with {self.levels} levels needs H and W divisible by {self.multiple}, "
+                                     f"got {tuple(x.shape[-2:])}; NAFlowTransform pads and crops for you")
 
     def config_index(self, cond: NoiseCondition | None, batch: int, device: torch.device) -> Tensor:
         """``cond.config`` validated: ``(B,)`` long indices into :attr:`configurations`."""
         cond = check_condition(cond, batch)
         if cond is None or cond.config is None:
-            raise ValueError("NAFlow needs cond=NoiseCondition(config=...) with one configuration index per image "
-                             "(or use sample_mixture / sample_noise_aware)")
+            raise NoiseaugInputError("NAFlow needs cond=NoiseCondition(config=...) with one configuration index per image "
+                                     "(or use sample_mixture / sample_noise_aware)")
         config = cond.config.to(device)
         if config.dtype not in (torch.int32, torch.int64) or bool(((config < 0) | (config >= len(self.configurations))).any()):
-            raise ValueError(f"cond.config must hold integer indices into {self.configurations}, got {cond.config.tolist()}")
+            raise NoiseaugInputError(f"cond.config must hold integer indices into {self.configurations}, got {cond.config.tolist()}")
         return config.long()
 
     def encode(self, noise: Tensor, clean: Tensor) -> tuple[Tensor, Tensor]:
@@ -250,7 +251,7 @@ class NAFlow(NoiseModel, PretrainedMixin):
         """The latent ``z`` of validated reference pair(s), cropped (top-left) to a multiple of ``2 ** levels``."""
         noisy, clean, unbatched = self._check_reference(noisy, clean)
         if min(clean.shape[-2:]) < self.multiple:
-            raise ValueError(f"{what} needs images of at least {self.multiple}x{self.multiple}, got {tuple(clean.shape[-2:])}")
+            raise NoiseaugInputError(f"{what} needs images of at least {self.multiple}x{self.multiple}, got {tuple(clean.shape[-2:])}")
         noisy, clean = (crop_to_multiple(t, self.multiple).to(self.means.dtype) for t in (noisy, clean))
         z, _ = self.encode(noisy - clean, clean)
         return z, unbatched
@@ -303,7 +304,7 @@ class NAFlow(NoiseModel, PretrainedMixin):
         """
         noisy_b, clean_b, _ = self._check_reference(noisy, clean)
         if not bool((noisy_b != clean_b).any()):
-            raise ValueError("reference noisy and clean images are identical: the reference has no noise to fit")
+            raise NoiseaugInputError("reference noisy and clean images are identical: the reference has no noise to fit")
         z, _ = self._reference_latent(noisy_b, clean_b, "fit_latent")
         z = z.double()
         mean = z.mean(dim=(0, 2, 3))
@@ -341,9 +342,9 @@ class NAFlow(NoiseModel, PretrainedMixin):
         """Mean and std ``(B, C)`` of the Gaussian whose mean and covariance are the ``weights``-mix of the
         configurations' (Alg. 1): ``mu = sum_c w_c mu_c``, ``Sigma = sum_c w_c Sigma_c``."""
         if weights.ndim != 2 or weights.shape[1] != len(self.configurations):
-            raise ValueError(f"weights must be (B, {len(self.configurations)}), got shape {tuple(weights.shape)}")
+            raise NoiseaugInputError(f"weights must be (B, {len(self.configurations)}), got shape {tuple(weights.shape)}")
         if not bool(torch.isfinite(weights).all()) or bool((weights < 0).any()):
-            raise ValueError("weights must be finite and non-negative")
+            raise NoiseaugInputError("weights must be finite and non-negative")
         weights = weights / weights.sum(1, keepdim=True).clamp(min=1e-12)
         w = weights.to(self.means.dtype)
         return w @ self.means, (w @ (2 * self.log_stds).exp()).sqrt()
@@ -375,7 +376,7 @@ class NAFlow(NoiseModel, PretrainedMixin):
         if weights.shape[0] == 1:
             weights = weights.expand(x.shape[0], -1)
         elif weights.shape[0] != x.shape[0]:
-            raise ValueError(f"reference batch {weights.shape[0]} must be 1 or the target batch {x.shape[0]}")
+            raise NoiseaugInputError(f"reference batch {weights.shape[0]} must be 1 or the target batch {x.shape[0]}")
         return unbatch(self._sample_mixture(x, weights, generator, temperature), unbatched)
 
     def sample_fitted(self, clean: Tensor, reference_noisy: Tensor, reference_clean: Tensor,

@@ -23,6 +23,7 @@ from torch import Tensor, nn
 
 from .._validation import check_condition, check_int, check_names
 from ..conditioning import NoiseCondition
+from ..errors import NoiseaugInputError
 from ..hub import PretrainedMixin, register_model
 from ..noise.base import LOG_2PI, NoiseModel, standard_normal_like
 from .layers import FlowCondition, FlowStep, Gain, SignalDependent, run_forward, run_inverse
@@ -70,9 +71,9 @@ class NoiseFlow(NoiseModel, PretrainedMixin):
         check_names(cameras, "cameras")
         if not isinstance(iso_levels, (list, tuple)) or not iso_levels or not all(
                 isinstance(i, numbers.Real) and not isinstance(i, bool) and i > 0 for i in iso_levels):
-            raise ValueError(f"iso_levels must be a non-empty list of positive ISO values, got {iso_levels!r}")
+            raise NoiseaugInputError(f"iso_levels must be a non-empty list of positive ISO values, got {iso_levels!r}")
         if variant not in ("full", "nlf"):
-            raise ValueError(f"variant must be 'full' or 'nlf', got {variant!r}")
+            raise NoiseaugInputError(f"variant must be 'full' or 'nlf', got {variant!r}")
         check_int(hidden, "hidden")
         check_int(steps, "steps", minimum=0)
         self.cameras = list(cameras)
@@ -100,15 +101,15 @@ class NoiseFlow(NoiseModel, PretrainedMixin):
         """Validate ``cond`` (ISO and camera per sample) and map it to the layers' indices."""
         cond = check_condition(cond, clean.shape[0])
         if cond is None or cond.iso is None or cond.camera is None:
-            raise ValueError("NoiseFlow needs cond=NoiseCondition(iso=..., camera=...) with one entry per image")
+            raise NoiseaugInputError("NoiseFlow needs cond=NoiseCondition(iso=..., camera=...) with one entry per image")
         iso = cond.iso.to(clean.device, torch.float64)
         match = (iso[:, None] - self.iso_table.to(clean.device)[None]).abs() < 0.5
         if not bool(match.any(1).all()):
             unknown = sorted({float(v) for v, ok in zip(iso.tolist(), match.any(1).tolist()) if not ok})
-            raise ValueError(f"unknown ISO {unknown}; this model knows ISO {self.iso_levels}")
+            raise NoiseaugInputError(f"unknown ISO {unknown}; this model knows ISO {self.iso_levels}")
         camera = cond.camera.to(clean.device)
         if camera.dtype not in (torch.int32, torch.int64) or bool(((camera < 0) | (camera >= len(self.cameras))).any()):
-            raise ValueError(f"cond.camera must hold integer indices into {self.cameras}, got {cond.camera.tolist()}")
+            raise NoiseaugInputError(f"cond.camera must hold integer indices into {self.cameras}, got {cond.camera.tolist()}")
         return FlowCondition(clean=clean, iso=iso.to(clean.dtype), iso_index=match.long().argmax(1), camera=camera.long())
 
     def encode(self, noise: Tensor, fc: FlowCondition) -> tuple[Tensor, Tensor]:

@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 
 from .._validation import check_int
+from ..errors import NoiseaugInputError
 
 #: Pixels (batch x height x width) one flow decoding call may hold before it is tiled: 4 Mpx,
 #: e.g. 16 images of 512 x 512, or one 2048 x 2048 image.
@@ -54,9 +55,9 @@ def decode_in_tiles(decode: Decode, z: Tensor, clean: Tensor, *, tile: int, over
     height, width = clean.shape[-2:]
     stride = height // z.shape[-2]
     if stride * z.shape[-2] != height or stride * z.shape[-1] != width:
-        raise ValueError(f"the latent {tuple(z.shape)} is not the image {tuple(clean.shape)} at one integer stride")
+        raise NoiseaugInputError(f"the latent {tuple(z.shape)} is not the image {tuple(clean.shape)} at one integer stride")
     if tile % stride or overlap % stride:
-        raise ValueError(f"tile {tile} and overlap {overlap} must be multiples of the latent's stride {stride}")
+        raise NoiseaugInputError(f"tile {tile} and overlap {overlap} must be multiples of the latent's stride {stride}")
     out: Tensor | None = None
     for top in range(0, height, tile):
         for left in range(0, width, tile):

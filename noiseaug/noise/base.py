@@ -23,6 +23,7 @@ from torch import Tensor, nn
 
 from .._validation import as_batch, check_condition, check_generator, check_same_shape, check_temperature, unbatch
 from ..conditioning import NoiseCondition
+from ..errors import NoiseaugInputError
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -120,9 +121,9 @@ class GaussianFamilyNoise(NoiseModel):
         clean = clean.to(torch.promote_types(clean.dtype, torch.float32))
         variance = self.variance(clean)
         if not bool((variance > 0).all()):  # a zero variance is a point mass: log N is 0/0 = NaN there
-            raise ValueError(f"{type(self).__name__}({self.extra_repr()}): the noise variance is 0 at some pixels of "
-                             f"clean (a zero sigma / read_sigma, or beta2 = 0 where clean is 0), so the likelihood is "
-                             f"degenerate there; log_prob and nll need a positive variance")
+            raise NoiseaugInputError(f"{type(self).__name__}({self.extra_repr()}): the noise variance is 0 at some pixels of "
+                                     f"clean (a zero sigma / read_sigma, or beta2 = 0 where clean is 0), so the likelihood is "
+                                     f"degenerate there; log_prob and nll need a positive variance")
         return gaussian_log_prob(noisy - clean, variance)
 
 

@@ -9,6 +9,7 @@ from torch import Tensor
 
 from .._validation import check_parameter, per_sample
 from ..conditioning import NoiseCondition
+from ..errors import NoiseaugInputError
 from .base import LOG_2PI, GaussianFamilyNoise, standard_normal_like
 from .heteroscedastic import fit_linear_variance
 
@@ -70,7 +71,7 @@ class PoissonGaussianNoise(GaussianFamilyNoise):
         if not self.exact_likelihood:
             return super()._log_prob(noisy, clean, cond)
         if not bool((self.read_sigma > 0).all()):
-            raise ValueError("read_sigma must be > 0 for the exact Poisson-Gaussian likelihood")
+            raise NoiseaugInputError("read_sigma must be > 0 for the exact Poisson-Gaussian likelihood")
         x = clean.double().clamp(min=0)
         gain = per_sample(self.gain, "gain", x).expand_as(x).flatten(1)
         read = per_sample(self.read_sigma, "read_sigma", x).expand_as(x).flatten(1)

@@ -18,6 +18,7 @@ from .._validation import check_nonnegative
 from ..conditioning import NoiseCondition
 from ..data.camera import CameraDraw, SimulatedCamera
 from ..data.simulated_pairs import batch_generator
+from ..errors import NoiseaugInputError
 from ..flows.noise_flow import NoiseFlow
 from ..hub import save_pretrained
 from ..metrics import psnr
@@ -114,16 +115,16 @@ def train_clean_free(image_folder: str | Path, out_dir: str | Path, *, method: s
     Under ``torchrun`` each rank draws its own batches (seed + rank) and gradients are averaged.
     """
     if method not in METHODS:
-        raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
+        raise NoiseaugInputError(f"method must be one of {sorted(METHODS)}, got {method!r}")
     if denoiser not in CLEAN_FREE_DENOISERS:
-        raise ValueError(f"denoiser must be one of {sorted(CLEAN_FREE_DENOISERS)}, got {denoiser!r}")
+        raise NoiseaugInputError(f"denoiser must be one of {sorted(CLEAN_FREE_DENOISERS)}, got {denoiser!r}")
     if residual not in RESIDUALS:
-        raise ValueError(f"residual must be one of {RESIDUALS}, got {residual!r}")
+        raise NoiseaugInputError(f"residual must be one of {RESIDUALS}, got {residual!r}")
     if residual != "denoised" and method != "n2nflow":
-        raise ValueError(f"residual {residual!r} needs two shots of one scene and a noise model: method 'n2nflow', "
-                         f"got {method!r}")
+        raise NoiseaugInputError(f"residual {residual!r} needs two shots of one scene and a noise model: method 'n2nflow', "
+                                 f"got {method!r}")
     if noise not in ("camera", "pixel-independent", "heteroscedastic"):
-        raise ValueError(f"noise must be 'camera', 'pixel-independent' or 'heteroscedastic', got {noise!r}")
+        raise NoiseaugInputError(f"noise must be 'camera', 'pixel-independent' or 'heteroscedastic', got {noise!r}")
     if flow_lr is not None:
         check_nonnegative(flow_lr, "flow_lr", strict=True)
     rank, _ = init_distributed()

@@ -32,6 +32,7 @@ from ..data.patches import random_patch
 from ..data.simulated_pairs import batch_generator, read_image_folder
 from ..data.splits import split_scenes
 from ..denoisers import DnCNN, UNet
+from ..errors import NoiseaugInputError, NoiseaugTypeError
 from ..metrics import psnr
 from ..transforms import NoiseTransform
 
@@ -85,21 +86,21 @@ class CropBatches:
                  noise: NoiseTransform | None = None, patch: int, batch_size: int, seed: int = 0,
                  device: str | torch.device = "cpu") -> None:
         if noisy is None and not clean:
-            raise ValueError("clean must hold at least one image when no noisy images are given")
+            raise NoiseaugInputError("clean must hold at least one image when no noisy images are given")
         if noisy is not None and (not noisy or noise is not None):
-            raise ValueError("noisy must be a non-empty sequence of images, and noise must be None with real noisy images")
+            raise NoiseaugInputError("noisy must be a non-empty sequence of images, and noise must be None with real noisy images")
         if noisy is not None and clean is not None and len(clean) != len(noisy):
-            raise ValueError(f"clean must pair with noisy one to one, got {len(clean)} and {len(noisy)} images")
+            raise NoiseaugInputError(f"clean must pair with noisy one to one, got {len(clean)} and {len(noisy)} images")
         if noise is not None and not isinstance(noise, NoiseTransform):
-            raise TypeError(f"noise must be a NoiseTransform or None, got {type(noise).__name__}")
+            raise NoiseaugTypeError(f"noise must be a NoiseTransform or None, got {type(noise).__name__}")
         if check_int(patch, "patch", minimum=2) % 2:
-            raise ValueError(f"patch must be an even int >= 2, got {patch!r}")
+            raise NoiseaugInputError(f"patch must be an even int >= 2, got {patch!r}")
         check_int(batch_size, "batch_size")
         self.first = list(noisy if noisy is not None else clean)
         self.partner = list(clean) if noisy is not None and clean is not None else None
         small = [tuple(img.shape) for img in self.first if img.ndim != 3 or min(img.shape[-2:]) < patch]
         if small:
-            raise ValueError(f"every image must be (C, H, W) with H, W >= patch={patch}, got shapes {small[:3]}")
+            raise NoiseaugInputError(f"every image must be (C, H, W) with H, W >= patch={patch}, got shapes {small[:3]}")
         self.real, self.noise = noisy is not None, noise
         self.patch, self.batch_size, self.seed, self.device = patch, batch_size, seed, torch.device(device)
 
@@ -145,7 +146,7 @@ def build_denoiser(name: str, channels: int = 3, width: int | None = None, depth
         return UNet(channels, width=width or 48, levels=depth or 4, residual=bool(residual))
     if name == "dncnn":
         return DnCNN(channels, depth=depth or 17, width=width or 64, residual=residual is not False)
-    raise ValueError(f"denoiser must be one of {sorted(DENOISERS)}, got {name!r}")
+    raise NoiseaugInputError(f"denoiser must be one of {sorted(DENOISERS)}, got {name!r}")
 
 
 @torch.no_grad()

@@ -36,6 +36,7 @@ from ..data.root import data_folder
 from ..data.simulated_pairs import read_image_folder
 from ..demo import quantize_8bit
 from ..denoisers import DnCNN
+from ..errors import NoiseaugInputError
 from ..hub import save_pretrained
 from ..transforms import (
     GaussianNoiseTransform,
@@ -71,7 +72,7 @@ NOISE_SOURCES = (*SYNTHETIC_SOURCES, *REAL_SOURCES)
 def noise_source(name: str) -> NoiseTransform:
     """The synthesizer of a named source (see the module docs); ``ValueError`` for unknown names."""
     if name not in SYNTHETIC_SOURCES:
-        raise ValueError(f"noise must be one of {list(SYNTHETIC_SOURCES)} (or {list(REAL_SOURCES)} for real pairs), "
+        raise NoiseaugInputError(f"noise must be one of {list(SYNTHETIC_SOURCES)} (or {list(REAL_SOURCES)} for real pairs), "
                          f"got {name!r}")
     return SYNTHETIC_SOURCES[name]().eval()
 
@@ -124,7 +125,7 @@ class Noise2Clean(nn.Module):
 
     def forward(self, batch: CropBatch) -> Tensor:
         if batch.clean is None:
-            raise ValueError("Noise2Clean needs batches with clean images (batch.clean is None)")
+            raise NoiseaugInputError("Noise2Clean needs batches with clean images (batch.clean is None)")
         return (self.denoiser(batch.noisy) - batch.clean).square().mean()
 
 
@@ -139,7 +140,7 @@ def train_denoiser(out_dir: str | Path, noise: str, *, images: str | Path | None
     ``clean/kodak24`` under the data root); ``data_root`` locates the real pairs of ``noise="real"`` / ``"real-phone"``.
     """
     if noise not in NOISE_SOURCES:
-        raise ValueError(f"noise must be one of {list(NOISE_SOURCES)}, got {noise!r}")
+        raise NoiseaugInputError(f"noise must be one of {list(NOISE_SOURCES)}, got {noise!r}")
     rank, _ = init_distributed()
     with seeded(seed):
         denoiser = DnCNN(channels=3, depth=depth, width=width)

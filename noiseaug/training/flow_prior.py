@@ -41,6 +41,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..data.root import data_folder
+from ..errors import NoiseaugInputError, NoiseaugTypeError
 from ..flows.glow import Glow
 from ..hub import save_pretrained
 from ..noise import GaussianNoise
@@ -106,9 +107,9 @@ class FlowPriorDenoising(nn.Module):
     def __init__(self, denoiser: nn.Module, prior: Glow, lam: float = FLOW_PRIOR_LAMBDA) -> None:
         super().__init__()
         if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not lam >= 0:
-            raise ValueError(f"lam must be a number >= 0, got {lam!r}")
+            raise NoiseaugInputError(f"lam must be a number >= 0, got {lam!r}")
         if not isinstance(prior, Glow):
-            raise TypeError(f"prior must be a Glow, got {type(prior).__name__}")
+            raise NoiseaugTypeError(f"prior must be a Glow, got {type(prior).__name__}")
         self.denoiser, self.prior, self.lam = denoiser, prior.requires_grad_(False).eval(), float(lam)
 
     def train(self, mode: bool = True) -> FlowPriorDenoising:
@@ -182,14 +183,14 @@ def train_flow_prior_denoiser(out_dir: str | Path, prior: str | Path | Glow, *, 
         lr: Adam, x0.1 at 75 % of the steps. ``best.pt`` keeps the best ``val_psnr``.
     """
     if isinstance(max_sigma, bool) or not isinstance(max_sigma, (int, float)) or not 0 <= max_sigma <= 255:
-        raise ValueError(f"max_sigma must be a number in [0, 255] (0-255 scale), got {max_sigma!r}")
+        raise NoiseaugInputError(f"max_sigma must be a number in [0, 255] (0-255 scale), got {max_sigma!r}")
     rank, _ = init_distributed()
     device = resolve_device(device)
     glow = prior if isinstance(prior, Glow) else Glow.from_pretrained(prior)
     glow = glow.to(device)
     if patch_size % glow.image_size and patch_size % glow.multiple:
-        raise ValueError(f"patch_size must be a multiple of the prior's image_size {glow.image_size} (or of "
-                         f"{glow.multiple}), got {patch_size}")
+        raise NoiseaugInputError(f"patch_size must be a multiple of the prior's image_size {glow.image_size} (or of "
+                                 f"{glow.multiple}), got {patch_size}")
     train_images, test_images = clean_split(images or data_folder("clean", "bsd300-test"))
     noise = GaussianNoiseTransform(sigma=(0.0, max_sigma / 255), clip=False)
     batches = CropBatches(clean=train_images, noise=noise, patch=patch_size, batch_size=batch_size,

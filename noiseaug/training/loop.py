@@ -30,10 +30,16 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from .._validation import check_int, check_nonnegative, check_seed
-from .checkpoint import load_checkpoint, save_checkpoint
+from ..atomic import atomic_write_text
+from ..errors import NoiseaugInputError
+from .checkpoint import CheckpointError, load_checkpoint, load_training_checkpoint, save_checkpoint
 
 LAST_CHECKPOINT = "last.pt"
 BEST_CHECKPOINT = "best.pt"
+
+
+class TrainingStoppedError(NoiseaugInputError, RuntimeError):
+    """Training cannot go on (e.g. a run of non-finite losses): a property of the data and settings, not a bug."""
 
 
 class BatchSource(Protocol):
@@ -133,16 +139,41 @@ class Trainer:
         path = Path(path) if path is not None else self.out_dir / LAST_CHECKPOINT
         if not path.is_file():
             return False
-        checkpoint = load_checkpoint(path)
-        self.objective.load_state_dict(checkpoint["model"])
-        self.optimizer.load_state_dict(checkpoint["optimizer"])
-        self.scheduler.load_state_dict(checkpoint["scheduler"])
-        self.state = TrainState(**checkpoint["state"])
+        try:
+            checkpoint = load_training_checkpoint(path)
+            self._load_states(checkpoint, path)
+        except CheckpointError as error:
+            raise CheckpointError(f"{error}; {self._best_advice(path)}") from error
         if "rng" in checkpoint:  # checkpoints before the RNG state was saved resume without it
             torch.set_rng_state(checkpoint["rng"]["cpu"])
             if torch.cuda.is_available() and checkpoint["rng"].get("cuda"):
                 torch.cuda.set_rng_state_all(checkpoint["rng"]["cuda"])
         return True
+
+    def _load_states(self, checkpoint: dict[str, Any], path: Path) -> None:
+        """Weights, optimiser, schedule and step from a checkpoint; :class:`CheckpointError` if they do not fit
+        this run's objective (another model or architecture)."""
+        try:
+            self.objective.load_state_dict(checkpoint["model"])
+            self.optimizer.load_state_dict(checkpoint["optimizer"])
+            self.scheduler.load_state_dict(checkpoint["scheduler"])
+            self.state = TrainState(**checkpoint["state"])
+        except (RuntimeError, KeyError, TypeError, ValueError) as error:
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise CheckpointError(f"{path} does not fit this run's model ({first_line})") from error
+
+    def _best_advice(self, damaged: Path) -> str:
+        """What to do about a damaged checkpoint: resume from a valid ``best.pt`` if there is one, or start over."""
+        best = self.out_dir / BEST_CHECKPOINT
+        if best.is_file() and best.resolve() != damaged.resolve():
+            try:
+                step = load_training_checkpoint(best)["state"].get("step", "?")
+            except CheckpointError:
+                pass
+            else:
+                return (f"{best} is a valid checkpoint (step {step}): copy it to {damaged} to resume from there, "
+                        "or pass --no-resume to start over")
+        return "pass --no-resume to start over"
 
     def _checkpoint(self) -> dict[str, Any]:
         """Everything a resumed run needs: weights, Adam moments, lr schedule, step and history (the data
@@ -196,8 +227,8 @@ class Trainer:
                 self.state.skipped_nonfinite += 1
                 self._log(bar, f"step {step}: non-finite loss, batch skipped ({self.state.skipped_nonfinite} so far)")
                 if consecutive_nonfinite > self.config.max_consecutive_nonfinite:
-                    raise RuntimeError(f"training stopped at step {step}: {consecutive_nonfinite} consecutive batches "
-                                       f"had a non-finite loss (check the learning rate and the data)")
+                    raise TrainingStoppedError(f"training stopped at step {step}: {consecutive_nonfinite} consecutive batches "
+                                               f"had a non-finite loss (check the learning rate and the data)")
             else:
                 consecutive_nonfinite = 0
                 running = loss if running is None else 0.98 * running + 0.02 * loss
@@ -238,7 +269,7 @@ class Trainer:
         state = self.fit()
         if self.rank == 0:
             self.load_best()
-            (self.out_dir / "history.json").write_text(json.dumps(state.history, indent=2))
+            atomic_write_text(self.out_dir / "history.json", json.dumps(state.history, indent=2))
         return state
 
     def _log_plain(self, message: str) -> None:

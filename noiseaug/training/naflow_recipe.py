@@ -25,6 +25,7 @@ from torch import Tensor, nn
 
 from ..conditioning import NoiseCondition
 from ..data.paired import ImagePair, PairedImageFolder
+from ..errors import NoiseaugInputError
 from ..data.splits import split_scenes
 from ..flows.naflow import NAFlow
 from ..hub import save_pretrained
@@ -84,7 +85,7 @@ def real_srgb_split(data_root: str | Path | None = None, test_fraction: float = 
     (:func:`attach_full_photos`), and every ``sidd-train`` pair (smartphones are tested on ``sidd-dev``)."""
     unknown = [s for s in sources if s not in SOURCES]
     if unknown or not sources:
-        raise ValueError(f"sources must be a non-empty selection of {list(SOURCES)}, got {list(sources)}")
+        raise NoiseaugInputError(f"sources must be a non-empty selection of {list(SOURCES)}, got {list(sources)}")
 
     def folder(name: str) -> Path | None:
         return None if data_root is None else Path(data_root) / "real-srgb" / name

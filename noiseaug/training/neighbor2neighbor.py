@@ -38,6 +38,7 @@ from torch import Tensor, nn
 from .._validation import check_int, check_nonnegative
 from ..data.neighbour import neighbour_subsample
 from ..data.root import data_folder
+from ..errors import NoiseaugInputError
 from ..hub import save_pretrained
 from ..transforms import GaussianNoiseTransform, NoiseTransform, ParamRange, PoissonGaussianNoiseTransform
 from .crops import CropBatch, CropBatches, build_denoiser, clean_split, mean_psnr, resolve_device
@@ -129,11 +130,11 @@ def noise_transform(spec: str) -> NoiseTransform:
     """
     match = _SPEC.match(spec) if isinstance(spec, str) else None
     if match is None:
-        raise ValueError(f"noise must look like 'gauss25', 'gauss5-50', 'poisson30' or 'poisson5-50', got {spec!r}")
+        raise NoiseaugInputError(f"noise must look like 'gauss25', 'gauss5-50', 'poisson30' or 'poisson5-50', got {spec!r}")
     kind, low, high = match.group(1), float(match.group(2)), float(match.group(3) or match.group(2))
     valid = 0 < low <= high if kind == "poisson" else 0 <= low <= high
     if not valid:
-        raise ValueError(f"noise {spec!r}: the range must be increasing (and positive for poisson)")
+        raise NoiseaugInputError(f"noise {spec!r}: the range must be increasing (and positive for poisson)")
     if kind == "gauss":
         return GaussianNoiseTransform(sigma=(low / 255, high / 255), clip=False)
     return PoissonGaussianNoiseTransform(gain=ParamRange(1 / high, 1 / low, log=True), read_sigma=0.0, clip=False)
@@ -166,9 +167,9 @@ def train_neighbor2neighbor(out_dir: str | Path, *, objective: str = "neighbor2n
     Under ``torchrun`` each rank draws its own batches (``seed + 1000 * rank``).
     """
     if objective not in OBJECTIVES:
-        raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+        raise NoiseaugInputError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
     if data not in ("synthetic", "real"):
-        raise ValueError(f"data must be 'synthetic' or 'real', got {data!r}")
+        raise NoiseaugInputError(f"data must be 'synthetic' or 'real', got {data!r}")
     rank, _ = init_distributed()
     device = resolve_device(device)
     common = {"patch": patch_size, "device": device}

@@ -56,6 +56,7 @@ from ..conditioning import NoiseCondition
 from ..data.camera import CameraDraw
 from ..data.neighbour import neighbour_subsample
 from ..data.simulated_pairs import batch_generator
+from ..errors import NoiseaugInputError
 from ..noise.base import NoiseModel
 
 N2NFLOW_LAMBDA = 2.0**18
@@ -88,7 +89,7 @@ class Noise2NoiseFlow(nn.Module):
                  self_sample: bool = False, denoiser_only: bool = False, residual: str = "denoised") -> None:
         super().__init__()
         if residual not in RESIDUALS:
-            raise ValueError(f"residual must be one of {RESIDUALS}, got {residual!r}")
+            raise NoiseaugInputError(f"residual must be one of {RESIDUALS}, got {residual!r}")
         self.noise_model, self.denoiser = noise_model, denoiser
         self.lam, self.self_sample, self.denoiser_only, self.residual = lam, self_sample, denoiser_only, residual
 
@@ -117,7 +118,7 @@ class R2RFlow(nn.Module):
                  denoiser_warmup: int = 0) -> None:
         super().__init__()
         if not alpha > 0:
-            raise ValueError(f"alpha must be > 0, got {alpha}")
+            raise NoiseaugInputError(f"alpha must be > 0, got {alpha}")
         self.noise_model, self.denoiser, self.lam, self.alpha = noise_model, denoiser, lam, alpha
         self.denoiser_warmup = check_int(denoiser_warmup, "denoiser_warmup", minimum=0)
         # Training forward passes so far (a buffer: checkpointed, so a resumed run keeps its phase).
@@ -156,9 +157,9 @@ class ShotPairs:
 
     def __init__(self, source, mode: str = "pairs") -> None:
         if mode not in ("pairs", "single", "neighbour"):
-            raise ValueError(f"mode must be 'pairs', 'single' or 'neighbour', got {mode!r}")
+            raise NoiseaugInputError(f"mode must be 'pairs', 'single' or 'neighbour', got {mode!r}")
         if mode == "pairs" and source.captures < 2:
-            raise ValueError("mode 'pairs' needs a source with captures >= 2")
+            raise NoiseaugInputError("mode 'pairs' needs a source with captures >= 2")
         self.source, self.mode = source, mode
 
     def batch(self, step: int) -> NoisyPair:

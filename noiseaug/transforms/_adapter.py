@@ -14,6 +14,7 @@ from torch import Tensor
 from torch.utils.data import get_worker_info
 
 from .._seeds import mix_seeds
+from ..errors import NoiseaugInputError, NoiseaugTypeError
 from .base import NoiseTransform, noise_rows
 
 
@@ -26,11 +27,11 @@ def missing_dependency(extra: str, error: Exception) -> ImportError:
 def check_wrapped(transform: object, adapter: str) -> NoiseTransform:
     """The transform an adapter wraps: a :class:`NoiseTransform` with ``p == 1`` (the adapter owns ``p``)."""
     if not isinstance(transform, NoiseTransform):
-        raise TypeError(f"{adapter}: transform must be a noiseaug NoiseTransform (e.g. GaussianNoiseTransform()), "
-                        f"got {type(transform).__name__}")
+        raise NoiseaugTypeError(f"{adapter}: transform must be a noiseaug NoiseTransform (e.g. GaussianNoiseTransform()), "
+                                f"got {type(transform).__name__}")
     if transform.p != 1.0:
-        raise ValueError(f"{adapter}: the adapter applies p itself, so build the wrapped transform with p=1.0 "
-                         f"(got p={transform.p}) and pass p={transform.p} to {adapter} instead")
+        raise NoiseaugInputError(f"{adapter}: the adapter applies p itself, so build the wrapped transform with p=1.0 "
+                                 f"(got p={transform.p}) and pass p={transform.p} to {adapter} instead")
     return transform
 
 
@@ -60,7 +61,7 @@ def to_unit(images: Tensor) -> tuple[Tensor, torch.dtype]:
         return images.to(torch.float32) / 255.0, images.dtype
     if images.is_floating_point():
         return images, images.dtype
-    raise TypeError(f"image must be uint8 (0..255) or floating point in [0, 1], got dtype {images.dtype}")
+    raise NoiseaugTypeError(f"image must be uint8 (0..255) or floating point in [0, 1], got dtype {images.dtype}")
 
 
 def from_unit(noisy: Tensor, dtype: torch.dtype) -> Tensor:
@@ -84,7 +85,7 @@ def noise_hwc(transform: NoiseTransform, images: np.ndarray, selected: Tensor | 
     The images go through torch as one ``(N, C, H, W)`` batch; the result has the input's shape and dtype.
     """
     if images.dtype not in (np.uint8, np.float32):
-        raise TypeError(f"image must be uint8 (0..255) or float32 in [0, 1], got dtype {images.dtype}")
+        raise NoiseaugTypeError(f"image must be uint8 (0..255) or float32 in [0, 1], got dtype {images.dtype}")
     gray = images.ndim == 3
     array = images[..., None] if gray else images
     if not array.flags.writeable or any(stride < 0 for stride in array.strides):  # torch takes neither

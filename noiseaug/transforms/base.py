@@ -10,6 +10,7 @@ from torch import Tensor, nn
 
 from .._validation import as_batch, check_condition, check_generator, check_probability, unbatch
 from ..conditioning import NoiseCondition
+from ..errors import NoiseaugTypeError
 
 
 class NoiseTransform(nn.Module, ABC):
@@ -37,7 +38,7 @@ class NoiseTransform(nn.Module, ABC):
         super().__init__()
         self.p = check_probability(p)
         if not isinstance(clip, bool):
-            raise TypeError(f"clip must be a bool, got {type(clip).__name__}")
+            raise NoiseaugTypeError(f"clip must be a bool, got {type(clip).__name__}")
         self.clip = clip
 
     def forward(self, images: Tensor, cond: NoiseCondition | None = None,

@@ -14,6 +14,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from ..errors import NoiseaugTypeError
+
 #: Dtypes the flows run in.
 FLOW_DTYPES = (torch.float32, torch.float64)
 
@@ -30,9 +32,9 @@ def flow_dtype(model: nn.Module, transform_name: str) -> torch.dtype:
     """The model's parameter dtype; ``TypeError`` unless it is float32 or float64."""
     dtype = next(model.parameters()).dtype
     if dtype not in FLOW_DTYPES:
-        raise TypeError(f"{transform_name} runs its flow in float32 or float64, but the model's parameters are "
-                        f"{dtype}; keep the module in full precision (half-precision images are handled by "
-                        f"upcasting them)")
+        raise NoiseaugTypeError(f"{transform_name} runs its flow in float32 or float64, but the model's parameters are "
+                                f"{dtype}; keep the module in full precision (half-precision images are handled by "
+                                f"upcasting them)")
     return dtype
 
 

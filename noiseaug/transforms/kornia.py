@@ -9,6 +9,7 @@ from kornia.augmentation import IntensityAugmentationBase2D
 from torch import Tensor
 
 from .._validation import check_probability
+from ..errors import NoiseaugTypeError
 from ._adapter import check_wrapped, noise_selected, seeded_generator
 from .base import NoiseTransform
 
@@ -59,7 +60,7 @@ class KorniaNoise(IntensityAugmentationBase2D):
                  keepdim: bool = False) -> None:
         for name, flag in (("same_on_batch", same_on_batch), ("keepdim", keepdim)):
             if not isinstance(flag, bool):
-                raise TypeError(f"KorniaNoise: {name} must be a bool, got {type(flag).__name__}")
+                raise NoiseaugTypeError(f"KorniaNoise: {name} must be a bool, got {type(flag).__name__}")
         super().__init__(p=check_probability(p), p_batch=1.0, same_on_batch=same_on_batch, keepdim=keepdim)
         self.noise = check_wrapped(transform, "KorniaNoise")
 

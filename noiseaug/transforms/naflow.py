@@ -13,6 +13,7 @@ from torch import Tensor
 from .._sizes import pad_to_multiple
 from .._validation import as_batch, check_known_names, check_nonnegative, check_temperature
 from ..conditioning import NoiseCondition
+from ..errors import NoiseaugInputError, NoiseaugTypeError
 from ..flows.naflow import NAFlow
 from .base import NoiseTransform
 from .flow_precision import flow_dtype, sample_in_flow_precision
@@ -81,27 +82,27 @@ class NAFlowTransform(NoiseTransform):
                  posterior_temperature: float = 1.0) -> None:
         super().__init__(p=p, clip=clip)
         if not isinstance(model, NAFlow):
-            raise TypeError(f"model must be an NAFlow, got {type(model).__name__}")
+            raise NoiseaugTypeError(f"model must be an NAFlow, got {type(model).__name__}")
         if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+            raise NoiseaugInputError(f"mode must be one of {MODES}, got {mode!r}")
         if not isinstance(mixture, bool):
-            raise TypeError(f"mixture must be a bool, got {type(mixture).__name__}")
+            raise NoiseaugTypeError(f"mixture must be a bool, got {type(mixture).__name__}")
         if reference_method not in REFERENCE_METHODS:
-            raise ValueError(f"reference_method must be one of {REFERENCE_METHODS}, got {reference_method!r}")
+            raise NoiseaugInputError(f"reference_method must be one of {REFERENCE_METHODS}, got {reference_method!r}")
         self.model, self.mode, self.mixture, self.reference_method = model, mode, mixture, reference_method
         self.temperature = check_temperature(temperature)
         self.posterior_temperature = check_nonnegative(posterior_temperature, "posterior_temperature")
         self.configurations = check_known_names(configurations, model.configurations, "configurations")
         if mode == "configuration" and configurations is not None and len(self.configurations) != 1:
-            raise ValueError(f"mode='configuration' takes one name in configurations (or cond.config per call), "
-                             f"got {self.configurations}")
+            raise NoiseaugInputError(f"mode='configuration' takes one name in configurations (or cond.config per call), "
+                                     f"got {self.configurations}")
         rows = [model.configurations.index(c) for c in self.configurations]
         self.register_buffer("config_choices", torch.tensor(rows, dtype=torch.long), persistent=False)
         self.register_buffer("reference_weights", torch.zeros(0), persistent=False)
         self.register_buffer("reference_mean", torch.zeros(0), persistent=False)
         self.register_buffer("reference_std", torch.zeros(0), persistent=False)
         if (mode == "reference") != (reference is not None):
-            raise ValueError("reference=(noisy, clean) is required with mode='reference' and only used there")
+            raise NoiseaugInputError("reference=(noisy, clean) is required with mode='reference' and only used there")
         if reference is not None:
             self.set_reference(*reference)
 
@@ -122,10 +123,10 @@ class NAFlowTransform(NoiseTransform):
         noisy_b, _ = as_batch(noisy, "reference noisy", channels=self.channels, unit_range=False)
         clean_b, _ = as_batch(clean, "reference clean", channels=self.channels)
         if noisy_b.shape != clean_b.shape:
-            raise ValueError(f"reference noisy {tuple(noisy_b.shape)} and clean {tuple(clean_b.shape)} must have the "
+            raise NoiseaugInputError(f"reference noisy {tuple(noisy_b.shape)} and clean {tuple(clean_b.shape)} must have the "
                              "same shape")
         if not bool((noisy_b != clean_b).any()):
-            raise ValueError("reference noisy and clean images are identical: the reference has no noise to match")
+            raise NoiseaugInputError("reference noisy and clean images are identical: the reference has no noise to match")
         dtype = flow_dtype(self.model, type(self).__name__)
         device = self.model.means.device
         noisy_b, clean_b = noisy_b.to(device, dtype), clean_b.to(device, dtype)
@@ -139,7 +140,7 @@ class NAFlowTransform(NoiseTransform):
         """Return ``images`` with NAFlow noise added (a new tensor; see the class docs)."""
         flow_dtype(self.model, type(self).__name__)
         if self.mode != "configuration" and cond is not None and cond.config is not None:
-            raise ValueError(f"cond.config is only used with mode='configuration' (this transform's mode is {self.mode!r})")
+            raise NoiseaugInputError(f"cond.config is only used with mode='configuration' (this transform's mode is {self.mode!r})")
         return super().forward(images, cond, generator)
 
     def mixture_weights(self, n: int, cond: NoiseCondition | None, generator: torch.Generator | None,
@@ -155,7 +156,7 @@ class NAFlowTransform(NoiseTransform):
             elif len(self.configurations) == 1:
                 config = choices.expand(n)
             else:
-                raise ValueError("mode='configuration' needs cond=NoiseCondition(config=...) or one name in configurations")
+                raise NoiseaugInputError("mode='configuration' needs cond=NoiseCondition(config=...) or one name in configurations")
             return F.one_hot(config, size).float()
         if self.mixture:
             draws = -torch.rand(n, len(choices), generator=generator, device=device).clamp(min=1e-12).log()

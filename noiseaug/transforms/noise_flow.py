@@ -13,6 +13,7 @@ from torch import Tensor
 from .._validation import check_known_names, check_temperature
 from ..conditioning import NoiseCondition
 from ..data.bayer import check_pattern, pack_bayer, unpack_bayer
+from ..errors import NoiseaugInputError, NoiseaugTypeError
 from ..flows.noise_flow import NoiseFlow
 from .base import NoiseTransform
 from .flow_precision import flow_dtype, sample_in_flow_precision
@@ -73,7 +74,7 @@ class NoiseFlowTransform(NoiseTransform):
                  temperature: float = 1.0, p: float = 1.0, clip: bool = True, pattern: str = "RGGB") -> None:
         super().__init__(p=p, clip=clip)
         if not isinstance(model, NoiseFlow):
-            raise TypeError(f"model must be a NoiseFlow, got {type(model).__name__}")
+            raise NoiseaugTypeError(f"model must be a NoiseFlow, got {type(model).__name__}")
         self.model = model
         self.temperature = check_temperature(temperature)
         self.pattern = check_pattern(pattern)
@@ -103,7 +104,7 @@ class NoiseFlowTransform(NoiseTransform):
         flow_dtype(self.model, type(self).__name__)
         if isinstance(images, Tensor) and images.ndim in (3, 4) and images.shape[-3] == 1 \
                 and (images.shape[-1] % 2 or images.shape[-2] % 2):
-            raise ValueError(f"images: a Bayer mosaic (B, 1, H, W) needs even H and W, got shape {tuple(images.shape)}")
+            raise NoiseaugInputError(f"images: a Bayer mosaic (B, 1, H, W) needs even H and W, got shape {tuple(images.shape)}")
         return super().forward(images, cond, generator)
 
     def draw_condition(self, n: int, generator: torch.Generator | None, device: torch.device,
@@ -138,14 +139,14 @@ def _known_isos(model: NoiseFlow, isos: Sequence[float] | None) -> list[float]:
         return list(model.iso_levels)
     if isinstance(isos, (str, bytes)) or not isinstance(isos, Sequence) \
             or not all(isinstance(i, numbers.Real) and not isinstance(i, bool) for i in isos):
-        raise TypeError(f"isos must be a sequence of ISO numbers (or None for all), got {isos!r}")
+        raise NoiseaugTypeError(f"isos must be a sequence of ISO numbers (or None for all), got {isos!r}")
     if not isos:
-        raise ValueError(f"isos must not be empty; the model knows ISO {model.iso_levels}")
+        raise NoiseaugInputError(f"isos must not be empty; the model knows ISO {model.iso_levels}")
     matched = [next((level for level in model.iso_levels if abs(level - float(i)) < 0.5), None) for i in isos]
     unknown = [i for i, m in zip(isos, matched) if m is None]
     if unknown:
-        raise ValueError(f"isos: unknown ISO {unknown}; the model knows ISO {model.iso_levels}")
+        raise NoiseaugInputError(f"isos: unknown ISO {unknown}; the model knows ISO {model.iso_levels}")
     if len(set(matched)) != len(matched):
-        raise ValueError(f"isos must be distinct, got {list(isos)}")
+        raise NoiseaugInputError(f"isos must be distinct, got {list(isos)}")
     return matched
 

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from ..errors import NoiseaugInputError, NoiseaugTypeError
+
 
 @dataclass(frozen=True)
 class ParamRange:
@@ -48,10 +50,10 @@ def as_range(value: float | tuple[float, float] | ParamRange, name: str, *, mini
     elif isinstance(value, tuple) and len(value) == 2 and all(real(v) for v in value):
         spec = ParamRange(float(value[0]), float(value[1]))
     else:
-        raise TypeError(f"{name} must be a float, a (low, high) tuple or a ParamRange, got {value!r}")
+        raise NoiseaugTypeError(f"{name} must be a float, a (low, high) tuple or a ParamRange, got {value!r}")
     if not (math.isfinite(spec.low) and math.isfinite(spec.high)) or spec.low > spec.high:
-        raise ValueError(f"{name} must be finite with low <= high, got {spec}")
+        raise NoiseaugInputError(f"{name} must be finite with low <= high, got {spec}")
     if spec.low < minimum or (strictly_positive and spec.low <= 0) or (spec.log and spec.low <= 0):
         bound = "> 0" if strictly_positive or spec.log else f">= {minimum}"
-        raise ValueError(f"{name} values must be {bound}, got {spec.low} .. {spec.high}")
+        raise NoiseaugInputError(f"{name} values must be {bound}, got {spec.low} .. {spec.high}")
     return spec

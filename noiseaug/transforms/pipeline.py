@@ -28,6 +28,7 @@ from torch.utils.data import Dataset, get_worker_info
 
 from .._seeds import mix_seeds
 from .._validation import check_device, check_seed
+from ..errors import NoiseaugInputError, NoiseaugTypeError
 from .base import NoiseTransform
 
 #: Where the clean image sits in a dataset item or a collated batch: a dict key, or a tuple/list position.
@@ -36,14 +37,14 @@ ImageKey = str | int
 
 def _check_transform(transform: object, owner: str) -> NoiseTransform:
     if not isinstance(transform, NoiseTransform):
-        raise TypeError(f"{owner}: transform must be a noiseaug NoiseTransform (e.g. GaussianNoiseTransform()), "
-                        f"got {type(transform).__name__}")
+        raise NoiseaugTypeError(f"{owner}: transform must be a noiseaug NoiseTransform (e.g. GaussianNoiseTransform()), "
+                                f"got {type(transform).__name__}")
     return transform
 
 
 def _check_image_key(image_key: object) -> ImageKey:
     if isinstance(image_key, bool) or not isinstance(image_key, (str, int)):
-        raise TypeError(f"image_key must be a dict key (str) or a tuple position (int), got {image_key!r}")
+        raise NoiseaugTypeError(f"image_key must be a dict key (str) or a tuple position (int), got {image_key!r}")
     return image_key
 
 
@@ -54,19 +55,19 @@ def clean_image(item: object, image_key: ImageKey, what: str = "item") -> Tensor
         return item
     if isinstance(item, Mapping):
         if image_key not in item:
-            raise ValueError(f"the {what} is a dict without the key image_key={image_key!r}; its keys are "
-                             f"{sorted(map(str, item))}: pass image_key= naming the clean image")
+            raise NoiseaugInputError(f"the {what} is a dict without the key image_key={image_key!r}; its keys are "
+                                     f"{sorted(map(str, item))}: pass image_key= naming the clean image")
         image = item[image_key]
     elif isinstance(item, Sequence) and not isinstance(item, str):
         if not isinstance(image_key, int):
-            raise TypeError(f"the {what} is a {type(item).__name__}; pass image_key=<position> (an int, e.g. 0) "
-                            f"instead of {image_key!r}")
+            raise NoiseaugTypeError(f"the {what} is a {type(item).__name__}; pass image_key=<position> (an int, e.g. 0) "
+                                    f"instead of {image_key!r}")
         image = item[image_key]
     else:
-        raise TypeError(f"the {what} must be an image tensor, a dict or a tuple holding one, "
-                        f"got {type(item).__name__}")
+        raise NoiseaugTypeError(f"the {what} must be an image tensor, a dict or a tuple holding one, "
+                                f"got {type(item).__name__}")
     if not isinstance(image, Tensor):
-        raise TypeError(f"the {what}'s entry image_key={image_key!r} must be a tensor, got {type(image).__name__}")
+        raise NoiseaugTypeError(f"the {what}'s entry image_key={image_key!r} must be a tensor, got {type(image).__name__}")
     return image
 
 
@@ -104,8 +105,8 @@ class NoisyPairs(Dataset):
 
     def __init__(self, dataset: Any, transform: NoiseTransform, *, seed: int = 0, image_key: ImageKey = "image") -> None:
         if not (hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__")):
-            raise TypeError(f"dataset must be a map-style Dataset (with __getitem__ and __len__), "
-                            f"got {type(dataset).__name__}")
+            raise NoiseaugTypeError(f"dataset must be a map-style Dataset (with __getitem__ and __len__), "
+                                    f"got {type(dataset).__name__}")
         self.dataset = dataset
         self.transform = _check_transform(transform, "NoisyPairs")
         self.seed = check_seed(seed)

@@ -8,6 +8,7 @@ from torch import Tensor
 from ..conditioning import NoiseCondition
 from ..data.bayer import check_pattern
 from ..data.isp import process, random_isp_params, unprocess
+from ..errors import NoiseaugInputError, NoiseaugTypeError
 from .base import NoiseTransform
 
 
@@ -46,7 +47,7 @@ class RawRouteTransform(NoiseTransform):
     def __init__(self, raw: NoiseTransform, pattern: str = "RGGB", p: float = 1.0, clip: bool = True) -> None:
         super().__init__(p=p, clip=clip)
         if not isinstance(raw, NoiseTransform):
-            raise TypeError(f"raw must be a NoiseTransform on packed raw images, got {type(raw).__name__}")
+            raise NoiseaugTypeError(f"raw must be a NoiseTransform on packed raw images, got {type(raw).__name__}")
         self.raw = raw
         self.pattern = check_pattern(pattern)
 
@@ -54,7 +55,7 @@ class RawRouteTransform(NoiseTransform):
                 generator: torch.Generator | None = None) -> Tensor:
         """Return ``images`` with processed raw noise added (a new tensor; see the class docs)."""
         if isinstance(images, Tensor) and images.ndim in (3, 4) and (images.shape[-1] % 2 or images.shape[-2] % 2):
-            raise ValueError(f"images: the raw route needs even H and W (2x2 Bayer cells), got shape {tuple(images.shape)}")
+            raise NoiseaugInputError(f"images: the raw route needs even H and W (2x2 Bayer cells), got shape {tuple(images.shape)}")
         return super().forward(images, cond, generator)
 
     @torch.no_grad()

@@ -12,6 +12,7 @@ import torch
 from torch import Tensor
 
 from .._validation import check_probability
+from ..errors import NoiseaugInputError, NoiseaugTypeError
 from ._adapter import check_wrapped, missing_dependency, noise_hwc, noise_images
 from .base import NoiseTransform
 
@@ -75,7 +76,7 @@ class TorchvisionNoise(v2.Transform):
         if isinstance(inpt, PIL.Image.Image):
             return self._noise_pil(inpt)
         if inpt.ndim < 3:
-            raise ValueError(f"TorchvisionNoise: images must have shape (..., C, H, W), got {tuple(inpt.shape)}")
+            raise NoiseaugInputError(f"TorchvisionNoise: images must have shape (..., C, H, W), got {tuple(inpt.shape)}")
         images = inpt.as_subclass(Tensor)
         batch = images.reshape(-1, *images.shape[-3:])
         noisy = noise_images(self.noise, batch, self._gate(batch.shape[0], batch.device), None).reshape(images.shape)
@@ -87,8 +88,8 @@ class TorchvisionNoise(v2.Transform):
 
     def _noise_pil(self, image: PIL.Image.Image) -> PIL.Image.Image:
         if image.mode not in _PIL_MODES:
-            raise TypeError(f"TorchvisionNoise: PIL images must have mode {' or '.join(_PIL_MODES)}, got "
-                            f"{image.mode!r} (convert it first, e.g. image.convert('RGB'))")
+            raise NoiseaugTypeError(f"TorchvisionNoise: PIL images must have mode {' or '.join(_PIL_MODES)}, got "
+                                    f"{image.mode!r} (convert it first, e.g. image.convert('RGB'))")
         gate = self._gate(1, torch.device("cpu"))
         if gate is not None and not bool(gate[0]):
             return image
