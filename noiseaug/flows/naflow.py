@@ -33,7 +33,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .._sizes import crop_to_multiple
-from .._validation import as_batch, check_condition, check_generator, check_int, check_names, check_temperature, unbatch
+from .._validation import as_batch, check_condition, check_generator, check_indices, check_int, check_names, \
+    check_temperature, require, unbatch
 from ..conditioning import NoiseCondition
 from ..hub import PretrainedMixin, register_model
 from ..noise.base import LOG_2PI, NoiseModel, standard_normal_like
@@ -162,8 +163,8 @@ class NAFlow(NoiseModel, PretrainedMixin):
             raise ValueError("NAFlow needs cond=NoiseCondition(config=...) with one configuration index per image "
                              "(or use sample_mixture / sample_noise_aware)")
         config = cond.config.to(device)
-        if config.dtype not in (torch.int32, torch.int64) or bool(((config < 0) | (config >= len(self.configurations))).any()):
-            raise ValueError(f"cond.config must hold integer indices into {self.configurations}, got {cond.config.tolist()}")
+        check_indices(config, len(self.configurations), f"cond.config must hold integer indices into {self.configurations}",
+                      lambda: f", got {cond.config.tolist()}")
         return config.long()
 
     def encode(self, noise: Tensor, clean: Tensor) -> tuple[Tensor, Tensor]:
@@ -226,8 +227,7 @@ class NAFlow(NoiseModel, PretrainedMixin):
         configurations' (Alg. 1): ``mu = sum_c w_c mu_c``, ``Sigma = sum_c w_c Sigma_c``."""
         if weights.ndim != 2 or weights.shape[1] != len(self.configurations):
             raise ValueError(f"weights must be (B, {len(self.configurations)}), got shape {tuple(weights.shape)}")
-        if not bool(torch.isfinite(weights).all()) or bool((weights < 0).any()):
-            raise ValueError("weights must be finite and non-negative")
+        require((torch.isfinite(weights) & (weights >= 0)).all(), "weights must be finite and non-negative")
         weights = weights / weights.sum(1, keepdim=True).clamp(min=1e-12)
         w = weights.to(self.means.dtype)
         return w @ self.means, (w @ (2 * self.log_stds).exp()).sqrt()

@@ -21,7 +21,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from .._validation import check_condition, check_int, check_names
+from .._validation import check_condition, check_indices, check_int, check_names, require
 from ..conditioning import NoiseCondition
 from ..hub import PretrainedMixin, register_model
 from ..noise.base import LOG_2PI, NoiseModel, standard_normal_like
@@ -97,18 +97,25 @@ class NoiseFlow(NoiseModel, PretrainedMixin):
         return next(self.parameters()).dtype
 
     def flow_condition(self, clean: Tensor, cond: NoiseCondition | None) -> FlowCondition:
-        """Validate ``cond`` (ISO and camera per sample) and map it to the layers' indices."""
+        """Validate ``cond`` (ISO and camera per sample) and map it to the layers' indices.
+
+        The value checks follow the ambient validation mode (:func:`noiseaug._validation.validation`).
+        """
         cond = check_condition(cond, clean.shape[0])
         if cond is None or cond.iso is None or cond.camera is None:
             raise ValueError("NoiseFlow needs cond=NoiseCondition(iso=..., camera=...) with one entry per image")
         iso = cond.iso.to(clean.device, torch.float64)
         match = (iso[:, None] - self.iso_table.to(clean.device)[None]).abs() < 0.5
-        if not bool(match.any(1).all()):
+
+        def unknown_iso() -> str:
             unknown = sorted({float(v) for v, ok in zip(iso.tolist(), match.any(1).tolist()) if not ok})
-            raise ValueError(f"unknown ISO {unknown}; this model knows ISO {self.iso_levels}")
+            return f"unknown ISO {unknown}; this model knows ISO {self.iso_levels}"
+
+        require(match.any(1).all(), f"cond.iso holds an unknown ISO; this model knows ISO {self.iso_levels}",
+                sync_message=unknown_iso)
         camera = cond.camera.to(clean.device)
-        if camera.dtype not in (torch.int32, torch.int64) or bool(((camera < 0) | (camera >= len(self.cameras))).any()):
-            raise ValueError(f"cond.camera must hold integer indices into {self.cameras}, got {cond.camera.tolist()}")
+        check_indices(camera, len(self.cameras), f"cond.camera must hold integer indices into {self.cameras}",
+                      lambda: f", got {cond.camera.tolist()}")
         return FlowCondition(clean=clean, iso=iso.to(clean.dtype), iso_index=match.long().argmax(1), camera=camera.long())
 
     def encode(self, noise: Tensor, fc: FlowCondition) -> tuple[Tensor, Tensor]:

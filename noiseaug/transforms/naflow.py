@@ -61,12 +61,13 @@ class NAFlowTransform(NoiseTransform):
 
     channels = (3,)
     compute_selected_rows_only = True
+    nested_checks = True  # validate: the images and the model's checks (NoiseTransform)
 
     def __init__(self, model: NAFlow, mode: Literal["random", "configuration", "reference"] = "random",
                  configurations: Sequence[str] | None = None, mixture: bool = False,
                  reference: tuple[Tensor, Tensor] | None = None, temperature: float = 1.0, p: float = 1.0,
-                 clip: bool = True) -> None:
-        super().__init__(p=p, clip=clip)
+                 clip: bool = True, validate: str = "sync") -> None:
+        super().__init__(p=p, clip=clip, validate=validate)
         if not isinstance(model, NAFlow):
             raise TypeError(f"model must be an NAFlow, got {type(model).__name__}")
         if mode not in MODES:
