@@ -38,8 +38,8 @@ from .._validation import as_batch, check_condition, check_generator, check_indi
 from ..conditioning import NoiseCondition
 from ..hub import PretrainedMixin, register_model
 from ..noise.base import LOG_2PI, NoiseModel, standard_normal_like
-from .layers import (ActNorm, AffineCoupling, AffineInjector, FlowCondition, InvConv1x1, Squeeze, run_forward,
-                     run_inverse)
+from .layers import (ActNorm, AffineCoupling, AffineInjector, FlowCondition, InvConv1x1, Squeeze, cached_inverses,
+                     run_forward, run_inverse)
 from .tiling import DEFAULT_MAX_PIXELS, decode_within_budget
 
 SRGB_CHANNELS = 3
@@ -267,8 +267,9 @@ class NAFlow(NoiseModel, PretrainedMixin):
         mean, std = self.mixture(weights.to(x.device))
         eps = standard_normal_like(x.new_empty(self._latent_shape(x)), generator)
         z = mean[:, :, None, None] + temperature * std[:, :, None, None] * eps
-        noise = decode_within_budget(lambda z_part, clean_part, _: self.decode(z_part, clean_part), z, x,
-                                     max_pixels=self.max_pixels, overlap=self.tile_overlap)
+        with cached_inverses(self):
+            noise = decode_within_budget(lambda z_part, clean_part, _: self.decode(z_part, clean_part), z, x,
+                                         max_pixels=self.max_pixels, overlap=self.tile_overlap)
         return clean + noise.to(clean.dtype)
 
     def _latent_shape(self, clean: Tensor) -> tuple[int, int, int, int]:

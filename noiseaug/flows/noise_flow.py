@@ -25,7 +25,7 @@ from .._validation import check_condition, check_indices, check_int, check_names
 from ..conditioning import NoiseCondition
 from ..hub import PretrainedMixin, register_model
 from ..noise.base import LOG_2PI, NoiseModel, standard_normal_like
-from .layers import FlowCondition, FlowStep, Gain, SignalDependent, run_forward, run_inverse
+from .layers import FlowCondition, FlowStep, Gain, SignalDependent, cached_inverses, run_forward, run_inverse
 from .tiling import DEFAULT_MAX_PIXELS, decode_within_budget
 
 RAW_CHANNELS = 4
@@ -138,8 +138,9 @@ class NoiseFlow(NoiseModel, PretrainedMixin):
         x = clean.to(self.parameter_dtype)
         fc = self.flow_condition(x, cond)
         z = temperature * standard_normal_like(x, generator)
-        noise = decode_within_budget(lambda z_part, clean_part, rows: self.decode(z_part, fc.crop(rows, clean_part)),
-                                     z, x, max_pixels=self.max_pixels, overlap=self.tile_overlap)
+        with cached_inverses(self):
+            noise = decode_within_budget(lambda z_part, clean_part, rows: self.decode(z_part, fc.crop(rows, clean_part)),
+                                         z, x, max_pixels=self.max_pixels, overlap=self.tile_overlap)
         return clean + noise.to(clean.dtype)
 
     def extra_repr(self) -> str:

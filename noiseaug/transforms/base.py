@@ -96,9 +96,16 @@ class NoiseTransform(nn.Module, ABC):
         return f"p={self.p}, clip={self.clip}" + ("" if self._validate == "sync" else f", validate={self._validate!r}")
 
 
+def one_hot(index: Tensor, size: int) -> Tensor:
+    """``F.one_hot(index, size).float()`` for trusted ``(B,)`` indices in ``[0, size)``, without its range check
+    (which reads the values on the CPU)."""
+    return torch.zeros(index.shape[0], size, device=index.device).scatter_(1, index[:, None], 1.0)
+
+
 def clamp_unit(noisy: Tensor, clean: Tensor) -> Tensor:
-    """``noisy`` clamped to [0, 1]: in place (no new full-size tensor) unless it shares memory with ``clean``."""
-    if noisy.untyped_storage().data_ptr() == clean.untyped_storage().data_ptr():
+    """``noisy`` clamped to [0, 1]: in place (no new full-size tensor) unless it shares memory with ``clean``
+    (or under ``torch.compile``, which fuses the clamp and cannot trace the storage check)."""
+    if torch.compiler.is_compiling() or noisy.untyped_storage().data_ptr() == clean.untyped_storage().data_ptr():
         return noisy.clamp(0.0, 1.0)
     return noisy.clamp_(0.0, 1.0)
 

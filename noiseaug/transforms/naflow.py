@@ -7,14 +7,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from .._sizes import pad_to_multiple
 from .._validation import as_batch, check_known_names, check_temperature
 from ..conditioning import NoiseCondition
 from ..flows.naflow import NAFlow
-from .base import NoiseTransform
+from .base import NoiseTransform, one_hot
 from .flow_precision import flow_dtype, sample_in_flow_precision
 
 MODES = ("random", "configuration", "reference")
@@ -130,13 +129,13 @@ class NAFlowTransform(NoiseTransform):
                 config = choices.expand(n)
             else:
                 raise ValueError("mode='configuration' needs cond=NoiseCondition(config=...) or one name in configurations")
-            return F.one_hot(config, size).float()
+            return one_hot(config, size)
         if self.mixture:
             draws = -torch.rand(n, len(choices), generator=generator, device=device).clamp(min=1e-12).log()
             weights = torch.zeros(n, size, device=device)
             return weights.index_copy(1, choices, draws / draws.sum(1, keepdim=True))
         pick = torch.randint(len(choices), (n,), generator=generator, device=device)
-        return F.one_hot(choices[pick], size).float()
+        return one_hot(choices[pick], size)
 
     def add_noise(self, clean: Tensor, cond: NoiseCondition | None, generator: torch.Generator | None) -> Tensor:
         weights = self.mixture_weights(clean.shape[0], cond, generator, clean.device)

@@ -27,7 +27,7 @@ class ParametricNoiseTransform(NoiseTransform):
         return {name: spec.draw(n, generator, device) for name, spec in self.ranges.items()}
 
     def add_noise(self, clean: Tensor, cond: NoiseCondition | None, generator: torch.Generator | None) -> Tensor:
-        model = self.model_class.from_trusted(**self.draw_params(clean.shape[0], generator, clean.device))
+        model = self.model_class._trusted_view(**self.draw_params(clean.shape[0], generator, clean.device))
         return model._sample(clean, cond, generator)
 
     def extra_repr(self) -> str:
