@@ -3,13 +3,31 @@
 Each failure raises ``TypeError`` (wrong kind of object or dtype) or ``ValueError`` (wrong shape or
 values) with a message naming the argument, what was given and what is accepted. Inside the
 library the types are trusted.
+
+Checks of *values* (range, NaN/Inf) need the data; on a GPU, reading a result on the host stalls the
+asynchronous pipeline. They follow a validation mode (:data:`VALIDATE_MODES`):
+
+* ``"sync"`` (default): read the result on the host and raise a ``ValueError`` naming the argument (on CUDA:
+  one host synchronisation per check);
+* ``"async"``: queue the check on the tensor's device with ``torch._assert_async`` (no host sync on CUDA).
+  A failure surfaces when the device next synchronises, as a device-side assert that leaves the CUDA
+  context unusable; on the CPU it raises a ``RuntimeError`` with the same message at once;
+* ``"off"``: shapes and dtypes are checked, values are not read.
+
+Shape, dtype and type checks never read data and always raise at once. A function given
+``validate=None`` follows the ambient mode set by :func:`validation` (``"sync"`` outside it): the
+transforms set it around their own work, so checks nested in the flows and the ISP follow the
+transform's ``validate``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
+from typing import Literal
 
 import torch
 from torch import Tensor
@@ -20,6 +38,65 @@ from .errors import NoiseaugInputError, NoiseaugTypeError
 #: Values may exceed [0, 1] by this much (rounding in low-precision dtypes) before being rejected.
 RANGE_TOLERANCE = 1e-4
 
+#: How value checks run (module docs).
+Validate = Literal["sync", "async", "off"]
+VALIDATE_MODES: tuple[str, ...] = ("sync", "async", "off")
+
+_AMBIENT: ContextVar[str] = ContextVar("noiseaug_validate", default="sync")
+
+
+def check_validate(value: object, name: str = "validate") -> str:
+    """A validation mode: one of :data:`VALIDATE_MODES`."""
+    if not isinstance(value, str) or value not in VALIDATE_MODES:
+        raise NoiseaugInputError(f"{name} must be one of {VALIDATE_MODES}, got {value!r}")
+    return value
+
+
+def resolve_validate(validate: str | None) -> str:
+    """``validate`` itself, or the ambient mode (:func:`validation`) when it is None."""
+    return _AMBIENT.get() if validate is None else validate
+
+
+@contextlib.contextmanager
+def validation(mode: str) -> Iterator[None]:
+    """Set the ambient validation mode for the checks run inside the block (``validate=None``).
+
+    Example:
+        >>> import torch
+        >>> with validation("off"):
+        ...     batch, _ = as_batch(torch.full((1, 3, 2, 2), 7.0), "images")  # not read, no error
+        >>> resolve_validate(None)
+        'sync'
+    """
+    token = _AMBIENT.set(check_validate(mode))
+    try:
+        yield
+    finally:
+        _AMBIENT.reset(token)
+
+
+def require(ok: Tensor, message: str, validate: str | None = None, *,
+            sync_message: Callable[[], str] | None = None) -> None:
+    """Check a boolean scalar tensor ``ok`` under the validation mode (module docs; None: the ambient one).
+
+    ``"sync"``: ``ValueError`` unless ``ok``, with ``sync_message()`` if given (it may read values: it runs
+    only on failure) else ``message``; ``"async"``: ``torch._assert_async(ok, message)``; ``"off"``: nothing.
+    """
+    mode = resolve_validate(validate)
+    if mode == "sync":
+        if not bool(ok):
+            raise NoiseaugInputError(message if sync_message is None else sync_message())
+    elif mode == "async":
+        torch._assert_async(ok, message)
+
+
+def check_indices(index: Tensor, size: int, message: str, got: Callable[[], str]) -> None:
+    """Integer indices into a list of ``size`` names: ``ValueError(message + got())`` for another dtype (at
+    once) or, under the ambient validation mode, for values outside ``[0, size)``."""
+    if index.dtype not in (torch.int32, torch.int64):
+        raise NoiseaugInputError(message + got())
+    require(((index >= 0) & (index < size)).all(), message, sync_message=lambda: message + got())
+
 
 def as_batch(
     x: object,
@@ -28,11 +105,13 @@ def as_batch(
     channels: int | Sequence[int] | None = None,
     unit_range: bool = True,
     finite: bool = True,
+    validate: str | None = None,
 ) -> tuple[Tensor, bool]:
     """Validate an image tensor and return it as ``(B, C, H, W)`` plus whether it was ``(C, H, W)``.
 
     ``unit_range`` checks values in [0, 1] (clean images); otherwise only finiteness is checked
-    (noisy images for likelihood work may leave [0, 1]). One reduction, one host sync. With
+    (noisy images for likelihood work may leave [0, 1]). One reduction, and in ``"sync"`` mode one host
+    sync; ``validate`` (module docs; None: the ambient mode) says how the values are checked. With
     ``unit_range=False, finite=False`` the values are not read at all (no sync: network layers).
     """
     if not isinstance(x, Tensor):
@@ -53,6 +132,17 @@ def as_batch(
     if xb.shape[-1] == 0 or xb.shape[-2] == 0:
         raise NoiseaugInputError(f"{name} must have a non-empty spatial size, got shape {tuple(x.shape)}")
     if xb.numel() == 0:
+        return xb, unbatched
+    mode = resolve_validate(validate)
+    if mode != "sync":
+        if mode == "async" and (unit_range or finite):
+            values = xb.detach()
+            if unit_range:  # NaN fails both comparisons, so one check covers finiteness too
+                lo, hi = torch.aminmax(values)
+                ok = (lo >= -RANGE_TOLERANCE) & (hi <= 1 + RANGE_TOLERANCE)
+                torch._assert_async(ok, f"{name} values must be finite and lie in [0, 1]")
+            else:
+                torch._assert_async(torch.isfinite(values).all(), f"{name} contains NaN or Inf values")
         return xb, unbatched
     if unit_range:
         lo, hi = torch.aminmax(xb.detach())

@@ -142,3 +142,27 @@ def test_nlf_recovery_table_compares_the_flow_and_a_clean_data_fit_with_the_true
     assert all(abs(row[4]) < 0.5 for row in rows)  # ML fit of beta1 with the clean images, 2-3 patches each
     # around the mean of two noisy shots (identity D) the signal is noisy: beta1 comes out diluted on average
     assert sum(row[6] for row in rows) / 25 < sum(row[4] for row in rows) / 25
+
+
+@pytest.mark.slow  # every peer library is imported and timed once
+def test_throughput_interleaves_cases_and_reports_ratios_and_scaling(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))  # throughput imports its sibling noiseflow_speed
+    spec = importlib.util.spec_from_file_location("throughput", ROOT / "benchmarks" / "throughput.py")
+    throughput = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "throughput", throughput)  # its dataclass looks itself up there
+    spec.loader.exec_module(throughput)
+    monkeypatch.setattr(throughput, "PRETRAINED", [])  # the flows are timed by flow_patches / device runs
+    monkeypatch.setattr(throughput, "scaling_transforms", lambda: [
+        ("GaussianNoiseTransform", throughput.GaussianNoiseTransform, "srgb"), (throughput.FLOOR, lambda: None, "srgb")])
+    report = throughput.main(["--batch", "2", "--size", "16", "--repeats", "3", "--warmup", "1", "--step-repeats", "1",
+                              "--scaling", "--scaling-sides", "16", "32", "--scaling-batches", "1",
+                              "--scaling-repeats", "1", "--out", str(tmp_path)])
+    names = {r["name"]: r for r in report["results"]}
+    assert len(names[throughput.FLOOR]["times_ms"]) == 3 and names["GaussianNoiseTransform"]["median_ms"] > 0
+    ratio = next(r for r in report["ratios"] if r["denominator"] == throughput.FLOOR)
+    assert math.isclose(ratio["ratio"], names["GaussianNoiseTransform"]["median_ms"]
+                        / names[throughput.FLOOR]["median_ms"])
+    points = report["scaling"]["points"]
+    assert {(p["sweep"], p["batch"], p["side"]) for p in points} == {("side", 1, 16), ("side", 1, 32), ("batch", 1, 16)}
+    assert all(p["median_ms"] > 0 for p in points) and (tmp_path / "throughput_scaling.png").stat().st_size > 0
+    assert "| ratio of medians" in (tmp_path / "throughput.md").read_text()

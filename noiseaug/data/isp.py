@@ -64,7 +64,8 @@ class ISPParams:
 
     @property
     def cam_to_rgb(self) -> Tensor:
-        return torch.linalg.inv(self.rgb_to_cam.double()).to(self.rgb_to_cam.dtype)
+        # inv_ex without its error check: no host sync on CUDA (the matrices are well conditioned by construction)
+        return torch.linalg.inv_ex(self.rgb_to_cam.double()).inverse.to(self.rgb_to_cam.dtype)
 
     def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> ISPParams:
         return ISPParams(self.rgb_to_cam.to(device, dtype), self.gains.to(device, dtype), self.patterns)
@@ -74,9 +75,14 @@ class ISPParams:
         return ISPParams(self.rgb_to_cam[idx], self.gains[idx], tuple(self.patterns[i] for i in rows))
 
 
+def _constant(values: object, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """A small constant table on ``device``, copied without blocking (no host sync on CUDA)."""
+    return torch.tensor(values, dtype=dtype).to(device, non_blocking=True)
+
+
 def rgb_to_cam_matrix(xyz_to_cam: Tensor) -> Tensor:
     """``(..., 3, 3)`` XYZ->cam -> sRGB->cam, rows normalized to sum to 1 (white maps to white)."""
-    m = xyz_to_cam @ torch.tensor(RGB_TO_XYZ, dtype=xyz_to_cam.dtype, device=xyz_to_cam.device)
+    m = xyz_to_cam @ _constant(RGB_TO_XYZ, xyz_to_cam.dtype, xyz_to_cam.device)
     return m / m.sum(dim=-1, keepdim=True)
 
 
@@ -92,7 +98,7 @@ def random_isp_params(batch: int, patterns: str | Sequence[str] = "RGGB", genera
     gen_device = generator.device if generator is not None else torch.device("cpu")
     weights = torch.rand(batch, len(XYZ_TO_CAM), generator=generator, device=gen_device, dtype=torch.float64)
     weights = weights / weights.sum(1, keepdim=True)
-    xyz_to_cam = torch.einsum("bk,kij->bij", weights, torch.tensor(XYZ_TO_CAM, dtype=torch.float64, device=gen_device))
+    xyz_to_cam = torch.einsum("bk,kij->bij", weights, _constant(XYZ_TO_CAM, torch.float64, gen_device))
     u = torch.rand(batch, 2, generator=generator, device=gen_device, dtype=torch.float64)
     red, blue = 1.9 + 0.5 * u[:, 0], 1.5 + 0.4 * u[:, 1]
     brightness = (0.8 + 0.1 * torch.randn(batch, generator=generator, device=gen_device, dtype=torch.float64)).clamp(0.5, 1.1)
@@ -171,7 +177,7 @@ def process(packed: Tensor, params: ISPParams) -> Tensor:
     """
     x, unbatched = as_batch(packed, "packed", channels=4, unit_range=False)
     _check_params(params, x.shape[0])
-    colours = torch.tensor([channel_colours(p) for p in params.patterns], device=x.device)
+    colours = _constant([channel_colours(p) for p in params.patterns], torch.long, x.device)
     gains = torch.gather(params.gains.to(device=x.device, dtype=x.dtype), 1, colours)
     balanced = (x * gains[:, :, None, None]).clamp(0.0, 1.0)
     identity = ISPParams(params.rgb_to_cam, torch.ones_like(params.gains), params.patterns)

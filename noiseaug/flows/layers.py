@@ -10,7 +10,9 @@ per-sample metadata indices, whichever a layer needs.
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -111,6 +113,7 @@ class InvConv1x1(FlowLayer):
         self.lower = nn.Parameter(lower)
         self.upper = nn.Parameter(torch.triu(upper, 1))
         self.log_s = nn.Parameter(diag.abs().log())
+        self._inverse_cache: dict[tuple[torch.dtype, torch.device], Tensor] | None = None
 
     def weight(self) -> Tensor:
         eye = torch.eye(self.lower.shape[0], device=self.lower.device, dtype=self.lower.dtype)
@@ -123,9 +126,40 @@ class InvConv1x1(FlowLayer):
         y = F.conv2d(x, w[:, :, None, None])
         return y, (self.log_s.sum() * _pixels(x)).to(x.dtype).expand(x.shape[0])
 
+    def inverse_weight(self, dtype: torch.dtype) -> Tensor:
+        """``W^-1`` as a ``(C, C, 1, 1)`` kernel in ``dtype`` (inverted in float64, without a host sync on CUDA).
+
+        Inside :func:`cached_inverses` and without grad it is computed once per dtype and device.
+        """
+        cache = getattr(self, "_inverse_cache", None)
+        key = (dtype, self.lower.device)
+        if cache is not None and key in cache and not torch.is_grad_enabled():
+            return cache[key]
+        # inv_ex is the kernel linalg.inv runs, minus its error check (a host sync on CUDA): same values
+        w_inv = torch.linalg.inv_ex(self.weight().double()).inverse.to(dtype)[:, :, None, None]
+        if cache is not None and not torch.is_grad_enabled():
+            cache[key] = w_inv
+        return w_inv
+
     def inverse(self, y: Tensor, cond: FlowCondition | None = None) -> Tensor:
-        w_inv = torch.linalg.inv(self.weight().double()).to(y.dtype)
-        return F.conv2d(y, w_inv[:, :, None, None])
+        return F.conv2d(y, self.inverse_weight(y.dtype))
+
+
+@contextlib.contextmanager
+def cached_inverses(module: nn.Module) -> Iterator[None]:
+    """Within the block, every :class:`InvConv1x1` in ``module`` inverts its weight once (per dtype and device)
+    instead of at each application, while grad is disabled: sampling decodes the same layers once per chunk
+    of images or tile. The parameters must not change inside the block. Nested blocks keep the outer cache.
+    """
+    opened = [m for m in module.modules() if isinstance(m, InvConv1x1)
+              and getattr(m, "_inverse_cache", None) is None]
+    for conv in opened:
+        conv._inverse_cache = {}
+    try:
+        yield
+    finally:
+        for conv in opened:
+            conv._inverse_cache = None
 
 
 def _scale(raw: Tensor, floor: float = 0.0) -> Tensor:

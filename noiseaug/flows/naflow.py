@@ -35,14 +35,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .._sizes import crop_to_multiple
-from .._validation import (as_batch, check_condition, check_generator, check_int, check_names, check_nonnegative,
-                           check_same_shape, check_temperature, unbatch)
+from .._validation import (as_batch, check_condition, check_generator, check_indices, check_int, check_names,
+                           check_nonnegative, check_same_shape, check_temperature, require, unbatch)
 from ..conditioning import NoiseCondition
 from ..errors import NoiseaugInputError
 from ..hub import PretrainedMixin, register_model
 from ..noise.base import LOG_2PI, NoiseModel, standard_normal_like
-from .layers import (ActNorm, AffineCoupling, AffineInjector, FlowCondition, InvConv1x1, Squeeze, run_forward,
-                     run_inverse)
+from .layers import (ActNorm, AffineCoupling, AffineInjector, FlowCondition, InvConv1x1, Squeeze, cached_inverses,
+                     run_forward, run_inverse)
 from .tiling import DEFAULT_MAX_PIXELS, decode_within_budget
 
 SRGB_CHANNELS = 3
@@ -195,8 +195,8 @@ class NAFlow(NoiseModel, PretrainedMixin):
             raise NoiseaugInputError("NAFlow needs cond=NoiseCondition(config=...) with one configuration index per image "
                                      "(or use sample_mixture / sample_noise_aware)")
         config = cond.config.to(device)
-        if config.dtype not in (torch.int32, torch.int64) or bool(((config < 0) | (config >= len(self.configurations))).any()):
-            raise NoiseaugInputError(f"cond.config must hold integer indices into {self.configurations}, got {cond.config.tolist()}")
+        check_indices(config, len(self.configurations), f"cond.config must hold integer indices into {self.configurations}",
+                      lambda: f", got {cond.config.tolist()}")
         return config.long()
 
     def encode(self, noise: Tensor, clean: Tensor) -> tuple[Tensor, Tensor]:
@@ -318,7 +318,7 @@ class NAFlow(NoiseModel, PretrainedMixin):
         """The factor ``k`` in ``[1/8, 8]`` at which latents ``mean + k std eps`` (one fixed ``eps``) decode on
         ``clean`` to noise of ``noisy - clean``'s std (see :meth:`fit_latent`); bisection on ``log k``."""
         noisy, clean = (crop_to_multiple(t, self.multiple).to(self.means.dtype) for t in (noisy, clean))
-        target, b = float((noisy - clean).std()), clean.shape[0]
+        target = float((noisy - clean).std())
         clipped = bool(noisy.min() >= 0) and bool(noisy.max() <= 1)
         eps = standard_normal_like(clean.new_empty(self._latent_shape(clean)),
                                    torch.Generator(device=clean.device).manual_seed(0))
@@ -343,8 +343,7 @@ class NAFlow(NoiseModel, PretrainedMixin):
         configurations' (Alg. 1): ``mu = sum_c w_c mu_c``, ``Sigma = sum_c w_c Sigma_c``."""
         if weights.ndim != 2 or weights.shape[1] != len(self.configurations):
             raise NoiseaugInputError(f"weights must be (B, {len(self.configurations)}), got shape {tuple(weights.shape)}")
-        if not bool(torch.isfinite(weights).all()) or bool((weights < 0).any()):
-            raise NoiseaugInputError("weights must be finite and non-negative")
+        require((torch.isfinite(weights) & (weights >= 0)).all(), "weights must be finite and non-negative")
         weights = weights / weights.sum(1, keepdim=True).clamp(min=1e-12)
         w = weights.to(self.means.dtype)
         return w @ self.means, (w @ (2 * self.log_stds).exp()).sqrt()
@@ -410,9 +409,11 @@ class NAFlow(NoiseModel, PretrainedMixin):
         return clean + self._decode(z, x).to(clean.dtype)
 
     def _decode(self, z: Tensor, clean: Tensor) -> Tensor:
-        """:meth:`decode` within ``max_pixels`` (tiled with ``tile_overlap`` of context; :mod:`.tiling`)."""
-        return decode_within_budget(lambda z_part, clean_part, _: self.decode(z_part, clean_part), z, clean,
-                                    max_pixels=self.max_pixels, overlap=self.tile_overlap)
+        """:meth:`decode` within ``max_pixels`` (tiled with ``tile_overlap`` of context; :mod:`.tiling`), each
+        1x1 convolution inverted once for the call (:func:`~noiseaug.flows.layers.cached_inverses`)."""
+        with cached_inverses(self):
+            return decode_within_budget(lambda z_part, clean_part, _: self.decode(z_part, clean_part), z, clean,
+                                        max_pixels=self.max_pixels, overlap=self.tile_overlap)
 
     def _latent_shape(self, clean: Tensor) -> tuple[int, int, int, int]:
         b, _, h, w = clean.shape

@@ -21,12 +21,12 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from .._validation import check_condition, check_int, check_names
+from .._validation import check_condition, check_indices, check_int, check_names, require
 from ..conditioning import NoiseCondition
 from ..errors import NoiseaugInputError
 from ..hub import PretrainedMixin, register_model
 from ..noise.base import LOG_2PI, NoiseModel, standard_normal_like
-from .layers import FlowCondition, FlowStep, Gain, SignalDependent, run_forward, run_inverse
+from .layers import FlowCondition, FlowStep, Gain, SignalDependent, cached_inverses, run_forward, run_inverse
 from .tiling import DEFAULT_MAX_PIXELS, decode_within_budget
 
 RAW_CHANNELS = 4
@@ -98,18 +98,25 @@ class NoiseFlow(NoiseModel, PretrainedMixin):
         return next(self.parameters()).dtype
 
     def flow_condition(self, clean: Tensor, cond: NoiseCondition | None) -> FlowCondition:
-        """Validate ``cond`` (ISO and camera per sample) and map it to the layers' indices."""
+        """Validate ``cond`` (ISO and camera per sample) and map it to the layers' indices.
+
+        The value checks follow the ambient validation mode (:func:`noiseaug._validation.validation`).
+        """
         cond = check_condition(cond, clean.shape[0])
         if cond is None or cond.iso is None or cond.camera is None:
             raise NoiseaugInputError("NoiseFlow needs cond=NoiseCondition(iso=..., camera=...) with one entry per image")
         iso = cond.iso.to(clean.device, torch.float64)
         match = (iso[:, None] - self.iso_table.to(clean.device)[None]).abs() < 0.5
-        if not bool(match.any(1).all()):
+
+        def unknown_iso() -> str:
             unknown = sorted({float(v) for v, ok in zip(iso.tolist(), match.any(1).tolist()) if not ok})
-            raise NoiseaugInputError(f"unknown ISO {unknown}; this model knows ISO {self.iso_levels}")
+            return f"unknown ISO {unknown}; this model knows ISO {self.iso_levels}"
+
+        require(match.any(1).all(), f"cond.iso holds an unknown ISO; this model knows ISO {self.iso_levels}",
+                sync_message=unknown_iso)
         camera = cond.camera.to(clean.device)
-        if camera.dtype not in (torch.int32, torch.int64) or bool(((camera < 0) | (camera >= len(self.cameras))).any()):
-            raise NoiseaugInputError(f"cond.camera must hold integer indices into {self.cameras}, got {cond.camera.tolist()}")
+        check_indices(camera, len(self.cameras), f"cond.camera must hold integer indices into {self.cameras}",
+                      lambda: f", got {cond.camera.tolist()}")
         return FlowCondition(clean=clean, iso=iso.to(clean.dtype), iso_index=match.long().argmax(1), camera=camera.long())
 
     def encode(self, noise: Tensor, fc: FlowCondition) -> tuple[Tensor, Tensor]:
@@ -132,8 +139,9 @@ class NoiseFlow(NoiseModel, PretrainedMixin):
         x = clean.to(self.parameter_dtype)
         fc = self.flow_condition(x, cond)
         z = temperature * standard_normal_like(x, generator)
-        noise = decode_within_budget(lambda z_part, clean_part, rows: self.decode(z_part, fc.crop(rows, clean_part)),
-                                     z, x, max_pixels=self.max_pixels, overlap=self.tile_overlap)
+        with cached_inverses(self):
+            noise = decode_within_budget(lambda z_part, clean_part, rows: self.decode(z_part, fc.crop(rows, clean_part)),
+                                         z, x, max_pixels=self.max_pixels, overlap=self.tile_overlap)
         return clean + noise.to(clean.dtype)
 
     def extra_repr(self) -> str:

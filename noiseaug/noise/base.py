@@ -47,6 +47,18 @@ class NoiseModel(nn.Module, ABC):
             model.register_buffer(name, value)
         return model
 
+    @classmethod
+    def _trusted_view(cls, **params: Tensor) -> NoiseModel:
+        """A bare instance holding ``params`` as plain attributes, for one ``_sample`` call (no checks, no sync).
+
+        Not a working module (no ``nn.Module.__init__``: no buffers, ``.to`` or repr): what the transforms use
+        on their per-call draws, because ``torch.compile`` cannot trace building a module inside ``forward``.
+        The noise formulas stay in the model classes.
+        """
+        view = cls.__new__(cls)
+        view.__dict__.update(params)
+        return view
+
     #: Accepted channel counts (``None``: any).
     channels: tuple[int, ...] | None = None
 

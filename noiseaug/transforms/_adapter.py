@@ -58,16 +58,20 @@ def noise_selected(transform: NoiseTransform, x: Tensor, selected: Tensor | None
 def to_unit(images: Tensor) -> tuple[Tensor, torch.dtype]:
     """uint8 or float images as floats in [0, 1] (uint8 scaled by 1/255), plus the dtype to convert back to."""
     if images.dtype == torch.uint8:
-        return images.to(torch.float32) / 255.0, images.dtype
+        return images.to(torch.float32).div_(255.0), images.dtype
     if images.is_floating_point():
         return images, images.dtype
     raise NoiseaugTypeError(f"image must be uint8 (0..255) or floating point in [0, 1], got dtype {images.dtype}")
 
 
-def from_unit(noisy: Tensor, dtype: torch.dtype) -> Tensor:
-    """Undo :func:`to_unit`: uint8 is rounded to the nearest level and clamped to 0..255."""
+def from_unit(noisy: Tensor, dtype: torch.dtype, *, in_place: bool = False) -> Tensor:
+    """Undo :func:`to_unit`: uint8 is rounded to the nearest level and clamped to 0..255.
+
+    ``in_place``: ``noisy`` (a tensor the caller owns) may be overwritten on the way.
+    """
     if dtype == torch.uint8:
-        return (noisy * 255.0).round_().clamp_(0, 255).to(torch.uint8)
+        scaled = noisy.mul_(255.0) if in_place else noisy * 255.0
+        return scaled.round_().clamp_(0, 255).to(torch.uint8)
     return noisy.to(dtype)
 
 
@@ -83,6 +87,8 @@ def noise_hwc(transform: NoiseTransform, images: np.ndarray, selected: Tensor | 
     """Noise numpy images ``(N, H, W, C)`` or ``(N, H, W)``, uint8 or float32, on the transform's device.
 
     The images go through torch as one ``(N, C, H, W)`` batch; the result has the input's shape and dtype.
+    ``uint8`` images change layout while still ``uint8`` (a quarter of the bytes of the float batch, and
+    torch's strided float copies between these layouts are slow on the CPU).
     """
     if images.dtype not in (np.uint8, np.float32):
         raise NoiseaugTypeError(f"image must be uint8 (0..255) or float32 in [0, 1], got dtype {images.dtype}")
@@ -91,7 +97,12 @@ def noise_hwc(transform: NoiseTransform, images: np.ndarray, selected: Tensor | 
     if not array.flags.writeable or any(stride < 0 for stride in array.strides):  # torch takes neither
         array = array.copy()
     batch = torch.from_numpy(array).to(transform_device(transform)).permute(0, 3, 1, 2)
-    out = noise_images(transform, batch, selected, generator).permute(0, 2, 3, 1).cpu().numpy()
+    if batch.dtype == torch.uint8:
+        x, dtype = to_unit(batch.contiguous())
+        noisy = from_unit(noise_selected(transform, x, selected, generator), dtype, in_place=True)
+        out = noisy.permute(0, 2, 3, 1).contiguous().cpu().numpy()
+    else:
+        out = noise_images(transform, batch, selected, generator).permute(0, 2, 3, 1).cpu().numpy()
     return np.ascontiguousarray(out[..., 0] if gray else out)
 
 

@@ -33,8 +33,10 @@ class KorniaNoise(IntensityAugmentationBase2D):
     * One 62-bit seed per call is drawn from torch's CPU RNG into ``params["noise_seed"]``, so
       ``aug(x, params=aug._params)`` replays the exact noise of the previous call.
 
-    The wrapped transform keeps its own options (ranges, ``clip``, ISO / camera sets); it is a sub-module, so
-    ``.to(device)`` moves it.
+    The wrapped transform keeps its own options (ranges, ``clip``, ISO / camera sets, ``validate``); it is a
+    sub-module, so ``.to(device)`` moves it. With a parametric transform built with ``validate="async"`` or
+    ``"off"`` this class adds no host sync of its own on CUDA (the seed is a CPU tensor); kornia's own
+    machinery around ``apply_transform`` is kornia's.
 
     Args:
         transform: the noiseaug transform to wrap (``p`` must be 1).
@@ -75,12 +77,15 @@ class KorniaNoise(IntensityAugmentationBase2D):
         seed = int(seed_tensor.reshape(-1)[0])
         selected = None
         if not (self.p == 1.0 and self.p_batch == 1.0):  # kornia's own fast path ignores batch_prob too
-            selected = params["batch_prob"].to(input.device).reshape(-1) > 0.5
+            selected = params["batch_prob"].to(input.device, non_blocking=True).reshape(-1) > 0.5
         if not self.same_on_batch:
             return noise_selected(self.noise, input, selected, seeded_generator(seed, input.device))
-        if selected is not None and not bool(selected.any()):
+        # one gate for the batch: a flow skips the work when it is closed (one host sync); cheap noise is
+        # computed and blended (no sync)
+        if selected is not None and self.noise.compute_selected_rows_only and not bool(selected.any()):
             return input.clone()
-        return torch.cat([self.noise(row[None], generator=seeded_generator(seed, input.device)) for row in input])
+        noisy = torch.cat([self.noise(row[None], generator=seeded_generator(seed, input.device)) for row in input])
+        return noisy if selected is None else torch.where(selected.view(-1, 1, 1, 1), noisy, input)
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(transform={self.noise!r}, p={self.p}, same_on_batch={self.same_on_batch}, "

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from .._sizes import pad_to_multiple
@@ -15,7 +14,7 @@ from .._validation import as_batch, check_known_names, check_nonnegative, check_
 from ..conditioning import NoiseCondition
 from ..errors import NoiseaugInputError, NoiseaugTypeError
 from ..flows.naflow import NAFlow
-from .base import NoiseTransform
+from .base import NoiseTransform, one_hot
 from .flow_precision import flow_dtype, sample_in_flow_precision
 
 MODES = ("random", "configuration", "reference")
@@ -74,13 +73,14 @@ class NAFlowTransform(NoiseTransform):
 
     channels = (3,)
     compute_selected_rows_only = True
+    nested_checks = True  # validate: the images and the model's checks (NoiseTransform)
 
     def __init__(self, model: NAFlow, mode: Literal["random", "configuration", "reference"] = "random",
                  configurations: Sequence[str] | None = None, mixture: bool = False,
                  reference: tuple[Tensor, Tensor] | None = None, temperature: float = 1.0, p: float = 1.0,
                  clip: bool = True, reference_method: Literal["nas", "fitted"] = "nas",
-                 posterior_temperature: float = 1.0) -> None:
-        super().__init__(p=p, clip=clip)
+                 posterior_temperature: float = 1.0, validate: str = "sync") -> None:
+        super().__init__(p=p, clip=clip, validate=validate)
         if not isinstance(model, NAFlow):
             raise NoiseaugTypeError(f"model must be an NAFlow, got {type(model).__name__}")
         if mode not in MODES:
@@ -157,13 +157,13 @@ class NAFlowTransform(NoiseTransform):
                 config = choices.expand(n)
             else:
                 raise NoiseaugInputError("mode='configuration' needs cond=NoiseCondition(config=...) or one name in configurations")
-            return F.one_hot(config, size).float()
+            return one_hot(config, size)
         if self.mixture:
             draws = -torch.rand(n, len(choices), generator=generator, device=device).clamp(min=1e-12).log()
             weights = torch.zeros(n, size, device=device)
             return weights.index_copy(1, choices, draws / draws.sum(1, keepdim=True))
         pick = torch.randint(len(choices), (n,), generator=generator, device=device)
-        return F.one_hot(choices[pick], size).float()
+        return one_hot(choices[pick], size)
 
     def add_noise(self, clean: Tensor, cond: NoiseCondition | None, generator: torch.Generator | None) -> Tensor:
         n = clean.shape[0]

@@ -53,6 +53,9 @@ class NoiseFlowTransform(NoiseTransform):
             (deterministic; the mean for the Gaussian-family layers, not in general for a flow).
         p: probability that each image is noised. clip: clamp the output to [0, 1].
         pattern: the CFA pattern of the images (metadata; see above).
+        validate: how values are checked (``"sync"``, ``"async"``, ``"off"``; see
+            :class:`~noiseaug.transforms.base.NoiseTransform`): the images, and a given ``cond``'s ISO and
+            camera indices.
 
     Example:
         >>> import torch
@@ -69,10 +72,12 @@ class NoiseFlowTransform(NoiseTransform):
 
     channels = (1, 4)
     compute_selected_rows_only = True
+    nested_checks = True
 
     def __init__(self, model: NoiseFlow, isos: Sequence[float] | None = None, cameras: Sequence[str] | None = None,
-                 temperature: float = 1.0, p: float = 1.0, clip: bool = True, pattern: str = "RGGB") -> None:
-        super().__init__(p=p, clip=clip)
+                 temperature: float = 1.0, p: float = 1.0, clip: bool = True, pattern: str = "RGGB",
+                 validate: str = "sync") -> None:
+        super().__init__(p=p, clip=clip, validate=validate)
         if not isinstance(model, NoiseFlow):
             raise NoiseaugTypeError(f"model must be a NoiseFlow, got {type(model).__name__}")
         self.model = model

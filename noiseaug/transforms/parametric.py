@@ -18,8 +18,8 @@ class ParametricNoiseTransform(NoiseTransform):
 
     model_class: type[NoiseModel]
 
-    def __init__(self, p: float, clip: bool, **ranges: ParamRange) -> None:
-        super().__init__(p=p, clip=clip)
+    def __init__(self, p: float, clip: bool, validate: str = "sync", **ranges: ParamRange) -> None:
+        super().__init__(p=p, clip=clip, validate=validate)
         self.ranges = ranges
 
     def draw_params(self, n: int, generator: torch.Generator | None, device: torch.device) -> dict[str, Tensor]:
@@ -27,7 +27,7 @@ class ParametricNoiseTransform(NoiseTransform):
         return {name: spec.draw(n, generator, device) for name, spec in self.ranges.items()}
 
     def add_noise(self, clean: Tensor, cond: NoiseCondition | None, generator: torch.Generator | None) -> Tensor:
-        model = self.model_class.from_trusted(**self.draw_params(clean.shape[0], generator, clean.device))
+        model = self.model_class._trusted_view(**self.draw_params(clean.shape[0], generator, clean.device))
         return model._sample(clean, cond, generator)
 
     def extra_repr(self) -> str:
@@ -48,8 +48,9 @@ class GaussianNoiseTransform(ParametricNoiseTransform):
 
     model_class = GaussianNoise
 
-    def __init__(self, sigma: Spec = (0.0, 50 / 255), p: float = 1.0, clip: bool = True) -> None:
-        super().__init__(p, clip, sigma=as_range(sigma, "sigma"))
+    def __init__(self, sigma: Spec = (0.0, 50 / 255), p: float = 1.0, clip: bool = True,
+                 validate: str = "sync") -> None:
+        super().__init__(p, clip, validate, sigma=as_range(sigma, "sigma"))
 
 
 class HeteroscedasticNoiseTransform(ParametricNoiseTransform):
@@ -62,8 +63,8 @@ class HeteroscedasticNoiseTransform(ParametricNoiseTransform):
     model_class = HeteroscedasticGaussianNoise
 
     def __init__(self, beta1: Spec = ParamRange(1e-4, 2e-2, log=True), beta2: Spec = ParamRange(1e-6, 5e-3, log=True),
-                 p: float = 1.0, clip: bool = True) -> None:
-        super().__init__(p, clip, beta1=as_range(beta1, "beta1"), beta2=as_range(beta2, "beta2"))
+                 p: float = 1.0, clip: bool = True, validate: str = "sync") -> None:
+        super().__init__(p, clip, validate, beta1=as_range(beta1, "beta1"), beta2=as_range(beta2, "beta2"))
 
 
 class PoissonGaussianNoiseTransform(ParametricNoiseTransform):
@@ -77,6 +78,7 @@ class PoissonGaussianNoiseTransform(ParametricNoiseTransform):
     model_class = PoissonGaussianNoise
 
     def __init__(self, gain: Spec = ParamRange(1e-4, 1.2e-2, log=True),
-                 read_sigma: Spec = ParamRange(1e-4, 1.5e-2, log=True), p: float = 1.0, clip: bool = True) -> None:
-        super().__init__(p, clip, gain=as_range(gain, "gain", strictly_positive=True),
+                 read_sigma: Spec = ParamRange(1e-4, 1.5e-2, log=True), p: float = 1.0, clip: bool = True,
+                 validate: str = "sync") -> None:
+        super().__init__(p, clip, validate, gain=as_range(gain, "gain", strictly_positive=True),
                          read_sigma=as_range(read_sigma, "read_sigma"))

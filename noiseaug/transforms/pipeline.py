@@ -27,7 +27,7 @@ from torch import Tensor
 from torch.utils.data import Dataset, get_worker_info
 
 from .._seeds import mix_seeds
-from .._validation import check_device, check_seed
+from .._validation import check_device, check_seed, check_validate
 from ..errors import NoiseaugInputError, NoiseaugTypeError
 from .base import NoiseTransform
 
@@ -151,6 +151,9 @@ class DeviceNoise:
         device: where the noise is computed, e.g. ``"cuda"``.
         seed: a non-negative int seeding the hook's own ``torch.Generator`` on ``device``.
         image_key: for dict (tuple) batches, the key (position) of the clean images.
+        validate: if given, sets the transform's ``validate`` (``"sync"``, ``"async"`` or ``"off"``; see
+            :class:`~noiseaug.transforms.base.NoiseTransform`). On CUDA, ``"async"`` or ``"off"`` keeps the
+            call free of host syncs (for flows with ``p < 1``, gathering the selected rows is one sync).
 
     A call takes a collated batch: a ``(B, C, H, W)`` tensor in [0, 1], or a dict/tuple holding one; images that
     are not on ``device`` yet are moved there (``non_blocking``). It returns ``(noisy, clean)``, both on
@@ -174,9 +177,11 @@ class DeviceNoise:
     """
 
     def __init__(self, transform: NoiseTransform, device: str | torch.device = "cpu", *, seed: int = 0,
-                 image_key: ImageKey = "image") -> None:
+                 image_key: ImageKey = "image", validate: str | None = None) -> None:
         self.device = check_device(device)
         self.transform = _check_transform(transform, "DeviceNoise").to(self.device)
+        if validate is not None:
+            self.transform.validate = check_validate(validate)
         self.seed = check_seed(seed)
         self.image_key = _check_image_key(image_key)
         self.generator = torch.Generator(device=self.device).manual_seed(self.seed)

@@ -30,7 +30,8 @@ class RawRouteTransform(NoiseTransform):
     Args:
         raw: a transform on packed raw ``(B, 4, H/2, W/2)`` (its own ``p`` should be 1).
         pattern: the CFA pattern of the simulated sensor (must match what ``raw`` was trained on).
-        p, clip: as for every :class:`NoiseTransform`.
+        p, clip, validate: as for every :class:`NoiseTransform` (the ISP's checks follow ``validate``; ``raw``
+            keeps its own).
 
     Example:
         >>> import torch
@@ -44,8 +45,11 @@ class RawRouteTransform(NoiseTransform):
 
     channels = (3,)
 
-    def __init__(self, raw: NoiseTransform, pattern: str = "RGGB", p: float = 1.0, clip: bool = True) -> None:
-        super().__init__(p=p, clip=clip)
+    nested_checks = True
+
+    def __init__(self, raw: NoiseTransform, pattern: str = "RGGB", p: float = 1.0, clip: bool = True,
+                 validate: str = "sync") -> None:
+        super().__init__(p=p, clip=clip, validate=validate)
         if not isinstance(raw, NoiseTransform):
             raise NoiseaugTypeError(f"raw must be a NoiseTransform on packed raw images, got {type(raw).__name__}")
         self.raw = raw
