@@ -142,3 +142,37 @@ def test_nlf_recovery_table_compares_the_flow_and_a_clean_data_fit_with_the_true
     assert all(abs(row[4]) < 0.5 for row in rows)  # ML fit of beta1 with the clean images, 2-3 patches each
     # around the mean of two noisy shots (identity D) the signal is noisy: beta1 comes out diluted on average
     assert sum(row[6] for row in rows) / 25 < sum(row[4] for row in rows) / 25
+
+
+def test_sidd_noiseflow_nlf_measures_every_camera_and_iso(tmp_path):
+    """Smoke test on random official-variant flows (the authors' weights are not needed) and two tiny images."""
+    import torch
+
+    from noiseaug.flows.noise_flow import NoiseFlow
+    from noiseaug.imageio import write_png
+
+    bench = _load_benchmark("sidd_noiseflow_nlf")
+    for name, settings in (("nf", {}), ("n2n", {"conv_layout": "column", "bn_affine": True, "bn_eps": 1e-5})):
+        flow = NoiseFlow(["IP", "GP", "S6", "N6", "G4"], [100, 400, 800, 1600, 3200], variant="official", **settings)
+        with torch.no_grad():
+            flow.layers[0].beta1.fill_(-4.3)  # roughly SIDD-strength noise
+            flow.layers[0].beta2.fill_(-0.3)
+            flow.layers[0].gain_params.fill_(-3.0)
+        flow.save_pretrained(tmp_path / name)
+    (tmp_path / "images").mkdir()
+    for k in range(2):
+        write_png(tmp_path / "images" / f"{k}.png", torch.rand(3, 40, 48, generator=torch.Generator().manual_seed(k)))
+    figure = importlib.util.find_spec("matplotlib") is not None
+    report = bench.main(["--noiseflow", str(tmp_path / "nf"), "--n2nflow", str(tmp_path / "n2n"), "--images",
+                         str(tmp_path / "images"), "--size", "32", "--out", str(tmp_path / "out")]
+                        + ([] if figure else ["--no-figure"]))
+    assert len(report["combos"]) == 25 and report["count"] == 2
+    calibrated = [c for c in report["combos"] if c["sidd"] is not None]
+    assert len(calibrated) == 15
+    for c in report["combos"]:
+        for name in ("Noise Flow", "N2NFlow", "sim preset"):
+            assert c[name]["beta1"] >= 0 and c[name]["std"] > 0
+            assert (c[name]["var_ratio"] is None) == (c["sidd"] is None)
+    assert all(0.5 < c["sim preset"]["var_ratio"] < 2 for c in calibrated)
+    assert "| S6 | 3200 | 0.0199 | 2e-06 |" in (tmp_path / "out" / "sidd_nlf.md").read_text()
+    assert (tmp_path / "out" / "sidd_nlf.png").is_file() == figure
