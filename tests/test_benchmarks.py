@@ -176,3 +176,27 @@ def test_sidd_noiseflow_nlf_measures_every_camera_and_iso(tmp_path):
     assert all(0.5 < c["sim preset"]["var_ratio"] < 2 for c in calibrated)
     assert "| S6 | 3200 | 0.0199 | 2e-06 |" in (tmp_path / "out" / "sidd_nlf.md").read_text()
     assert (tmp_path / "out" / "sidd_nlf.png").is_file() == figure
+
+
+@pytest.mark.skipif(not _have_data(), reason="needs the shared data (../shared/data or $NOISEAUG_DATA)")
+def test_sidd_srgb_raw_route_reports_every_model(tmp_path):
+    """Smoke test on one sidd-dev pair with random official-variant flows (the authors' weights are not needed)."""
+    from noiseaug.flows.noise_flow import NoiseFlow
+
+    for name in ("nf", "n2n"):
+        NoiseFlow(["IP", "GP", "S6", "N6", "G4"], [100, 400, 800, 1600, 3200], variant="official").save_pretrained(
+            tmp_path / name)
+    command = [sys.executable, str(ROOT / "benchmarks" / "sidd_srgb_raw_route.py"), "--noiseflow", str(tmp_path / "nf"),
+               "--n2nflow", str(tmp_path / "n2n"), "--limit", "1", "--data", str(data_root().resolve()),
+               "--out", str(tmp_path / "out")]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "out" / "sidd_srgb.json").read_text())
+    assert set(report["summary"]) == {
+        "real", "NLF (fitted per image)", "NAFlow (NAS)", "NAFlow (random configuration)",
+        "raw route + Noise Flow (pair's phone/ISO)", "raw route + Noise Flow (random phone/ISO)",
+        "raw route + N2NFlow (pair's phone/ISO)", "raw route + N2NFlow (random phone/ISO)",
+        "raw route + noiseflow-simcam (random)"}
+    for model, m in report["summary"].items():
+        assert m["images"] == 1 and -1 <= m["corr_h1"] <= 1 and m["std_255"] >= 0
+        assert (m["kld"] is None) == (model == "real")
