@@ -351,6 +351,34 @@ def _add_train_commands(commands: argparse._SubParsersAction) -> None:
     flow_prior.set_defaults(handler=_train_flow_prior)
 
 
+def _convert(args: argparse.Namespace) -> int:
+    from .convert import convert_n2nflow_pth, convert_noiseflow_tf
+
+    convert = convert_noiseflow_tf if args.format == "noiseflow-tf" else convert_n2nflow_pth
+    out = convert(args.source, args.out, overwrite=args.overwrite)
+    extra = " and its DnCNN denoiser in dncnn/" if args.format == "n2nflow-pth" else ""
+    print(f"converted {args.source} to {out} (config.json, model.safetensors, README.md{extra}); licence CC BY-NC-SA "
+          f"4.0. Use it with NoiseFlowTransform.from_pretrained({str(out)!r})")
+    return 0
+
+
+def _add_convert_command(commands: argparse._SubParsersAction) -> None:
+    convert = commands.add_parser("convert", help="convert the authors' SIDD-trained Noise Flow / Noise2NoiseFlow "
+                                  "weights into a noiseaug folder (config.json + model.safetensors + card)")
+    formats = convert.add_subparsers(dest="format", required=True, metavar="FORMAT")
+    for name, source, text in (
+            ("noiseflow-tf", "CKPT_PREFIX", "Noise Flow's TensorFlow 1 checkpoint (BorealisAI/noise_flow, "
+             "models/NoiseFlow/ckpt/model.ckpt.best): PREFIX.index + PREFIX.data-00000-of-00001, read without TensorFlow"),
+            ("n2nflow-pth", "FILE", "Noise2NoiseFlow's PyTorch checkpoint (SamsungLabs/Noise2NoiseFlow, "
+             "epoch_160_nf_model_net.pth): the flow, and its DnCNN into OUT/dncnn")):
+        sub = formats.add_parser(name, help=text)
+        sub.add_argument("source", metavar=source, help="the checkpoint prefix (or its .index file)"
+                         if name == "noiseflow-tf" else "the .pth file")
+        sub.add_argument("--out", required=True, help="output folder (new or empty)")
+        sub.add_argument("--overwrite", action="store_true", help="replace OUT if it holds a previous conversion")
+        sub.set_defaults(handler=_convert)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="noiseaug", description="Realistic camera noise as batched augmentations.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -362,6 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_synthesize_command(commands)
     _add_denoise_command(commands)
     _add_train_commands(commands)
+    _add_convert_command(commands)
     return parser
 
 

@@ -28,3 +28,7 @@ class NoiseaugFileNotFoundError(NoiseaugInputError, FileNotFoundError):
 
 class NoiseaugFileError(NoiseaugInputError, OSError):
     """A file noiseaug was pointed at cannot be read or written (permissions, a damaged file, a full disk)."""
+
+
+class NoiseaugFileExistsError(NoiseaugFileError, FileExistsError):
+    """An output noiseaug was asked to write exists and may not be replaced."""

@@ -166,3 +166,61 @@ def test_throughput_interleaves_cases_and_reports_ratios_and_scaling(tmp_path, m
     assert {(p["sweep"], p["batch"], p["side"]) for p in points} == {("side", 1, 16), ("side", 1, 32), ("batch", 1, 16)}
     assert all(p["median_ms"] > 0 for p in points) and (tmp_path / "throughput_scaling.png").stat().st_size > 0
     assert "| ratio of medians" in (tmp_path / "throughput.md").read_text()
+
+
+def test_sidd_noiseflow_nlf_measures_every_camera_and_iso(tmp_path):
+    """Smoke test on random official-variant flows (the authors' weights are not needed) and two tiny images."""
+    import torch
+
+    from noiseaug.flows.noise_flow import NoiseFlow
+    from noiseaug.imageio import write_png
+
+    bench = _load_benchmark("sidd_noiseflow_nlf")
+    for name, settings in (("nf", {}), ("n2n", {"conv_layout": "column", "bn_affine": True, "bn_eps": 1e-5})):
+        flow = NoiseFlow(["IP", "GP", "S6", "N6", "G4"], [100, 400, 800, 1600, 3200], variant="official", **settings)
+        with torch.no_grad():
+            flow.layers[0].beta1.fill_(-4.3)  # roughly SIDD-strength noise
+            flow.layers[0].beta2.fill_(-0.3)
+            flow.layers[0].gain_params.fill_(-3.0)
+        flow.save_pretrained(tmp_path / name)
+    (tmp_path / "images").mkdir()
+    for k in range(2):
+        write_png(tmp_path / "images" / f"{k}.png", torch.rand(3, 40, 48, generator=torch.Generator().manual_seed(k)))
+    figure = importlib.util.find_spec("matplotlib") is not None
+    report = bench.main(["--noiseflow", str(tmp_path / "nf"), "--n2nflow", str(tmp_path / "n2n"), "--images",
+                         str(tmp_path / "images"), "--size", "32", "--out", str(tmp_path / "out")]
+                        + ([] if figure else ["--no-figure"]))
+    assert len(report["combos"]) == 25 and report["count"] == 2
+    calibrated = [c for c in report["combos"] if c["sidd"] is not None]
+    assert len(calibrated) == 15
+    for c in report["combos"]:
+        for name in ("Noise Flow", "N2NFlow", "sim preset"):
+            assert c[name]["beta1"] >= 0 and c[name]["std"] > 0
+            assert (c[name]["var_ratio"] is None) == (c["sidd"] is None)
+    assert all(0.5 < c["sim preset"]["var_ratio"] < 2 for c in calibrated)
+    assert "| S6 | 3200 | 0.0199 | 2e-06 |" in (tmp_path / "out" / "sidd_nlf.md").read_text()
+    assert (tmp_path / "out" / "sidd_nlf.png").is_file() == figure
+
+
+@pytest.mark.skipif(not _have_data(), reason="needs the shared data (../shared/data or $NOISEAUG_DATA)")
+def test_sidd_srgb_raw_route_reports_every_model(tmp_path):
+    """Smoke test on one sidd-dev pair with random official-variant flows (the authors' weights are not needed)."""
+    from noiseaug.flows.noise_flow import NoiseFlow
+
+    for name in ("nf", "n2n"):
+        NoiseFlow(["IP", "GP", "S6", "N6", "G4"], [100, 400, 800, 1600, 3200], variant="official").save_pretrained(
+            tmp_path / name)
+    command = [sys.executable, str(ROOT / "benchmarks" / "sidd_srgb_raw_route.py"), "--noiseflow", str(tmp_path / "nf"),
+               "--n2nflow", str(tmp_path / "n2n"), "--limit", "1", "--data", str(data_root().resolve()),
+               "--out", str(tmp_path / "out")]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "out" / "sidd_srgb.json").read_text())
+    assert set(report["summary"]) == {
+        "real", "NLF (fitted per image)", "NAFlow (NAS)", "NAFlow (random configuration)",
+        "raw route + Noise Flow (pair's phone/ISO)", "raw route + Noise Flow (random phone/ISO)",
+        "raw route + N2NFlow (pair's phone/ISO)", "raw route + N2NFlow (random phone/ISO)",
+        "raw route + noiseflow-simcam (random)"}
+    for model, m in report["summary"].items():
+        assert m["images"] == 1 and -1 <= m["corr_h1"] <= 1 and m["std_255"] >= 0
+        assert (m["kld"] is None) == (model == "real")

@@ -11,17 +11,17 @@ from .isp import ISPParams, process, process_rgb, random_isp_params, unprocess, 
 from .names import PairMeta, parse_cc15, parse_polyu, parse_sidd_dev
 from .paired import ImagePair, PairedImageFolder
 from .patches import RandomPatches, random_patch
-from .root import data_folder, data_root
-from .sensor import SIM_ISOS, SIM_SENSORS, SensorSpec
+from .root import data_folder, data_root, official_root
+from .sensor import SIDD_NLF, SIDD_SENSORS, SIM_ISOS, SIM_SENSORS, SensorSpec
 from .sidd import SIDDNoisyPairs, SIDDPairs, SIDDScene, parse_sidd_folder, read_sidd_mat
 from .simulated_pairs import SimulatedRawPairs, read_image_folder
 from .splits import split_scenes, train_test_split
 
 __all__ = [
     "BAYER_PATTERNS", "CameraDraw", "ISPParams", "ImagePair", "PairMeta", "PairedImageFolder", "RandomPatches",
-    "SIDDNoisyPairs", "SIDDPairs", "SIDDScene", "SIM_ISOS", "SIM_SENSORS", "SensorSpec", "SimulatedCamera",
+    "SIDDNoisyPairs", "SIDDPairs", "SIDDScene", "SIDD_NLF", "SIDD_SENSORS", "SIM_ISOS", "SIM_SENSORS", "SensorSpec", "SimulatedCamera",
     "SimulatedRawPairs", "read_image_folder",
-    "data_folder", "data_root", "demosaic", "mosaic_rgb", "pack_bayer", "parse_cc15", "parse_polyu", "parse_sidd_dev",
+    "data_folder", "data_root", "official_root", "demosaic", "mosaic_rgb", "pack_bayer", "parse_cc15", "parse_polyu", "parse_sidd_dev",
     "parse_sidd_folder", "process", "process_rgb", "random_isp_params", "random_patch", "read_sidd_mat",
     "split_scenes", "train_test_split", "unpack_bayer", "unprocess", "unprocess_rgb",
 ]

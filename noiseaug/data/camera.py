@@ -29,7 +29,7 @@ from ..conditioning import NoiseCondition
 from ..errors import NoiseaugInputError, NoiseaugTypeError
 from ..noise.poisson_gaussian import poisson_gaussian_pixel_log_prob
 from .isp import ISPParams, process, random_isp_params, unprocess
-from .sensor import SIM_ISOS, SIM_SENSORS, SensorSpec
+from .sensor import SIDD_SENSORS, SIM_ISOS, SIM_SENSORS, SensorSpec
 
 #: Side of the periodic fixed-pattern tile, in packed pixels.
 FPN_TILE = 128
@@ -93,7 +93,8 @@ def _space(space: str) -> str:
 
 
 class SimulatedCamera(nn.Module):
-    """Physical sensor noise for five simulated cameras at ISO 100/400/800/1600/3200.
+    """Physical sensor noise for five simulated cameras at ISO 100/400/800/1600/3200 (or other presets, e.g. the
+    five SIDD phones of :meth:`sidd_phones`).
 
     ``noisy = clip(quantize(beta1 * Poisson(x / beta1) + read + row + fpn))`` in normalized raw
     units, per (camera, ISO) from :data:`~noiseaug.data.sensor.SIM_SENSORS`. Each component can be
@@ -126,6 +127,13 @@ class SimulatedCamera(nn.Module):
     def pixel_independent(cls, sensors: Sequence[SensorSpec] = SIM_SENSORS, isos: Sequence[int] = SIM_ISOS) -> SimulatedCamera:
         """The Poisson-Gaussian core only (no row noise, FPN, clipping or quantization): exact :meth:`nll`."""
         return cls(sensors, isos, row_noise=False, fixed_pattern=False, clip=False, quantize=False)
+
+    @classmethod
+    def sidd_phones(cls, **kwargs: bool) -> SimulatedCamera:
+        """The five SIDD phones (``sidd-ip``, ``sidd-gp``, ``sidd-s6``, ``sidd-n6``, ``sidd-g4``), calibrated to
+        SIDD's noise level functions (:data:`~noiseaug.data.sensor.SIDD_SENSORS`); ``kwargs`` as the constructor's.
+        ``SimulatedCamera(SIM_SENSORS + SIDD_SENSORS)`` has all ten, the simulated cameras first."""
+        return cls(SIDD_SENSORS, SIM_ISOS, **kwargs)
 
     @property
     def cameras(self) -> tuple[str, ...]:

@@ -32,3 +32,20 @@ def data_folder(*parts: str) -> Path:
     if not folder.is_dir():
         raise NoiseaugFileNotFoundError(f"data folder {folder} does not exist (data root from {ENV_VAR} or ../shared/data)")
     return folder
+
+
+OFFICIAL_ENV_VAR = "NOISEAUG_OFFICIAL"
+DEFAULT_OFFICIAL = Path("..") / "shared" / "official"
+
+
+def official_root() -> Path:
+    """The folder of the authors' SIDD weights (``noiseflow-sidd/``, ``noise2noiseflow-sidd/``, golden outputs):
+    ``$NOISEAUG_OFFICIAL``, else ``../shared/official`` relative to the working directory; raises
+    ``FileNotFoundError`` naming the path tried and the variable to set."""
+    override = os.environ.get(OFFICIAL_ENV_VAR)
+    root = Path(override).expanduser() if override else Path.cwd() / DEFAULT_OFFICIAL
+    if not root.is_dir():
+        where = f"{OFFICIAL_ENV_VAR} points to {root}" if override else f"{root.resolve()} does not exist"
+        raise NoiseaugFileNotFoundError(f"no folder of official weights: {where}; set {OFFICIAL_ENV_VAR} to the folder holding "
+                                f"noiseflow-sidd/ and noise2noiseflow-sidd/")
+    return root

@@ -12,6 +12,7 @@ from .layers import (
     SignalDependent,
     Squeeze,
 )
+from .official import FrozenBatchNorm2d, OfficialConv1x1, OfficialCoupling, OfficialSignalDependent, ScalarGain
 
 __all__ = [
     "FlowCondition",
@@ -24,4 +25,9 @@ __all__ = [
     "SignalDependent",
     "Gain",
     "FlowStep",
+    "OfficialSignalDependent",
+    "ScalarGain",
+    "OfficialConv1x1",
+    "OfficialCoupling",
+    "FrozenBatchNorm2d",
 ]

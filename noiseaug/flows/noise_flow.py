@@ -11,11 +11,17 @@ architecture, S-Ax4-G-Ax4-CAM, read in the data -> latent direction:
 
 ``variant="nlf"`` keeps only S and G: the heteroscedastic Gaussian NLF as a flow, with the
 camera- and ISO-dependent gain (the ablation baseline of Noise2NoiseFlow).
+
+``variant="official"`` is the parameterisation of the authors' own code, which their released SIDD weights
+need (:mod:`noiseaug.flows.official`): ISO and camera enter only the S layer, G is one scalar, no act-norm,
+and the couplings' sub-networks carry batch norm (stored statistics) and an edge-padding channel. The
+converters in :mod:`noiseaug.convert` build it from the official checkpoints.
 """
 
 from __future__ import annotations
 
 import numbers
+from dataclasses import replace
 from typing import Any, Literal
 
 import torch
@@ -23,13 +29,21 @@ from torch import Tensor, nn
 
 from .._validation import check_condition, check_indices, check_int, check_names, require
 from ..conditioning import NoiseCondition
-from ..errors import NoiseaugInputError
+from ..errors import NoiseaugInputError, NoiseaugTypeError
 from ..hub import PretrainedMixin, register_model
 from ..noise.base import LOG_2PI, NoiseModel, standard_normal_like
 from .layers import FlowCondition, FlowStep, Gain, SignalDependent, cached_inverses, run_forward, run_inverse
+from .official import OfficialConv1x1, OfficialCoupling, OfficialSignalDependent, ScalarGain
 from .tiling import DEFAULT_MAX_PIXELS, decode_within_budget
 
 RAW_CHANNELS = 4
+#: noiseaug's packed channel order (CFA positions), :mod:`noiseaug.data.bayer`
+NOISEAUG_CHANNEL_ORDER = ((0, 0), (0, 1), (1, 0), (1, 1))
+#: the packed channel order of the authors' ``pack_raw`` (SIDD Noise Flow, Noise2NoiseFlow)
+SIDD_CHANNEL_ORDER = ((0, 0), (0, 1), (1, 1), (1, 0))
+#: the official variant's settings and their defaults (the TF Noise Flow checkpoint's conventions)
+OFFICIAL_DEFAULTS: dict[str, Any] = {"conv_layout": "row", "bn_affine": False, "bn_eps": 1e-4,
+                                     "channel_order": [list(p) for p in SIDD_CHANNEL_ORDER]}
 
 
 @register_model
@@ -42,12 +56,22 @@ class NoiseFlow(NoiseModel, PretrainedMixin):
         hidden: width of the affine-coupling networks (the default keeps the model under 3,000
             parameters: the paper reports fewer than 2,500).
         steps: unconditional steps in each of the two A blocks (the paper: 4).
-        variant: ``"full"`` (S-Ax4-G-Ax4) or ``"nlf"`` (S-G, a heteroscedastic Gaussian).
+        variant: ``"full"`` (S-Ax4-G-Ax4), ``"nlf"`` (S-G, a heteroscedastic Gaussian) or ``"official"`` (the
+            authors' S-(conv, A)x4-G-(conv, A)x4, module docs; ``hidden`` defaults to their 4).
+        conv_layout, bn_affine, bn_eps, channel_order: ``"official"`` only (defaults: the TF checkpoint's).
+            ``conv_layout``: the 1x1 convolutions act on each pixel's channels as a ``"row"`` vector (TF) or a
+            ``"column"`` vector (Noise2NoiseFlow). ``bn_affine``, ``bn_eps``: the couplings' batch norm (TF: no
+            affine, 1e-4; Noise2NoiseFlow: affine, 1e-5). ``channel_order``: the packed CFA positions the weights
+            were trained on (default the authors' (0,0), (0,1), (1,1), (1,0)). Inputs and outputs stay in
+            noiseaug's order (0,0), (0,1), (1,0), (1,1); the model permutes the channels for its weights (volume
+            preserving: the likelihood is unchanged) and back.
 
     Memory: sampling decodes in tiles when the batch holds more than ``max_pixels`` packed pixels (an
     attribute, default 4 Mpx; :mod:`~noiseaug.flows.tiling`), each with ``tile_overlap`` = 8 packed pixels of
     context: the couplings reach about 6, so tiled and whole-image samples of the released
     ``noiseflow-simcam`` agree to float32 rounding (2e-5/255; ``benchmarks/tile_overlap.py``). The S and G layers are pixel-independent.
+    The official variant keeps 16 pixels of context, its eight couplings' whole reach (2 pixels each,
+    counting the border effects of their padding), so its tiles equal whole-image decoding up to rounding.
 
     Example:
         >>> import torch
@@ -65,32 +89,64 @@ class NoiseFlow(NoiseModel, PretrainedMixin):
     #: context (packed pixels) around each tile's core when sampling is tiled (class docs)
     tile_overlap = 8
 
-    def __init__(self, cameras: list[str], iso_levels: list[float], hidden: int = 5, steps: int = 4,
-                 variant: Literal["full", "nlf"] = "full") -> None:
+    def __init__(self, cameras: list[str], iso_levels: list[float], hidden: int | None = None, steps: int = 4,
+                 variant: Literal["full", "nlf", "official"] = "full", *, conv_layout: str | None = None,
+                 bn_affine: bool | None = None, bn_eps: float | None = None,
+                 channel_order: list[list[int]] | None = None) -> None:
         super().__init__()
         check_names(cameras, "cameras")
         if not isinstance(iso_levels, (list, tuple)) or not iso_levels or not all(
                 isinstance(i, numbers.Real) and not isinstance(i, bool) and i > 0 for i in iso_levels):
             raise NoiseaugInputError(f"iso_levels must be a non-empty list of positive ISO values, got {iso_levels!r}")
-        if variant not in ("full", "nlf"):
-            raise NoiseaugInputError(f"variant must be 'full' or 'nlf', got {variant!r}")
+        if variant not in ("full", "nlf", "official"):
+            raise NoiseaugInputError(f"variant must be 'full', 'nlf' or 'official', got {variant!r}")
+        hidden = (4 if variant == "official" else 5) if hidden is None else hidden
         check_int(hidden, "hidden")
         check_int(steps, "steps", minimum=0)
         self.cameras = list(cameras)
         self.iso_levels = [float(i) for i in iso_levels]
         self.hidden, self.steps, self.variant = hidden, steps, variant
         self.register_buffer("iso_table", torch.tensor(self.iso_levels, dtype=torch.float64), persistent=False)
-        block = (lambda offset: [FlowStep(RAW_CHANNELS, hidden, seed=offset + i) for i in range(steps)]) \
-            if variant == "full" else (lambda offset: [])
-        self.layers = nn.ModuleList([SignalDependent(len(cameras), len(self.iso_levels)), *block(0),
-                                     Gain(self.iso_levels, len(cameras)), *block(steps)])
+        official = {"conv_layout": conv_layout, "bn_affine": bn_affine, "bn_eps": bn_eps, "channel_order": channel_order}
+        if variant == "official":
+            self.official = _official_settings(official)
+            self._build_official()
+        else:
+            given = sorted(k for k, v in official.items() if v is not None)
+            if given:
+                raise NoiseaugInputError(f"{', '.join(given)}: only for variant='official', not {variant!r}")
+            self.official = None
+            block = (lambda offset: [FlowStep(RAW_CHANNELS, hidden, seed=offset + i) for i in range(steps)]) \
+                if variant == "full" else (lambda offset: [])
+            self.layers = nn.ModuleList([SignalDependent(len(cameras), len(self.iso_levels)), *block(0),
+                                         Gain(self.iso_levels, len(cameras)), *block(steps)])
         self.max_pixels = DEFAULT_MAX_PIXELS
+
+    def _build_official(self) -> None:
+        settings = self.official
+        row = settings["conv_layout"] == "row"
+
+        def block(offset: int) -> list[nn.Module]:
+            return [layer for i in range(self.steps) for layer in (
+                OfficialConv1x1(RAW_CHANNELS, row_vector=row, seed=offset + i),
+                OfficialCoupling(RAW_CHANNELS, self.hidden, settings["bn_affine"], settings["bn_eps"]))]
+
+        self.layers = nn.ModuleList([OfficialSignalDependent(len(self.cameras), len(self.iso_levels)), *block(0),
+                                     ScalarGain(), *block(self.steps)])
+        positions = [tuple(p) for p in settings["channel_order"]]
+        to_weights = [NOISEAUG_CHANNEL_ORDER.index(p) for p in positions]
+        self._to_weights = None if to_weights == [0, 1, 2, 3] else to_weights
+        self._from_weights = None if self._to_weights is None else [to_weights.index(k) for k in range(RAW_CHANNELS)]
+        self.tile_overlap = 2 * 2 * self.steps
 
     @property
     def config(self) -> dict[str, Any]:
         """Everything needed to rebuild the architecture (saved as config.json)."""
-        return {"model_type": self.model_type, "cameras": self.cameras, "iso_levels": self.iso_levels,
-                "hidden": self.hidden, "steps": self.steps, "variant": self.variant}
+        config = {"model_type": self.model_type, "cameras": self.cameras, "iso_levels": self.iso_levels,
+                  "hidden": self.hidden, "steps": self.steps, "variant": self.variant}
+        if self.official is not None:
+            config.update({k: (list(map(list, v)) if k == "channel_order" else v) for k, v in self.official.items()})
+        return config
 
     @property
     def parameter_dtype(self) -> torch.dtype:
@@ -120,11 +176,16 @@ class NoiseFlow(NoiseModel, PretrainedMixin):
         return FlowCondition(clean=clean, iso=iso.to(clean.dtype), iso_index=match.long().argmax(1), camera=camera.long())
 
     def encode(self, noise: Tensor, fc: FlowCondition) -> tuple[Tensor, Tensor]:
-        """Noise -> latent ``z`` and per-sample log |det|."""
+        """Noise -> latent ``z`` and per-sample log |det| (noise and ``fc.clean`` in noiseaug's channel order)."""
+        if self.official is not None and self._to_weights is not None:
+            noise, fc = noise[:, self._to_weights], replace(fc, clean=fc.clean[:, self._to_weights])
         return run_forward(self.layers, noise, fc)
 
     def decode(self, z: Tensor, fc: FlowCondition) -> Tensor:
-        """Latent -> noise."""
+        """Latent -> noise (in noiseaug's channel order, like ``fc.clean``)."""
+        if self.official is not None and self._to_weights is not None:
+            fc = replace(fc, clean=fc.clean[:, self._to_weights])
+            return run_inverse(self.layers, z, fc)[:, self._from_weights]
         return run_inverse(self.layers, z, fc)
 
     def _log_prob(self, noisy: Tensor, clean: Tensor, cond: NoiseCondition | None) -> Tensor:
@@ -146,3 +207,24 @@ class NoiseFlow(NoiseModel, PretrainedMixin):
 
     def extra_repr(self) -> str:
         return f"variant={self.variant!r}, cameras={len(self.cameras)}, iso_levels={self.iso_levels}"
+
+
+def _official_settings(given: dict[str, Any]) -> dict[str, Any]:
+    """The official variant's settings: ``given`` (None = default), validated."""
+    settings = {k: (OFFICIAL_DEFAULTS[k] if v is None else v) for k, v in given.items()}
+    if settings["conv_layout"] not in ("row", "column"):
+        raise NoiseaugInputError(f"conv_layout must be 'row' or 'column', got {settings['conv_layout']!r}")
+    if not isinstance(settings["bn_affine"], bool):
+        raise NoiseaugTypeError(f"bn_affine must be a bool, got {settings['bn_affine']!r}")
+    eps = settings["bn_eps"]
+    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not 0 < eps < 1:
+        raise NoiseaugInputError(f"bn_eps must be a number in (0, 1), got {eps!r}")
+    order = settings["channel_order"]
+    positions = [tuple(p) if isinstance(p, (list, tuple)) else p for p in order] \
+        if isinstance(order, (list, tuple)) else None
+    if positions is None or sorted(positions) != sorted(NOISEAUG_CHANNEL_ORDER):
+        raise NoiseaugInputError(f"channel_order must list the four CFA positions {[list(p) for p in NOISEAUG_CHANNEL_ORDER]} "
+                         f"in some order, got {order!r}")
+    settings["bn_eps"] = float(eps)
+    settings["channel_order"] = [list(p) for p in positions]
+    return settings

@@ -7,7 +7,7 @@ import torch
 
 from noiseaug.conditioning import NoiseCondition
 from noiseaug.data.camera import SimulatedCamera
-from noiseaug.data.sensor import SIM_ISOS, SIM_SENSORS
+from noiseaug.data.sensor import SIDD_NLF, SIDD_SENSORS, SIM_ISOS, SIM_SENSORS, sidd_nlf
 from noiseaug.noise.base import gaussian_log_prob
 
 CAMERAS = [s.name for s in SIM_SENSORS]
@@ -135,3 +135,52 @@ def test_nlf_values_are_in_brooks_range():
     beta1, beta2 = sim.nlf(sim.condition(CAMERAS * len(SIM_ISOS), [i for i in SIM_ISOS for _ in CAMERAS]))
     assert beta1.min() >= 1e-4 - 1e-9 and beta1.max() <= 1.2e-2
     assert (beta2 > 0).all() and math.isfinite(beta2.sum().item())
+
+
+# ------------------------------------------------------------------------------ the SIDD phone presets
+SIDD_CAMERAS = [s.name for s in SIDD_SENSORS]
+
+
+def test_simulated_cameras_are_unchanged_by_the_sidd_presets():
+    """The five simulated cameras keep their tables, indices and draws (the released weights were trained on them)."""
+    sim = SimulatedCamera()
+    assert sim.cameras == ("sim-a", "sim-b", "sim-c", "sim-d", "sim-e")
+    for k, spec in enumerate(SIM_SENSORS):
+        for j, iso in enumerate(SIM_ISOS):
+            beta1 = spec.beta1_base * iso / 100
+            assert sim.beta1_table[k, j].item() == pytest.approx(beta1, rel=1e-6)
+            read_var = math.exp(2.18 * math.log(beta1) + 1.2 + spec.read_offset)
+            assert sim.read_std_table[k, j].item() == pytest.approx(math.sqrt(read_var), rel=1e-6)
+    both = SimulatedCamera(SIM_SENSORS + SIDD_SENSORS)
+    assert both.cameras[:5] == sim.cameras and both.cameras[5:] == tuple(SIDD_CAMERAS)
+    cond = sim.condition(["sim-a", "sim-e"], [100, 3200])
+    clean = torch.rand(2, 4, 32, 32, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(sim.add_noise(clean, cond, torch.Generator().manual_seed(3)),
+                       both.add_noise(clean, cond, torch.Generator().manual_seed(3)))
+
+
+def test_sidd_presets_reproduce_sidds_calibrated_noise_levels():
+    sim = SimulatedCamera.sidd_phones()
+    assert sim.cameras == ("sidd-ip", "sidd-gp", "sidd-s6", "sidd-n6", "sidd-g4")
+    assert len(SIDD_NLF) == 15
+    for (phone, iso), (beta1, beta2) in SIDD_NLF.items():
+        got1, got2 = sim.nlf(sim.condition(f"sidd-{phone.lower()}", iso))
+        assert got1.item() == pytest.approx(beta1, rel=1e-6) and got2.item() == pytest.approx(beta2, rel=1e-5)
+    # the pairs SIDD did not calibrate follow the phone's power law in ISO: S6 (calibrated at every ISO) is
+    # near-linear in ISO, and every phone's slope grows with ISO except the iPhone's (flat in SIDD's table)
+    for phone in ("GP", "N6", "G4"):
+        b = [sidd_nlf(phone, iso)[0] for iso in SIM_ISOS]
+        assert b == sorted(b) and not all(sidd_nlf(phone, iso)[2] for iso in SIM_ISOS)
+    assert max(sidd_nlf("IP", i)[0] for i in SIM_ISOS) / min(sidd_nlf("IP", i)[0] for i in SIM_ISOS) < 1.1
+
+
+@pytest.mark.parametrize("camera", SIDD_CAMERAS)
+def test_sidd_preset_flat_patch_variance_matches_its_nlf(camera):
+    sim = SimulatedCamera.sidd_phones()
+    g = torch.Generator().manual_seed(SIDD_CAMERAS.index(camera))
+    for iso in (100, 800, 3200):
+        cond = sim.condition(camera, iso, batch=2)
+        beta1, beta2 = sim.nlf(cond)
+        clean = torch.full((2, 4, 96, 96), 0.2)
+        measured = sim.add_noise(clean, cond, g).double().var(dim=(1, 2, 3))
+        assert torch.allclose(measured, beta1.double() * 0.2 + beta2.double(), rtol=0.05), (camera, iso)
