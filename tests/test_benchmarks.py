@@ -224,3 +224,12 @@ def test_sidd_srgb_raw_route_reports_every_model(tmp_path):
     for model, m in report["summary"].items():
         assert m["images"] == 1 and -1 <= m["corr_h1"] <= 1 and m["std_255"] >= 0
         assert (m["kld"] is None) == (model == "real")
+
+
+@pytest.mark.skipif(not _have_data(), reason="needs the shared data (../shared/data or $NOISEAUG_DATA)")
+def test_naflow_posterior_reports_rank1_at_temperature_zero_and_mixing_above():
+    command = [sys.executable, str(ROOT / "benchmarks" / "naflow_posterior.py"), "--temperature", "0", "1"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    rows = [line.split("|") for line in result.stdout.splitlines() if line.startswith("| 0 ") or line.startswith("| 1 ")]
+    assert [float(r[2]) for r in rows][0] == 1.0 and float(rows[1][2]) < 0.9  # T = 1 spreads the weight
