@@ -164,7 +164,9 @@ def test_throughput_interleaves_cases_and_reports_ratios_and_scaling(tmp_path, m
                         / names[throughput.FLOOR]["median_ms"])
     points = report["scaling"]["points"]
     assert {(p["sweep"], p["batch"], p["side"]) for p in points} == {("side", 1, 16), ("side", 1, 32), ("batch", 1, 16)}
-    assert all(p["median_ms"] > 0 for p in points) and (tmp_path / "throughput_scaling.png").stat().st_size > 0
+    assert all(p["median_ms"] > 0 for p in points)
+    figure = importlib.util.find_spec("matplotlib") is not None  # CI installs no matplotlib: no figure there
+    assert (tmp_path / "throughput_scaling.png").is_file() == figure
     assert "| ratio of medians" in (tmp_path / "throughput.md").read_text()
 
 
