@@ -5,7 +5,7 @@
   TensorFlow). The eight coupling networks are taken in the order training built them (template ``""`` for
   the first coupling after the S layer, ``_1`` for the second, ...), not the reversed order of the authors'
   sampling wrapper; the batch-norm statistics are the checkpoint's.
-* :func:`convert_n2nflow_pth`: Noise2NoiseFlow (Maleky, Bhatt, Brown, CVPR 2022), the PyTorch checkpoint of
+* :func:`convert_n2nflow_pth`: Noise2NoiseFlow (Maleky, Kousha, Brown, Brubaker, CVPR 2022), the PyTorch checkpoint of
   SamsungLabs/Noise2NoiseFlow (``epoch_160_nf_model_net.pth``): its flow, and its 9-layer DnCNN as a 4-channel
   noiseaug :class:`~noiseaug.denoisers.dncnn.DnCNN` in ``OUT/dncnn``. Loaded with ``weights_only=True``.
 
@@ -61,8 +61,8 @@ SOURCES = {
     "noiseflow-tf": ("Noise Flow: Noise Modeling with Conditional Normalizing Flows, A. Abdelhamed, M. A. Brubaker and "
                      "M. S. Brown, ICCV 2019", "https://github.com/BorealisAI/noise_flow",
                      "models/NoiseFlow/ckpt/model.ckpt.best.{index,data-00000-of-00001} at commit 48d1e077"),
-    "n2nflow-pth": ("Noise2NoiseFlow: Realistic Camera Noise Modeling without Clean Images, A. Maleky, S. Bhatt, "
-                    "M. A. Brubaker and M. S. Brown, CVPR 2022", "https://github.com/SamsungLabs/Noise2NoiseFlow",
+    "n2nflow-pth": ("Noise2NoiseFlow: Realistic Camera Noise Modeling without Clean Images, A. Maleky, S. Kousha, "
+                    "M. S. Brown and M. A. Brubaker, CVPR 2022", "https://github.com/SamsungLabs/Noise2NoiseFlow",
                     "noise2noiseflow/experiments/paper/pretrained_model/saved_models/epoch_160_nf_model_net.pth "
                     "at commit 5cf699e0"),
 }
