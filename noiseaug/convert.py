@@ -5,7 +5,7 @@
   TensorFlow). The eight coupling networks are taken in the order training built them (template ``""`` for
   the first coupling after the S layer, ``_1`` for the second, ...), not the reversed order of the authors'
   sampling wrapper; the batch-norm statistics are the checkpoint's.
-* :func:`convert_n2nflow_pth`: Noise2NoiseFlow (Maleky, Bhatt, Brown, CVPR 2022), the PyTorch checkpoint of
+* :func:`convert_n2nflow_pth`: Noise2NoiseFlow (Maleky, Kousha, Brown, Brubaker, CVPR 2022), the PyTorch checkpoint of
   SamsungLabs/Noise2NoiseFlow (``epoch_160_nf_model_net.pth``): its flow, and its 9-layer DnCNN as a 4-channel
   noiseaug :class:`~noiseaug.denoisers.dncnn.DnCNN` in ``OUT/dncnn``. Loaded with ``weights_only=True``.
 
@@ -62,8 +62,8 @@ SOURCES = {
     "noiseflow-tf": ("Noise Flow: Noise Modeling with Conditional Normalizing Flows, A. Abdelhamed, M. A. Brubaker and "
                      "M. S. Brown, ICCV 2019", "https://github.com/BorealisAI/noise_flow",
                      "models/NoiseFlow/ckpt/model.ckpt.best.{index,data-00000-of-00001} at commit 48d1e077"),
-    "n2nflow-pth": ("Noise2NoiseFlow: Realistic Camera Noise Modeling without Clean Images, A. Maleky, S. Bhatt, "
-                    "M. A. Brubaker and M. S. Brown, CVPR 2022", "https://github.com/SamsungLabs/Noise2NoiseFlow",
+    "n2nflow-pth": ("Noise2NoiseFlow: Realistic Camera Noise Modeling without Clean Images, A. Maleky, S. Kousha, "
+                    "M. S. Brown and M. A. Brubaker, CVPR 2022", "https://github.com/SamsungLabs/Noise2NoiseFlow",
                     "noise2noiseflow/experiments/paper/pretrained_model/saved_models/epoch_160_nf_model_net.pth "
                     "at commit 5cf699e0"),
 }
@@ -308,7 +308,24 @@ def _dncnn_from_state(t: dict[str, torch.Tensor]) -> DnCNN:
 
 
 # ---------------------------------------------------------------------------------------------- writing
-def _card(kind: str, files: list[Path], model: str, body: str) -> str:
+_FLOW_MODEL = """Trained on real SIDD raw data: five phones, {phones}, at ISO {isos} (the only ISO values it has parameters
+for). Camera index = position in that list. Input: packed raw `(B, 4, H, W)` in noiseaug's channel order (0,0),
+(0,1), (1,0), (1,1), normalised to [0, 1]; the model permutes to the authors' order (0,0), (0,1), (1,1), (1,0) and
+back.
+"""
+_FLOW_USAGE = """from noiseaug import NoiseFlowTransform
+add_noise = NoiseFlowTransform.from_pretrained("THIS_FOLDER")   # mixed phones and ISOs in one batch"""
+_DNCNN_MODEL = """The denoiser Noise2NoiseFlow trained jointly with its noise model, on real SIDD raw pairs of noisy shots (the five
+phones at ISO 100-3200): a 9-layer DnCNN (4 -> 64 -> 4 channels, batch norm, residual). Input: noisy packed raw
+`(B, 4, H, W)` in noiseaug's channel order (0,0), (0,1), (1,0), (1,1), normalised to [0, 1]; its first and last
+convolutions are permuted from the authors' order (0,0), (0,1), (1,1), (1,0), and the last one has a zero bias
+(the authors' has none).
+"""
+_DNCNN_USAGE = """from noiseaug import DnCNN
+denoiser = DnCNN.from_pretrained("THIS_FOLDER").eval()   # noisy packed raw in, denoised packed raw out"""
+
+
+def _card(kind: str, files: list[Path], model: str, description: str, body: str, usage: str) -> str:
     title, url, where = SOURCES[kind]
     known = OFFICIAL_SHA256[kind]
     rows, official = [], True
@@ -320,6 +337,7 @@ def _card(kind: str, files: list[Path], model: str, body: str) -> str:
     verdict = ("The source files are byte-identical to the authors' release." if official else
                "**The source files differ from the authors' release** (their sha256 is not the published files'): "
                "this folder holds a conversion of those other files.")
+    phones = ", ".join(f"{c} ({SIDD_CAMERA_NAMES[c]})" for c in SIDD_CAMERAS)
     return f"""---
 license: cc-by-nc-sa-4.0
 library_name: noiseaug
@@ -329,8 +347,8 @@ tags: [noise-model, normalizing-flow, raw, sidd]
 # {model}, converted from the authors' weights
 
 Converted by noiseaug with `noiseaug convert {kind}` from the weights published with *{title}*
-({url}, `{where}`). These are the authors' weights, not noiseaug's: do not redistribute them except under their
-licence.
+({url}, `{where}`). These are the authors' weights, not noiseaug's: do not redistribute them except under
+their licence.
 
 **Licence: {LICENCE}** ({LICENCE_URL}), the licence of the source weights, which this converted copy keeps
 (share-alike): attribution, non-commercial use only.
@@ -345,14 +363,9 @@ licence.
 
 ## Model
 
-Trained on real SIDD raw data: five phones, {", ".join(f"{c} ({SIDD_CAMERA_NAMES[c]})" for c in SIDD_CAMERAS)}, at
-ISO {", ".join(map(str, SIDD_ISOS))} (the only ISO values it has parameters for). Camera index = position in that
-list. Input: packed raw `(B, 4, H, W)` in noiseaug's channel order (0,0), (0,1), (1,0), (1,1), normalised to
-[0, 1]; the model permutes to the authors' order (0,0), (0,1), (1,1), (1,0) and back.
-{body}
+{description.format(phones=phones, isos=", ".join(map(str, SIDD_ISOS)))}{body}
 ```python
-from noiseaug import NoiseFlowTransform
-add_noise = NoiseFlowTransform.from_pretrained("THIS_FOLDER")   # mixed cameras and ISOs per batch
+{usage}
 ```
 """
 
@@ -418,9 +431,7 @@ _N2N_BODY = """
 Conversion: the Noise2NoiseFlow formulas (`variant="official"`: the same signal-dependent and gain layers as Noise
 Flow, LU 1x1 convolutions applied to column vectors, couplings with standard batch norm, affine, eps 1e-5, from the
 checkpoint's running statistics, and an edge-padding channel; no act-norm). The checkpoint's float64 camera and ISO
-parameters are stored as float32. Its denoiser (9-layer DnCNN, residual, 4 -> 64 -> 4 channels) is in `dncnn/`, a
-noiseaug `DnCNN` whose first and last convolutions are permuted to noiseaug's channel order (the last one gets a
-zero bias, which the authors' has not).
+parameters are stored as float32. Its denoiser (9-layer DnCNN) is in `dncnn/`, with its own card.
 """
 
 
@@ -436,7 +447,7 @@ def convert_noiseflow_tf(prefix: str | Path, out: str | Path, *, overwrite: bool
             raise CheckpointError(f"{hps} gives the architecture {arch!r}; the converter reads {TF_ARCH!r}")
     flow = noiseflow_from_tf_tensors(tensors, str(index))
     data = base.with_name(f"{base.name}.data-00000-of-00001")
-    card = _card("noiseflow-tf", [index, data], "Noise Flow (SIDD)", _TF_BODY)
+    card = _card("noiseflow-tf", [index, data], "Noise Flow (SIDD)", _FLOW_MODEL, _TF_BODY, _FLOW_USAGE)
     return _write_folder(out, lambda tmp: _save_checked(flow, tmp, card), overwrite)
 
 
@@ -444,13 +455,9 @@ def convert_n2nflow_pth(path: str | Path, out: str | Path, *, overwrite: bool = 
     """Convert the official Noise2NoiseFlow ``.pth`` into ``out`` (the flow) and ``out/dncnn`` (its denoiser)."""
     path = Path(path)
     flow, dncnn = n2nflow_from_state_dict(load_n2nflow_state(path), str(path))
-    card = _card("n2nflow-pth", [path], "Noise2NoiseFlow (SIDD)", _N2N_BODY)
-    dncnn_card = card.replace("# Noise2NoiseFlow (SIDD), converted", "# Noise2NoiseFlow's DnCNN denoiser (SIDD raw), "
-                              "converted").replace("add_noise = NoiseFlowTransform.from_pretrained(\"THIS_FOLDER\")   "
-                                                   "# mixed cameras and ISOs per batch",
-                                                   "denoiser = DnCNN.from_pretrained(\"THIS_FOLDER\")  # packed raw in, "
-                                                   "denoised packed raw out").replace(
-        "from noiseaug import NoiseFlowTransform", "from noiseaug import DnCNN")
+    card = _card("n2nflow-pth", [path], "Noise2NoiseFlow (SIDD)", _FLOW_MODEL, _N2N_BODY, _FLOW_USAGE)
+    dncnn_card = _card("n2nflow-pth", [path], "Noise2NoiseFlow's DnCNN denoiser (SIDD raw)", _DNCNN_MODEL, "",
+                       _DNCNN_USAGE)
 
     def write(tmp: Path) -> None:
         _save_checked(flow, tmp, card)

@@ -25,7 +25,7 @@ from noiseaug.convert import (
     load_n2nflow_state,
     n2nflow_from_state_dict,
 )
-from noiseaug.tfbundle import crc32c, mask_crc, read_checkpoint, read_index, unmask_crc
+from noiseaug.tfbundle import read_checkpoint, read_index
 
 from tfbundle_helpers import write_bundle
 
@@ -40,16 +40,6 @@ needs_official = pytest.mark.skipif(
     reason=f"the official SIDD weights are not at {ROOT} (set NOISEAUG_OFFICIAL to the folder holding "
            f"noiseflow-sidd/ and noise2noiseflow-sidd/)")
 pytestmark = needs_official
-
-
-def test_crc32c_known_values():
-    assert crc32c(b"") == 0
-    assert crc32c(b"123456789") == 0xE3069283  # the standard check value of CRC-32C
-    assert crc32c(bytes(32)) == 0x8A9136AA  # RFC 3720, B.4: 32 bytes of zeros
-    assert crc32c(bytes(range(32))) == 0x46DD794E  # RFC 3720, B.4: 0x00..0x1f
-    assert crc32c(b"56789", crc32c(b"1234")) == 0xE3069283
-    for value in (0, 1, 0xE3069283, 0xFFFFFFFF):
-        assert unmask_crc(mask_crc(value)) == value
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +92,30 @@ def test_converted_models_reproduce_the_authors_outputs(request, name, folder):
     assert np.abs(logdets - g["layer_logdet"][:, :len(flow.layers)]).max() < 0.01
     torch.testing.assert_close(flow.nll(clean + noise, clean, cond).double(), torch.from_numpy(-g["loglik_per_dim"]),
                                rtol=0, atol=0.01 / 4096)
+
+
+def test_reversed_coupling_networks_are_the_authors_sampling_wrapper(nf_dir):
+    """The coupling order matters: swapping the networks of A_k and A_(9-k) (not their rescale factors) gives the
+    golden outputs of the authors' sampling wrapper's (port) order, samples about 35x too strong, instead."""
+    flow = NoiseFlow.from_pretrained(nf_dir)
+    state = {k: v.clone() for k, v in flow.state_dict().items()}
+    couplings = [2, 4, 6, 8, 11, 13, 15, 17]
+    swapped = dict(state)
+    for a, b in zip(couplings, reversed(couplings)):
+        for key in state:
+            if key.startswith(f"layers.{a}.") and not key.endswith("rescale"):
+                swapped[key] = state[key.replace(f"layers.{a}.", f"layers.{b}.", 1)]
+    flow.load_state_dict(swapped)
+    g = golden("noiseflow-sidd")
+    clean, noise, cond, z = inputs(g)
+    with torch.no_grad():
+        loglik = flow.log_prob(clean + noise, clean, cond).double().numpy()
+        inverse = flow.decode(z, flow.flow_condition(clean, cond))[:, PERM].numpy()
+    assert np.abs(loglik - g["loglik_portorder_eval_tfstats"]).max() < 0.05
+    reference = g["inverse_noise_portorder_eval_tfstats"]
+    assert np.abs(inverse - reference).max() < 1e-5 * np.abs(reference).max()
+    ratio = inverse.reshape(8, -1).std(1) / g["inverse_noise"].reshape(8, -1).std(1)
+    assert 25 < ratio.min() and ratio.max() < 45
 
 
 @pytest.mark.parametrize("folder", ["nf_dir", "n2n_dir"])
@@ -330,3 +344,16 @@ def test_cli(tmp_path, capsys):
     assert main(["convert", "n2nflow-pth", str(NF_PREFIX) + ".index", "--out", str(tmp_path / "n2n")]) == 2
     err = capsys.readouterr().err
     assert "is not a PyTorch checkpoint" in err and not (tmp_path / "n2n").exists()
+
+
+def test_golden_benchmark_script(capsys):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "official_golden", Path(__file__).resolve().parents[1] / "benchmarks" / "official_golden.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    results = module.main(["--official", str(ROOT)])
+    assert set(results) == {"Noise Flow (TF checkpoint)", "Noise2NoiseFlow (.pth)"}
+    assert all(r["loglik"] < 0.01 and r["inverse"] < 1e-5 for r in results.values())
+    assert "| Noise Flow (TF checkpoint) |" in capsys.readouterr().out

@@ -52,9 +52,9 @@ class NoiseFlow(NoiseModel, PretrainedMixin):
 
     Args:
         cameras: camera names; ``cond.camera`` indexes this list.
-        iso_levels: the ISO values the gain layer knows; ``cond.iso`` must be one of them.
-        hidden: width of the affine-coupling networks (the default keeps the model under 3,000
-            parameters: the paper reports fewer than 2,500).
+        iso_levels: the ISO values the model knows; ``cond.iso`` must be one of them.
+        hidden: width of the affine-coupling networks (default 5, which keeps the model under 3,000
+            parameters: the paper reports fewer than 2,500; 4 for ``"official"``).
         steps: unconditional steps in each of the two A blocks (the paper: 4).
         variant: ``"full"`` (S-Ax4-G-Ax4), ``"nlf"`` (S-G, a heteroscedastic Gaussian) or ``"official"`` (the
             authors' S-(conv, A)x4-G-(conv, A)x4, module docs; ``hidden`` defaults to their 4).

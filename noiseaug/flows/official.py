@@ -58,7 +58,8 @@ class OfficialSignalDependent(FlowLayer):
         self.gain_params = nn.Parameter(torch.zeros(num_isos))
 
     def variance_factors(self, cond: FlowCondition) -> tuple[Tensor, Tensor]:
-        """Per-sample ``(beta1 / gain, beta2)``, ``(B,)`` each in float64 (float32 on MPS, which has no float64): ``s(x)^2 = beta1 / gain * x + beta2``."""
+        """Per-sample ``(beta1 / gain, beta2)``, ``(B,)`` each, with ``s(x)^2 = beta1 / gain * x + beta2``; in
+        float64 (float32 on MPS, which has no float64)."""
         batch, device = cond.clean.shape[0], cond.clean.device
         zeros = torch.zeros(batch, dtype=torch.long, device=device)
         camera = cond.camera if cond.camera is not None else zeros
