@@ -7,8 +7,8 @@ real noise with ``noise_quality.py``'s metrics: KLD (NAFlow's convention), AKLD,
 noise std (0-255). Models:
 
 * NLF fitted by maximum likelihood to the pair's own residual (it sees the answer's statistics);
-* NAFlow (released ``naflow-srgb``): noise-aware sampling with the pair itself as reference, and a random
-  configuration (as in ``noise_quality.py``);
+* NAFlow (released ``naflow-srgb``): noise-aware sampling and the fitted latent with the pair itself as
+  reference, and a random configuration (as in ``noise_quality.py``);
 * the raw route (``RawRouteTransform``: random Brooks et al. ISP settings, unprocess, raw noise, the simple ISP)
   with the authors' converted **Noise Flow** and **Noise2NoiseFlow** (``noiseaug convert``), at the pair's phone and
   ISO (:data:`PAIR_LABELS`; the Pixel's ISO 6400 is beyond the models' ISO 3200, so 3200; the chart gets a random
@@ -93,6 +93,8 @@ def evaluate(flows: dict[str, NoiseFlow], naflow: NAFlow, simcam: NoiseFlow, pai
                                                                          generator=g)
             synthetic[f"raw route + {model} (random phone/ISO)"] = route(clean, generator=g)
         synthetic["raw route + noiseflow-simcam (random)"] = sim_route(clean, generator=g)
+        with torch.no_grad():  # drawn last, so that the other models' draws are those of the runs before it existed
+            synthetic["NAFlow (fitted latent)"] = naflow.sample_fitted(clean, noisy, clean, g)
         rows.append({"image": name, "model": "real", **metrics(real, None)})
         for model, image in synthetic.items():
             noise = quantize_8bit(image) - clean

@@ -219,7 +219,7 @@ def test_sidd_srgb_raw_route_reports_every_model(tmp_path):
     assert result.returncode == 0, result.stderr
     report = json.loads((tmp_path / "out" / "sidd_srgb.json").read_text())
     assert set(report["summary"]) == {
-        "real", "NLF (fitted per image)", "NAFlow (NAS)", "NAFlow (random configuration)",
+        "real", "NLF (fitted per image)", "NAFlow (NAS)", "NAFlow (fitted latent)", "NAFlow (random configuration)",
         "raw route + Noise Flow (pair's phone/ISO)", "raw route + Noise Flow (random phone/ISO)",
         "raw route + N2NFlow (pair's phone/ISO)", "raw route + N2NFlow (random phone/ISO)",
         "raw route + noiseflow-simcam (random)"}
