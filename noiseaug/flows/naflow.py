@@ -247,14 +247,14 @@ class NAFlow(NoiseModel, PretrainedMixin):
         check_same_shape(noisy_b, clean_b, *names)
         return noisy_b, clean_b, unbatched
 
-    def _reference_latent(self, noisy: Tensor, clean: Tensor, what: str) -> tuple[Tensor, bool]:
-        """The latent ``z`` of validated reference pair(s), cropped (top-left) to a multiple of ``2 ** levels``."""
-        noisy, clean, unbatched = self._check_reference(noisy, clean)
+    def _reference_latent(self, noisy: Tensor, clean: Tensor, what: str) -> tuple[Tensor, Tensor, Tensor]:
+        """The latent ``z`` of validated reference batches (:meth:`_check_reference`) cropped (top-left) to a
+        multiple of ``2 ** levels``, and the cropped pair in the flow's dtype."""
         if min(clean.shape[-2:]) < self.multiple:
             raise NoiseaugInputError(f"{what} needs images of at least {self.multiple}x{self.multiple}, got {tuple(clean.shape[-2:])}")
         noisy, clean = (crop_to_multiple(t, self.multiple).to(self.means.dtype) for t in (noisy, clean))
         z, _ = self.encode(noisy - clean, clean)
-        return z, unbatched
+        return z, noisy, clean
 
     @torch.no_grad()
     def classify(self, noisy: Tensor, clean: Tensor) -> Tensor:
@@ -265,10 +265,10 @@ class NAFlow(NoiseModel, PretrainedMixin):
         takes all the weight; :meth:`posterior` is the tempered version that noise-aware sampling uses.
         H and W are cropped (top-left) to a multiple of ``2 ** levels`` so any size works.
         """
-        z, unbatched = self._reference_latent(noisy, clean, "classify")
+        noisy, clean, unbatched = self._check_reference(noisy, clean)
+        z, _, _ = self._reference_latent(noisy, clean, "classify")
         return unbatch(self.latent_log_prob(z).softmax(-1).to(clean.dtype), unbatched)
 
-    @torch.no_grad()
     def posterior(self, noisy: Tensor, clean: Tensor, temperature: float = 1.0) -> Tensor:
         """Noise-aware sampling's weights ``(B, N)`` (``(N,)`` for one pair): ``softmax_c(log p(noisy | clean, c)
         / (P * temperature))`` with ``P`` the number of latent positions (``H W / 4^L``).
@@ -279,15 +279,20 @@ class NAFlow(NoiseModel, PretrainedMixin):
         >= 0; 0 puts all the weight on the most likely configuration (Rank-1 sampling).
         """
         temperature = check_temperature(temperature)
-        z, unbatched = self._reference_latent(noisy, clean, "posterior")
+        noisy, clean, unbatched = self._check_reference(noisy, clean)
+        return unbatch(self._posterior(noisy, clean, temperature), unbatched)
+
+    @torch.no_grad()
+    def _posterior(self, noisy: Tensor, clean: Tensor, temperature: float) -> Tensor:
+        """:meth:`posterior` of validated ``(B, 3, H, W)`` reference batches, ``(B, N)``."""
+        z, _, _ = self._reference_latent(noisy, clean, "posterior")
         log_p = self.latent_log_prob(z)
         if temperature == 0:
             weights = F.one_hot(log_p.argmax(-1), len(self.configurations)).double()
         else:
             weights = (log_p / (z[0, 0].numel() * temperature)).softmax(-1)
-        return unbatch(weights.to(clean.dtype), unbatched)
+        return weights.to(clean.dtype)
 
-    @torch.no_grad()
     def fit_latent(self, noisy: Tensor, clean: Tensor, match_std: bool = True) -> tuple[Tensor, Tensor]:
         """Latent Gaussian of reference pair(s): per-channel mean and std ``(C,)``, fitted by maximum likelihood
         to the reference noise's latent (pooled over positions and the reference batch).
@@ -302,22 +307,27 @@ class NAFlow(NoiseModel, PretrainedMixin):
         the training noise levels, so a single rescaling step does not converge.
         ``ValueError`` if the reference has no noise.
         """
-        noisy_b, clean_b, _ = self._check_reference(noisy, clean)
-        if not bool((noisy_b != clean_b).any()):
+        noisy, clean, _ = self._check_reference(noisy, clean)
+        return self._fit_latent(noisy, clean, match_std)
+
+    @torch.no_grad()
+    def _fit_latent(self, noisy: Tensor, clean: Tensor, match_std: bool) -> tuple[Tensor, Tensor]:
+        """:meth:`fit_latent` of validated ``(B, 3, H, W)`` reference batches."""
+        if not bool((noisy != clean).any()):
             raise NoiseaugInputError("reference noisy and clean images are identical: the reference has no noise to fit")
-        z, _ = self._reference_latent(noisy_b, clean_b, "fit_latent")
+        z, noisy, clean = self._reference_latent(noisy, clean, "fit_latent")
         z = z.double()
         mean = z.mean(dim=(0, 2, 3))
         std = (z - mean[:, None, None]).square().mean(dim=(0, 2, 3)).sqrt().clamp(min=1e-6)
         mean, std = mean.to(self.means.dtype), std.to(self.means.dtype)
         if match_std:
-            std = std * self._std_factor(noisy_b, clean_b, mean, std)
+            std = std * self._std_factor(noisy, clean, mean, std)
         return mean, std
 
     def _std_factor(self, noisy: Tensor, clean: Tensor, mean: Tensor, std: Tensor, steps: int = 12) -> float:
         """The factor ``k`` in ``[1/8, 8]`` at which latents ``mean + k std eps`` (one fixed ``eps``) decode on
-        ``clean`` to noise of ``noisy - clean``'s std (see :meth:`fit_latent`); bisection on ``log k``."""
-        noisy, clean = (crop_to_multiple(t, self.multiple).to(self.means.dtype) for t in (noisy, clean))
+        ``clean`` (cropped to the flow's multiple, in its dtype) to noise of ``noisy - clean``'s std (see
+        :meth:`fit_latent`); bisection on ``log k``."""
         target = float((noisy - clean).std())
         clipped = bool(noisy.min() >= 0) and bool(noisy.max() <= 1)
         eps = standard_normal_like(clean.new_empty(self._latent_shape(clean)),
@@ -369,9 +379,8 @@ class NAFlow(NoiseModel, PretrainedMixin):
         check_generator(generator, x.device)
         temperature = check_temperature(temperature)
         posterior_temperature = check_nonnegative(posterior_temperature, "posterior_temperature")
-        self._check_reference(reference_noisy, reference_clean, REFERENCE_NAMES)
-        weights = self.posterior(reference_noisy, reference_clean, posterior_temperature)
-        weights = weights[None] if weights.ndim == 1 else weights
+        reference = self._check_reference(reference_noisy, reference_clean, REFERENCE_NAMES)[:2]
+        weights = self._posterior(*reference, posterior_temperature)
         if weights.shape[0] == 1:
             weights = weights.expand(x.shape[0], -1)
         elif weights.shape[0] != x.shape[0]:
@@ -385,8 +394,8 @@ class NAFlow(NoiseModel, PretrainedMixin):
         x, unbatched = as_batch(clean, "clean", channels=self.channels)
         check_generator(generator, x.device)
         temperature = check_temperature(temperature)
-        self._check_reference(reference_noisy, reference_clean, REFERENCE_NAMES)
-        mean, std = self.fit_latent(reference_noisy, reference_clean)
+        reference = self._check_reference(reference_noisy, reference_clean, REFERENCE_NAMES)[:2]
+        mean, std = self._fit_latent(*reference, match_std=True)
         b = x.shape[0]
         return unbatch(self._sample_gaussian(x, mean.expand(b, -1), std.expand(b, -1), generator, temperature),
                        unbatched)

@@ -25,8 +25,8 @@ from torch import Tensor, nn
 
 from ..conditioning import NoiseCondition
 from ..data.paired import ImagePair, PairedImageFolder
-from ..errors import NoiseaugInputError
 from ..data.splits import split_scenes
+from ..errors import NoiseaugInputError
 from ..flows.naflow import NAFlow
 from ..hub import save_pretrained
 from ..imageio import read_image

@@ -123,17 +123,17 @@ class NAFlowTransform(NoiseTransform):
         noisy_b, _ = as_batch(noisy, "reference noisy", channels=self.channels, unit_range=False)
         clean_b, _ = as_batch(clean, "reference clean", channels=self.channels)
         if noisy_b.shape != clean_b.shape:
-            raise NoiseaugInputError(f"reference noisy {tuple(noisy_b.shape)} and clean {tuple(clean_b.shape)} must have the "
-                             "same shape")
+            raise NoiseaugInputError(f"reference noisy {tuple(noisy_b.shape)} and clean {tuple(clean_b.shape)} must have "
+                                     "the same shape")
         if not bool((noisy_b != clean_b).any()):
             raise NoiseaugInputError("reference noisy and clean images are identical: the reference has no noise to match")
         dtype = flow_dtype(self.model, type(self).__name__)
         device = self.model.means.device
         noisy_b, clean_b = noisy_b.to(device, dtype), clean_b.to(device, dtype)
         if self.reference_method == "fitted":
-            self.reference_mean, self.reference_std = self.model.fit_latent(noisy_b, clean_b)
+            self.reference_mean, self.reference_std = self.model._fit_latent(noisy_b, clean_b, match_std=True)
         else:
-            self.reference_weights = self.model.posterior(noisy_b, clean_b, self.posterior_temperature).mean(0)
+            self.reference_weights = self.model._posterior(noisy_b, clean_b, self.posterior_temperature).mean(0)
 
     def forward(self, images: Tensor, cond: NoiseCondition | None = None,
                 generator: torch.Generator | None = None) -> Tensor:
