@@ -19,21 +19,7 @@ import torch
 
 from noiseflow_speed import hardware, timed, write_report
 from noiseaug import NAFlowTransform, NoiseFlowTransform
-
-
-def graph_call(transform: torch.nn.Module, x: torch.Tensor, generator: torch.Generator):
-    """A zero-argument replay of ``transform(x, generator=generator)`` captured in a CUDA graph."""
-    stream = torch.cuda.Stream()
-    stream.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(stream), torch.no_grad():
-        for _ in range(2):
-            transform(x, generator=generator)
-    torch.cuda.current_stream().wait_stream(stream)
-    graph = torch.cuda.CUDAGraph()
-    graph.register_generator_state(generator)
-    with torch.cuda.graph(graph), torch.no_grad():
-        transform(x, generator=generator)
-    return graph.replay
+from noiseaug.transforms.pipeline import capture_cuda_graph
 
 
 def main(argv: list[str] | None = None) -> dict[str, object]:
@@ -56,7 +42,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         x = torch.rand(shape, generator=gen, device=device)
         calls = {"eager": lambda t=transform, x=x: t(x, generator=gen)}
         if device.type == "cuda":
-            calls["cuda graph"] = graph_call(transform, x, gen)
+            calls["cuda graph"] = capture_cuda_graph(transform, x, gen)[0]
         for mode, call in calls.items():
             with torch.no_grad():
                 call()

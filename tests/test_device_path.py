@@ -25,7 +25,7 @@ from noiseaug import (
 from noiseaug._validation import as_batch, check_validate, validation
 from noiseaug.flows.layers import InvConv1x1, cached_inverses
 from noiseaug.flows.naflow import NAFlow
-from noiseaug.transforms.pipeline import DeviceNoise
+from noiseaug.transforms.pipeline import DeviceNoise, capture_cuda_graph
 from noiseaug.transforms.raw_route import RawRouteTransform
 
 READING_OPS = ("aten._local_scalar_dense", "aten.nonzero", "aten.masked_select", "aten._unique", "aten.unique",
@@ -292,19 +292,10 @@ def test_cuda_graph_capture_replays_fresh_noise(make, shape):
     transform = make().cuda()
     x = clean(shape, "cuda")
     generator = torch.Generator(device="cuda").manual_seed(0)
-    stream = torch.cuda.Stream()
-    stream.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(stream), torch.no_grad():
-        for _ in range(2):
-            transform(x, generator=generator)
-    torch.cuda.current_stream().wait_stream(stream)
-    graph = torch.cuda.CUDAGraph()
-    graph.register_generator_state(generator)
-    with torch.cuda.graph(graph), torch.no_grad():
-        out = transform(x, generator=generator)
-    graph.replay()
+    replay, out = capture_cuda_graph(transform, x, generator)
+    replay()
     first = out.clone()
-    graph.replay()
+    replay()
     torch.cuda.synchronize()
     assert torch.isfinite(first).all() and not torch.equal(first, out)
     assert first.min() >= 0 and first.max() <= 1

@@ -11,6 +11,8 @@ Three places to add noise, each reproducible from a seed:
   fast on a whole batch on the GPU.
 * :func:`worker_seed` / :func:`worker_generator` give each DataLoader worker its own reproducible generator, for
   datasets that call a transform themselves.
+* :func:`capture_cuda_graph` records one call of a transform on a static CUDA batch as a CUDA graph, to replay
+  each step with fresh noise.
 
 Images are float ``(C, H, W)`` (items) or ``(B, C, H, W)`` (batches) in [0, 1], as everywhere in noiseaug.
 """
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import operator
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -241,3 +243,25 @@ def worker_generator(seed: int = 0, device: str | torch.device = "cpu") -> torch
     if key not in _GENERATORS:
         _GENERATORS[key] = torch.Generator(device=device).manual_seed(worker_seed(seed))
     return _GENERATORS[key]
+
+
+def capture_cuda_graph(transform: torch.nn.Module, images: Tensor,
+                       generator: torch.Generator) -> tuple[Callable[[], None], Tensor]:
+    """Capture ``transform(images, generator=generator)`` in a CUDA graph: returns ``(replay, output)``.
+
+    ``images`` is a static CUDA batch (copy each step's batch into it) and ``output`` the static tensor every
+    ``replay()`` rewrites. The generator is registered with the graph, so each replay draws new noise. Two
+    warm-up calls run on a side stream first, as torch requires; use a transform that does not read values
+    back to the host (``validate="async"`` or ``"off"``). No autograd graph is recorded.
+    """
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream), torch.no_grad():
+        for _ in range(2):
+            transform(images, generator=generator)
+    torch.cuda.current_stream().wait_stream(stream)
+    graph = torch.cuda.CUDAGraph()
+    graph.register_generator_state(generator)
+    with torch.cuda.graph(graph), torch.no_grad():
+        output = transform(images, generator=generator)
+    return graph.replay, output
