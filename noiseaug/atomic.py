@@ -68,3 +68,33 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
 def atomic_write_text(path: str | Path, text: str) -> Path:
     """Write ``text`` (UTF-8) to ``path`` atomically (see :func:`atomic_write`)."""
     return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_folder(path: str | Path, write: Callable[[Path], object]) -> Path:
+    """Have ``write(tmp)`` fill a fresh temporary folder beside ``path``, then put it in the place of ``path`` (an
+    existing folder there is moved aside first, and back if the swap fails): ``path`` holds the old folder or
+    the complete new one, never a part. Returns ``path``; the temporary folders are removed on any error.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=path.parent))
+    except OSError as error:
+        raise NoiseaugFileError(f"cannot write {path}: {error.strerror or error}") from error
+    try:
+        write(tmp)
+        if path.exists():
+            old = tmp.with_name(f"{tmp.name}-old")
+            os.rename(path, old)
+            try:
+                os.rename(tmp, path)
+            except OSError:
+                os.rename(old, path)
+                raise
+            shutil.rmtree(old)
+        else:
+            os.rename(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path

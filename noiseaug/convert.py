@@ -21,9 +21,6 @@ compares the converted models with the outputs of the authors' code.
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
-import uuid
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -32,6 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .atomic import atomic_write_folder
 from .denoisers.dncnn import DnCNN
 from .errors import NoiseaugFileExistsError
 from .flows.noise_flow import NOISEAUG_CHANNEL_ORDER, SIDD_CHANNEL_ORDER, NoiseFlow
@@ -371,7 +369,8 @@ their licence.
 
 
 def _write_folder(out: str | Path, write: Callable[[Path], None], overwrite: bool) -> Path:
-    """Run ``write(tmp)`` on a fresh folder beside ``out``, then rename it to ``out`` (all or nothing).
+    """Run ``write(tmp)`` on a fresh folder beside ``out``, then put it in the place of ``out`` (all or nothing;
+    :func:`~noiseaug.atomic.atomic_write_folder`).
 
     An existing non-empty ``out`` is an error unless ``overwrite``, and even then only if it holds nothing but
     what a converter writes.
@@ -382,31 +381,12 @@ def _write_folder(out: str | Path, write: Callable[[Path], None], overwrite: boo
     existing = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
     if existing and not overwrite:
         raise NoiseaugFileExistsError(f"{out} is not empty ({', '.join(existing[:5])}{', ...' if len(existing) > 5 else ''}); "
-                              f"choose a new folder or pass --overwrite to replace a previous conversion")
+                                      f"choose a new folder or pass --overwrite to replace a previous conversion")
     foreign = [name for name in existing if name not in CONVERTED_NAMES]
     if foreign:
         raise NoiseaugFileExistsError(f"{out} holds files a conversion does not write ({', '.join(foreign[:5])}); "
-                              f"not replacing it, even with --overwrite")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tag = uuid.uuid4().hex[:12]
-    tmp, old = out.with_name(f".{out.name}.partial-{tag}"), out.with_name(f".{out.name}.old-{tag}")
-    tmp.mkdir()
-    try:
-        write(tmp)
-        if out.exists():
-            os.rename(out, old)
-            try:
-                os.rename(tmp, out)
-            except OSError:
-                os.rename(old, out)
-                raise
-            shutil.rmtree(old)
-        else:
-            os.rename(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
+                                      f"not replacing it, even with --overwrite")
+    return atomic_write_folder(out, write)
 
 
 def _save_checked(model: torch.nn.Module, folder: Path, card: str) -> None:
