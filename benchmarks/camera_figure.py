@@ -16,15 +16,12 @@ import json
 import platform
 from pathlib import Path
 
-import matplotlib
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-
-from noiseaug.data import SimulatedCamera, demosaic, process  # noqa: E402
-from noiseaug.data.root import data_folder  # noqa: E402
-from noiseaug.imageio import read_image  # noqa: E402
+from noiseaug.data import SimulatedCamera, demosaic, process
+from noiseaug.data.root import data_folder
+from noiseaug.eval import pyplot, save_figure, write_outputs
+from noiseaug.imageio import read_image
 
 ISOS = (100, 3200)
 AMPLIFY = 3.0
@@ -61,6 +58,7 @@ def main() -> None:
                             "srgb_rmse_255": float((noisy - clean).square().mean().sqrt() * 255)})
             assert torch.equal(process(draw.clean_raw, draw.isp), clean)
 
+    plt = pyplot()
     columns = ["clean (ISP)", "noisy raw\n(demosaic + gamma)", "noisy sRGB (ISP)", f"noise x{AMPLIFY:g} (sRGB)"]
     fig, axes = plt.subplots(len(rows), 4, figsize=(4 * 1.3, len(rows) * 1.3 * size[0] / size[1] + 0.5), dpi=80)
     for r, (label, panels) in enumerate(rows):
@@ -75,12 +73,11 @@ def main() -> None:
                 ax.set_ylabel(label, fontsize=7)
     fig.suptitle(f"noiseaug simulated cameras ({path.name} resized to {size[1]}x{size[0]})", fontsize=8)
     fig.tight_layout(pad=0.3, h_pad=0.2, w_pad=0.2, rect=(0, 0, 1, 0.975))
-    args.out.mkdir(parents=True, exist_ok=True)
-    fig.savefig(args.out / "simulated_cameras.png")
+    save_figure(fig, args.out / "simulated_cameras.png")
     result = {"image": path.name, "size": list(size), "seed": args.seed, "hardware": platform.processor() or platform.machine(),
               "torch": torch.__version__, "convention": "raw normalized (black 0, white 1); sRGB RMSE on 0-255",
               "rows": records}
-    (args.out / "simulated_cameras.json").write_text(json.dumps(result, indent=2))
+    write_outputs(args.out, {"simulated_cameras.json": json.dumps(result, indent=2)})
 
     print(f"simulated cameras on {path.name} ({size[1]}x{size[0]}), {result['hardware']}, torch {torch.__version__}\n")
     print("| camera | ISO | CFA | beta1 | beta2 | raw noise std | sRGB RMSE (0-255) |")

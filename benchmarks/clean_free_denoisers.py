@@ -20,20 +20,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-from pathlib import Path
 
 import torch
 
 from noiseaug.data.camera import CameraDraw, SimulatedCamera
-from noiseaug.data.root import data_folder
+from noiseaug.eval import gaussian_nll_excess, markdown_table, simcam_draws, write_outputs
 from noiseaug.hub import load_folder
-from noiseaug.training.noiseflow_recipe import simcam_split
-
-
-def gaussian_nll_excess(ratio: float) -> float:
-    """NLL excess (nats/dim) of a Gaussian whose variance is ``1 + ratio`` times the data's."""
-    return 0.5 * math.log1p(ratio) + 0.5 / (1.0 + ratio) - 0.5
 
 
 @torch.no_grad()
@@ -44,7 +36,7 @@ def per_iso(denoiser: torch.nn.Module, draws: list[CameraDraw]) -> dict[int, dic
         noisy, clean = draw.noisy_raw[0], draw.clean_raw
         noise_mse = (noisy - clean).square().mean((1, 2, 3))
         error_mse = (denoiser(noisy).clamp(0, 1) - clean).square().mean((1, 2, 3))
-        for iso, a, b in zip(draw.isos, noise_mse.tolist(), error_mse.tolist()):
+        for iso, a, b in zip(draw.isos, noise_mse.tolist(), error_mse.tolist(), strict=True):
             rows.setdefault(int(iso), []).append((a, b))
     table = {}
     for iso, pairs in sorted(rows.items()):
@@ -58,12 +50,10 @@ def per_iso(denoiser: torch.nn.Module, draws: list[CameraDraw]) -> dict[int, dic
 def markdown(results: dict[str, dict[int, dict[str, float]]]) -> str:
     first = next(iter(results.values()))
     isos = sorted(first)
-    lines = ["| denoiser | " + " | ".join(f"ISO {i}" for i in isos) + " |", "| --- |" + " ---: |" * len(isos)]
-    lines.append("| (noisy input) | " + " | ".join(f"{first[i]['noisy']:.2f} dB" for i in isos) + " |")
-    for name, table in results.items():
-        cells = [f"{table[i]['denoised']:.2f} dB, r {table[i]['ratio']:.2f}, +{table[i]['excess']:.3f}" for i in isos]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    rows = [["(noisy input)", *(f"{first[i]['noisy']:.2f} dB" for i in isos)]]
+    rows += [[name, *(f"{table[i]['denoised']:.2f} dB, r {table[i]['ratio']:.2f}, +{table[i]['excess']:.3f}"
+                      for i in isos)] for name, table in results.items()]
+    return "\n".join(markdown_table(["denoiser", *(f"ISO {i}" for i in isos)], rows))
 
 
 def main() -> None:
@@ -74,18 +64,14 @@ def main() -> None:
     parser.add_argument("--test-batches", type=int, default=40, help="batches of 32 held-out patches (32x32 packed)")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
-    images = args.images or data_folder("clean", "bsd300-test")
-    split = simcam_split(images, SimulatedCamera(), 32, 32, seed=0)
-    draws = [split.test.batch(k) for k in range(1000, 1000 + args.test_batches)]  # noiseflow_simcam.py's patches
+    draws = simcam_draws(args.images, SimulatedCamera(), args.test_batches).test  # noiseflow_simcam.py's patches
     results = {}
     for spec in args.denoiser:
         label, _, folder = spec.rpartition("=")
         results[label or folder] = per_iso(load_folder(folder).eval(), draws)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "clean_free_denoisers.json").write_text(json.dumps(results, indent=2))
     text = markdown(results)
-    (out / "clean_free_denoisers.md").write_text(text + "\n")
+    write_outputs(args.out, {"clean_free_denoisers.json": json.dumps(results, indent=2),
+                             "clean_free_denoisers.md": text + "\n"})
     print(text)
 
 

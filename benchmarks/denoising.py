@@ -29,13 +29,18 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from noiseaug.data.root import data_folder
 from noiseaug.denoise import load_denoiser
+from noiseaug.eval import (
+    kodak_awgn_sets,
+    limit_sets,
+    markdown_table,
+    pyplot,
+    real_srgb_test_sets,
+    save_figure,
+    write_outputs,
+)
 from noiseaug.hub import released_models
-from noiseaug.imageio import image_files, read_image
 from noiseaug.metrics import psnr, ssim
-from noiseaug.noise import GaussianNoise
-from naflow_srgb import load_sets
 
 NOISY_INPUT = "noisy input"
 
@@ -51,23 +56,6 @@ def parse_models(specs: list[str] | None) -> dict[str, str]:
             raise SystemExit(f"--model takes LABEL=PATH_OR_NAME, got {spec!r}")
         models[label] = path
     return models
-
-
-Pairs = list[tuple[str, Tensor, Tensor]]
-
-
-def kodak_awgn_sets(sigmas: list[float], data_root: Path | None, limit: int | None = None) -> dict[str, Pairs]:
-    """``{"Kodak24 AWGN sigma=S": [(name, noisy, clean)]}``: unclipped Gaussian noise of std ``S``/255,
-    drawn once per image from a generator seeded by ``(sigma, image index)``."""
-    folder = data_folder("clean", "kodak24") if data_root is None else data_root / "clean" / "kodak24"
-    images = [(path.name, read_image(path)) for path in image_files(folder)[:limit]]
-    sets = {}
-    for sigma in sigmas:
-        noise = GaussianNoise(sigma / 255)
-        sets[f"Kodak24 AWGN sigma={sigma:g}"] = [
-            (name, noise.sample(clean[None], generator=torch.Generator().manual_seed(int(sigma * 1000) + i)), clean[None])
-            for i, (name, clean) in enumerate(images)]
-    return sets
 
 
 @torch.no_grad()
@@ -91,23 +79,15 @@ def evaluate(models: dict[str, nn.Module], sets: dict[str, list[tuple[str, Tenso
 
 def markdown(results: dict) -> str:
     sets = list(results)
-    labels = list(results[sets[0]])
-    lines = ["| model | " + " | ".join(f"{s} PSNR (dB) | SSIM" for s in sets) + " |",
-             "| --- | " + " | ".join("---: | ---:" for _ in sets) + " |"]
-    for label in labels:
-        cells = [f"{results[s][label]['psnr']:.2f} | {results[s][label]['ssim']:.4f}" for s in sets]
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    rows = [[label, *(f"{results[s][label]['psnr']:.2f} | {results[s][label]['ssim']:.4f}" for s in sets)]
+            for label in results[sets[0]]]
+    return "\n".join(markdown_table(["model", *(f"{s} PSNR (dB) | SSIM" for s in sets)], rows, "---: | ---:"))
 
 
 @torch.no_grad()
 def crops_figure(models: dict[str, nn.Module], sets: dict, path: Path, size: int = 96) -> None:
     """One row per test set (its first image, 96x96 centre crop): noisy | each model | clean; whole-image PSNR below."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     columns = [NOISY_INPUT, *models, "clean"]
     rows = [(set_name, *pairs[0]) for set_name, pairs in sets.items()]
     fig, axes = plt.subplots(len(rows), len(columns), figsize=(2.2 * len(columns), 2.4 * len(rows)), squeeze=False)
@@ -127,7 +107,7 @@ def crops_figure(models: dict[str, nn.Module], sets: dict, path: Path, size: int
                 ax.set_title(label, fontsize=9)
         axes[r][0].set_ylabel(f"{set_name}\n{name}", fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
 
 
@@ -146,19 +126,18 @@ def main() -> None:
     if not specs:
         raise SystemExit("no denoisers: pass --model LABEL=PATH (no released dncnn-* models found)")
     models = {label: load_denoiser(path) for label, path in specs.items()}
-    sets = {} if args.no_real else {name: pairs[:args.limit] for name, pairs in load_sets(args.data).items()}
+    sets = {} if args.no_real else limit_sets(real_srgb_test_sets(args.data), args.limit)
     sets.update(kodak_awgn_sets(args.kodak_sigma, args.data, args.limit))
     if not sets:
         raise SystemExit("no test sets: drop --no-real or add --kodak-sigma")
-    args.out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     results = evaluate(models, sets)
     table = markdown(results)
     hardware = f"{platform.processor() or platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} thread(s)"
     report = (f"# Denoising\n\nPSNR / SSIM (kornia, data range 1) per image, averaged; "
               f"whole images, outputs clipped to [0, 1]. {hardware}; {time.perf_counter() - start:.0f} s.\n\n{table}\n")
-    (args.out / "denoising.md").write_text(report)
-    (args.out / "denoising.json").write_text(json.dumps({"models": specs, "results": results}, indent=2))
+    write_outputs(args.out, {"denoising.md": report,
+                             "denoising.json": json.dumps({"models": specs, "results": results}, indent=2)})
     if not args.no_figure:
         crops_figure(models, sets, args.out / "denoising_crops.png")
     print("\n" + table)

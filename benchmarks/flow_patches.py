@@ -17,8 +17,9 @@ from pathlib import Path
 
 import torch
 
-from noiseflow_speed import hardware, timed, write_report
 from noiseaug import NAFlowTransform, NoiseFlowTransform
+from noiseaug.eval import write_report
+from noiseaug.eval.timing import hardware, timed
 from noiseaug.transforms.pipeline import capture_cuda_graph
 
 

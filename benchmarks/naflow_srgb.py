@@ -26,109 +26,57 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 from pathlib import Path
 
 import torch
 from torch import Tensor
 
 from noiseaug import NAFlow
-from noiseaug._sizes import crop_to_multiple
-from noiseaug.data.paired import PairedImageFolder
-from noiseaug.demo import quantize_8bit
-from noiseaug.imageio import read_image, write_png
-from noiseaug.metrics import akld, marginal_kl
-from noiseaug.noise import GaussianNoise, HeteroscedasticGaussianNoise, NoiseModel
-from noiseaug.training.naflow_recipe import configuration_free_nll, real_srgb_split
+from noiseaug.eval import (
+    CORRELATION_RADIUS,
+    NLF_FIT,
+    crop_pair,
+    divergences,
+    fit_per_image,
+    noise_correlation,
+    pyplot,
+    real_srgb_test_sets,
+    save_figure,
+    std_ratio,
+    summarise_rows,
+    write_outputs,
+)
+from noiseaug.eval.compare import MODELS, NAFLOW_NAS, likelihoods, synthesize
+from noiseaug.imageio import write_png
 
-MODELS = ("AWGN (fitted per image)", "NLF (fitted per image)", "NAFlow (random configuration)", "NAFlow (Rank-1)",
-          "NAFlow (NAS)", "NAFlow (fitted latent)")
-NAS = MODELS[4]
 METRICS = ("kld", "akld", "nll", "std_ratio")
-CORRELATION_RADIUS = 4
-
-
-def load_sets(data_root: Path | None) -> dict[str, list[tuple[str, Tensor, Tensor]]]:
-    """``{set name: [(name, noisy (1,3,H,W), clean (1,3,H,W))]}`` for the held-out split and sidd-dev."""
-    _, test = real_srgb_split(data_root)
-    held_out = [(p.name, read_image(p.noisy_path)[None], read_image(p.clean_path)[None]) for p in test]
-    sidd = PairedImageFolder.sidd_dev(None if data_root is None else data_root / "real-srgb" / "sidd-dev")
-    return {"held-out PolyU + CC15": held_out,
-            "sidd-dev (unseen family)": [(p.name, read_image(p.noisy_path)[None], read_image(p.clean_path)[None])
-                                         for p in sidd.pairs]}
-
-
-def fitted_baselines(noisy: Tensor, clean: Tensor) -> dict[str, NoiseModel]:
-    """AWGN and NLF fitted by maximum likelihood to this image's own residual (once per image)."""
-    return {MODELS[0]: GaussianNoise.fit(noisy, clean), MODELS[1]: HeteroscedasticGaussianNoise.fit(noisy, clean)}
-
-
-@torch.no_grad()
-def synthesize(model: NAFlow, baselines: dict[str, NoiseModel], noisy: Tensor, clean: Tensor,
-               generator: torch.Generator, posterior_temperature: float = 1.0) -> dict[str, Tensor]:
-    """8-bit synthetic noisy images for ``clean`` from every model in :data:`MODELS`."""
-    n = len(model.configurations)
-    random_config = torch.nn.functional.one_hot(torch.randint(n, (1,), generator=generator), n).float()
-    samples = {name: fitted.sample(clean, generator=generator) for name, fitted in baselines.items()}
-    samples[MODELS[2]] = model.sample_mixture(clean, random_config, generator)
-    samples[MODELS[3]] = model.sample_noise_aware(clean, noisy, clean, generator, posterior_temperature=0.0)
-    samples[MODELS[4]] = model.sample_noise_aware(clean, noisy, clean, generator,
-                                                  posterior_temperature=posterior_temperature)
-    samples[MODELS[5]] = model.sample_fitted(clean, noisy, clean, generator)
-    return {k: quantize_8bit(v) for k, v in samples.items()}
-
-
-@torch.no_grad()
-def nll(model: NAFlow, baselines: dict[str, NoiseModel], noisy: Tensor, clean: Tensor,
-        generator: torch.Generator) -> dict[str, float]:
-    dequantised = noisy + (torch.rand(noisy.shape, generator=generator) - 0.5) / 255
-    values = {name: float(fitted.nll(dequantised, clean)) for name, fitted in baselines.items()}
-    values[NAS] = float(configuration_free_nll(model, dequantised, clean))
-    return values
-
-
-def noise_correlation(noise: Tensor, radius: int = CORRELATION_RADIUS) -> Tensor:
-    """``(2r+1, 2r+1)`` correlation of each pixel's noise with its neighbours', averaged over channels."""
-    n = noise - noise.mean(dim=(-2, -1), keepdim=True)
-    h, w = n.shape[-2:]
-    centre = n[..., radius:h - radius, radius:w - radius]
-    out = torch.zeros(2 * radius + 1, 2 * radius + 1)
-    for dy in range(-radius, radius + 1):
-        for dx in range(-radius, radius + 1):
-            shifted = n[..., radius + dy:h - radius + dy, radius + dx:w - radius + dx]
-            out[dy + radius, dx + radius] = (centre * shifted).mean() / centre.square().mean()
-    return out
 
 
 def evaluate(model: NAFlow, sets: dict, seed: int, posterior_temperature: float = 1.0) -> tuple[dict, list, dict]:
     """Per-set mean metrics (and the worst ``|std ratio - 1|``), per-image rows, and mean correlation maps
     (held-out set)."""
     generator = torch.Generator().manual_seed(seed)
-    summary, rows, correlations = {}, [], {}
+    rows, correlations = [], {}
     for set_name, pairs in sets.items():
-        per_model: dict[str, dict[str, list[float]]] = {m: {k: [] for k in METRICS} for m in MODELS}
         for name, noisy, clean in pairs:
-            noisy, clean = crop_to_multiple(noisy, model.multiple), crop_to_multiple(clean, model.multiple)
+            noisy, clean = crop_pair(noisy, clean, model.multiple)
             real = noisy - clean
-            baselines = fitted_baselines(noisy, clean)
-            likelihoods = nll(model, baselines, noisy, clean, generator)
+            baselines = fit_per_image(noisy, clean)
+            nll = likelihoods(model, baselines, noisy, clean, generator)
             synthetic_set = synthesize(model, baselines, noisy, clean, generator, posterior_temperature)
             for model_name, synthetic in synthetic_set.items():
                 noise = synthetic - clean
-                row = {"set": set_name, "image": name, "model": model_name,
-                       "kld": float(marginal_kl(real, noise, "naflow")), "akld": float(akld(real, noise)),
-                       "nll": likelihoods.get(model_name), "std_ratio": float(noise.std() / real.std())}
-                rows.append(row)
-                for key in METRICS:
-                    if row[key] is not None:
-                        per_model[model_name][key].append(row[key])
-                if set_name.startswith("held-out") and model_name in (MODELS[1], NAS):
+                rows.append({"set": set_name, "image": name, "model": model_name} | divergences(real, noise)
+                            | {"nll": nll.get(model_name), "std_ratio": std_ratio(noise, real)})
+                if set_name.startswith("held-out") and model_name in (NLF_FIT, NAFLOW_NAS):
                     correlations.setdefault(model_name, []).append(noise_correlation(noise))
             if set_name.startswith("held-out"):
                 correlations.setdefault("real", []).append(noise_correlation(real))
-        summary[set_name] = {m: {k: (statistics.mean(v) if v else None) for k, v in d.items()}
-                             | {"images": len(pairs), "worst_std_error": max(abs(r - 1) for r in d["std_ratio"])}
-                             for m, d in per_model.items()}
+    summary = summarise_rows(rows, ("set", "model"), METRICS)
+    for set_name, models in summary.items():
+        for model_name, m in models.items():
+            m["worst_std_error"] = max(abs(r["std_ratio"] - 1) for r in rows
+                                       if r["set"] == set_name and r["model"] == model_name)
     mean_corr = {k: torch.stack(v).mean(0) for k, v in correlations.items()}
     return summary, rows, mean_corr
 
@@ -149,25 +97,22 @@ def markdown(summary: dict) -> str:
 
 
 def correlation_figure(corr: dict[str, Tensor], path: Path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    names = ["real", NAS, MODELS[1]]
+    plt = pyplot()
+    names = ["real", NAFLOW_NAS, NLF_FIT]
     masked = {}
     for name in names:
         masked[name] = corr[name].clone()
         masked[name][CORRELATION_RADIUS, CORRELATION_RADIUS] = float("nan")  # the centre is 1 by definition
     vmax = max(float(m.nan_to_num(0).abs().max()) for m in masked.values())
     fig, axes = plt.subplots(1, 3, figsize=(10, 3.4))
-    for ax, name in zip(axes, names):
+    for ax, name in zip(axes, names, strict=True):
         im = ax.imshow(masked[name].numpy(), cmap="RdBu_r", vmin=-vmax, vmax=vmax)
         ax.set_title(f"{name}\nneighbour corr. (centre masked)", fontsize=9)
         ax.set_xticks([0, CORRELATION_RADIUS, 2 * CORRELATION_RADIUS], [-CORRELATION_RADIUS, 0, CORRELATION_RADIUS])
         ax.set_yticks([0, CORRELATION_RADIUS, 2 * CORRELATION_RADIUS], [-CORRELATION_RADIUS, 0, CORRELATION_RADIUS])
         fig.colorbar(im, ax=ax, fraction=0.046)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
 
 
@@ -179,7 +124,7 @@ def crops_figure(model: NAFlow, sets: dict, path: Path, seed: int, size: int = 9
     rows = []
     for _, noisy, clean in picks:
         noisy, clean = noisy[..., :size, :size], clean[..., :size, :size]
-        synthetic = synthesize(model, fitted_baselines(noisy, clean), noisy, clean, generator, posterior_temperature)
+        synthetic = synthesize(model, fit_per_image(noisy, clean), noisy, clean, generator, posterior_temperature)
         images = [clean, noisy, *synthetic.values()]
         rows.append(torch.cat([im[0] for im in images], dim=2))
         rows.append(torch.cat([torch.full_like(clean[0], 0.5)] + [((im - clean) * 4 + 0.5)[0] for im in images[1:]], dim=2))
@@ -196,13 +141,11 @@ def main() -> None:
                         help="NAS: temperature of NAFlow.posterior (0 is Rank-1)")
     args = parser.parse_args()
     model = NAFlow.from_pretrained(args.model).eval()
-    sets = load_sets(args.data)
+    sets = real_srgb_test_sets(args.data)
     summary, rows, corr = evaluate(model, sets, args.seed, args.posterior_temperature)
-    args.out.mkdir(parents=True, exist_ok=True)
     table = markdown(summary)
-    (args.out / "naflow_srgb.md").write_text(table)
-    (args.out / "naflow_srgb.json").write_text(json.dumps({"summary": summary, "rows": rows,
-                                                          "correlation": {k: v.tolist() for k, v in corr.items()}}, indent=2))
+    write_outputs(args.out, {"naflow_srgb.md": table, "naflow_srgb.json": json.dumps(
+        {"summary": summary, "rows": rows, "correlation": {k: v.tolist() for k, v in corr.items()}}, indent=2)})
     correlation_figure(corr, args.out / "noise_correlation.png")
     crops_figure(model, sets, args.out / "naflow_crops.png", args.seed,
                  posterior_temperature=args.posterior_temperature)

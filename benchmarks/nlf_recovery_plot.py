@@ -34,10 +34,9 @@ def main() -> None:
     args = parser.parse_args()
     history = json.loads((args.run / "history.json").read_text())
 
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from noiseaug.eval import pyplot, save_figure
 
+    plt = pyplot()
     steps = [h["step"] for h in history]
     fig, ax = plt.subplots(figsize=(6, 3.6))
     for key, style in (("beta1_err_mean", "C0-"), ("beta1_err_max", "C0:"), ("beta2_err_mean", "C1-"), ("beta2_err_max", "C1:")):
@@ -47,8 +46,7 @@ def main() -> None:
     ax.set_ylabel("|estimate / true - 1|")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(args.out, dpi=120)
+    save_figure(fig, args.out, dpi=120)
     for h in history[-1:]:
         print({k: round(v, 4) for k, v in h.items() if k.startswith("beta")})
     if args.table:
@@ -61,10 +59,10 @@ def recovery_table(model: Path, images: str | Path | None, reference_batches: in
     """Markdown table: per (camera, ISO), the true NLF, the flow's and the clean-data fit's signed relative
     errors (``estimate / true - 1``) and, given ``denoiser``, those of the fit around its mean estimate."""
     import torch
-    from noiseflow_simcam import fit_per_combo
 
     from noiseaug.data.camera import SimulatedCamera
     from noiseaug.data.root import data_folder
+    from noiseaug.eval import fit_per_combo
     from noiseaug.flows.noise_flow import NoiseFlow
     from noiseaug.hub import load_pretrained
     from noiseaug.noise import HeteroscedasticGaussianNoise
@@ -86,7 +84,7 @@ def recovery_table(model: Path, images: str | Path | None, reference_batches: in
     lines = [header, "|" + " --- |" * 2 + " ---: |" * (header.count("|") - 3)]
     for k in range(len(true1)):
         estimates = [(est1[k], est2[k])] + [(fit[k].beta1, fit[k].beta2) for fit in fits]
-        errors = [float(e / t - 1) for pair in estimates for e, t in zip(pair, (true1[k], true2[k]))]
+        errors = [float(e / t - 1) for pair in estimates for e, t in zip(pair, (true1[k], true2[k]), strict=True)]
         name, iso = camera.cameras[k // len(camera.isos)], camera.isos[k % len(camera.isos)]
         lines.append(f"| {name} | {iso} | {float(true1[k]):.2e} | {float(true2[k]):.2e} | "
                      + " | ".join(f"{e:+.3f}" for e in errors) + " |")

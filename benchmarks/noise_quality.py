@@ -21,14 +21,14 @@ raw route's even sizes follow). Metrics per image, then the mean over a set's im
   [-1, 1] with 256 bins, over bins where both are non-zero; AKLD: DANet's (7x7 Gaussian local variance
   ratio, clamped to [0.1, 10]); both exactly as ``naflow_srgb.py`` computes them.
 * NLL per dimension: nats, [0, 1] scale, the real 8-bit noisy image dequantised with uniform noise
-  of one level (``naflow_srgb.nll``). Fitted Gaussian-family likelihoods (fitted on the same image);
+  of one level (``noiseaug.eval.compare.likelihoods``). Fitted Gaussian-family likelihoods (fitted on the same image);
   Poisson-Gaussian by its Gaussian approximation (its exact likelihood sums over ``clean / gain``
   photon counts, 10^4 to 10^8 per pixel at the gains fitted to sRGB noise, so it is not tractable and
   the approximation is exact to that precision; with the same ML fit it equals NLF's value, up to the
   gain floor of 1e-8); NAFlow's configuration-free mixture likelihood (one density for both sampling
   modes, listed on the NAS row as ``naflow_srgb.py`` does); "-" for NoiseFlow-ISP, whose sRGB
   density is not tractable.
-* lag-1 horizontal correlation of the noise (``naflow_srgb.noise_correlation`` at (0, +1)): spatial
+* lag-1 horizontal correlation of the noise (``noiseaug.eval.noise_correlation`` at (0, +1)): spatial
   correlation, which pixel-independent parametric models cannot produce; the real noise's is given.
 * noise std on the 0-255 scale, for scale.
 
@@ -54,33 +54,41 @@ full run's first images. Reproduce:
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import os
-import platform
-import statistics
-import subprocess
 import time
 from pathlib import Path
 
 import torch
-from naflow_srgb import MODELS as NAFLOW_BENCH_MODELS
-from naflow_srgb import fitted_baselines, load_sets, nll, noise_correlation, synthesize
-from noiseflow_simcam import simcam_markdown, simcam_results
 from torch import Tensor
 
 from noiseaug import NAFlow
-from noiseaug._seeds import mix_seeds
-from noiseaug._sizes import crop_to_multiple
 from noiseaug.demo import quantize_8bit
-from noiseaug.hub import resolve
-from noiseaug.metrics import akld, marginal_kl
-from noiseaug.noise import PoissonGaussianNoise
+from noiseaug.eval import (
+    AWGN_FIT,
+    NLF_FIT,
+    PG_FIT,
+    cell,
+    crop_pair,
+    divergences,
+    fit_per_image,
+    fitted_parameters,
+    limit_sets,
+    markdown_table,
+    pyplot,
+    real_srgb_test_sets,
+    save_figure,
+    seeded_generator,
+    spread,
+    summarise_rows,
+    write_outputs,
+)
+from noiseaug.eval.compare import NAFLOW_FITTED, NAFLOW_NAS, NAFLOW_RANDOM, likelihoods, synthesize
+from noiseaug.eval.simcam import simcam_markdown, simcam_results
+from noiseaug.eval.timing import hardware_line, weights_provenance
 from noiseaug.training.denoiser import noise_source
 from noiseaug.transforms import NoiseTransform
 
-AWGN, NLF, NAFLOW_RANDOM, _, NAFLOW_NAS, NAFLOW_FITTED = NAFLOW_BENCH_MODELS
-PG = "Poisson-Gaussian (fitted per image)"
+AWGN, NLF, PG = AWGN_FIT, NLF_FIT, PG_FIT
 NOISEFLOW_ISP = "NoiseFlow-ISP (pretrained on the simulated camera)"
 SRGB_MODELS = (AWGN, NLF, PG, NAFLOW_NAS, NAFLOW_FITTED, NAFLOW_RANDOM, NOISEFLOW_ISP)
 SHORT_NAMES = {AWGN: "AWGN (fit)", NLF: "NLF (fit)", PG: "PG (fit)", NAFLOW_NAS: "NAFlow NAS",
@@ -98,33 +106,24 @@ FIGURE_PICKS = ((0, 4), (0, -1), (1, 1), (1, 2))
 CROP = 96
 
 
-def spread(noise: Tensor) -> dict[str, float]:
-    """Lag-1 horizontal correlation (each pixel's noise with its right-hand neighbour's, channels averaged)
-    and standard deviation on the 0-255 scale of one noise image."""
-    return {"corr_h1": float(noise_correlation(noise, radius=1)[1, 2]), "std_255": float(noise.std() * 255)}
-
-
 def image_rows(naflow: NAFlow, isp: NoiseTransform, noisy: Tensor, clean: Tensor,
                generator: torch.Generator) -> tuple[list[dict], dict[str, Tensor]]:
     """Per-model metric rows (plus a ``"real"`` row) for one pair already cropped, and the synthetic images."""
-    fitted = fitted_baselines(noisy, clean)
-    fitted[PG] = PoissonGaussianNoise.fit(noisy, clean)
-    likelihoods = nll(naflow, fitted, noisy, clean, generator)
+    fitted = fit_per_image(noisy, clean, poisson_gaussian=True)
+    nll = likelihoods(naflow, fitted, noisy, clean, generator)
     synthetic = synthesize(naflow, fitted, noisy, clean, generator)
     synthetic[NOISEFLOW_ISP] = quantize_8bit(isp(clean, generator=generator))
     real = noisy - clean
     rows = [{"model": "real", "finite": True, "nll": None, "kld": None, "akld": None} | spread(real)]
     for name in SRGB_MODELS:
         noise = synthetic[name] - clean
-        row = {"model": name, "finite": bool(torch.isfinite(noise).all()), "nll": likelihoods.get(name)}
+        row = {"model": name, "finite": bool(torch.isfinite(noise).all()), "nll": nll.get(name)}
         if row["finite"]:
-            row |= {"kld": float(marginal_kl(real, noise, "naflow")), "akld": float(akld(real, noise))} | spread(noise)
+            row |= divergences(real, noise) | spread(noise)
         else:  # left out of the means and counted
             row |= dict.fromkeys(("kld", "akld", "corr_h1", "std_255"))
         rows.append(row)
-    rows[0]["fits"] = {AWGN: {"sigma": float(fitted[AWGN].sigma)},
-                       NLF: {"beta1": float(fitted[NLF].beta1), "beta2": float(fitted[NLF].beta2)},
-                       PG: {"gain": float(fitted[PG].gain), "read_sigma": float(fitted[PG].read_sigma)}}
+    rows[0]["fits"] = fitted_parameters(fitted)
     return rows, synthetic
 
 
@@ -134,8 +133,8 @@ def evaluate_srgb(naflow: NAFlow, isp: NoiseTransform, sets: dict, seed: int) ->
     rows, shown = [], {}
     for s, (set_name, pairs) in enumerate(sets.items()):
         for i, (name, noisy, clean) in enumerate(pairs):
-            noisy, clean = crop_to_multiple(noisy, naflow.multiple), crop_to_multiple(clean, naflow.multiple)
-            generator = torch.Generator().manual_seed(mix_seeds(seed, s, i))
+            noisy, clean = crop_pair(noisy, clean, naflow.multiple)
+            generator = seeded_generator(seed, s, i)
             per_model, synthetic = image_rows(naflow, isp, noisy, clean, generator)
             rows += [{"set": set_name, "image": name} | row for row in per_model]
             if (s, i) in picks:
@@ -145,60 +144,26 @@ def evaluate_srgb(naflow: NAFlow, isp: NoiseTransform, sets: dict, seed: int) ->
 
 def summarise(rows: list[dict]) -> dict:
     """``{set: {model: {metric mean, "images", "non_finite"}}}``; means over the images with finite samples."""
-    summary: dict[str, dict] = {}
-    for row in rows:
-        entry = summary.setdefault(row["set"], {}).setdefault(row["model"], {"values": {k: [] for k in METRICS},
-                                                                             "images": 0, "non_finite": 0})
-        entry["images"] += 1
-        entry["non_finite"] += not row["finite"]
-        for key in METRICS:
-            if row[key] is not None:
-                entry["values"][key].append(row[key])
-    return {set_name: {model: {k: (statistics.mean(v) if v else None) for k, v in e.pop("values").items()} | e
-                       for model, e in models.items()} for set_name, models in summary.items()}
+    return summarise_rows(rows, ("set", "model"), METRICS, count_non_finite=True)
 
 
 def srgb_markdown(summary: dict) -> str:
     lines = []
     for set_name, models in summary.items():
-        lines += [f"**{set_name}** ({models['real']['images']} images)", "",
-                  "| model | KLD | AKLD | NLL / dim (nats) | lag-1 horiz. corr. | noise std (0-255) |",
-                  "| --- | ---: | ---: | ---: | ---: | ---: |"]
+        rows = []
         for model, m in models.items():
-            cells = ["-" if m[k] is None else f"{m[k]:.4f}" for k in ("kld", "akld", "nll")]
-            cells += ["-" if m[k] is None else f"{m[k]:.3f}" if k == "corr_h1" else f"{m[k]:.2f}" for k in ("corr_h1", "std_255")]
             note = f" ({m['non_finite']} non-finite samples left out)" if m["non_finite"] else ""
-            lines.append(f"| {'real noise' if model == 'real' else model}{note} | {' | '.join(cells)} |")
-        lines.append("")
+            rows.append([f"{'real noise' if model == 'real' else model}{note}", cell(m["kld"]), cell(m["akld"]),
+                         cell(m["nll"]), cell(m["corr_h1"], ".3f"), cell(m["std_255"], ".2f")])
+        lines += [f"**{set_name}** ({models['real']['images']} images)", "",
+                  *markdown_table(["model", "KLD", "AKLD", "NLL / dim (nats)", "lag-1 horiz. corr.",
+                                   "noise std (0-255)"], rows), ""]
     return "\n".join(lines)
-
-
-def weights_provenance(name: str) -> dict:
-    """Where a released model's weights come from: folder, last commit touching it, uncommitted changes, hash."""
-    folder = resolve(name)
-    digest = hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest()[:16]
-
-    def git(*args: str) -> str | None:
-        try:
-            return subprocess.run(["git", *args], cwd=folder, capture_output=True, text=True, check=True).stdout.strip()
-        except (OSError, subprocess.CalledProcessError):
-            return None
-
-    return {"folder": str(folder), "commit": git("log", "-1", "--format=%h", "--", "."),
-            "uncommitted_changes": bool(git("status", "--porcelain", "--", ".")), "sha256_16": digest}
-
-
-def hardware() -> str:
-    return (f"{platform.processor() or platform.machine()} CPU, {os.cpu_count()} cores visible, "
-            f"{torch.get_num_threads()} torch thread(s), torch {torch.__version__}")
 
 
 def crops_figure(shown: dict, path: Path, size: int = CROP, zoom: int = 2) -> None:
     """Per shown image, two rows of centre crops: clean | real noisy | each model; then noise x4 around grey."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     columns = ["clean", "real noisy", *(SHORT_NAMES[m] for m in SRGB_MODELS)]
     tile, gap, left, top, dpi = size * zoom, 6, 240, 34, 100
     rows = 2 * len(shown)
@@ -209,7 +174,7 @@ def crops_figure(shown: dict, path: Path, size: int = CROP, zoom: int = 2) -> No
     for r, (set_name, name, clean, noisy, synthetic) in enumerate(shown.values()):
         h, w = clean.shape[-2:]
         y0, x0 = (h - size) // 2, (w - size) // 2
-        crop = lambda t: t[0, :, y0:y0 + size, x0:x0 + size]  # noqa: E731
+        crop = lambda t, y0=y0, x0=x0: t[0, :, y0:y0 + size, x0:x0 + size]  # noqa: E731
         images = [crop(clean), crop(noisy), *(crop(s) for s in synthetic)]
         noises = [torch.full_like(images[0], 0.5)] + [crop((t - clean) * 4 + 0.5) for t in [noisy, *synthetic]]
         for k, (row_images, label) in enumerate(((images, f"{set_name.split(' (')[0]}\n{name}"), (noises, "noise x4"))):
@@ -219,7 +184,7 @@ def crops_figure(shown: dict, path: Path, size: int = CROP, zoom: int = 2) -> No
                 ax = fig.add_axes(((left + c * (tile + gap)) / width, bottom / height, tile / width, tile / height))
                 ax.imshow(image.nan_to_num(0.5).clamp(0, 1).permute(1, 2, 0).numpy(), interpolation="nearest")
                 ax.set_axis_off()
-    fig.savefig(path, dpi=dpi, facecolor="white")
+    save_figure(fig, path, dpi=dpi, facecolor="white")
     plt.close(fig)
 
 
@@ -238,7 +203,7 @@ def main() -> None:
 
     naflow = NAFlow.from_pretrained("naflow-srgb").eval()
     isp = noise_source("noiseflow-isp")
-    sets = {name: pairs[:args.limit] for name, pairs in load_sets(args.data).items()}
+    sets = limit_sets(real_srgb_test_sets(args.data), args.limit)
     rows, shown = evaluate_srgb(naflow, isp, sets, args.seed)
     summary = summarise(rows)
     raw = None
@@ -247,7 +212,7 @@ def main() -> None:
         raw = simcam_results(RAW_FLOWS, images, test_batches=args.raw_batches, train_batches=args.raw_batches)
 
     weights = {name: weights_provenance(name) for name in RELEASED}
-    header = [f"Seed {args.seed}; {hardware()}. Weights (last commit / sha256 prefix): "
+    header = [f"Seed {args.seed}; {hardware_line()}. Weights (last commit / sha256 prefix): "
               + ", ".join(f"`{n}` {w['commit']}{' + uncommitted' if w['uncommitted_changes'] else ''} / {w['sha256_16']}"
                           for n, w in weights.items()) + ".", "",
               "Real sRGB: synthetic images clipped and rounded to 8 bits; all images cropped to a multiple of 8. "
@@ -259,12 +224,10 @@ def main() -> None:
     table = "\n".join(header) + "\n" + srgb_markdown(summary)
     if raw is not None:
         table += "\n**simulated raw camera (held-out split)**\n\n" + simcam_markdown(raw) + "\n"
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "noise_quality.md").write_text(table)
-    (args.out / "noise_quality.json").write_text(json.dumps({
-        "seed": args.seed, "limit": args.limit, "hardware": hardware(), "weights": weights,
+    write_outputs(args.out, {"noise_quality.md": table, "noise_quality.json": json.dumps({
+        "seed": args.seed, "limit": args.limit, "hardware": hardware_line(), "weights": weights,
         "srgb": {"models": list(SRGB_MODELS), "summary": summary, "rows": rows},
-        "raw": raw, "seconds": round(time.perf_counter() - start, 1)}, indent=2))
+        "raw": raw, "seconds": round(time.perf_counter() - start, 1)}, indent=2)})
     if not args.no_figure:
         crops_figure(shown, args.out / "noise_crops.png")
     print(table)

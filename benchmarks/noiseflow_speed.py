@@ -28,20 +28,15 @@ inflate every number.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import statistics
 import sys
-import time
-from collections.abc import Callable
-from contextlib import nullcontext
-from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from noiseaug.denoisers import DnCNN
+from noiseaug.eval import write_report
+from noiseaug.eval.timing import add_run_arguments, hardware, make_step, run_settings, timed
 from noiseaug.flows.noise_flow import NoiseFlow
 from noiseaug.transforms import (
     GaussianNoiseTransform,
@@ -62,86 +57,6 @@ def default_flow() -> NoiseFlow:
         if hasattr(module, "initialized"):
             module.initialized.fill_(True)
     return flow.eval()
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def hardware(device: torch.device) -> dict[str, object]:
-    info: dict[str, object] = {
-        "cpu": cpu_model(), "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__, "python": platform.python_version(), "device": str(device),
-    }
-    if device.type == "cuda":
-        info["gpu"] = torch.cuda.get_device_name(device)
-        info["cuda"] = torch.version.cuda
-    return info
-
-
-def timed(fn: Callable[[], object], repeats: int, device: torch.device) -> list[float]:
-    """Wall-clock seconds of ``repeats`` calls, each bracketed by a device synchronisation on CUDA."""
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    times = []
-    for _ in range(repeats):
-        sync()
-        start = time.perf_counter()
-        fn()
-        sync()
-        times.append(time.perf_counter() - start)
-    return times
-
-
-def make_step(net: DnCNN, optimizer: torch.optim.Optimizer, autocast: Callable[[], object]):
-    """One training step on ``(noisy, clean)``: forward, MSE, backward, Adam."""
-    def step(noisy: torch.Tensor, clean: torch.Tensor) -> None:
-        optimizer.zero_grad(set_to_none=True)
-        with autocast():
-            loss = F.mse_loss(net(noisy).float(), clean.float())
-        loss.backward()
-        optimizer.step()
-    return step
-
-
-def add_run_arguments(parser: argparse.ArgumentParser, *, batch: int, size_help: str, repeats: int,
-                      cpu_step_repeats: int) -> None:
-    """The options every transform-vs-DnCNN-step benchmark takes (device, batch, timing, layout, output)."""
-    parser.add_argument("--device", default="cpu", help="cpu or cuda (or cuda:N)")
-    parser.add_argument("--batch", type=int, default=batch)
-    parser.add_argument("--size", type=int, default=128, help=size_help)
-    parser.add_argument("--repeats", type=int, default=repeats, help="timed calls per transform")
-    parser.add_argument("--step-repeats", type=int, default=None,
-                        help=f"timed DnCNN steps (default: {cpu_step_repeats} on CPU, --repeats on CUDA)")
-    parser.add_argument("--channels-last", action="store_true", help="channels_last batch and DnCNN")
-    parser.add_argument("--autocast", action="store_true",
-                        help="run everything under torch.autocast (bfloat16); flows opt out internally")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=Path("out/bench"))
-
-
-def run_settings(parser: argparse.ArgumentParser,
-                 args: argparse.Namespace) -> tuple[torch.device, torch.memory_format, Callable[[], object]]:
-    """The device (checked), the memory format and the autocast context factory that ``args`` ask for."""
-    device = torch.device(args.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        parser.error("--device cuda but CUDA is not available")
-    memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
-    autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if args.autocast else nullcontext
-    return device, memory_format, autocast
-
-
-def write_report(out: Path, name: str, report: dict, table: str) -> None:
-    """Print the markdown ``table`` and write ``<out>/<name>.json`` (``report``) and ``<out>/<name>.md``."""
-    print(table)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
-    (out / f"{name}.md").write_text(table + "\n")
 
 
 def main(argv: list[str] | None = None) -> dict[str, object]:

@@ -38,31 +38,12 @@ from pathlib import Path
 import torch
 
 from noiseaug import NoiseCondition, NoiseFlow
-from noiseaug.data import SimulatedCamera, data_root, official_root
+from noiseaug.data import SimulatedCamera, data_root
 from noiseaug.data.sensor import SIDD_NLF, SIDD_PHONES, SIM_ISOS
-from noiseaug.imageio import image_files, read_image
-from noiseaug.noise.heteroscedastic import fit_linear_variance
+from noiseaug.eval import clean_raw_crops, nlf_per_group, pyplot, save_figure, write_outputs
+from noiseaug.eval.official import converted_flows
 
 COMBOS = [(c, iso) for c in range(len(SIDD_PHONES)) for iso in SIM_ISOS]
-
-
-def load_clean_raw(images: Path, limit: int | None, size: int, seed: int) -> torch.Tensor:
-    """Centre crops of the images, unprocessed to packed clean raw ``(N, 4, size/2, size/2)``."""
-    files = image_files(images)[:limit]
-    if not files:
-        raise FileNotFoundError(f"no images in {images}")
-    crops = []
-    for f in files:
-        img = read_image(f)
-        h, w = img.shape[-2:]
-        s = min(size, h, w) // 2 * 2
-        top, left = (h - s) // 2, (w - s) // 2
-        crops.append(img[:, top:top + s, left:left + s])
-    side = min(c.shape[-1] for c in crops)
-    srgb = torch.stack([c[:, :side, :side] for c in crops])
-    cam = SimulatedCamera.sidd_phones()
-    draw = cam.capture(srgb, cam.condition("sidd-s6", 100, batch=len(srgb)), torch.Generator().manual_seed(seed))
-    return draw.clean_raw
 
 
 def combo_batch(clean: torch.Tensor) -> tuple[torch.Tensor, NoiseCondition, torch.Tensor]:
@@ -76,15 +57,8 @@ def combo_batch(clean: torch.Tensor) -> tuple[torch.Tensor, NoiseCondition, torc
 
 def measure(noise: torch.Tensor, clean: torch.Tensor, combo: torch.Tensor) -> list[dict]:
     """Per combination: the pooled ML NLF fit of ``noise`` and its variance ratio to SIDD's NLF."""
-    rows = []
-    for k, (cam, iso) in enumerate(COMBOS):
-        x, n = clean[combo == k].double(), noise[combo == k].double()
-        beta1, beta2 = fit_linear_variance(x + n, x, per_sample=False)
-        sidd = SIDD_NLF.get((SIDD_PHONES[cam], iso))
-        ratio = float(n.square().mean() / (sidd[0] * x.clamp(min=0) + sidd[1]).mean()) if sidd else None
-        rows.append({"beta1": float(beta1), "beta2": float(beta2), "var_ratio": ratio,
-                     "std": float(n.square().mean().sqrt())})
-    return rows
+    return nlf_per_group(noise, clean, combo, len(COMBOS),
+                         lambda k: SIDD_NLF.get((SIDD_PHONES[COMBOS[k][0]], COMBOS[k][1])))
 
 
 def sample_flow(flow: NoiseFlow, clean: torch.Tensor, cond: NoiseCondition, seed: int, device: str) -> torch.Tensor:
@@ -100,7 +74,7 @@ def sample_presets(clean: torch.Tensor, cond: NoiseCondition, seed: int) -> torc
     return cam.add_noise(clean, cond, torch.Generator().manual_seed(seed)) - clean
 
 
-def _fmt(v: float | None, digits: int = 3) -> str:
+def fmt(v: float | None, digits: int = 3) -> str:
     return "-" if v is None else f"{v:.{digits}g}"
 
 
@@ -111,10 +85,10 @@ def markdown(results: dict[str, list[dict]]) -> str:
     lines = [head, "|" + " --- |" * (4 + 3 * len(names))]
     for k, (cam, iso) in enumerate(COMBOS):
         sidd = SIDD_NLF.get((SIDD_PHONES[cam], iso))
-        cells = [SIDD_PHONES[cam], str(iso), _fmt(sidd and sidd[0]), _fmt(sidd and sidd[1])]
+        cells = [SIDD_PHONES[cam], str(iso), fmt(sidd and sidd[0]), fmt(sidd and sidd[1])]
         for n in names:
             r = results[n][k]
-            cells += [_fmt(r["beta1"]), _fmt(r["beta2"]), _fmt(r["var_ratio"], 2)]
+            cells += [fmt(r["beta1"]), fmt(r["beta2"]), fmt(r["var_ratio"], 2)]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "| model | var/SIDD median (15 calibrated pairs) | min | max | beta1/SIDD geometric mean |",
               "| --- | --- | --- | --- | --- |"]
@@ -129,11 +103,7 @@ def markdown(results: dict[str, list[dict]]) -> str:
 
 
 def figure(results: dict[str, list[dict]], path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, axes = plt.subplots(2, len(SIDD_PHONES), figsize=(3.2 * len(SIDD_PHONES), 6), sharex=True)
     for c, phone in enumerate(SIDD_PHONES):
         for row, key in enumerate(("beta1", "beta2")):
@@ -142,7 +112,7 @@ def figure(results: dict[str, list[dict]], path: Path) -> Path:
                 ax.plot(SIM_ISOS, [rows[SIM_ISOS.index(i) + c * len(SIM_ISOS)][key] for i in SIM_ISOS], marker="o",
                         label=n, lw=1)
             pts = [(i, SIDD_NLF[(phone, i)][row]) for i in SIM_ISOS if (phone, i) in SIDD_NLF]
-            ax.plot(*zip(*pts), "k*", ms=10, label="SIDD NLF (csv)")
+            ax.plot(*zip(*pts, strict=True), "k*", ms=10, label="SIDD NLF (csv)")
             ax.set_xscale("log")
             ax.set_yscale("log")
             ax.set_title(f"{phone}: {key}")
@@ -151,19 +121,9 @@ def figure(results: dict[str, list[dict]], path: Path) -> Path:
     axes[0, 0].legend(fontsize=7)
     fig.suptitle("NLF of sampled noise (var = beta1 x + beta2, normalised raw) vs SIDD's calibrated NLF")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
     return path
-
-
-def converted_models(args: argparse.Namespace, tmp: Path) -> dict[str, Path]:
-    if args.noiseflow or args.n2nflow:
-        return {k: Path(v) for k, v in (("Noise Flow", args.noiseflow), ("N2NFlow", args.n2nflow)) if v}
-    from noiseaug.convert import convert_n2nflow_pth, convert_noiseflow_tf
-
-    root = Path(args.official) if args.official else official_root()
-    return {"Noise Flow": convert_noiseflow_tf(root / "noiseflow-sidd" / "model.ckpt.best", tmp / "nf"),
-            "N2NFlow": convert_n2nflow_pth(root / "noise2noiseflow-sidd" / "epoch_160_nf_model_net.pth", tmp / "n2n")}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -182,25 +142,23 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     start = time.perf_counter()
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     images = Path(args.images) if args.images else data_root() / "clean" / "kodak24"
-    clean = load_clean_raw(images, args.limit, args.size, args.seed)
+    clean = clean_raw_crops(images, args.limit, args.size, args.seed)
     batch, cond, combo = combo_batch(clean)
     results: dict[str, list[dict]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for k, (name, folder) in enumerate(converted_models(args, Path(tmp)).items()):
+        for k, (name, folder) in enumerate(converted_flows(args.noiseflow, args.n2nflow, args.official, Path(tmp)).items()):
             flow = NoiseFlow.from_pretrained(folder)
             results[name] = measure(sample_flow(flow, batch, cond, args.seed + 1 + k, args.device), batch, combo)
     results["sim preset"] = measure(sample_presets(batch, cond, args.seed + 10), batch, combo)
     table = markdown(results)
     print(table)
-    (out / "sidd_nlf.md").write_text(table)
     report = {"images": str(images), "count": int(clean.shape[0]), "packed_size": list(clean.shape[-2:]),
               "seed": args.seed, "device": args.device, "hardware": platform.platform(),
               "combos": [{"camera": SIDD_PHONES[c], "iso": i, "sidd": SIDD_NLF.get((SIDD_PHONES[c], i)),
                           **{n: results[n][k] for n in results}} for k, (c, i) in enumerate(COMBOS)],
               "seconds": round(time.perf_counter() - start, 1)}
-    (out / "sidd_nlf.json").write_text(json.dumps(report, indent=1))
+    write_outputs(out, {"sidd_nlf.md": table, "sidd_nlf.json": json.dumps(report, indent=1)})
     if not args.no_figure:
         try:
             print(f"figure: {figure(results, out / 'sidd_nlf.png')}")

@@ -28,25 +28,30 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import torch
-from naflow_srgb import noise_correlation
-from sidd_noiseflow_nlf import converted_models
 
 from noiseaug import NAFlow, NoiseCondition, NoiseFlow, NoiseFlowTransform
-from noiseaug.transforms.raw_route import RawRouteTransform
-from noiseaug._seeds import mix_seeds
-from noiseaug._sizes import crop_to_multiple
-from noiseaug.data import data_root
-from noiseaug.data.paired import PairedImageFolder
 from noiseaug.demo import quantize_8bit
-from noiseaug.imageio import read_image
-from noiseaug.metrics import akld, marginal_kl
+from noiseaug.eval import (
+    NLF_FIT,
+    cell,
+    crop_pair,
+    divergences,
+    markdown_table,
+    seeded_generator,
+    sidd_dev_pairs,
+    spread,
+    summarise_rows,
+    write_outputs,
+)
+from noiseaug.eval.compare import NAFLOW_FITTED, NAFLOW_NAS, NAFLOW_RANDOM, random_configuration
+from noiseaug.eval.official import converted_flows
 from noiseaug.noise import HeteroscedasticGaussianNoise
+from noiseaug.transforms.raw_route import RawRouteTransform
 
 #: sidd-dev's phone and ISO per pair (docs of the shared data; ``danet-block``: "most likely" S6 at ISO 800), as
 #: the authors' models know them: the Pixel's ISO 6400 becomes their highest, 3200.
@@ -57,10 +62,8 @@ METRICS = ("kld", "akld", "corr_h1", "std_255")
 
 def metrics(real: torch.Tensor, noise: torch.Tensor | None) -> dict:
     if noise is None:
-        return {"kld": None, "akld": None, "corr_h1": float(noise_correlation(real, radius=1)[1, 2]),
-                "std_255": float(real.std() * 255)}
-    return {"kld": float(marginal_kl(real, noise, "naflow")), "akld": float(akld(real, noise)),
-            "corr_h1": float(noise_correlation(noise, radius=1)[1, 2]), "std_255": float(noise.std() * 255)}
+        return {"kld": None, "akld": None} | spread(real)
+    return divergences(real, noise) | spread(noise)
 
 
 def raw_route(flow: NoiseFlow) -> RawRouteTransform:
@@ -79,22 +82,20 @@ def evaluate(flows: dict[str, NoiseFlow], naflow: NAFlow, simcam: NoiseFlow, pai
     sim_route = raw_route(simcam)
     rows = []
     for i, (name, noisy, clean) in enumerate(pairs):
-        noisy, clean = crop_to_multiple(noisy, naflow.multiple), crop_to_multiple(clean, naflow.multiple)
+        noisy, clean = crop_pair(noisy, clean, naflow.multiple)
         real = noisy - clean
-        g = torch.Generator().manual_seed(mix_seeds(seed, i))
-        synthetic = {"NLF (fitted per image)": HeteroscedasticGaussianNoise.fit(noisy, clean).sample(clean, generator=g)}
+        g = seeded_generator(seed, i)
+        synthetic = {NLF_FIT: HeteroscedasticGaussianNoise.fit(noisy, clean).sample(clean, generator=g)}
         with torch.no_grad():
-            synthetic["NAFlow (NAS)"] = naflow.sample_noise_aware(clean, noisy, clean, g)
-            n = len(naflow.configurations)
-            one_hot = torch.nn.functional.one_hot(torch.randint(n, (1,), generator=g), n).float()
-            synthetic["NAFlow (random configuration)"] = naflow.sample_mixture(clean, one_hot, g)
+            synthetic[NAFLOW_NAS] = naflow.sample_noise_aware(clean, noisy, clean, g)
+            synthetic[NAFLOW_RANDOM] = naflow.sample_mixture(clean, random_configuration(naflow, g), g)
         for model, route in routes.items():
             synthetic[f"raw route + {model} (pair's phone/ISO)"] = route(clean, cond=matched_condition(flows[model], name),
                                                                          generator=g)
             synthetic[f"raw route + {model} (random phone/ISO)"] = route(clean, generator=g)
         synthetic["raw route + noiseflow-simcam (random)"] = sim_route(clean, generator=g)
         with torch.no_grad():  # drawn last, so that the other models' draws are those of the runs before it existed
-            synthetic["NAFlow (fitted latent)"] = naflow.sample_fitted(clean, noisy, clean, g)
+            synthetic[NAFLOW_FITTED] = naflow.sample_fitted(clean, noisy, clean, g)
         rows.append({"image": name, "model": "real", **metrics(real, None)})
         for model, image in synthetic.items():
             noise = quantize_8bit(image) - clean
@@ -105,26 +106,17 @@ def evaluate(flows: dict[str, NoiseFlow], naflow: NAFlow, simcam: NoiseFlow, pai
 
 
 def summarise(rows: list[dict]) -> dict[str, dict]:
-    out: dict[str, dict] = {}
-    for model in dict.fromkeys(r["model"] for r in rows):
-        mine = [r for r in rows if r["model"] == model]
-        out[model] = {k: (statistics.mean(v) if (v := [r[k] for r in mine if r[k] is not None]) else None)
-                      for k in METRICS} | {"images": len(mine)}
-    return out
+    return summarise_rows(rows, ("model",), METRICS)
 
 
 def markdown(summary: dict, rows: list[dict]) -> str:
+    table = [[f"{'real noise' if model == 'real' else model}", cell(m["kld"]), cell(m["akld"]), cell(m["corr_h1"], ".3f"),
+              cell(m["std_255"], ".2f")] for model, m in summary.items()]
+    images = list(dict.fromkeys(r["image"] for r in rows))
+    per_image = [[model, *(cell(r["std_255"], ".2f") for r in rows if r["model"] == model)] for model in summary]
     lines = [f"**sidd-dev** ({summary['real']['images']} images, means)", "",
-             "| model | KLD | AKLD | lag-1 horiz. corr. | noise std (0-255) |", "| --- | ---: | ---: | ---: | ---: |"]
-    for model, m in summary.items():
-        cells = ["-" if m[k] is None else f"{m[k]:.4f}" for k in ("kld", "akld")]
-        cells += ["-" if m[k] is None else f"{m[k]:.3f}" if k == "corr_h1" else f"{m[k]:.2f}" for k in ("corr_h1", "std_255")]
-        lines.append(f"| {'real noise' if model == 'real' else model} | {' | '.join(cells)} |")
-    lines += ["", "Noise std per image (0-255):", "", "| model | " + " | ".join(dict.fromkeys(r["image"] for r in rows))
-              + " |", "| --- |" + " ---: |" * len({r['image'] for r in rows})]
-    for model in summary:
-        lines.append(f"| {model} | " + " | ".join("-" if r["std_255"] is None else f"{r['std_255']:.2f}"
-                                                 for r in rows if r["model"] == model) + " |")
+             *markdown_table(["model", "KLD", "AKLD", "lag-1 horiz. corr.", "noise std (0-255)"], table),
+             "", "Noise std per image (0-255):", "", *markdown_table(["model", *images], per_image)]
     return "\n".join(lines) + "\n"
 
 
@@ -140,22 +132,19 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--out", default="out/sidd_srgb")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    root = Path(args.data) if args.data else data_root()
-    sidd = PairedImageFolder.sidd_dev(root / "real-srgb" / "sidd-dev")
-    pairs = [(p.name, read_image(p.noisy_path)[None], read_image(p.clean_path)[None]) for p in sidd.pairs][:args.limit]
+    pairs = sidd_dev_pairs(args.data)[:args.limit]
     with tempfile.TemporaryDirectory() as tmp:
-        flows = {name: NoiseFlow.from_pretrained(folder) for name, folder in converted_models(args, Path(tmp)).items()}
+        folders = converted_flows(args.noiseflow, args.n2nflow, args.official, Path(tmp))
+        flows = {name: NoiseFlow.from_pretrained(folder) for name, folder in folders.items()}
     rows = evaluate(flows, NAFlow.from_pretrained("naflow-srgb"), NoiseFlow.from_pretrained("noiseflow-simcam"),
                     pairs, args.seed)
     summary = summarise(rows)
     table = markdown(summary, rows)
     print(table)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "sidd_srgb.md").write_text(table)
     report = {"summary": summary, "rows": rows, "seed": args.seed, "labels": PAIR_LABELS,
               "seconds": round(time.perf_counter() - start, 1)}
-    (out / "sidd_srgb.json").write_text(json.dumps(report, indent=1))
+    write_outputs(out, {"sidd_srgb.md": table, "sidd_srgb.json": json.dumps(report, indent=1)})
     print(f"written to {out}: sidd_srgb.md, sidd_srgb.json ({report['seconds']} s)")
     return report
 

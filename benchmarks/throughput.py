@@ -55,8 +55,9 @@ os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")  # albumentations asks Py
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from noiseflow_speed import add_run_arguments, hardware, make_step, run_settings, timed, write_report  # noqa: E402
 from noiseaug.denoisers import DnCNN  # noqa: E402
+from noiseaug.eval import pyplot, save_figure, write_report  # noqa: E402
+from noiseaug.eval.timing import add_run_arguments, hardware, make_step, run_settings, timed  # noqa: E402
 from noiseaug.transforms import (  # noqa: E402
     GaussianNoiseTransform,
     HeteroscedasticNoiseTransform,
@@ -365,9 +366,7 @@ def scaling_sweep(args: argparse.Namespace, device: torch.device, memory_format:
 def plot_scaling(scaling: dict[str, object], path) -> None:
     """Two panels (time against side, against batch), log-log, one line per transform; skipped without matplotlib."""
     try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        plt = pyplot()
     except ImportError:
         return
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
@@ -384,11 +383,8 @@ def plot_scaling(scaling: dict[str, object], path) -> None:
         ax.grid(True, which="both", alpha=0.3)
     axes[1].legend(fontsize=7)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
-    tmp.replace(path)
 
 
 def row(library: str, name: str, layout: str, device: str, times: list[float], pixels: int,

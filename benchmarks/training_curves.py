@@ -43,10 +43,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True, help="PNG to write")
     args = parser.parse_args()
 
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from noiseaug.eval import pyplot, save_figure
 
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.6))
     for label, folder in args.run:
         steps, values = read_curve(folder, args.key)
@@ -57,8 +56,7 @@ def main() -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(args.out, dpi=120)
+    save_figure(fig, args.out, dpi=120)
 
 
 if __name__ == "__main__":

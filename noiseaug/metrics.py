@@ -15,7 +15,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Protocol
 
 import kornia
 import torch
@@ -39,7 +39,13 @@ AKLD_RATIO_CLAMP = (0.1, 10.0)
 AKLD_VARIANCE_FLOOR = 1e-10
 
 
-def nll_per_dim(model: torch.nn.Module, noisy: Tensor, clean: Tensor, cond: NoiseCondition | None = None) -> Tensor:
+class LogProbModel(Protocol):
+    """Anything with ``log_prob(noisy, clean, cond) -> (B,)`` nats (every NoiseModel, the flows)."""
+
+    def log_prob(self, noisy: Tensor, clean: Tensor, cond: NoiseCondition | None = None) -> Tensor: ...
+
+
+def nll_per_dim(model: LogProbModel, noisy: Tensor, clean: Tensor, cond: NoiseCondition | None = None) -> Tensor:
     """Negative log-likelihood per dimension, ``(B,)`` nats: ``-model.log_prob(...) / (C*H*W)``.
 
     Works with any model that has ``log_prob(noisy, clean, cond) -> (B,)`` (parametric or flow).
@@ -149,7 +155,9 @@ def akld(real_noise: Tensor, model_noise: Tensor, reduction: Literal["mean", "no
 def psnr(prediction: Tensor, target: Tensor, data_range: float = 1.0) -> Tensor:
     """Peak signal-to-noise ratio per image, ``(B,)`` dB: ``10 log10(data_range^2 / MSE)`` (kornia)."""
     x, y = _check_image_pair(prediction, target)
-    return torch.stack([kornia.metrics.psnr(a, b, data_range) for a, b in zip(x, y)]) if len(x) else x.new_zeros(0)
+    if not len(x):
+        return x.new_zeros(0)
+    return torch.stack([kornia.metrics.psnr(a, b, data_range) for a, b in zip(x, y, strict=True)])
 
 
 def ssim(prediction: Tensor, target: Tensor, data_range: float = 1.0, window_size: int = 11) -> Tensor:

@@ -53,6 +53,32 @@ def test_noise_quality_runs_on_a_tiny_subset_and_reports_every_model(tmp_path):
     assert (tmp_path / "noise_crops.png").is_file() == figure
 
 
+def test_benchmark_scripts_import_only_the_installed_package():
+    """No script imports a sibling script, a private noiseaug module or name, or edits sys.path."""
+    import ast
+
+    scripts = sorted((ROOT / "benchmarks").glob("*.py"))
+    siblings = {p.stem for p in scripts}
+    assert len(scripts) > 10
+    for script in scripts:
+        tree = ast.parse(script.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                modules = [(alias.name, []) for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                assert node.level == 0, f"{script.name}: relative import"
+                modules = [(node.module or "", [alias.name for alias in node.names])]
+            else:
+                if isinstance(node, ast.Attribute) and node.attr == "path":
+                    assert not (isinstance(node.value, ast.Name) and node.value.id == "sys"), f"{script.name}: sys.path"
+                continue
+            for module, names in modules:
+                assert module.split(".")[0] not in siblings, f"{script.name} imports the script {module}"
+                if module.split(".")[0] == "noiseaug":
+                    private = [part for part in module.split(".") + names if part.startswith("_")]
+                    assert not private, f"{script.name}: private {private} from {module}"
+
+
 def _load_benchmark(name: str):
     spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
@@ -112,7 +138,7 @@ def test_clean_free_denoisers_measures_the_error_to_noise_ratio_per_iso(tmp_path
     assert "| (noisy input) |" in result.stdout
 
 
-def test_nlf_recovery_table_compares_the_flow_and_a_clean_data_fit_with_the_true_nlf(tmp_path, monkeypatch):
+def test_nlf_recovery_table_compares_the_flow_and_a_clean_data_fit_with_the_true_nlf(tmp_path):
     import torch
 
     from noiseaug.data.camera import SimulatedCamera
@@ -132,7 +158,6 @@ def test_nlf_recovery_table_compares_the_flow_and_a_clean_data_fit_with_the_true
     save_pretrained(flow, tmp_path / "noise_model")
     for i in range(3):
         write_png(tmp_path / "images" / f"img{i}.png", torch.rand(3, 80, 80, generator=torch.Generator().manual_seed(i)))
-    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))  # as when run as a script: it imports noiseflow_simcam
     save_pretrained(UNet(channels=4, width=8, levels=2, residual=True), tmp_path / "identity")  # a fresh one
     table = _load_benchmark("nlf_recovery_plot").recovery_table(tmp_path / "noise_model", tmp_path / "images", 4,
                                                                 tmp_path / "identity")
@@ -146,7 +171,6 @@ def test_nlf_recovery_table_compares_the_flow_and_a_clean_data_fit_with_the_true
 
 @pytest.mark.slow  # every peer library is imported and timed once
 def test_throughput_interleaves_cases_and_reports_ratios_and_scaling(tmp_path, monkeypatch):
-    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))  # throughput imports its sibling noiseflow_speed
     spec = importlib.util.spec_from_file_location("throughput", ROOT / "benchmarks" / "throughput.py")
     throughput = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, "throughput", throughput)  # its dataclass looks itself up there
