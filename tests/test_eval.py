@@ -149,7 +149,7 @@ def test_fit_per_combo_recovers_each_cameras_nlf_on_the_pixel_independent_simula
     names = [c for c in camera.cameras for _ in camera.isos]
     true1, true2 = camera.nlf(camera.condition(names, [i for _ in camera.cameras for i in camera.isos]))
     estimated = torch.stack([fitted[k].beta1 for k in range(25)]).flatten().double()
-    assert torch.allclose(estimated, true1.double(), rtol=0.25)  # a few patches per combination
+    assert torch.allclose(estimated, true1.double(), rtol=0.1)  # about 10 packed 32x32 patches per combination
     model = per_combo_model(fitted, camera, HeteroscedasticGaussianNoise)(draws.test[0])
     combos = combo_index(draws.test[0], camera)
     assert torch.equal(model.beta1.flatten(), torch.stack([fitted[int(c)].beta1 for c in combos]).flatten())
