@@ -10,8 +10,8 @@ from flow_helpers import trained_looking
 from noiseaug import DnCNN, Glow
 from noiseaug.cli import main
 from noiseaug.imageio import write_png
-from noiseaug.training.crops import CropBatch
-from noiseaug.training.flow_prior import FlowPriorDenoising, GlowNLL, mean_filter, tiled_log_prob_per_dim
+from noiseaug.data.batches import CropBatch
+from noiseaug.objectives.flow_prior import FlowPriorDenoising, GlowNLL, mean_filter, tiled_log_prob_per_dim
 
 
 def _prior(seed=0):

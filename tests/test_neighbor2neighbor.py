@@ -9,15 +9,12 @@ import torch
 from noiseaug.cli import main
 from noiseaug.data.neighbour import neighbour_subsample
 from noiseaug.imageio import write_png
-from noiseaug.training.crops import CropBatch, CropBatches, build_denoiser
-from noiseaug.training.neighbor2neighbor import (
-    Neighbor2Neighbor,
-    Noise2Clean,
-    gamma_ramp,
-    neighbor2neighbor_loss,
-    noise_transform,
-    train_neighbor2neighbor,
-)
+from noiseaug.data.batches import CropBatch, CropBatches
+from noiseaug.objectives.neighbor2neighbor import Neighbor2Neighbor, gamma_ramp, neighbor2neighbor_loss
+from noiseaug.objectives.noise2clean import Noise2Clean
+from noiseaug.recipes import Neighbor2NeighborConfig, run_recipe
+from noiseaug.recipes.common import build_denoiser
+from noiseaug.recipes.neighbor2neighbor import noise_transform
 
 
 def _positions(seed, shape):
@@ -144,8 +141,9 @@ def _smooth_images(folder, count=5, size=48):
 @pytest.mark.slow
 def test_tiny_training_run_beats_the_noisy_input(tmp_path):
     images = _smooth_images(tmp_path / "images")
-    train_neighbor2neighbor(tmp_path / "run", images=images, width=16, depth=2, steps=150, batch_size=8, patch_size=32,
-                            lr=3e-3, val_crops=16, val_every=75, progress=False)
+    config = Neighbor2NeighborConfig(images=str(images), width=16, depth=2, steps=150, batch=8, patch=32, lr=3e-3,
+                                     val_crops=16, val_every=75)
+    run_recipe(config, tmp_path / "run", progress=False)
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert [h["step"] for h in history] == [75, 150]
     best = max(h["val_psnr"] for h in history)
