@@ -39,7 +39,8 @@ from noiseaug.demo import quantize_8bit
 from noiseaug.imageio import read_image, write_png
 from noiseaug.metrics import akld, marginal_kl
 from noiseaug.noise import GaussianNoise, HeteroscedasticGaussianNoise, NoiseModel
-from noiseaug.training.naflow_recipe import configuration_free_nll, real_srgb_split
+from noiseaug.data.real_srgb import real_srgb_split
+from noiseaug.objectives.naflow import configuration_free_nll
 
 MODELS = ("AWGN (fitted per image)", "NLF (fitted per image)", "NAFlow (random configuration)", "NAFlow (Rank-1)",
           "NAFlow (NAS)", "NAFlow (fitted latent)")

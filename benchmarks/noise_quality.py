@@ -76,7 +76,7 @@ from noiseaug.demo import quantize_8bit
 from noiseaug.hub import resolve
 from noiseaug.metrics import akld, marginal_kl
 from noiseaug.noise import PoissonGaussianNoise
-from noiseaug.training.denoiser import noise_source
+from noiseaug.recipes.dncnn import noise_source
 from noiseaug.transforms import NoiseTransform
 
 AWGN, NLF, NAFLOW_RANDOM, _, NAFLOW_NAS, NAFLOW_FITTED = NAFLOW_BENCH_MODELS

@@ -17,7 +17,7 @@ import shutil
 from pathlib import Path
 
 from noiseaug.training import load_checkpoint
-from noiseaug.training.denoiser import NOISE_SOURCES
+from noiseaug.recipes.dncnn import NOISE_SOURCES
 
 NOISE_TEXT = {
     "awgn": "additive white Gaussian noise, sigma uniform in [0, 50]/255 per crop (`GaussianNoiseTransform()`)",
@@ -36,7 +36,7 @@ NOISE_TEXT = {
 }
 REAL_DATA = {
     "real": "Real noisy/clean pairs of PolyU and CC15, training split (95 pairs) of "
-            "`noiseaug.training.naflow_recipe.real_srgb_split`; random 48x48 crops with flips.",
+            "`noiseaug.data.real_srgb.real_srgb_split`; random 48x48 crops with flips.",
     "real-phone": "Real SIDD smartphone pairs of `real-srgb/sidd-train` (43 pairs: Samsung S6 at ISO 100 and 800, "
                   "Nexus 6 at ISO 3200); random 48x48 crops with flips.",
 }

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from noiseaug.cli import main
+from noiseaug.data.batches import CropBatch, CropBatches
 from noiseaug.data.neighbour import neighbour_subsample
 from noiseaug.imageio import write_png
-from noiseaug.data.batches import CropBatch, CropBatches
 from noiseaug.objectives.neighbor2neighbor import Neighbor2Neighbor, gamma_ramp, neighbor2neighbor_loss
 from noiseaug.objectives.noise2clean import Noise2Clean
 from noiseaug.recipes import Neighbor2NeighborConfig, run_recipe
@@ -83,7 +83,7 @@ def test_gamma_ramps_linearly_from_zero_to_its_final_value():
     assert gamma_ramp(50, 101, 2.0) == pytest.approx(1.0)
     assert gamma_ramp(100, 101, 2.0) == 2.0 and gamma_ramp(500, 101, 2.0) == 2.0
     values = [gamma_ramp(s, 101, 2.0) for s in range(101)]
-    assert all(b - a == pytest.approx(0.02) for a, b in zip(values, values[1:]))
+    assert all(b - a == pytest.approx(0.02) for a, b in zip(values[:-1], values[1:], strict=True))
     assert Neighbor2Neighbor(torch.nn.Identity(), 1.0, 1).gamma_at(0) == 0.0
     for bad in (-1.0, math.inf, math.nan):
         with pytest.raises(ValueError, match="gamma"):

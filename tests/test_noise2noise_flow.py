@@ -12,10 +12,10 @@ import torch
 from noiseaug import NoiseCondition
 from noiseaug.data import SimulatedCamera, SimulatedRawPairs
 from noiseaug.data.neighbour import neighbour_subsample
+from noiseaug.data.shots import NoisyPair, ShotPairs
 from noiseaug.flows.noise_flow import NoiseFlow
 from noiseaug.imageio import write_png
 from noiseaug.noise import GaussianNoise, HeteroscedasticGaussianNoise
-from noiseaug.data.shots import NoisyPair, ShotPairs
 from noiseaug.objectives.noise2noise_flow import Noise2NoiseFlow, R2RFlow
 from noiseaug.recipes import RECIPES
 from noiseaug.recipes.clean_free import nlf_recovery
