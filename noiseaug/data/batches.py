@@ -49,6 +49,18 @@ class CropBatch:
     step: int
     seed: int
 
+    def need_noisy(self) -> Tensor:
+        """:attr:`noisy`; :class:`~noiseaug.errors.NoiseaugInputError` for a batch without noisy images."""
+        if self.noisy is None:
+            raise NoiseaugInputError("this objective needs batches with noisy images (batch.noisy is None)")
+        return self.noisy
+
+    def need_clean(self) -> Tensor:
+        """:attr:`clean`; :class:`~noiseaug.errors.NoiseaugInputError` for a batch without clean images."""
+        if self.clean is None:
+            raise NoiseaugInputError("this objective needs batches with clean images (batch.clean is None)")
+        return self.clean
+
     def generator(self, device: torch.device) -> torch.Generator:
         """A generator on ``device`` seeded with :attr:`seed` (the same draws on every call)."""
         return torch.Generator(device=device).manual_seed(self.seed)
@@ -95,7 +107,7 @@ class CropBatches:
         if check_int(patch, "patch", minimum=2) % 2:
             raise NoiseaugInputError(f"patch must be an even int >= 2, got {patch!r}")
         check_int(batch_size, "batch_size")
-        self.first = list(noisy if noisy is not None else clean)
+        self.first = list(noisy if noisy is not None else (clean or []))
         self.partner = list(clean) if noisy is not None and clean is not None else None
         small = [tuple(img.shape) for img in self.first if img.ndim != 3 or min(img.shape[-2:]) < patch]
         if small:
@@ -112,6 +124,8 @@ class CropBatches:
                  for k in picks]
         first = _as_float(torch.stack([c[0] for c in crops]))
         second = _as_float(torch.stack([c[1] for c in crops])) if self.partner else None
+        noisy: Tensor | None
+        clean: Tensor | None
         if self.real:
             noisy, clean = first, second
         else:
@@ -156,4 +170,4 @@ class SynthesizedPairs:
 
     def batch(self, step: int) -> CropBatch:
         crops = self.crops.batch(step)
-        return replace(crops, noisy=quantize_8bit(crops.noisy))
+        return replace(crops, noisy=quantize_8bit(crops.need_noisy()))

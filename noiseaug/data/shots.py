@@ -63,7 +63,8 @@ class HeteroscedasticShots:
     the noise of batch ``k`` is drawn from ``batch_generator(seed, k)``."""
 
     def __init__(self, source: SimulatedRawPairs | HeteroscedasticShots, camera: SimulatedCamera, seed: int) -> None:
-        self.source, self.camera, self.seed, self.captures = source, camera, seed, source.captures
+        self.source, self.camera, self.seed = source, camera, seed
+        self.captures: int = source.captures
 
     def batch(self, step: int) -> CameraDraw:
         draw = self.source.batch(step)

@@ -68,7 +68,8 @@ class GlowNLL(nn.Module):
         self.glow = glow
 
     def forward(self, batch: CropBatch) -> Tensor:
-        return self.glow.bits_per_dim(batch.clean, batch.generator(batch.clean.device)).mean()
+        clean = batch.need_clean()
+        return self.glow.bits_per_dim(clean, batch.generator(clean.device)).mean()
 
 
 class FlowPriorDenoising(nn.Module):
@@ -103,7 +104,7 @@ class FlowPriorDenoising(nn.Module):
         return self
 
     def forward(self, batch: CropBatch) -> Tensor:
-        noisy = batch.noisy
+        noisy = batch.need_noisy()
         denoised = self.denoiser(noisy)
         fidelity = (mean_filter(noisy) - mean_filter(denoised)).square().mean()
         return fidelity - self.lam * tiled_log_prob_per_dim(self.prior, denoised).mean()

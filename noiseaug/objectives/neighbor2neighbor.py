@@ -84,7 +84,7 @@ class Neighbor2Neighbor(nn.Module):
         return gamma_ramp(step, self.total_steps, self.gamma)
 
     def forward(self, batch: CropBatch) -> Tensor:
-        y = batch.noisy
+        y = batch.need_noisy()
         with torch.no_grad():
             full = self.denoiser(y)
         first, second = neighbour_subsample(torch.cat([y, full], 1), batch.generator(y.device))

@@ -98,6 +98,8 @@ class R2RFlow(nn.Module):
     """Objective on single noisy shots with recorrupted inputs (see module docs); batches are
     :class:`NoisyPair` whose ``second`` is ignored and whose ``generator`` draws the recorruption."""
 
+    calls: Tensor
+
     def __init__(self, noise_model: NoiseModel, denoiser: nn.Module, lam: float = N2NFLOW_LAMBDA, alpha: float = 2.0,
                  denoiser_warmup: int = 0) -> None:
         super().__init__()

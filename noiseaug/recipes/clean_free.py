@@ -21,7 +21,8 @@ from ..data.camera import CameraDraw, SimulatedCamera
 from ..data.root import data_folder
 from ..data.shots import HeteroscedasticShots, ShotPairs, simcam_split
 from ..data.simulated_pairs import SimulatedRawPairs
-from ..errors import NoiseaugInputError
+from ..errors import NoiseaugInputError, NoiseaugTypeError
+from ..flows.layers import Gain, SignalDependent
 from ..flows.noise_flow import NoiseFlow
 from ..metrics import psnr
 from ..objectives.noise2noise_flow import N2NFLOW_LAMBDA, RESIDUALS, Noise2NoiseFlow, R2RFlow
@@ -38,8 +39,12 @@ def effective_nlf(flow: NoiseFlow, camera: SimulatedCamera) -> tuple[NoiseCondit
     isos = [i for _ in camera.cameras for i in camera.isos]
     cond = camera.condition(names, isos)
     fc = flow.flow_condition(torch.zeros(len(names), 4, 1, 1), cond)
-    gamma2 = flow.layers[1].gamma(fc).flatten().square()
-    beta1, beta2 = flow.layers[0].betas(fc)
+    signal, gain = flow.layers[0], flow.layers[1]
+    if not (isinstance(signal, SignalDependent) and isinstance(gain, Gain)):
+        raise NoiseaugTypeError(f"flow must be an NLF-only Noise Flow (variant 'nlf'), got layers "
+                                f"{type(signal).__name__}, {type(gain).__name__}")
+    gamma2 = gain.gamma(fc).flatten().square()
+    beta1, beta2 = signal.betas(fc)
     return cond, gamma2 * beta1, gamma2 * beta2
 
 

@@ -59,7 +59,7 @@ PHONE_NLF_RANGES = {"beta1": ParamRange(1e-4, 4e-2, log=True), "beta2": ParamRan
 #: Noise sources with a synthesizer, and how each is built.
 SYNTHETIC_SOURCES: dict[str, Callable[[], NoiseTransform]] = {
     "awgn": GaussianNoiseTransform,
-    "nlf": lambda: HeteroscedasticNoiseTransform(**PHONE_NLF_RANGES),
+    "nlf": lambda: HeteroscedasticNoiseTransform(beta1=PHONE_NLF_RANGES["beta1"], beta2=PHONE_NLF_RANGES["beta2"]),
     "pg": PoissonGaussianNoiseTransform,
     "naflow": lambda: NAFlowTransform.from_pretrained("naflow-srgb"),
     "noiseflow-isp": lambda: RawRouteTransform(NoiseFlowTransform.from_pretrained("noiseflow-simcam")),
@@ -128,9 +128,11 @@ def build(config: DnCNNConfig, ctx: RunContext) -> Iterator[Stage]:
         kodak = read_image_folder(config.val_images or data_folder("clean", "kodak24")).values()
         val = SynthesizedPairs(list(kodak), source, config.patch, config.val_crops, ctx.shared_seed("validation")).batch(0)
 
+    val_noisy, val_clean = val.need_noisy(), val.need_clean()
+
     def validate() -> dict[str, float]:
-        denoised = denoiser(val.noisy).clamp(0, 1)
-        return {"val_mse": float(F.mse_loss(denoised, val.clean)), "val_psnr": mean_psnr(nn.Identity(), denoised, val.clean)}
+        denoised = denoiser(val_noisy).clamp(0, 1)
+        return {"val_mse": float(F.mse_loss(denoised, val_clean)), "val_psnr": mean_psnr(nn.Identity(), denoised, val_clean)}
 
     yield Stage(Noise2Clean(denoiser), batches, validate, config.steps, config.lr, config.val_every,
                 {"denoiser": denoiser}, best_key="val_mse")

@@ -98,10 +98,10 @@ def prior_stage(config: FlowPriorConfig, ctx: RunContext, train_images: list[Ten
                           seed=ctx.rank_seed("prior-train"), device=device)
     val = CropBatches(clean=test_images, patch=config.prior_patch, batch_size=config.prior_val_crops,
                       seed=ctx.shared_seed("prior-validation"), device=device).batch(0)
+    val_clean = val.need_clean()
 
     def validate() -> dict[str, float]:
-        assert val.clean is not None
-        return {"val_bpd": float(glow.bits_per_dim(val.clean, val.generator(val.clean.device)).mean())}
+        return {"val_bpd": float(glow.bits_per_dim(val_clean, val.generator(val_clean.device)).mean())}
 
     return Stage(GlowNLL(glow), batches, validate, config.prior_steps, config.prior_lr, config.val_every,
                  {"model": glow}, best_key="val_bpd", grad_clip=50.0, folder=PRIOR_FOLDER)
@@ -110,7 +110,7 @@ def prior_stage(config: FlowPriorConfig, ctx: RunContext, train_images: list[Ten
 def validation_crops(images: list[Tensor], patch: int, count: int, seed: int, device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
     """Fixed held-out ``(noisy, clean, sigma)``: ``count`` clean crops, AWGN with sigma cycling through
     :data:`VALIDATION_SIGMAS` (0-255 scale), unclipped."""
-    clean = CropBatches(clean=images, patch=patch, batch_size=count, seed=seed).batch(0).clean
+    clean = CropBatches(clean=images, patch=patch, batch_size=count, seed=seed).batch(0).need_clean()
     sigma = torch.tensor(VALIDATION_SIGMAS)[torch.arange(count) % len(VALIDATION_SIGMAS)]
     noisy = GaussianNoise(sigma / 255).sample(clean, generator=torch.Generator().manual_seed(seed))
     return noisy.to(device), clean.to(device), sigma.to(device)

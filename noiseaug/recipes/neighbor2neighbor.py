@@ -100,20 +100,22 @@ class Neighbor2NeighborConfig(RecipeConfig):
 def build(config: Neighbor2NeighborConfig, ctx: RunContext) -> Iterator[Stage]:
     """One stage: the chosen objective over crop batches (module docs); exports ``denoiser/``."""
     device = resolve_device(config.device)
-    common = {"patch": config.patch, "device": device}
-    train_seed, val_seed = ctx.rank_seed("train"), ctx.shared_seed("validation")
+    patch, train_seed, val_seed = config.patch, ctx.rank_seed("train"), ctx.shared_seed("validation")
     if not config.real:
         transform = noise_transform(config.noise)
         train_images, test_images = clean_split(config.images or data_folder("clean", "bsd300-test"))
-        batches = CropBatches(clean=train_images, noise=transform, batch_size=config.batch, seed=train_seed, **common)
-        val = CropBatches(clean=test_images, noise=transform, batch_size=config.val_crops, seed=val_seed, **common).batch(0)
+        batches = CropBatches(clean=train_images, noise=transform, patch=patch, batch_size=config.batch,
+                              seed=train_seed, device=device)
+        val = CropBatches(clean=test_images, noise=transform, patch=patch, batch_size=config.val_crops, seed=val_seed,
+                          device=device).batch(0)
     else:
         train_pairs, test_pairs = real_srgb_split(config.data)
         train, test = RealPairs.load(train_pairs), RealPairs.load(test_pairs)
         batches = CropBatches(noisy=train.noisy, clean=train.clean if config.objective == "noise2clean" else None,
-                              batch_size=config.batch, seed=train_seed, **common)
-        val = CropBatches(noisy=test.noisy, clean=test.clean, batch_size=config.val_crops, seed=val_seed,
-                          **common).batch(0)
+                              patch=patch, batch_size=config.batch, seed=train_seed, device=device)
+        val = CropBatches(noisy=test.noisy, clean=test.clean, patch=patch, batch_size=config.val_crops, seed=val_seed,
+                          device=device).batch(0)
+    val_noisy, val_clean = val.need_noisy(), val.need_clean()
     with ctx.init():
         net = build_denoiser(config.denoiser, width=config.width, depth=config.depth).to(device)
     if config.objective == "neighbor2neighbor":
@@ -121,10 +123,10 @@ def build(config: Neighbor2NeighborConfig, ctx: RunContext) -> Iterator[Stage]:
         module: nn.Module = Neighbor2Neighbor(net, gamma, config.steps)
     else:
         module = Noise2Clean(net)
-    noisy_psnr = mean_psnr(nn.Identity(), val.noisy, val.clean)
+    noisy_psnr = mean_psnr(nn.Identity(), val_noisy, val_clean)
 
     def validate() -> dict[str, float]:
-        value = mean_psnr(net, val.noisy, val.clean)
+        value = mean_psnr(net, val_noisy, val_clean)
         return {"val_psnr": value, "val_psnr_noisy": noisy_psnr, "val_neg_psnr": -value}
 
     yield Stage(module, batches, validate, config.steps, config.lr, config.val_every, {"denoiser": net},

@@ -74,7 +74,7 @@ class TrainState:
     best: float = math.inf
     best_step: int = -1
     skipped_nonfinite: int = 0
-    history: list[dict[str, float]] = field(default_factory=list)
+    history: list[dict[str, float | None]] = field(default_factory=list)
 
 
 ValidateFn = Callable[[], dict[str, float]]

@@ -117,7 +117,9 @@ def _flag(name: str) -> str:
 
 def compare_records(previous: dict[str, Any], current: dict[str, Any]) -> tuple[list[str], list[str], list[str]]:
     """``(differences, allowed changes, version changes)`` between a recorded run and the current command."""
-    differences, allowed, versions = [], [], []
+    differences: list[str] = []
+    allowed: list[str] = []
+    versions: list[str] = []
     if previous.get("recipe") != current["recipe"]:
         differences.append(f"recipe {previous.get('recipe')!r} -> {current['recipe']!r}")
     old, new = previous.get("options", {}), current["options"]
