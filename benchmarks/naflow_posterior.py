@@ -15,7 +15,7 @@ import torch
 
 from noiseaug import NAFlow
 from noiseaug.imageio import read_image
-from noiseaug.training.naflow_recipe import SOURCES, real_srgb_split
+from noiseaug.data.real_srgb import SOURCES, real_srgb_split
 
 
 def main() -> None:

@@ -66,14 +66,16 @@ def recovery_table(model: Path, images: str | Path | None, reference_batches: in
     from noiseaug.flows.noise_flow import NoiseFlow
     from noiseaug.hub import load_pretrained
     from noiseaug.noise import HeteroscedasticGaussianNoise
-    from noiseaug.training.clean_free_recipe import HeteroscedasticShots, effective_nlf
-    from noiseaug.training.noiseflow_recipe import simcam_split
+    from noiseaug.data.shots import HeteroscedasticShots, simcam_split
+    from noiseaug.recipes.clean_free import effective_nlf
 
     camera = SimulatedCamera.pixel_independent()
     cond, est1, est2 = effective_nlf(NoiseFlow.from_pretrained(model), camera)
     true1, true2 = camera.nlf(cond)
-    test = simcam_split(images or data_folder("clean", "bsd300-test"), camera, 32, 16, seed=0, captures=2).test
-    draws = [HeteroscedasticShots(test, camera).batch(k) for k in range(reference_batches)]
+    test = simcam_split(images or data_folder("clean", "bsd300-test"), camera, 32, 16, seed=0, test_seed=10_000,
+                        captures=2).test
+    # test_seed and seed: the held-out stream and noise the published figure was drawn with (the trainer's old offsets)
+    draws = [HeteroscedasticShots(test, camera, seed=5_565_555).batch(k) for k in range(reference_batches)]
     fits = [fit_per_combo(draws, camera, HeteroscedasticGaussianNoise.fit)]  # same camera-major order
     header = "| camera | ISO | true beta1 | true beta2 | flow beta1 err | flow beta2 err | clean fit beta1 err | clean fit beta2 err |"
     if denoiser is not None:

@@ -85,7 +85,7 @@ from noiseaug.eval import (
 from noiseaug.eval.compare import NAFLOW_FITTED, NAFLOW_NAS, NAFLOW_RANDOM, likelihoods, synthesize
 from noiseaug.eval.simcam import simcam_markdown, simcam_results
 from noiseaug.eval.timing import hardware_line, weights_provenance
-from noiseaug.training.denoiser import noise_source
+from noiseaug.recipes.dncnn import noise_source
 from noiseaug.transforms import NoiseTransform
 
 AWGN, NLF, PG = AWGN_FIT, NLF_FIT, PG_FIT

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from noiseaug.eval.release import denoiser_card, release_folder, release_labels
 from noiseaug.training import load_checkpoint
-from noiseaug.training.denoiser import NOISE_SOURCES
+from noiseaug.recipes.dncnn import NOISE_SOURCES
 
 
 def main() -> None:

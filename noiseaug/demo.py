@@ -22,7 +22,7 @@ from torch import Tensor
 from ._validation import check_device, check_seed
 from .flows.naflow import NAFlow
 from .hub import released_models
-from .imageio import read_image, write_png
+from .imageio import quantize_8bit, read_image, write_png
 from .metrics import akld, marginal_kl
 from .noise import GaussianNoise, HeteroscedasticGaussianNoise, NoiseModel, PoissonGaussianNoise
 
@@ -86,11 +86,6 @@ def sample_pairs() -> list[SamplePair]:
         with resources.as_file(noisy_file) as noisy_path, resources.as_file(folder / f"{name}_clean.png") as clean_path:
             pairs.append(SamplePair(name, read_image(noisy_path)[None], read_image(clean_path)[None]))
     return pairs
-
-
-def quantize_8bit(image: Tensor) -> Tensor:
-    """Clip to [0, 1] and round to the 256 levels of an 8-bit file."""
-    return (image.clamp(0, 1) * 255).round() / 255
 
 
 def run_demo(out_dir: str | Path, seed: int = 0, device: str = "cpu") -> tuple[list[DemoRow], Path]:

@@ -62,6 +62,11 @@ def to_uint8(image: Tensor) -> Tensor:
     return (image.detach().float().clamp(0, 1) * 255.0).round().to(torch.uint8).cpu()
 
 
+def quantize_8bit(image: Tensor) -> Tensor:
+    """Clip to [0, 1] and round to the 256 levels of an 8-bit file (float out, same shape and dtype)."""
+    return (image.clamp(0, 1) * 255).round() / 255
+
+
 def write_png(path: str | Path, image: Tensor) -> Path:
     """Write a ``(3, H, W)`` float image in [0, 1] as an 8-bit PNG, atomically (:func:`~noiseaug.atomic.atomic_write`:
     an interrupted write never leaves a truncated file); creates parent folders."""

@@ -9,4 +9,4 @@ def gen():
 
 
 # Scripts run by tests in subprocesses (torchrun workers), not test modules: keep --doctest-modules from importing them.
-collect_ignore = ["ddp_worker.py"]
+collect_ignore = ["ddp_worker.py", "ddp_recipe_worker.py"]

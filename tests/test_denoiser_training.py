@@ -8,11 +8,14 @@ import pytest
 import torch
 
 from noiseaug import DnCNN, GaussianNoiseTransform, NAFlowTransform, PoissonGaussianNoiseTransform
+from noiseaug.data.batches import SynthesizedPairs
 from noiseaug.denoise import denoise_files, load_denoiser
+from noiseaug.errors import NoiseaugInputError
 from noiseaug.flows.naflow import NAFlow
 from noiseaug.hub import save_pretrained
 from noiseaug.imageio import read_image, write_png
-from noiseaug.training.denoiser import NOISE_SOURCES, SynthesizedPairs, noise_source, train_denoiser
+from noiseaug.recipes import DnCNNConfig, run_recipe, stream_seed
+from noiseaug.recipes.dncnn import NOISE_SOURCES, noise_source
 from noiseaug.transforms.raw_route import RawRouteTransform
 
 
@@ -51,8 +54,8 @@ def test_noise_sources_are_named_and_unknown_names_fail():
     assert set(NOISE_SOURCES) == {"awgn", "nlf", "pg", "naflow", "noiseflow-isp", "real", "real-phone"}
     with pytest.raises(ValueError, match="noise must be one of"):
         noise_source("speckle")
-    with pytest.raises(ValueError, match="noise must be one of"):
-        train_denoiser("unused", "speckle")
+    with pytest.raises(NoiseaugInputError, match="noise must be one of"):
+        DnCNNConfig(noise="speckle")  # refused when the config is made, before any run folder is touched
 
 
 @pytest.mark.parametrize("name", ["awgn", "nlf", "pg", "naflow", "noiseflow-isp"])
@@ -113,12 +116,15 @@ def test_train_denoiser_learns_awgn_and_writes_a_loadable_denoiser(tmp_path):
     train = _folder(tmp_path / "train", _images(n=4, h=64, w=64, seed=2))
     val = _folder(tmp_path / "val", _images(n=2, h=64, w=64, seed=3))
     out = tmp_path / "run"
-    train_denoiser(out, "awgn", images=train, val_images=val, steps=60, batch_size=8, patch_size=32, lr=2e-3,
-                   depth=4, width=16, val_crops=16, val_every=30, progress=False)
+    config = DnCNNConfig(noise="awgn", images=str(train), val_images=str(val), steps=60, batch=8, patch=32, lr=2e-3,
+                         depth=4, width=16, val_crops=16, val_every=30)
+    exports = run_recipe(config, out, progress=False)
     history = json.loads((out / "history.json").read_text())
     assert [r["step"] for r in history] == [30, 60]
     model = load_denoiser(out / "denoiser")
-    pairs = SynthesizedPairs([read_image(p) for p in sorted(val.iterdir())], noise_source("awgn"), 32, 16, seed=99_991)
+    assert list(exports) == ["denoiser"] and isinstance(exports["denoiser"], DnCNN)
+    val_seed = stream_seed(0, 0, "validation")  # the recipe's validation crops: rank 0's "validation" stream
+    pairs = SynthesizedPairs([read_image(p) for p in sorted(val.iterdir())], noise_source("awgn"), 32, 16, seed=val_seed)
     batch = pairs.batch(0)
     with torch.no_grad():
         denoised_error = torch.nn.functional.mse_loss(model(batch.noisy).clamp(0, 1), batch.clean)

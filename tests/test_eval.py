@@ -54,7 +54,7 @@ from noiseaug.flows.noise_flow import NoiseFlow
 from noiseaug.hub import save_pretrained
 from noiseaug.imageio import read_image, write_png
 from noiseaug.noise import GaussianNoise, HeteroscedasticGaussianNoise
-from noiseaug.training.naflow_recipe import real_srgb_split
+from noiseaug.data.real_srgb import real_srgb_split
 
 
 def _gen(seed: int) -> torch.Generator:

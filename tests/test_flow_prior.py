@@ -9,9 +9,9 @@ from flow_helpers import trained_looking
 
 from noiseaug import DnCNN, Glow
 from noiseaug.cli import main
+from noiseaug.data.batches import CropBatch
 from noiseaug.imageio import write_png
-from noiseaug.training.crops import CropBatch
-from noiseaug.training.flow_prior import FlowPriorDenoising, GlowNLL, mean_filter, tiled_log_prob_per_dim
+from noiseaug.objectives.flow_prior import FlowPriorDenoising, GlowNLL, mean_filter, tiled_log_prob_per_dim
 
 
 def _prior(seed=0):
@@ -54,7 +54,7 @@ def test_gradient_reaches_the_denoiser_through_the_prior_but_not_the_prior():
     assert all(g.abs().sum() > 0 for g in with_prior)
     denoiser.zero_grad()
     FlowPriorDenoising(denoiser, prior, lam=0.0)(CropBatch(_noisy(), None, 0, 0)).backward()
-    assert any(not torch.allclose(a, p.grad) for a, p in zip(with_prior, denoiser.parameters()))  # the prior term counts
+    assert any(not torch.allclose(a, p.grad) for a, p in zip(with_prior, denoiser.parameters(), strict=True))  # the prior term counts
     x = _noisy().requires_grad_(True)
     tiled_log_prob_per_dim(prior, x).sum().backward()
     assert x.grad.abs().sum() > 0

@@ -9,7 +9,7 @@ from flow_helpers import trained_looking
 from noiseaug import NAFlow, NoiseCondition
 from noiseaug.hub import load_folder, save_pretrained
 from noiseaug.training.loop import TrainConfig, Trainer
-from noiseaug.training.naflow_recipe import NAFlowNLL, configuration_free_nll
+from noiseaug.objectives.naflow import NAFlowNLL, configuration_free_nll
 
 CONFIGS = ["cam-a-iso100", "cam-a-iso3200", "cam-b-iso800"]
 

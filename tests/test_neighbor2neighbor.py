@@ -7,17 +7,14 @@ import pytest
 import torch
 
 from noiseaug.cli import main
+from noiseaug.data.batches import CropBatch, CropBatches
 from noiseaug.data.neighbour import neighbour_subsample
 from noiseaug.imageio import write_png
-from noiseaug.training.crops import CropBatch, CropBatches, build_denoiser
-from noiseaug.training.neighbor2neighbor import (
-    Neighbor2Neighbor,
-    Noise2Clean,
-    gamma_ramp,
-    neighbor2neighbor_loss,
-    noise_transform,
-    train_neighbor2neighbor,
-)
+from noiseaug.objectives.neighbor2neighbor import Neighbor2Neighbor, gamma_ramp, neighbor2neighbor_loss
+from noiseaug.objectives.noise2clean import Noise2Clean
+from noiseaug.recipes import Neighbor2NeighborConfig, run_recipe
+from noiseaug.recipes.common import build_denoiser
+from noiseaug.recipes.neighbor2neighbor import noise_transform
 
 
 def _positions(seed, shape):
@@ -86,7 +83,7 @@ def test_gamma_ramps_linearly_from_zero_to_its_final_value():
     assert gamma_ramp(50, 101, 2.0) == pytest.approx(1.0)
     assert gamma_ramp(100, 101, 2.0) == 2.0 and gamma_ramp(500, 101, 2.0) == 2.0
     values = [gamma_ramp(s, 101, 2.0) for s in range(101)]
-    assert all(b - a == pytest.approx(0.02) for a, b in zip(values, values[1:]))
+    assert all(b - a == pytest.approx(0.02) for a, b in zip(values[:-1], values[1:], strict=True))
     assert Neighbor2Neighbor(torch.nn.Identity(), 1.0, 1).gamma_at(0) == 0.0
     for bad in (-1.0, math.inf, math.nan):
         with pytest.raises(ValueError, match="gamma"):
@@ -144,8 +141,9 @@ def _smooth_images(folder, count=5, size=48):
 @pytest.mark.slow
 def test_tiny_training_run_beats_the_noisy_input(tmp_path):
     images = _smooth_images(tmp_path / "images")
-    train_neighbor2neighbor(tmp_path / "run", images=images, width=16, depth=2, steps=150, batch_size=8, patch_size=32,
-                            lr=3e-3, val_crops=16, val_every=75, progress=False)
+    config = Neighbor2NeighborConfig(images=str(images), width=16, depth=2, steps=150, batch=8, patch=32, lr=3e-3,
+                                     val_crops=16, val_every=75)
+    run_recipe(config, tmp_path / "run", progress=False)
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert [h["step"] for h in history] == [75, 150]
     best = max(h["val_psnr"] for h in history)

@@ -66,7 +66,7 @@ def parse_sidd_train(stem: str) -> PairMeta:
 def parse_polyu_full(stem: str) -> PairMeta:
     """Full-resolution PolyU photos: ``Canon5D2_bicyc`` -> camera ``Canon5D2`` (the crops' camera names), scene
     ``Canon5D2/bicyc``: the first letters of the crops' scene word (``Canon5D2/bicycle``); no ISO in the name.
-    :func:`~noiseaug.training.naflow_recipe.attach_full_photos` maps each photo onto its crops' scene and ISO."""
+    :func:`~noiseaug.data.real_srgb.attach_full_photos` maps each photo onto its crops' scene and ISO."""
     m = _POLYU_FULL.match(stem)
     if m is None:
         return PairMeta(None, None, stem)

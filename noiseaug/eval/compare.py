@@ -17,7 +17,7 @@ from torch import Tensor
 from ..demo import quantize_8bit
 from ..flows.naflow import NAFlow
 from ..noise import NoiseModel
-from ..training.naflow_recipe import configuration_free_nll
+from ..objectives.naflow import configuration_free_nll
 from .baselines import AWGN_FIT, NLF_FIT
 
 NAFLOW_RANDOM = "NAFlow (random configuration)"

@@ -37,7 +37,7 @@ NOISE_TEXT = {
 #: The training data of the sources that use real pairs instead of synthetic noise.
 REAL_DATA = {
     "real": "Real noisy/clean pairs of PolyU and CC15, training split (95 pairs) of "
-            "`noiseaug.training.naflow_recipe.real_srgb_split`; random 48x48 crops with flips.",
+            "`noiseaug.data.real_srgb.real_srgb_split`; random 48x48 crops with flips.",
     "real-phone": "Real SIDD smartphone pairs of `real-srgb/sidd-train` (43 pairs: Samsung S6 at ISO 100 and 800, "
                   "Nexus 6 at ISO 3200); random 48x48 crops with flips.",
 }

@@ -3,7 +3,7 @@
 Every model sees the same fixed held-out draws (:func:`noiseaug.eval.testsets.simcam_draws`: 32x32 packed
 patches, every camera x ISO equally often). NLL: nats per dimension on the [0, 1] raw scale; KL: the Noise Flow
 convention of ``noiseaug.metrics.marginal_kl`` ([-0.1, 0.1], 64 bins + under/overflow, ``KL(real || model)``),
-mean over patches, as ``noiseaug.training.evaluate_noise_model`` computes them.
+mean over patches, as ``noiseaug.objectives.supervised.evaluate_noise_model`` computes them.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 from ..data.camera import CameraDraw, SimulatedCamera
 from ..flows.noise_flow import NoiseFlow
 from ..noise import GaussianNoise, HeteroscedasticGaussianNoise, NoiseModel
-from ..training.supervised_flow import evaluate_noise_model
+from ..objectives.supervised import evaluate_noise_model
 from .baselines import ModelFor, SimulatorLikelihood, fit_per_combo, per_combo_model
 from .tables import markdown_table
 from .testsets import simcam_draws

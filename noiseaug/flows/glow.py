@@ -1,6 +1,6 @@
 """Glow (Kingma & Dhariwal, NeurIPS 2018): an unconditional multi-scale flow over clean images.
 
-The image prior of the flow-prior denoiser (:mod:`noiseaug.training.flow_prior`). Read in the
+The image prior of the flow-prior denoiser (:mod:`noiseaug.recipes.flow_prior`). Read in the
 data -> latent direction:
 
 * **centring**: ``x - 0.5`` (a translation: log-det 0);

@@ -29,7 +29,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from .._validation import check_int, check_nonnegative, check_seed
+from .._validation import check_int, check_nonnegative
 from ..atomic import atomic_write_text
 from ..errors import NoiseaugInputError
 from .checkpoint import CheckpointError, load_checkpoint, load_training_checkpoint, save_checkpoint
@@ -50,7 +50,10 @@ class BatchSource(Protocol):
 
 @dataclass
 class TrainConfig:
-    """Optimisation settings (units: steps; ``lr`` for Adam; ``lr_decay_at`` multiplies lr by 0.1)."""
+    """Optimisation settings (units: steps; ``lr`` for Adam; ``lr_decay_at`` multiplies lr by 0.1).
+
+    No seed: the batches carry their own (:class:`BatchSource`), and the recipes' driver
+    (:func:`noiseaug.recipes.run_recipe`) derives every seed of a run from its config's."""
 
     steps: int = 1000
     lr: float = 1e-3
@@ -58,12 +61,10 @@ class TrainConfig:
     val_every: int = 200
     grad_clip: float | None = None
     max_consecutive_nonfinite: int = 20
-    seed: int = 0
 
     def __post_init__(self) -> None:
         for name in ("steps", "val_every", "max_consecutive_nonfinite"):
             check_int(getattr(self, name), name)
-        check_seed(self.seed)
         check_nonnegative(self.lr, "lr", strict=True)
 
 
@@ -73,7 +74,7 @@ class TrainState:
     best: float = math.inf
     best_step: int = -1
     skipped_nonfinite: int = 0
-    history: list[dict[str, float]] = field(default_factory=list)
+    history: list[dict[str, float | None]] = field(default_factory=list)
 
 
 ValidateFn = Callable[[], dict[str, float]]
@@ -279,15 +280,3 @@ class Trainer:
     def load_best(self) -> None:
         """Put the best checkpoint's weights into the objective."""
         self.objective.load_state_dict(load_checkpoint(self.out_dir / BEST_CHECKPOINT)["model"])
-
-
-def run_trainer(objective: nn.Module, batches: BatchSource, validate: ValidateFn, out_dir: str | Path, *, steps: int,
-                lr: float, val_every: int, seed: int, best_key: str = "val_nll", resume: bool = True,
-                progress: bool = True, parameters: list[dict[str, Any]] | None = None,
-                grad_clip: float | None = None) -> TrainState:
-    """The recipes' schedule: :meth:`Trainer.run` with Adam at ``lr``, x0.1 at 75 % of the steps
-    (resuming from ``out_dir/last.pt`` if ``resume``); the best weights end up in ``objective``."""
-    config = TrainConfig(steps=steps, lr=lr, lr_decay_at=(int(0.75 * steps),), val_every=val_every, seed=seed,
-                         grad_clip=grad_clip)
-    return Trainer(objective, batches, validate, out_dir, config, best_key=best_key, progress=progress,
-                   parameters=parameters).run(resume)

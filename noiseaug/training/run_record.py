@@ -1,8 +1,8 @@
 """``run.json``: what a ``noiseaug train`` run folder was trained with, checked when the run is resumed.
 
-Every ``noiseaug train`` command goes through :func:`check_train_run` before its recipe starts (one place for
-every recipe, called by the CLI). It writes ``OUT/run.json``: the recipe, every option (defaults included;
-paths absolute), the data it reads (each data folder, or the data root when a default is used, with a fingerprint
+Every recipe run goes through :func:`check_train_run` before its recipe starts (one place for every recipe,
+called by :func:`noiseaug.recipes.run_recipe`, so by ``noiseaug train`` too). It writes ``OUT/run.json``: the
+recipe, every option (each field of the recipe's config, defaults included; paths absolute), the data it reads (each data folder, or the data root when a default is used, with a fingerprint
 of its file list: SHA-256 of the sorted relative paths and sizes) and the noiseaug and torch versions.
 
 When a checkpoint (``last.pt``) exists and the run resumes, the new command must match ``run.json``: any other
@@ -14,7 +14,6 @@ checkpoint but no ``run.json`` (from an older noiseaug) resumes with a warning a
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import hashlib
 import json
@@ -41,7 +40,6 @@ PATH_OPTIONS = ("out", "images", "val_images", "data", "prior")
 DATA_OPTIONS = ("images", "val_images", "data", "prior")
 #: What a run writes at the top of its folder: left out of the fingerprint of a data folder that is ``OUT`` itself.
 RUN_OUTPUT_SUFFIXES = (".pt", ".json")
-NOT_OPTIONS = ("handler", "command", "no_resume")
 
 
 class RunMismatchError(NoiseaugInputError):
@@ -86,31 +84,30 @@ def _data_root_or_none() -> Path | None:
         return None
 
 
-def build_record(args: argparse.Namespace) -> dict[str, Any]:
-    """The ``run.json`` content of the ``noiseaug train`` command parsed into ``args``."""
+def build_record(recipe: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The ``run.json`` content of a run of ``recipe`` with ``options`` (the config's fields, ``out`` and ``model``,
+    the recipe's name, as ``noiseaug train`` has always recorded them)."""
     import torch
 
     from .. import __version__
 
-    options: dict[str, Any] = {}
-    for name, value in sorted(vars(args).items()):
-        if name in NOT_OPTIONS:
-            continue
+    recorded: dict[str, Any] = {}
+    for name, value in sorted(options.items()):
         if name in PATH_OPTIONS and value is not None and Path(value).exists():
             value = str(Path(value).resolve())
         elif name in PATH_OPTIONS and value is not None:
             value = str(Path(value).absolute()) if name == "out" else str(value)  # e.g. a released name
-        options[name] = value
-    out = Path(args.out)
+        recorded[name] = value
+    out = Path(options["out"])
     data: dict[str, Any] = {}
     for name in DATA_OPTIONS:
-        value = getattr(args, name, None)
+        value = options.get(name)
         if value is not None and Path(value).is_dir():
             data[name] = {"path": str(Path(value).resolve()), **fingerprint(Path(value), out)}
-    if any(getattr(args, name, "") is None for name in ("images", "val_images", "data")):
+    if any(name in options and options[name] is None for name in ("images", "val_images", "data")):
         root = _data_root_or_none()  # a default folder under the data root is read
         data["data_root"] = {"path": str(root), **fingerprint(root, out)} if root is not None else None
-    return {"recipe": args.model, "options": options, "data": data,
+    return {"recipe": recipe, "options": recorded, "data": data,
             "versions": {"noiseaug": __version__, "torch": torch.__version__}}
 
 
@@ -120,7 +117,9 @@ def _flag(name: str) -> str:
 
 def compare_records(previous: dict[str, Any], current: dict[str, Any]) -> tuple[list[str], list[str], list[str]]:
     """``(differences, allowed changes, version changes)`` between a recorded run and the current command."""
-    differences, allowed, versions = [], [], []
+    differences: list[str] = []
+    allowed: list[str] = []
+    versions: list[str] = []
     if previous.get("recipe") != current["recipe"]:
         differences.append(f"recipe {previous.get('recipe')!r} -> {current['recipe']!r}")
     old, new = previous.get("options", {}), current["options"]
@@ -150,14 +149,14 @@ def _warn(message: str) -> None:
     print(f"noiseaug train: warning: {message}", file=sys.stderr)
 
 
-def check_train_run(args: argparse.Namespace) -> Path:
-    """Write ``OUT/run.json`` for the ``noiseaug train`` command in ``args``, after checking a resumed run against
-    the existing one (see the module docs); returns its path. Under ``torchrun`` only rank 0 writes it."""
-    out = Path(args.out)
+def check_train_run(recipe: str, options: dict[str, Any], resume: bool = True, rank: int = 0) -> Path:
+    """Write ``OUT/run.json`` (``OUT`` is ``options["out"]``) for a run of ``recipe``, after checking a resumed run
+    against the existing one (see the module docs); returns its path. Only ``rank`` 0 writes it."""
+    out = Path(options["out"])
     path = out / RUN_RECORD
-    record = build_record(args)
+    record = build_record(recipe, options)
     resumes: list[dict[str, Any]] = []
-    if not args.no_resume and _has_checkpoint(out):
+    if resume and _has_checkpoint(out):
         if path.is_file():
             try:
                 previous = json.loads(path.read_text())
@@ -177,22 +176,22 @@ def check_train_run(args: argparse.Namespace) -> Path:
         else:
             _warn(f"{out} has a checkpoint but no {RUN_RECORD} (a run from an older noiseaug): resuming without "
                   "checking that its options match this command")
-    if os.environ.get("RANK", "0") == "0":
+    if rank == 0:
         atomic_write_text(path, json.dumps({**record, "resumes": resumes}, indent=2) + "\n")
     return path
 
 
 @contextlib.contextmanager
-def recorded_run(args: argparse.Namespace) -> Iterator[Path]:
+def recorded_run(recipe: str, options: dict[str, Any], resume: bool = True, rank: int = 0) -> Iterator[Path]:
     """:func:`check_train_run`, then the run; if it fails on bad input before its first checkpoint, the
-    ``run.json`` it wrote (and ``OUT``, if the command created it and it is empty) are removed again."""
-    out = Path(args.out)
+    ``run.json`` it wrote (and ``OUT``, if this run created it and it is empty) are removed again (rank 0)."""
+    out = Path(options["out"])
     created = not out.exists()
-    path = check_train_run(args)
+    path = check_train_run(recipe, options, resume, rank)
     try:
         yield path
     except NoiseaugInputError:
-        if not _has_checkpoint(out):
+        if rank == 0 and not _has_checkpoint(out):
             path.unlink(missing_ok=True)
             if created:
                 with contextlib.suppress(OSError):

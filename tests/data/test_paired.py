@@ -133,7 +133,7 @@ def test_full_photo_and_sidd_train_names():
 
 def test_full_photos_join_their_crops_scene_and_iso():
     from noiseaug.data.paired import ImagePair
-    from noiseaug.training.naflow_recipe import attach_full_photos
+    from noiseaug.data.real_srgb import attach_full_photos
 
     def pair(name, camera, iso, scene):
         return ImagePair(name, Path(name), Path(name), camera, iso, scene)
@@ -148,7 +148,7 @@ def test_full_photos_join_their_crops_scene_and_iso():
 
 
 def test_every_source_keeps_the_held_out_scenes_out_of_training(shared_root):
-    from noiseaug.training.naflow_recipe import SOURCES, real_srgb_split
+    from noiseaug.data.real_srgb import SOURCES, real_srgb_split
 
     base_train, base_test = real_srgb_split()
     train, test = real_srgb_split(sources=SOURCES)

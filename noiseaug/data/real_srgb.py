@@ -1,4 +1,4 @@
-"""Supervised NAFlow on real sRGB pairs (``noiseaug train naflow``).
+"""The real sRGB noisy/clean pairs the recipes train on (``noiseaug train naflow``, ``dncnn --noise real``, ...).
 
 Data (:func:`real_srgb_split`): the real noisy/clean pairs of ``real-srgb/polyu`` and
 ``real-srgb/nam-cc15``, split by scene (:func:`~noiseaug.data.splits.split_scenes`, 20 % of scenes held
@@ -8,29 +8,23 @@ configurations") are ``<camera>-iso<ISO>`` parsed from the file names (``<camera
 name has no ISO), taken from the training split only. Every step draws ``batch`` random crops
 (pair uniformly, position uniformly, random horizontal/vertical flip applied to both images) and
 dequantises the 8-bit noisy crop with uniform noise inside its quantisation bin.
-
-Validation: the *configuration-free* NLL ``-log (1/N) sum_c p(noisy | clean, c)`` (the held-out
-scenes' configurations may be unseen), in nats per dimension on the [0, 1] scale, on fixed crops.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from ..conditioning import NoiseCondition
-from ..data.paired import ImagePair, PairedImageFolder
-from ..data.splits import split_scenes
 from ..errors import NoiseaugInputError
-from ..flows.naflow import NAFlow
-from ..hub import save_pretrained
 from ..imageio import read_image
-from .loop import init_distributed, run_trainer, seeded
+from .batches import CropBatch
+from .paired import ImagePair, PairedImageFolder
+from .simulated_pairs import batch_generator
+from .splits import split_scenes
 
 QUANTIZATION_STEP = 1.0 / 255.0
 
@@ -114,7 +108,7 @@ class RealCrops:
         self.config = torch.tensor([index.get(configuration_name(p), -1) for p in data.pairs])
 
     def batch(self, step: int) -> dict[str, Tensor]:
-        g = torch.Generator().manual_seed(self.seed * 1_000_003 + step)
+        g = batch_generator(self.seed, step)
         picks = torch.randint(len(self.data.pairs), (self.batch_size,), generator=g).tolist()
         noisy, clean = [], []
         for k in picks:
@@ -122,7 +116,7 @@ class RealCrops:
             top = int(torch.randint(h - self.patch + 1, (1,), generator=g))
             left = int(torch.randint(w - self.patch + 1, (1,), generator=g))
             flips = torch.rand(2, generator=g) < 0.5
-            dims = [d for d, f in zip((-1, -2), flips.tolist()) if f]
+            dims = [d for d, f in zip((-1, -2), flips.tolist(), strict=True) if f]
             crop = slice(top, top + self.patch), slice(left, left + self.patch)
             pair = [img[:, crop[0], crop[1]] for img in (self.data.noisy[k], self.data.clean[k])]
             noisy.append(pair[0].flip(dims) if dims else pair[0])
@@ -133,45 +127,13 @@ class RealCrops:
         return {"noisy": noisy_t, "clean": torch.stack(clean).float() / 255.0, "config": self.config[picks]}
 
 
-class NAFlowNLL(nn.Module):
-    """Mean NLL per dimension of a batch ``{"noisy", "clean", "config"}`` under its configuration."""
+class RealPairBatches:
+    """:class:`RealCrops` (real noisy/clean crops, flips) as :class:`~noiseaug.data.batches.CropBatch` objects
+    (seed 0: the supervised objectives draw nothing of their own)."""
 
-    def __init__(self, model: NAFlow) -> None:
-        super().__init__()
-        self.model = model
+    def __init__(self, crops: RealCrops) -> None:
+        self.crops = crops
 
-    def forward(self, batch: dict[str, Tensor]) -> Tensor:
-        return self.model.nll(batch["noisy"], batch["clean"], NoiseCondition(config=batch["config"])).mean()
-
-
-@torch.no_grad()
-def configuration_free_nll(model: NAFlow, noisy: Tensor, clean: Tensor) -> Tensor:
-    """``(B,)`` nats per dimension: ``-log (1/N) sum_c p(noisy | clean, c)``, no metadata needed."""
-    z, logdet = model.encode(noisy - clean, clean)
-    log_p = torch.logsumexp(model.latent_log_prob(z), dim=1) - math.log(len(model.configurations)) + logdet.double()
-    return (-log_p / clean[0].numel()).float()
-
-
-def train_naflow(out_dir: str | Path, *, data_root: str | Path | None = None, sources: Sequence[str] = SOURCES,
-                 steps: int = 3000, batch_size: int = 8, patch_size: int = 96, lr: float = 5e-4, hidden: int = 32,
-                 features: int = 16, levels: int = 3, blocks: int = 2, encoder: str = "cnn", val_crops: int = 48,
-                 val_every: int = 250, seed: int = 0, resume: bool = True, progress: bool = True) -> NAFlow:
-    """Train NAFlow on the training pairs of ``sources`` (:func:`real_srgb_split`); writes checkpoints and ``model/``."""
-    rank, _ = init_distributed()
-    train_pairs, test_pairs = real_srgb_split(data_root, sources=sources)
-    train_data, test_data = RealPairs.load(train_pairs), RealPairs.load(test_pairs)
-    configurations = train_data.configurations()
-    with seeded(seed):
-        model = NAFlow(configurations, levels=levels, blocks=blocks, hidden=hidden, features=features, encoder=encoder)
-    val = RealCrops(test_data, configurations, patch_size, val_crops, seed=seed + 99_991, dequantize=False).batch(0)
-
-    def validate() -> dict[str, float]:
-        nll = configuration_free_nll(model, val["noisy"], val["clean"])
-        return {"val_nll": float(nll.mean())}
-
-    run_trainer(NAFlowNLL(model), RealCrops(train_data, configurations, patch_size, batch_size, seed + rank), validate,
-                out_dir, steps=steps, lr=lr, val_every=val_every, seed=seed, grad_clip=10.0, resume=resume,
-                progress=progress)
-    if rank == 0:
-        save_pretrained(model.eval(), Path(out_dir) / "model")
-    return model
+    def batch(self, step: int) -> CropBatch:
+        crops = self.crops.batch(step)
+        return CropBatch(crops["noisy"], crops["clean"], step, seed=0)

@@ -17,7 +17,7 @@ default ``lam = 2**18`` is the paper's weight, which with these units makes ``la
   ``residual="difference-mean"`` conditions both on the mean estimate ``(D(I1) + D(I2)) / 2``: since the
   shots' sum is independent of their difference for Gaussian noise of equal variance, ``e`` then does not
   predict the residual's size (around ``D(I2)`` it does: ``I2``'s noise is in both), which halves the
-  dilution of an NLF's beta1 (README; the full flow scored 0.001 nats/dim lower with it). With the
+  dilution of an NLF's beta1. With the
   paper's residual the flow learns the variance ``v + var(e)``, biased up wherever ``D`` does not beat
   its input; the difference has the noise's covariance exactly (fixed-pattern noise, common to both
   shots, cancels, as it does from ``I1 - D(I2)`` when ``D`` predicts ``I2``), and its odd moments vanish:
@@ -35,17 +35,14 @@ default ``lam = 2**18`` is the paper's weight, which with these units makes ``la
   is ``s' = (1 - k)^2 v + k^2 alpha^2 s``. Its fixed point ``s = v`` has slope ``2 / (1 + alpha^2)``: it
   repels at alpha 0.5 (every run with 0.5 diverged), is neutral at 1 (``s' = s``) and attracts above
   1; at alpha 2 a 100x overestimate decays about 4x per round. That assumes ``D`` keeps up: while it is
-  still the identity (``k = 1``) the flow learns ``s' = alpha^2 s``, hence the warm-up. With the full
-  Noise Flow on the simulated camera a run still blew up after its warm-up; the NLF-only flow
-  contracts towards the noise, slowly (README).
+  still the identity (``k = 1``) the flow learns ``s' = alpha^2 s``, hence the warm-up.
 * Neighbour pairs: :class:`Noise2NoiseFlow` fed with the two halves of Neighbor2Neighbor's
-  sub-sampler of a single shot (see :func:`noiseaug.data.neighbour.neighbour_subsample`).
+  sub-sampler of a single shot (:class:`~noiseaug.data.shots.ShotPairs`, :func:`noiseaug.data.neighbour.neighbour_subsample`).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -53,9 +50,7 @@ from torch import Tensor, nn
 
 from .._validation import check_int
 from ..conditioning import NoiseCondition
-from ..data.camera import CameraDraw
-from ..data.neighbour import neighbour_subsample
-from ..data.simulated_pairs import batch_generator
+from ..data.shots import NoisyPair
 from ..errors import NoiseaugInputError
 from ..noise.base import NoiseModel
 
@@ -64,17 +59,6 @@ N2NFLOW_LAMBDA = 2.0**18
 #: or ``"difference"`` ``(I1 - I2) / sqrt(2)`` around ``D(I2)``, or around ``(D(I1) + D(I2)) / 2``
 #: (``"difference-mean"``; see the module docs).
 RESIDUALS = ("denoised", "difference", "difference-mean")
-
-
-@dataclass
-class NoisyPair:
-    """Two noisy images of the same clean scene, ``(B, C, H, W)`` each, their condition, and the
-    generator for any randomness the objective needs (seeded per step by the source)."""
-
-    first: Tensor
-    second: Tensor
-    cond: NoiseCondition
-    generator: torch.Generator | None = None
 
 
 def nll_given_estimate(noise_model: NoiseModel, noisy: Tensor, estimate: Tensor, cond: NoiseCondition) -> Tensor:
@@ -114,6 +98,8 @@ class R2RFlow(nn.Module):
     """Objective on single noisy shots with recorrupted inputs (see module docs); batches are
     :class:`NoisyPair` whose ``second`` is ignored and whose ``generator`` draws the recorruption."""
 
+    calls: Tensor
+
     def __init__(self, noise_model: NoiseModel, denoiser: nn.Module, lam: float = N2NFLOW_LAMBDA, alpha: float = 2.0,
                  denoiser_warmup: int = 0) -> None:
         super().__init__()
@@ -149,25 +135,3 @@ class R2RFlow(nn.Module):
         if pending:
             smooth = F.avg_pool2d(F.pad(noisy, (1, 1, 1, 1), mode="reflect"), 3, stride=1)
             self.noise_model._log_prob(noisy, smooth.clamp(0.0, 1.0), cond)
-
-
-class ShotPairs:
-    """BatchSource of :class:`NoisyPair` from a simulated source: two captures (``"pairs"``), one
-    capture twice (``"single"``, for R2RFlow), or Neighbor2Neighbor halves of one capture (``"neighbour"``)."""
-
-    def __init__(self, source, mode: str = "pairs") -> None:
-        if mode not in ("pairs", "single", "neighbour"):
-            raise NoiseaugInputError(f"mode must be 'pairs', 'single' or 'neighbour', got {mode!r}")
-        if mode == "pairs" and source.captures < 2:
-            raise NoiseaugInputError("mode 'pairs' needs a source with captures >= 2")
-        self.source, self.mode = source, mode
-
-    def batch(self, step: int) -> NoisyPair:
-        draw: CameraDraw = self.source.batch(step)
-        generator = batch_generator(self.source.seed + 7_777_777, step)
-        if self.mode == "pairs":
-            return NoisyPair(draw.noisy_raw[0], draw.noisy_raw[1], draw.cond, generator)
-        if self.mode == "single":
-            return NoisyPair(draw.noisy_raw[0], draw.noisy_raw[0], draw.cond, generator)
-        first, second = neighbour_subsample(draw.noisy_raw[0], generator)
-        return NoisyPair(first, second, draw.cond, generator)

@@ -6,7 +6,7 @@ batches are :class:`~noiseaug.data.camera.CameraDraw` objects (clean raw, noisy 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -14,7 +14,6 @@ from torch import Tensor, nn
 from ..data.camera import CameraDraw
 from ..metrics import marginal_kl
 from ..noise.base import NoiseModel
-from .loop import ValidateFn
 
 
 class SupervisedNLL(nn.Module):
@@ -47,6 +46,6 @@ def evaluate_noise_model(model: NoiseModel, draws: Sequence[CameraDraw], seed: i
     return {"val_nll": nll / count, "val_kl": kl / count}
 
 
-def validation(model: NoiseModel, draws: Sequence[CameraDraw], seed: int = 0) -> ValidateFn:
+def validation(model: NoiseModel, draws: Sequence[CameraDraw], seed: int = 0) -> Callable[[], dict[str, float]]:
     """A ``validate`` callback for :class:`~noiseaug.training.loop.Trainer`."""
     return lambda: evaluate_noise_model(model, draws, seed)

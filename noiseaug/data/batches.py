@@ -1,4 +1,4 @@
-"""In-memory crop batches and helpers shared by the denoiser trainers (Neighbor2Neighbor, flow prior).
+"""In-memory crop batches for the denoiser recipes (DnCNN, Neighbor2Neighbor, flow prior).
 
 :class:`CropBatches` is a :class:`~noiseaug.training.loop.BatchSource`: batch ``k`` is a pure
 function of ``(seed, k)``. Each batch holds ``batch_size`` random ``patch x patch`` crops (image
@@ -14,27 +14,26 @@ Images are ``(C, H, W)`` uint8 (0..255, stored 4x smaller) or float in [0, 1]; b
 ``(B, C, patch, patch)`` in [0, 1] (synthetic noisy crops may leave it when the transform does not
 clip). ``CropBatch.seed`` seeds whatever randomness the objective itself needs for that step.
 
-Also here: :func:`clean_split` (a clean folder split by image), :func:`build_denoiser` (a library
-denoiser by name), :func:`mean_psnr` and :func:`resolve_device`.
+Also here: :class:`SynthesizedPairs` (synthetic crops rounded to 8 bits like a camera's file) and
+:func:`clean_split` (a clean folder split by image).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from .._validation import check_int
-from ..data.patches import random_patch
-from ..data.simulated_pairs import batch_generator, read_image_folder
-from ..data.splits import split_scenes
-from ..denoisers import DnCNN, UNet
 from ..errors import NoiseaugInputError, NoiseaugTypeError
-from ..metrics import psnr
+from ..imageio import quantize_8bit
 from ..transforms import NoiseTransform
+from .patches import random_patch
+from .simulated_pairs import batch_generator, read_image_folder
+from .splits import split_scenes
 
 #: Seeds of the generators an objective may create from ``CropBatch.seed`` are drawn below this.
 _SEED_RANGE = 2**62
@@ -49,6 +48,18 @@ class CropBatch:
     clean: Tensor | None
     step: int
     seed: int
+
+    def need_noisy(self) -> Tensor:
+        """:attr:`noisy`; :class:`~noiseaug.errors.NoiseaugInputError` for a batch without noisy images."""
+        if self.noisy is None:
+            raise NoiseaugInputError("this objective needs batches with noisy images (batch.noisy is None)")
+        return self.noisy
+
+    def need_clean(self) -> Tensor:
+        """:attr:`clean`; :class:`~noiseaug.errors.NoiseaugInputError` for a batch without clean images."""
+        if self.clean is None:
+            raise NoiseaugInputError("this objective needs batches with clean images (batch.clean is None)")
+        return self.clean
 
     def generator(self, device: torch.device) -> torch.Generator:
         """A generator on ``device`` seeded with :attr:`seed` (the same draws on every call)."""
@@ -96,7 +107,7 @@ class CropBatches:
         if check_int(patch, "patch", minimum=2) % 2:
             raise NoiseaugInputError(f"patch must be an even int >= 2, got {patch!r}")
         check_int(batch_size, "batch_size")
-        self.first = list(noisy if noisy is not None else clean)
+        self.first = list(noisy if noisy is not None else (clean or []))
         self.partner = list(clean) if noisy is not None and clean is not None else None
         small = [tuple(img.shape) for img in self.first if img.ndim != 3 or min(img.shape[-2:]) < patch]
         if small:
@@ -113,6 +124,8 @@ class CropBatches:
                  for k in picks]
         first = _as_float(torch.stack([c[0] for c in crops]))
         second = _as_float(torch.stack([c[1] for c in crops])) if self.partner else None
+        noisy: Tensor | None
+        clean: Tensor | None
         if self.real:
             noisy, clean = first, second
         else:
@@ -132,34 +145,29 @@ def clean_split(folder: str | Path, test_fraction: float = 0.2) -> tuple[list[Te
     return [images[names[i]] for i in train], [images[names[i]] for i in test]
 
 
-#: The denoisers a trainer can build by name, with their default widths and depths.
-DENOISERS = {"unet": "UNet(width=48, levels=4)", "dncnn": "DnCNN(depth=17, width=64)"}
+class SynthesizedPairs:
+    """Batches (:class:`CropBatch`) of random clean crops noised by ``noise``, the noisy crop clipped and
+    rounded to 8 bits: :class:`CropBatches` (synthetic mode) plus the rounding.
 
+    Args:
+        images: clean sRGB images, uint8 or float ``(3, H, W)``; each at least ``patch`` on both sides.
+        noise: the noise transform (called with the batch's generator).
+        patch: crop side (even, so the raw route can take it). batch_size: crops per batch.
+        seed: batch ``k`` depends only on ``(seed, k)``.
 
-def build_denoiser(name: str, channels: int = 3, width: int | None = None, depth: int | None = None,
-                   residual: bool | None = None) -> nn.Module:
-    """A library denoiser by name: ``"unet"`` (``depth`` = levels, default 4; ``width`` 48) or
-    ``"dncnn"`` (``depth`` default 17; ``width`` 64). ``residual=None`` keeps each network's default
-    (the U-Net predicts the clean image, DnCNN the noise). Weight initialisation uses torch's global
-    RNG (wrap in :func:`~noiseaug.training.loop.seeded`)."""
-    if name == "unet":
-        return UNet(channels, width=width or 48, levels=depth or 4, residual=bool(residual))
-    if name == "dncnn":
-        return DnCNN(channels, depth=depth or 17, width=width or 64, residual=residual is not False)
-    raise NoiseaugInputError(f"denoiser must be one of {sorted(DENOISERS)}, got {name!r}")
+    Example:
+        >>> import torch
+        >>> from noiseaug import GaussianNoiseTransform
+        >>> images = [torch.rand(3, 40, 50, generator=torch.Generator().manual_seed(0))]
+        >>> pairs = SynthesizedPairs(images, GaussianNoiseTransform(sigma=0.1), patch=16, batch_size=4, seed=0)
+        >>> batch = pairs.batch(0)
+        >>> batch.noisy.shape, bool(torch.equal(batch.noisy, pairs.batch(0).noisy))
+        (torch.Size([4, 3, 16, 16]), True)
+    """
 
+    def __init__(self, images: Sequence[Tensor], noise: NoiseTransform, patch: int, batch_size: int, seed: int) -> None:
+        self.crops = CropBatches(clean=list(images), noise=noise, patch=patch, batch_size=batch_size, seed=seed)
 
-@torch.no_grad()
-def mean_psnr(denoiser: nn.Module, noisy: Tensor, clean: Tensor) -> float:
-    """Mean PSNR (dB, data range 1) of ``denoiser(noisy)`` clamped to [0, 1], against ``clean``."""
-    return float(psnr(denoiser(noisy).clamp(0, 1), clean).mean())
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """``device`` as a ``torch.device``; a bare ``"cuda"`` under ``torchrun`` becomes ``cuda:LOCAL_RANK``."""
-    import os
-
-    device = torch.device(device)
-    if device.type == "cuda" and device.index is None and "LOCAL_RANK" in os.environ:
-        return torch.device("cuda", int(os.environ["LOCAL_RANK"]))
-    return device
+    def batch(self, step: int) -> CropBatch:
+        crops = self.crops.batch(step)
+        return replace(crops, noisy=quantize_8bit(crops.need_noisy()))

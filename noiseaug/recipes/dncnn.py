@@ -1,0 +1,138 @@
+"""Reference DnCNN denoisers trained on synthesized pairs (``noiseaug train dncnn --noise ...``).
+
+The question these answer: *which noise should I train with?* Every run has the same budget and
+differs only in where the noise comes from:
+
+* ``awgn``: :class:`~noiseaug.GaussianNoiseTransform`, sigma uniform in [0, 50]/255 per patch;
+* ``nlf``: :class:`~noiseaug.HeteroscedasticNoiseTransform` with log-uniform ranges that reach phone noise
+  (:data:`PHONE_NLF_RANGES`: up to about 45/255 std at mid-grey, where the transform's defaults stop near 31);
+* ``pg``: :class:`~noiseaug.PoissonGaussianNoiseTransform` with its default ranges;
+* ``naflow``: :class:`~noiseaug.NAFlowTransform` (released ``naflow-srgb``, DSLR and phone configurations),
+  a random camera configuration per patch;
+* ``noiseflow-isp``: :class:`~noiseaug.NoiseFlowTransform` (released ``noiseflow-simcam``) in raw,
+  through the simulated ISP (:class:`~noiseaug.transforms.raw_route.RawRouteTransform`), a random
+  camera and ISO per patch;
+* ``real``: the real noisy/clean pairs of the PolyU + CC15 training split (the upper bound for DSLRs);
+* ``real-phone``: the real SIDD smartphone pairs of ``real-srgb/sidd-train`` (the upper bound for phones).
+
+Synthetic pairs: random ``patch x patch`` crops (with one of the 8 flips/rotations) of clean sRGB
+images (``clean/bsd300-test`` by default), noised, then clipped and rounded to 8 bits like a
+camera's file. Batch ``k`` is a pure function of ``(seed, k)``. Loss: mean squared error of the
+denoised patch against the clean one. Validation (checkpoint selection only): the same noise
+source on fixed crops of ``clean/kodak24`` (for ``real``: fixed crops of the training pairs,
+so selection is in-sample there); the test sets are never seen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import ClassVar, Literal, get_args
+
+import torch.nn.functional as F
+from torch import nn
+
+from ..data.batches import SynthesizedPairs
+from ..data.real_srgb import RealCrops, RealPairBatches, RealPairs, real_srgb_split
+from ..data.root import data_folder
+from ..data.simulated_pairs import read_image_folder
+from ..denoisers import DnCNN
+from ..errors import NoiseaugInputError
+from ..objectives.noise2clean import Noise2Clean
+from ..transforms import (
+    GaussianNoiseTransform,
+    HeteroscedasticNoiseTransform,
+    NAFlowTransform,
+    NoiseFlowTransform,
+    NoiseTransform,
+    ParamRange,
+    PoissonGaussianNoiseTransform,
+)
+from ..transforms.raw_route import RawRouteTransform
+from .common import mean_psnr
+from .driver import RecipeConfig, RunContext, Stage
+
+#: ``nlf``'s ``beta1`` / ``beta2`` ranges ([0, 1] scale): std ``sqrt(0.5 beta1 + beta2)`` at mid-grey from about
+#: 1.8/255 to 45/255, the span of DSLR (2-8/255) and smartphone (6-40/255) sRGB noise.
+PHONE_NLF_RANGES = {"beta1": ParamRange(1e-4, 4e-2, log=True), "beta2": ParamRange(1e-6, 1e-2, log=True)}
+
+#: Noise sources with a synthesizer, and how each is built.
+SYNTHETIC_SOURCES: dict[str, Callable[[], NoiseTransform]] = {
+    "awgn": GaussianNoiseTransform,
+    "nlf": lambda: HeteroscedasticNoiseTransform(beta1=PHONE_NLF_RANGES["beta1"], beta2=PHONE_NLF_RANGES["beta2"]),
+    "pg": PoissonGaussianNoiseTransform,
+    "naflow": lambda: NAFlowTransform.from_pretrained("naflow-srgb"),
+    "noiseflow-isp": lambda: RawRouteTransform(NoiseFlowTransform.from_pretrained("noiseflow-simcam")),
+}
+#: Real-pair sources: the training folders of :func:`~noiseaug.data.real_srgb.real_srgb_split`.
+REAL_SOURCES: dict[str, tuple[str, ...]] = {"real": ("polyu", "cc15"), "real-phone": ("sidd-train",)}
+#: Every ``--noise`` name (the synthesizers', then the real pairs').
+NoiseSource = Literal["awgn", "nlf", "pg", "naflow", "noiseflow-isp", "real", "real-phone"]
+NOISE_SOURCES: tuple[str, ...] = get_args(NoiseSource)
+
+
+def noise_source(name: str) -> NoiseTransform:
+    """The synthesizer of a named source (see the module docs); :class:`~noiseaug.errors.NoiseaugInputError` for
+    unknown names."""
+    if name not in SYNTHETIC_SOURCES:
+        raise NoiseaugInputError(f"noise must be one of {list(SYNTHETIC_SOURCES)} (or {list(REAL_SOURCES)} for real pairs), "
+                         f"got {name!r}")
+    return SYNTHETIC_SOURCES[name]().eval()
+
+
+@dataclass(kw_only=True)
+class DnCNNConfig(RecipeConfig):
+    """``noiseaug train dncnn``: a reference DnCNN on synthesized (or real) noisy/clean pairs."""
+
+    recipe: ClassVar[str] = "dncnn"
+    outputs: ClassVar[str] = "denoiser/"
+
+    noise: NoiseSource = field(metadata={"help": "where the noise comes from (real: the PolyU + CC15 training pairs; "
+                                                 "real-phone: the SIDD phone pairs of real-srgb/sidd-train)"})
+    images: str | None = field(default=None, metadata={
+        "help": "clean training images (default: $NOISEAUG_DATA/clean/bsd300-test)"})
+    val_images: str | None = field(default=None, metadata={
+        "help": "clean validation images (default: $NOISEAUG_DATA/clean/kodak24)"})
+    data: str | None = field(default=None, metadata={"help": "data root holding real-srgb/ (default: $NOISEAUG_DATA)"})
+    steps: int = field(default=3000, metadata={"help": "training steps"})
+    batch: int = field(default=16, metadata={"help": "crops per step"})
+    patch: int = field(default=48, metadata={"help": "crop side in pixels (even)"})
+    lr: float = field(default=1e-3, metadata={"help": "Adam learning rate (x0.1 at 75 % of the steps)"})
+    depth: int = field(default=17, metadata={"help": "DnCNN layers"})
+    width: int = field(default=32, metadata={"help": "channels (the paper's 64 costs 4x on a CPU)"})
+    val_crops: int = field(default=64, metadata={"help": "fixed validation crops"})
+    val_every: int = field(default=250, metadata={"help": "validate and checkpoint every N steps"})
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.noise not in NOISE_SOURCES:
+            raise NoiseaugInputError(f"noise must be one of {list(NOISE_SOURCES)}, got {self.noise!r}")
+
+
+def build(config: DnCNNConfig, ctx: RunContext) -> Iterator[Stage]:
+    """One stage: :class:`~noiseaug.objectives.noise2clean.Noise2Clean` of a new DnCNN (see the module docs);
+    ``best.pt`` keeps the lowest ``val_mse``; exports ``denoiser/``."""
+    with ctx.init():
+        denoiser = DnCNN(channels=3, depth=config.depth, width=config.width)
+    batches: RealPairBatches | SynthesizedPairs
+    if config.noise in REAL_SOURCES:
+        train_data = RealPairs.load(real_srgb_split(config.data, sources=REAL_SOURCES[config.noise])[0])
+        batches = RealPairBatches(RealCrops(train_data, [], config.patch, config.batch, ctx.rank_seed("train"),
+                                            dequantize=False))
+        val_seed = ctx.shared_seed("validation")
+        val = RealPairBatches(RealCrops(train_data, [], config.patch, config.val_crops, val_seed, dequantize=False)).batch(0)
+    else:
+        source = noise_source(config.noise)
+        train_images = read_image_folder(config.images or data_folder("clean", "bsd300-test")).values()
+        batches = SynthesizedPairs(list(train_images), source, config.patch, config.batch, ctx.rank_seed("train"))
+        kodak = read_image_folder(config.val_images or data_folder("clean", "kodak24")).values()
+        val = SynthesizedPairs(list(kodak), source, config.patch, config.val_crops, ctx.shared_seed("validation")).batch(0)
+
+    val_noisy, val_clean = val.need_noisy(), val.need_clean()
+
+    def validate() -> dict[str, float]:
+        denoised = denoiser(val_noisy).clamp(0, 1)
+        return {"val_mse": float(F.mse_loss(denoised, val_clean)), "val_psnr": mean_psnr(nn.Identity(), denoised, val_clean)}
+
+    yield Stage(Noise2Clean(denoiser), batches, validate, config.steps, config.lr, config.val_every,
+                {"denoiser": denoiser}, best_key="val_mse")
