@@ -51,14 +51,15 @@ def test_synthesized_pairs_reject_bad_settings(kwargs, message):
 
 
 def test_noise_sources_are_named_and_unknown_names_fail():
-    assert set(NOISE_SOURCES) == {"awgn", "nlf", "pg", "naflow", "noiseflow-isp", "real", "real-phone"}
+    assert set(NOISE_SOURCES) == {"awgn", "nlf", "pg", "naflow", "naflow-phone", "noiseflow-isp",
+                                  "real", "real-phone"}
     with pytest.raises(ValueError, match="noise must be one of"):
         noise_source("speckle")
     with pytest.raises(NoiseaugInputError, match="noise must be one of"):
         DnCNNConfig(noise="speckle")  # refused when the config is made, before any run folder is touched
 
 
-@pytest.mark.parametrize("name", ["awgn", "nlf", "pg", "naflow", "noiseflow-isp"])
+@pytest.mark.parametrize("name", ["awgn", "nlf", "pg", "naflow", "naflow-phone", "noiseflow-isp"])
 def test_every_synthetic_source_gives_finite_noise_on_saturated_content(name):
     """Regression: the first NAFlow release (Glow's unfloored coupling scale) overflowed to Inf on crops
     with saturated regions; a floored scale keeps sampling bounded."""
@@ -69,6 +70,16 @@ def test_every_synthetic_source_gives_finite_noise_on_saturated_content(name):
     assert torch.isfinite(noise).all()
     assert float(noise.abs().amax()) < 0.9
     assert float(noise.std()) > 1e-3
+
+
+def test_naflow_phone_source_draws_only_the_released_flows_phone_configurations():
+    from noiseaug.recipes.dncnn import PHONE_CONFIGURATIONS
+
+    phone = noise_source("naflow-phone")
+    assert phone.configurations == list(PHONE_CONFIGURATIONS)
+    assert set(PHONE_CONFIGURATIONS) < set(phone.model.configurations)  # a strict subset of the 23 trained ones
+    rows = {phone.model.configurations.index(c) for c in PHONE_CONFIGURATIONS}
+    assert set(phone.config_choices.tolist()) == rows
 
 
 def test_naflow_source_stays_finite_on_the_bsd300_crops_that_overflowed_the_first_release():
