@@ -36,6 +36,7 @@ from .transforms import (
     ParametricNoiseTransform,
     PoissonGaussianNoiseTransform,
 )
+from .transforms.noise_params import NoiseParams
 
 #: Parametric models by CLI name: (transform class, its parameter names).
 PARAMETRIC: dict[str, tuple[type[ParametricNoiseTransform], tuple[str, ...]]] = {
@@ -128,26 +129,15 @@ def image_seed(seed: int, name: str) -> int:
     return mix_seeds(seed, digest)
 
 
-def describe_draw(transform: NoiseTransform, generator: torch.Generator, device: torch.device) -> dict[str, Any]:
-    """What ``transform`` will draw for one image from ``generator``, read from a copy of the generator's state.
+def describe_draw(transform: NoiseTransform, params: NoiseParams) -> dict[str, Any]:
+    """What ``transform`` drew for the (one) image of ``params``: the transform's
+    :meth:`~noiseaug.transforms.base.NoiseTransform.describe_parameters` of row 0.
 
-    Parametric models: ``{"params": {name: value}}``; NAFlow: the configuration (one-hot weights) or the mixture
-    weights over configurations (a mixture, or the reference's posterior), largest first; for a fitted reference
-    latent, only ``{"reference_method": "fitted"}`` (the Gaussian is the same for every file).
+    Parametric models: ``{"params": {name: value}}``; NAFlow: the configuration or the mixture weights over
+    configurations (a mixture, or the reference's posterior), largest first; for a fitted reference latent, only
+    ``{"reference_method": "fitted"}`` (the Gaussian is the same for every file).
     """
-    peek = torch.Generator(device=device)
-    peek.set_state(generator.get_state())
-    if isinstance(transform, ParametricNoiseTransform):
-        return {"params": {k: float(v) for k, v in transform.draw_params(1, peek, device).items()}}
-    if isinstance(transform, NAFlowTransform):
-        if transform.mode == "reference" and transform.reference_method == "fitted":
-            return {"reference_method": "fitted"}
-        weights = transform.mixture_weights(1, None, peek, device)[0].tolist()
-        named = sorted(zip(transform.model.configurations, weights), key=lambda kv: -kv[1])
-        if transform.mode == "reference" or transform.mixture:
-            return {"mixture": {name: round(w, 6) for name, w in named if round(w, 6) > 0}}
-        return {"configuration": named[0][0]}
-    return {}
+    return transform.describe_parameters(params, 0)
 
 
 def synthesize_folder(images: str | Path, out: str | Path, transform: NoiseTransform, *, model_name: str,
@@ -185,10 +175,11 @@ def synthesize_folder(images: str | Path, out: str | Path, transform: NoiseTrans
         clean = read_image(path).to(device)
         file_seed = image_seed(seed, path.name)
         generator = torch.Generator(device=device).manual_seed(file_seed)
-        drawn = describe_draw(transform, generator, device)
+        params = transform.generate_parameters(clean.shape, generator=generator, device=device)
+        drawn = describe_draw(transform, params)
         if write:
             with torch.no_grad():
-                noisy = transform(clean, generator=generator)
+                noisy = transform(clean, generator=generator, params=params)
             write_png(target, noisy)
         records[target.name] = {"source": path.name, "model": model_name, "mode": mode, "seed": file_seed,
                                 "size": list(clean.shape[-2:]), **drawn}

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor
 
 from ..conditioning import NoiseCondition
 from ..noise import GaussianNoise, HeteroscedasticGaussianNoise, NoiseModel, PoissonGaussianNoise
-from .base import NoiseTransform
+from .base import NoiseTransform, Shape
+from .noise_params import NoiseParams, ParameterSpec
 from .params import ParamRange, as_range
 
 Spec = float | tuple[float, float] | ParamRange
 
 
 class ParametricNoiseTransform(NoiseTransform):
-    """Draw each sample's parameters from its ranges, then sample ``model_class`` with them."""
+    """Draw each sample's parameters from its ranges, then sample ``model_class`` with them.
+
+    Parameters (``params.draws``): one ``(B,)`` float32 tensor per range, in the order the ranges are given
+    (e.g. ``sigma``; ``beta1``, ``beta2``; ``gain``, ``read_sigma``), on the [0, 1] intensity scale; drawn for
+    every row, also with ``p < 1``.
+    """
 
     model_class: type[NoiseModel]
 
@@ -26,9 +34,18 @@ class ParametricNoiseTransform(NoiseTransform):
         """One value per sample for every parameter: ``{name: (n,) float32 tensor}``."""
         return {name: spec.draw(n, generator, device) for name, spec in self.ranges.items()}
 
-    def add_noise(self, clean: Tensor, cond: NoiseCondition | None, generator: torch.Generator | None) -> Tensor:
-        model = self.model_class._trusted_view(**self.draw_params(clean.shape[0], generator, clean.device))
-        return model._sample(clean, cond, generator)
+    def parameter_spec(self) -> ParameterSpec:
+        return {name: (torch.float32, ()) for name in self.ranges}
+
+    def describe_parameters(self, params: NoiseParams, row: int = 0) -> dict[str, Any]:
+        return {"params": {name: float(value[row]) for name, value in params.draws.items()}}
+
+    def _draw(self, shape: Shape, cond: NoiseCondition | None, generator: torch.Generator | None,
+              device: torch.device) -> dict[str, Tensor]:
+        return self.draw_params(shape[0], generator, device)
+
+    def _noise(self, clean: Tensor, params: NoiseParams, generator: torch.Generator | None) -> Tensor:
+        return self.model_class._trusted_view(**params.draws)._sample(clean, None, generator)
 
     def extra_repr(self) -> str:
         return ", ".join([f"{k}={v}" for k, v in self.ranges.items()] + [super().extra_repr()])
