@@ -86,7 +86,9 @@ def naflow_transform(model: NAFlow, mode: str | None, configurations: Sequence[s
         if len(reference) != 2:
             raise NoiseaugInputError(f"reference takes two image paths (noisy, clean), got {list(reference)}")
         pair = (read_image(reference[0]), read_image(reference[1]))
-    return NAFlowTransform(model, mode=mode, configurations=configurations, mixture=mixture, reference=pair, **given)
+    options: dict[str, Any] = {"mode": mode, "configurations": configurations, "mixture": mixture, "reference": pair,
+                               **given}
+    return NAFlowTransform(model, **options)
 
 
 def build_transform(model: str, *, params: dict[str, Sequence[float]] | None = None, mode: str | None = None,
@@ -163,14 +165,14 @@ def synthesize_folder(images: str | Path, out: str | Path, transform: NoiseTrans
     todo = plan_outputs(files, [*targets, metadata_path], overwrite=overwrite, resume=resume)[:-1]
     transform = transform.to(device).eval()
     mode = getattr(transform, "mode", None)
-    settings = {"model": model_name, "mode": mode, "seed": seed, "input": str(images.resolve()),
+    settings: dict[str, Any] = {"model": model_name, "mode": mode, "seed": seed, "input": str(images.resolve()),
                 "transform": f"{type(transform).__name__}({transform.extra_repr()})"}
     if resume:
         _check_resumed_settings(metadata_path, settings)
     start = {**settings, "device": str(device), "complete": False, "files": {}}
     atomic_write_text(metadata_path, json.dumps(start, indent=2) + "\n")
     records: dict[str, dict[str, Any]] = {}
-    for path, target, write in tqdm(list(zip(files, targets, todo)), desc="synthesize", unit="image",
+    for path, target, write in tqdm(list(zip(files, targets, todo, strict=True)), desc="synthesize", unit="image",
                                     disable=not progress):
         clean = read_image(path).to(device)
         file_seed = image_seed(seed, path.name)

@@ -15,7 +15,7 @@ from torch.utils.data import get_worker_info
 
 from .._seeds import mix_seeds
 from ..errors import NoiseaugInputError, NoiseaugTypeError
-from .base import NoiseTransform
+from .base import NoiseTransform, check_call_shape
 
 
 def missing_dependency(extra: str, error: Exception) -> ImportError:
@@ -50,6 +50,7 @@ def noise_selected(transform: NoiseTransform, x: Tensor, selected: Tensor | None
     (``compute_selected_rows_only``) draws and computes only the selected rows, cheap noise is computed for all
     and selected with ``torch.where``.
     """
+    check_call_shape(transform, x.shape)
     params = transform.generate_parameters(x.shape, generator=generator, selected=selected, device=x.device)
     return transform(x, generator=generator, params=params)
 

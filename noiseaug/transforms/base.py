@@ -9,13 +9,22 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .._validation import as_batch, check_condition, check_device, check_generator, check_probability, \
-    check_validate, unbatch, validation
+from .._validation import (
+    as_batch,
+    check_condition,
+    check_device,
+    check_generator,
+    check_probability,
+    check_validate,
+    unbatch,
+    validation,
+)
 from ..conditioning import NoiseCondition
 from ..errors import NoiseaugInputError, NoiseaugTypeError
 from .noise_params import NoiseParams, ParameterSpec, check_params, empty_draws, scatter_rows
 
-Shape = tuple[int, int, int, int]
+#: A batch shape ``(B, C, H, W)``.
+Shape = tuple[int, ...]
 
 
 class NoiseTransform(nn.Module, ABC):
@@ -26,7 +35,7 @@ class NoiseTransform(nn.Module, ABC):
     1. :meth:`generate_parameters` draws the :class:`~noiseaug.transforms.noise_params.NoiseParams` of the
        call: the ``p`` mask (``selected``) and each image's model parameters (the subclass's
        :meth:`parameter_spec` lists them);
-    2. :meth:`apply` (``forward(images, params=...)``) adds the noise those parameters describe; only the noise
+    2. :meth:`apply_transform` (``forward(images, params=...)``) adds the noise those parameters describe; only the noise
        field itself is drawn here, from ``generator``.
 
     ``forward(images, cond, generator)`` is both, drawing from ``generator`` in that order (mask, parameters,
@@ -34,9 +43,9 @@ class NoiseTransform(nn.Module, ABC):
     in the same state give the same noise on another batch of the same shape (two crops, two frames); another
     generator state gives the same per-image parameters with a new noise field.
 
-    Subclasses implement :meth:`parameter_spec`, ``_draw`` (the parameters of rows that are all noised) and
-    ``_noise`` (the noise of those rows given their parameters); this class handles the rest so that every
-    transform (parametric or flow) behaves the same:
+    Subclasses implement :meth:`add_noise` (the noise of rows given their parameters) and, when they draw
+    per-image parameters, :meth:`parameter_spec` and :meth:`draw_parameters`; this class handles the rest so
+    that every transform (parametric or flow) behaves the same:
 
     * ``(C, H, W)`` input is accepted and returned as such; any float dtype, any device;
     * ``p``: each sample is noised with probability ``p`` (the others pass through unchanged);
@@ -121,7 +130,7 @@ class NoiseTransform(nn.Module, ABC):
             noisy = clamp_unit(noisy, x)
         return unbatch(noisy, unbatched)
 
-    def apply(self, clean: Tensor, params: NoiseParams, generator: torch.Generator | None = None) -> Tensor:
+    def apply_transform(self, clean: Tensor, params: NoiseParams, generator: torch.Generator | None = None) -> Tensor:
         """Add the noise ``params`` describe to ``clean`` (``forward(clean, params=params, generator=generator)``)."""
         return self(clean, generator=generator, params=params)
 
@@ -156,22 +165,25 @@ class NoiseTransform(nn.Module, ABC):
             described["inner"] = self._describe_inner(params.inner, row)
         return described
 
-    @abstractmethod
     def parameter_spec(self) -> ParameterSpec:
-        """What this transform draws per image: ``{name: (dtype, shape of one row)}`` (the keys of ``params.draws``)."""
+        """What this transform draws per image: ``{name: (dtype, shape of one row)}``, the keys of ``params.draws``
+        (nothing here: a subclass that draws only its noise field needs neither this nor :meth:`draw_parameters`)."""
+        return {}
+
+    def draw_parameters(self, shape: Shape, cond: NoiseCondition | None, generator: torch.Generator | None,
+                        device: torch.device) -> dict[str, Tensor]:
+        """The :meth:`parameter_spec` draws for ``shape[0]`` rows that are all noised (``cond``: their rows, as
+        given), on ``device``, from ``generator``."""
+        return {}
 
     @abstractmethod
-    def _draw(self, shape: Shape, cond: NoiseCondition | None, generator: torch.Generator | None,
-              device: torch.device) -> dict[str, Tensor]:
-        """The ``parameter_spec`` draws for ``shape[0]`` rows that are all noised (``cond``: their rows)."""
-
-    @abstractmethod
-    def _noise(self, clean: Tensor, params: NoiseParams, generator: torch.Generator | None) -> Tensor:
-        """Noise every row of a validated ``(B, C, H, W)`` batch with its ``params`` rows; unclipped, same dtype."""
+    def add_noise(self, clean: Tensor, params: NoiseParams, generator: torch.Generator | None) -> Tensor:
+        """Noise every row of a validated ``(B, C, H, W)`` batch with its ``params`` rows (``params.draws``); unclipped,
+        same dtype. Draws only the noise field, from ``generator``."""
 
     def _draw_inner(self, shape: Shape, cond: NoiseCondition | None, generator: torch.Generator | None,
                     device: torch.device) -> NoiseParams | None:
-        """A wrapped transform's parameters, drawn after :meth:`_draw` (none here)."""
+        """A wrapped transform's parameters, drawn after :meth:`draw_parameters` (none here)."""
         return None
 
     def _inner_without_draws(self, shape: Shape, device: torch.device) -> NoiseParams | None:
@@ -201,17 +213,17 @@ class NoiseTransform(nn.Module, ABC):
                 return self._without_draws(shape, device)
             if self.p == 1.0:
                 every = torch.ones(batch, dtype=torch.bool, device=device)
-                return NoiseParams(name, every, self._draw(shape, cond, generator, device), "all",
+                return NoiseParams(name, every, self.draw_parameters(shape, cond, generator, device), "all",
                                    inner=self._draw_inner(shape, cond, generator, device))
             selected = torch.rand(batch, generator=generator, device=device) < self.p
         if not self.compute_selected_rows_only:
-            return NoiseParams(name, selected, self._draw(shape, cond, generator, device), "mask",
+            return NoiseParams(name, selected, self.draw_parameters(shape, cond, generator, device), "mask",
                                inner=self._draw_inner(shape, cond, generator, device))
         rows = selected.nonzero().squeeze(1)  # the call's one host sync
         if rows.numel() == 0:
             return NoiseParams(name, selected, empty_draws(self.parameter_spec(), batch, device), "mask", rows)
         rows_shape = (rows.shape[0], *shape[1:])
-        draws = self._draw(rows_shape, None if cond is None else cond.index(rows), generator, device)
+        draws = self.draw_parameters(rows_shape, None if cond is None else cond.index(rows), generator, device)
         return NoiseParams(name, selected, scatter_rows(draws, rows, batch), "mask", rows)
 
     def _call(self, x: Tensor, cond: NoiseCondition | None, generator: torch.Generator | None,
@@ -221,13 +233,13 @@ class NoiseTransform(nn.Module, ABC):
         if params.gate == "none":
             return x.clone()
         if params.gate == "all":
-            return self._noise(x, params, generator)
+            return self.add_noise(x, params, generator)
         if not self.compute_selected_rows_only:
-            return torch.where(params.selected.view(-1, 1, 1, 1), self._noise(x, params, generator), x)
+            return torch.where(params.selected.view(-1, 1, 1, 1), self.add_noise(x, params, generator), x)
         rows = params.selected.nonzero().squeeze(1) if params.rows is None else params.rows
         noisy = x.clone()
         if rows.numel():
-            noisy[rows] = self._noise(x[rows], params.index(rows), generator)
+            noisy[rows] = self.add_noise(x[rows], params.index(rows), generator)
         return noisy
 
     def extra_repr(self) -> str:
@@ -237,13 +249,22 @@ class NoiseTransform(nn.Module, ABC):
 def check_batch_shape(shape: object, channels: tuple[int, ...] | None, name: str = "batch_shape") -> Shape:
     """A ``(B, C, H, W)`` or ``(C, H, W)`` shape (non-negative ints) as ``(B, C, H, W)``, ``C`` one of ``channels``."""
     if not isinstance(shape, (tuple, list, torch.Size)) or len(shape) not in (3, 4) \
-            or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 0 for s in shape):
+            or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in shape) \
+            or min(int(s) for s in shape) < 0:
         raise NoiseaugInputError(f"{name} must be (B, C, H, W) or (C, H, W) non-negative ints, got {shape!r}")
     full = tuple(int(s) for s in shape)
     b, c, h, w = full if len(full) == 4 else (1, *full)
     if channels is not None and c not in channels:
-        raise NoiseaugInputError(f"{name}: expected {' or '.join(map(str, channels))} channels, got {c} in {shape!r}")
+        raise NoiseaugInputError(f"{name} must have {' or '.join(map(str, channels))} channels, got shape {full}")
     return b, c, h, w
+
+
+def check_call_shape(transform: NoiseTransform, shape: object, name: str = "images") -> Shape:
+    """The shape checks of a ``transform`` call (channels, the subclass's own, e.g. even mosaics) on ``shape``,
+    with errors naming ``name``: for callers that draw the parameters before the images reach ``forward``."""
+    checked = check_batch_shape(shape, transform.channels, name)
+    transform._check_call(checked, None, name)
+    return checked
 
 
 def check_mask(selected: object, batch: int, device: torch.device, name: str = "selected") -> Tensor:

@@ -11,7 +11,7 @@ from torch import Tensor
 from .._validation import check_probability
 from ..errors import NoiseaugTypeError
 from ._adapter import check_wrapped, seeded_generator
-from .base import NoiseTransform
+from .base import NoiseTransform, check_call_shape
 from .noise_params import NoiseParams
 
 #: Seeds are drawn below this bound (a non-negative int64).
@@ -107,6 +107,7 @@ class KorniaNoise(IntensityAugmentationBase2D):
         """The wrapped transform's parameter step, mapped onto kornia's ``params``: drawn from the call's seeded
         generator (which the noise field continues), then overridden by ``params``' own ``noise.draws.*``
         entries (a replayed or edited dict) and recorded into it (kornia keeps that dict as ``_params``)."""
+        check_call_shape(self.noise, shape)
         drawn = self.noise.generate_parameters(shape, generator=generator, selected=selected, device=generator.device)
         noise_params = drawn.replace_tensors(params, _PREFIX)
         params.update({k: v for k, v in noise_params.flat(_PREFIX).items() if k != f"{_PREFIX}selected"})

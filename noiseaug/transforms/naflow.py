@@ -81,6 +81,10 @@ class NAFlowTransform(NoiseTransform):
     channels = (3,)
     compute_selected_rows_only = True
     nested_checks = True  # validate: the images and the model's checks (NoiseTransform)
+    config_choices: Tensor
+    reference_weights: Tensor
+    reference_mean: Tensor
+    reference_std: Tensor
 
     def __init__(self, model: NAFlow, mode: Literal["random", "configuration", "reference"] = "random",
                  configurations: Sequence[str] | None = None, mixture: bool = False,
@@ -193,7 +197,7 @@ class NAFlowTransform(NoiseTransform):
             return {"reference_method": "fitted"}
         if "config" in params.draws:
             return {"configuration": self.model.configurations[int(params.draws["config"][row])]}
-        named = sorted(zip(self.model.configurations, params.draws["weights"][row].tolist()), key=lambda kv: -kv[1])
+        named = sorted(zip(self.model.configurations, params.draws["weights"][row].tolist(), strict=True), key=lambda kv: -kv[1])
         return {"mixture": {name: round(w, 6) for name, w in named if round(w, 6) > 0}}
 
     @property
@@ -205,7 +209,7 @@ class NAFlowTransform(NoiseTransform):
         """Mixture weights per image (a random mixture or the reference's posterior), not one configuration."""
         return self.mode == "reference" or (self.mode == "random" and self.mixture)
 
-    def _draw(self, shape: Shape, cond: NoiseCondition | None, generator: torch.Generator | None,
+    def draw_parameters(self, shape: Shape, cond: NoiseCondition | None, generator: torch.Generator | None,
               device: torch.device) -> dict[str, Tensor]:
         n = shape[0]
         if self._fitted:
@@ -214,7 +218,7 @@ class NAFlowTransform(NoiseTransform):
             return {"weights": self.mixture_weights(n, cond, generator, device)}
         return {"config": self.config_index(n, cond, generator, device)}
 
-    def _noise(self, clean: Tensor, params: NoiseParams, generator: torch.Generator | None) -> Tensor:
+    def add_noise(self, clean: Tensor, params: NoiseParams, generator: torch.Generator | None) -> Tensor:
         draws = params.draws
         if self._fitted:
             sample = lambda x: self.model._sample_gaussian(x, draws["mean"], draws["std"], generator, self.temperature)  # noqa: E731

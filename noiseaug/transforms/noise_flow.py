@@ -78,6 +78,8 @@ class NoiseFlowTransform(NoiseTransform):
     channels = (1, 4)
     compute_selected_rows_only = True
     nested_checks = True
+    iso_choices: Tensor
+    camera_choices: Tensor
 
     def __init__(self, model: NoiseFlow, isos: Sequence[float] | None = None, cameras: Sequence[str] | None = None,
                  temperature: float = 1.0, p: float = 1.0, clip: bool = True, pattern: str = "RGGB",
@@ -127,27 +129,27 @@ class NoiseFlowTransform(NoiseTransform):
         camera = None if cond is None else cond.camera
         if iso is None:
             pick = torch.randint(len(self.isos), (n,), generator=generator, device=device)
-            iso = self.model.iso_table.to(device)[self.iso_choices.to(device)[pick]]
+            iso = self.model.get_buffer("iso_table").to(device)[self.iso_choices.to(device)[pick]]
         if camera is None:
             pick = torch.randint(len(self.cameras), (n,), generator=generator, device=device)
             camera = self.camera_choices.to(device)[pick]
         return NoiseCondition(iso=iso, camera=camera)
 
     def parameter_spec(self) -> ParameterSpec:
-        return {"iso": (self.model.iso_table.dtype, ()), "camera": (torch.long, ())}
+        return {"iso": (self.model.get_buffer("iso_table").dtype, ()), "camera": (torch.long, ())}
 
     def describe_parameters(self, params: NoiseParams, row: int = 0) -> dict[str, Any]:
         camera = int(params.draws["camera"][row])
         return {"iso": float(params.draws["iso"][row]),
                 "camera": self.model.cameras[camera] if 0 <= camera < len(self.model.cameras) else camera}
 
-    def _draw(self, shape: Shape, cond: NoiseCondition | None, generator: torch.Generator | None,
+    def draw_parameters(self, shape: Shape, cond: NoiseCondition | None, generator: torch.Generator | None,
               device: torch.device) -> dict[str, Tensor]:
         drawn = self.draw_condition(shape[0], generator, device, cond)
         assert drawn.iso is not None and drawn.camera is not None
         return {"iso": drawn.iso.to(device), "camera": drawn.camera.to(device)}
 
-    def _noise(self, clean: Tensor, params: NoiseParams, generator: torch.Generator | None) -> Tensor:
+    def add_noise(self, clean: Tensor, params: NoiseParams, generator: torch.Generator | None) -> Tensor:
         mosaic = clean.shape[1] == 1
         x = pack_bayer(clean, self.pattern) if mosaic else clean
         flow_cond = NoiseCondition(iso=params.draws["iso"], camera=params.draws["camera"])
@@ -170,10 +172,10 @@ def _known_isos(model: NoiseFlow, isos: Sequence[float] | None) -> list[float]:
     if not isos:
         raise NoiseaugInputError(f"isos must not be empty; the model knows ISO {model.iso_levels}")
     matched = [next((level for level in model.iso_levels if abs(level - float(i)) < 0.5), None) for i in isos]
-    unknown = [i for i, m in zip(isos, matched) if m is None]
+    unknown = [i for i, m in zip(isos, matched, strict=True) if m is None]
     if unknown:
         raise NoiseaugInputError(f"isos: unknown ISO {unknown}; the model knows ISO {model.iso_levels}")
     if len(set(matched)) != len(matched):
         raise NoiseaugInputError(f"isos must be distinct, got {list(isos)}")
-    return matched
+    return [m for m in matched if m is not None]
 

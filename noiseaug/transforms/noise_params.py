@@ -1,7 +1,7 @@
 """What one call of a noise transform drew before its noise field: the ``p`` mask and the model's per-sample draws.
 
 :class:`NoiseParams` is the value :meth:`~noiseaug.transforms.base.NoiseTransform.generate_parameters` returns and
-:meth:`~noiseaug.transforms.base.NoiseTransform.apply` takes: a frozen container of ``(B, ...)`` tensors, one row
+:meth:`~noiseaug.transforms.base.NoiseTransform.apply_transform` takes: a frozen container of ``(B, ...)`` tensors, one row
 per image, checked against the batch it is applied to (:func:`check_params`).
 """
 

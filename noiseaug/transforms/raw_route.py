@@ -77,7 +77,7 @@ class RawRouteTransform(NoiseTransform):
     def parameter_spec(self) -> ParameterSpec:
         return {"rgb_to_cam": (torch.float32, (3, 3)), "gains": (torch.float32, (3,))}
 
-    def _draw(self, shape: Shape, cond: NoiseCondition | None, generator: torch.Generator | None,
+    def draw_parameters(self, shape: Shape, cond: NoiseCondition | None, generator: torch.Generator | None,
               device: torch.device) -> dict[str, Tensor]:
         isp = random_isp_params(shape[0], self.pattern, generator, device=device)
         return {"rgb_to_cam": isp.rgb_to_cam, "gains": isp.gains}
@@ -100,7 +100,7 @@ class RawRouteTransform(NoiseTransform):
         return checked
 
     @torch.no_grad()
-    def _noise(self, clean: Tensor, params: NoiseParams, generator: torch.Generator | None) -> Tensor:
+    def add_noise(self, clean: Tensor, params: NoiseParams, generator: torch.Generator | None) -> Tensor:
         isp = ISPParams(params.draws["rgb_to_cam"], params.draws["gains"],
                         tuple(per_sample_patterns(self.pattern, clean.shape[0])))
         clean_raw = unprocess(clean.float(), isp)
