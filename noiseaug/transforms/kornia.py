@@ -9,7 +9,7 @@ from kornia.augmentation import IntensityAugmentationBase2D
 from torch import Tensor
 
 from .._validation import check_probability
-from ..errors import NoiseaugTypeError
+from ..errors import NoiseaugInputError, NoiseaugTypeError
 from ._adapter import check_wrapped, seeded_generator
 from .base import NoiseTransform, check_call_shape
 from .noise_params import NoiseParams
@@ -88,6 +88,9 @@ class KorniaNoise(IntensityAugmentationBase2D):
         selected = None
         if not (self.p == 1.0 and self.p_batch == 1.0):  # kornia's own fast path ignores batch_prob too
             selected = params["batch_prob"].to(input.device, non_blocking=True).reshape(-1) > 0.5
+            if selected.shape[0] != input.shape[0]:
+                raise NoiseaugInputError(f"params: batch_prob has {selected.shape[0]} entries but the batch has "
+                                         f"{input.shape[0]} images (params of another call?)")
         generator = seeded_generator(seed, input.device)
         if not self.same_on_batch:
             noise_params = self._noise_parameters(input.shape, params, generator, selected)
