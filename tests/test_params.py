@@ -7,8 +7,9 @@ import json
 
 import pytest
 import torch
-
 from flow_helpers import trained_looking, trained_looking_flow
+from test_device_path import HostReads
+
 from noiseaug import NoiseCondition
 from noiseaug.errors import NoiseaugInputError, NoiseaugTypeError
 from noiseaug.flows.naflow import NAFlow
@@ -23,7 +24,6 @@ from noiseaug.transforms import (
     PoissonGaussianNoiseTransform,
 )
 from noiseaug.transforms.raw_route import RawRouteTransform
-from test_device_path import HostReads
 
 
 def noiseflow(**kwargs) -> NoiseFlowTransform:
@@ -135,7 +135,7 @@ def test_params_carry_the_spec_shapes_and_dtypes(name):
         assert value.shape == (batch, *row_shape), (name, key)
         assert value.dtype == dtype or (cond is not None and key in ("iso", "camera", "config")), (name, key)
     if transform.compute_selected_rows_only:  # flows draw the selected rows only; the others hold zeros
-        assert torch.equal(params.rows, params.selected.nonzero().squeeze(1))
+        assert torch.equal(params.selected_rows(), params.selected.nonzero().squeeze(1))
         for value in params.draws.values():
             assert not value[~params.selected].any()
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -185,13 +185,19 @@ def test_a_given_mask_is_the_p_gate_and_the_selected_rows_only_are_noised():
         assert torch.equal(params.selected, mask) and params.gate == "mask"
         y = transform(x, generator=g, params=params)
         assert torch.equal(y[~mask], x[~mask]) and not torch.equal(y[mask], x[mask])
-    # an edited mask is honoured
-    transform = GaussianNoiseTransform(sigma=0.1, p=0.5)
-    params = transform.generate_parameters(x[:, :3].shape, generator=torch.Generator().manual_seed(2))
-    edited = dataclasses.replace(params, selected=~params.selected)
-    y = transform(x[:, :3], generator=torch.Generator().manual_seed(0), params=edited)
-    assert torch.equal(y[params.selected], x[:, :3][params.selected])
-    assert (y[~params.selected] != x[:, :3][~params.selected]).any()
+    # an edited mask is honoured: any rows for cheap noise, a subset of the drawn rows for a flow (the others hold
+    # no parameters); a flow's gathered rows follow the new mask
+    for transform in (GaussianNoiseTransform(sigma=0.1, p=0.5), noiseflow(p=0.5)):
+        x = images((6, 4, 8, 8))[:, : 4 if transform.compute_selected_rows_only else 3]
+        params = transform.generate_parameters(x.shape, generator=torch.Generator().manual_seed(2))
+        drawn = params.selected_rows()
+        assert drawn.numel() >= 2
+        mask = ~params.selected if not transform.compute_selected_rows_only else params.selected.clone()
+        if transform.compute_selected_rows_only:
+            mask[drawn[0]] = False
+        y = transform(x, generator=torch.Generator().manual_seed(0), params=dataclasses.replace(params, selected=mask))
+        assert torch.equal(y[~mask], x[~mask])
+        assert (y[mask] != x[mask]).flatten(1).any(1).all()
 
 
 def test_wrong_params_are_rejected_at_the_boundary():

@@ -221,10 +221,10 @@ class NoiseTransform(nn.Module, ABC):
                                inner=self._draw_inner(shape, cond, generator, device))
         rows = selected.nonzero().squeeze(1)  # the call's one host sync
         if rows.numel() == 0:
-            return NoiseParams(name, selected, empty_draws(self.parameter_spec(), batch, device), "mask", rows)
+            return NoiseParams(name, selected, empty_draws(self.parameter_spec(), batch, device), "mask")._cache_rows(rows)
         rows_shape = (rows.shape[0], *shape[1:])
         draws = self.draw_parameters(rows_shape, None if cond is None else cond.index(rows), generator, device)
-        return NoiseParams(name, selected, scatter_rows(draws, rows, batch), "mask", rows)
+        return NoiseParams(name, selected, scatter_rows(draws, rows, batch), "mask")._cache_rows(rows)
 
     def _call(self, x: Tensor, cond: NoiseCondition | None, generator: torch.Generator | None,
               params: NoiseParams | None) -> Tensor:
@@ -236,7 +236,7 @@ class NoiseTransform(nn.Module, ABC):
             return self.add_noise(x, params, generator)
         if not self.compute_selected_rows_only:
             return torch.where(params.selected.view(-1, 1, 1, 1), self.add_noise(x, params, generator), x)
-        rows = params.selected.nonzero().squeeze(1) if params.rows is None else params.rows
+        rows = params.selected_rows()
         noisy = x.clone()
         if rows.numel():
             noisy[rows] = self.add_noise(x[rows], params.index(rows), generator)

@@ -8,7 +8,7 @@ per image, checked against the batch it is applied to (:func:`check_params`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
@@ -26,7 +26,7 @@ GATES = ("all", "mask", "none")
 ParameterSpec = dict[str, tuple[torch.dtype, tuple[int, ...]]]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared by identity: fields are tensors
 class NoiseParams:
     """The per-sample parameters of one call of a noise transform (everything but the noise field).
 
@@ -39,20 +39,31 @@ class NoiseParams:
             where the transform draws for the selected rows only, the flows).
         gate: how ``selected`` is read (:data:`Gate`): ``"all"`` when drawn with ``p = 1`` (no mask is read: no
             ``torch.where``, no host sync), ``"none"`` with ``p = 0``, else ``"mask"``.
-        rows: ``(n,)`` long indices of the selected rows, kept by transforms that compute only those rows
-            (flows: the one host sync of the call happens in the parameter step), else ``None``.
         inner: the parameters of a wrapped transform (:class:`~noiseaug.transforms.raw_route.RawRouteTransform`'s
             raw transform, on the raw batch), else ``None``.
 
-    Every tensor lives on one device, the device of the images they are applied to.
+    Every tensor lives on one device, the device of the images they are applied to. :meth:`selected_rows` is
+    derived from ``selected`` (and cached: a flow's parameter step gathers the rows, its one host sync, and the
+    noise step reuses them); ``dataclasses.replace(params, selected=...)`` starts a fresh cache.
     """
 
     transform: str
     selected: Tensor
     draws: Mapping[str, Tensor]
     gate: Gate = "mask"
-    rows: Tensor | None = None
     inner: NoiseParams | None = None
+    _rows: Tensor | None = field(default=None, init=False, repr=False)
+
+    def selected_rows(self) -> Tensor:
+        """``(n,)`` long indices of the selected rows (one host sync, the first time only)."""
+        if self._rows is None:
+            self._cache_rows(self.selected.nonzero().squeeze(1))
+        assert self._rows is not None
+        return self._rows
+
+    def _cache_rows(self, rows: Tensor) -> NoiseParams:
+        object.__setattr__(self, "_rows", rows)  # a cache of a value derived from a frozen field
+        return self
 
     def __len__(self) -> int:
         return self.selected.shape[0]
@@ -64,13 +75,13 @@ class NoiseParams:
     def index(self, rows: Tensor) -> NoiseParams:
         """The parameters of the (selected) rows ``rows``, a long index: every one of them is noised."""
         return NoiseParams(self.transform, self.selected[rows], {k: v[rows] for k, v in self.draws.items()}, "all",
-                           None, None if self.inner is None else self.inner.index(rows))
+                           None if self.inner is None else self.inner.index(rows))
 
     def to(self, device: torch.device | str) -> NoiseParams:
         """The same parameters on ``device``."""
-        return NoiseParams(self.transform, self.selected.to(device), {k: v.to(device) for k, v in self.draws.items()},
-                           self.gate, None if self.rows is None else self.rows.to(device),
-                           None if self.inner is None else self.inner.to(device))
+        moved = NoiseParams(self.transform, self.selected.to(device), {k: v.to(device) for k, v in self.draws.items()},
+                            self.gate, None if self.inner is None else self.inner.to(device))
+        return moved if self._rows is None else moved._cache_rows(self._rows.to(device))
 
     def flat(self, prefix: str = "") -> dict[str, Tensor]:
         """Every tensor under a dotted name (``"selected"``, ``"draws.sigma"``, ``"inner.draws.gains"``, ...)."""
@@ -84,8 +95,9 @@ class NoiseParams:
         dict, possibly edited); the other fields are kept."""
         draws = {k: tensors.get(f"{prefix}draws.{k}", v) for k, v in self.draws.items()}
         inner = None if self.inner is None else self.inner.replace_tensors(tensors, f"{prefix}inner.")
-        return NoiseParams(self.transform, tensors.get(f"{prefix}selected", self.selected), draws, self.gate,
-                           self.rows, inner)
+        selected = tensors.get(f"{prefix}selected", self.selected)
+        replaced = NoiseParams(self.transform, selected, draws, self.gate, inner)
+        return replaced._cache_rows(self._rows) if self._rows is not None and selected is self.selected else replaced
 
 
 def empty_draws(spec: ParameterSpec, batch: int, device: torch.device) -> dict[str, Tensor]:
@@ -122,8 +134,6 @@ def check_params(params: object, transform: str, spec: ParameterSpec, batch: int
     if sorted(params.draws) != sorted(spec):
         raise NoiseaugInputError(f"{name}.draws hold {sorted(params.draws)}, but this {transform} draws {sorted(spec)}")
     tensors = {"selected": selected, **{f"draws.{k}": v for k, v in params.draws.items()}}
-    if params.rows is not None:
-        tensors["rows"] = params.rows
     for key, value in tensors.items():
         if not isinstance(value, Tensor):
             raise NoiseaugTypeError(f"{name}.{key} must be a tensor, got {type(value).__name__}")
