@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Protocol
 
 import torch
 from torch import Tensor
@@ -35,7 +36,13 @@ Sampler = Callable[[Tensor, Tensor, torch.Generator], Tensor]
 DEMO_NAFLOW = "naflow-srgb"
 
 
-def _fitted(model: type[NoiseModel]) -> Sampler:
+class _Fits(Protocol):
+    """A noise model class with a maximum-likelihood ``fit(noisy, clean)``."""
+
+    def fit(self, noisy: Tensor, clean: Tensor) -> NoiseModel: ...
+
+
+def _fitted(model: _Fits) -> Sampler:
     """Fit ``model`` to the pair's residual by maximum likelihood, then sample it on the clean image."""
     return lambda noisy, clean, generator: model.fit(noisy, clean).to(clean.device).sample(clean, generator=generator)
 
@@ -81,7 +88,7 @@ def sample_pairs() -> list[SamplePair]:
     """The shipped sample pairs (sources in ``noiseaug/assets/samples/SOURCES.md``), sorted by name."""
     folder = resources.files(SAMPLES_PACKAGE) / "samples"
     pairs = []
-    for noisy_file in sorted(f for f in folder.iterdir() if f.name.endswith("_noisy.png")):
+    for noisy_file in sorted((f for f in folder.iterdir() if f.name.endswith("_noisy.png")), key=lambda f: f.name):
         name = noisy_file.name.removesuffix("_noisy.png")
         with resources.as_file(noisy_file) as noisy_path, resources.as_file(folder / f"{name}_clean.png") as clean_path:
             pairs.append(SamplePair(name, read_image(noisy_path)[None], read_image(clean_path)[None]))
@@ -94,13 +101,13 @@ def run_demo(out_dir: str | Path, seed: int = 0, device: str = "cpu") -> tuple[l
     Figure layout: for each sample, a row of images (clean | real noisy | one column per model) and
     a row of their noise ``noisy - clean`` amplified 4x around mid-grey.
     """
-    out_dir, device = Path(out_dir), check_device(device)
-    generator = torch.Generator(device=device).manual_seed(check_seed(seed))
+    out_dir, where = Path(out_dir), check_device(device)
+    generator = torch.Generator(device=where).manual_seed(check_seed(seed))
     rows: list[DemoRow] = []
     samplers = demo_samplers()
     figure_rows: list[Tensor] = []
     for pair in sample_pairs():
-        noisy, clean = pair.noisy.to(device), pair.clean.to(device)
+        noisy, clean = pair.noisy.to(where), pair.clean.to(where)
         real_noise = noisy - clean
         rows.append(DemoRow(pair.name, "real", _std_255(real_noise), None, None))
         images = [clean, noisy]

@@ -36,6 +36,7 @@ from .transforms import (
     ParametricNoiseTransform,
     PoissonGaussianNoiseTransform,
 )
+from .transforms.noise_params import NoiseParams
 
 #: Parametric models by CLI name: (transform class, its parameter names).
 PARAMETRIC: dict[str, tuple[type[ParametricNoiseTransform], tuple[str, ...]]] = {
@@ -85,7 +86,9 @@ def naflow_transform(model: NAFlow, mode: str | None, configurations: Sequence[s
         if len(reference) != 2:
             raise NoiseaugInputError(f"reference takes two image paths (noisy, clean), got {list(reference)}")
         pair = (read_image(reference[0]), read_image(reference[1]))
-    return NAFlowTransform(model, mode=mode, configurations=configurations, mixture=mixture, reference=pair, **given)
+    options: dict[str, Any] = {"mode": mode, "configurations": configurations, "mixture": mixture, "reference": pair,
+                               **given}
+    return NAFlowTransform(model, **options)
 
 
 def build_transform(model: str, *, params: dict[str, Sequence[float]] | None = None, mode: str | None = None,
@@ -128,26 +131,15 @@ def image_seed(seed: int, name: str) -> int:
     return mix_seeds(seed, digest)
 
 
-def describe_draw(transform: NoiseTransform, generator: torch.Generator, device: torch.device) -> dict[str, Any]:
-    """What ``transform`` will draw for one image from ``generator``, read from a copy of the generator's state.
+def describe_draw(transform: NoiseTransform, params: NoiseParams) -> dict[str, Any]:
+    """What ``transform`` drew for the (one) image of ``params``: the transform's
+    :meth:`~noiseaug.transforms.base.NoiseTransform.describe_parameters` of row 0.
 
-    Parametric models: ``{"params": {name: value}}``; NAFlow: the configuration (one-hot weights) or the mixture
-    weights over configurations (a mixture, or the reference's posterior), largest first; for a fitted reference
-    latent, only ``{"reference_method": "fitted"}`` (the Gaussian is the same for every file).
+    Parametric models: ``{"params": {name: value}}``; NAFlow: the configuration or the mixture weights over
+    configurations (a mixture, or the reference's posterior), largest first; for a fitted reference latent, only
+    ``{"reference_method": "fitted"}`` (the Gaussian is the same for every file).
     """
-    peek = torch.Generator(device=device)
-    peek.set_state(generator.get_state())
-    if isinstance(transform, ParametricNoiseTransform):
-        return {"params": {k: float(v) for k, v in transform.draw_params(1, peek, device).items()}}
-    if isinstance(transform, NAFlowTransform):
-        if transform.mode == "reference" and transform.reference_method == "fitted":
-            return {"reference_method": "fitted"}
-        weights = transform.mixture_weights(1, None, peek, device)[0].tolist()
-        named = sorted(zip(transform.model.configurations, weights), key=lambda kv: -kv[1])
-        if transform.mode == "reference" or transform.mixture:
-            return {"mixture": {name: round(w, 6) for name, w in named if round(w, 6) > 0}}
-        return {"configuration": named[0][0]}
-    return {}
+    return transform.describe_parameters(params, 0)
 
 
 def synthesize_folder(images: str | Path, out: str | Path, transform: NoiseTransform, *, model_name: str,
@@ -173,22 +165,23 @@ def synthesize_folder(images: str | Path, out: str | Path, transform: NoiseTrans
     todo = plan_outputs(files, [*targets, metadata_path], overwrite=overwrite, resume=resume)[:-1]
     transform = transform.to(device).eval()
     mode = getattr(transform, "mode", None)
-    settings = {"model": model_name, "mode": mode, "seed": seed, "input": str(images.resolve()),
+    settings: dict[str, Any] = {"model": model_name, "mode": mode, "seed": seed, "input": str(images.resolve()),
                 "transform": f"{type(transform).__name__}({transform.extra_repr()})"}
     if resume:
         _check_resumed_settings(metadata_path, settings)
     start = {**settings, "device": str(device), "complete": False, "files": {}}
     atomic_write_text(metadata_path, json.dumps(start, indent=2) + "\n")
     records: dict[str, dict[str, Any]] = {}
-    for path, target, write in tqdm(list(zip(files, targets, todo)), desc="synthesize", unit="image",
+    for path, target, write in tqdm(list(zip(files, targets, todo, strict=True)), desc="synthesize", unit="image",
                                     disable=not progress):
         clean = read_image(path).to(device)
         file_seed = image_seed(seed, path.name)
         generator = torch.Generator(device=device).manual_seed(file_seed)
-        drawn = describe_draw(transform, generator, device)
+        params = transform.generate_parameters(clean.shape, generator=generator, device=device)
+        drawn = describe_draw(transform, params)
         if write:
             with torch.no_grad():
-                noisy = transform(clean, generator=generator)
+                noisy = transform(clean, generator=generator, params=params)
             write_png(target, noisy)
         records[target.name] = {"source": path.name, "model": model_name, "mode": mode, "seed": file_seed,
                                 "size": list(clean.shape[-2:]), **drawn}

@@ -113,8 +113,15 @@ class RowCountingTransform(NoiseTransform):
         super().__init__(p=p)
         self.rows_seen = []
 
-    def add_noise(self, clean, cond, generator):
-        self.rows_seen.append((clean.shape[0], None if cond is None else cond.iso.tolist()))
+    def parameter_spec(self):
+        return {"iso": (torch.float32, ())}
+
+    def draw_parameters(self, shape, cond, generator, device):
+        self.rows_seen.append((shape[0], None if cond is None else cond.iso.tolist()))
+        return {"iso": torch.zeros(shape[0]) if cond is None else cond.iso}
+
+    def add_noise(self, clean, params, generator):
+        assert clean.shape[0] == self.rows_seen[-1][0] == params.draws["iso"].shape[0]
         return clean * 0 + 0.25
 
 

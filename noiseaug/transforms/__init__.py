@@ -3,6 +3,7 @@
 from .base import NoiseTransform
 from .naflow import NAFlowTransform
 from .noise_flow import NoiseFlowTransform
+from .noise_params import NoiseParams
 from .parametric import (
     GaussianNoiseTransform,
     HeteroscedasticNoiseTransform,
@@ -14,6 +15,7 @@ from .pipeline import DeviceNoise, NoisyPairs, worker_generator, worker_seed
 
 __all__ = [
     "NoiseTransform",
+    "NoiseParams",
     "ParametricNoiseTransform",
     "GaussianNoiseTransform",
     "HeteroscedasticNoiseTransform",

@@ -15,7 +15,7 @@ from torch.utils.data import get_worker_info
 
 from .._seeds import mix_seeds
 from ..errors import NoiseaugInputError, NoiseaugTypeError
-from .base import NoiseTransform, noise_rows
+from .base import NoiseTransform, check_call_shape
 
 
 def missing_dependency(extra: str, error: Exception) -> ImportError:
@@ -46,13 +46,13 @@ def noise_selected(transform: NoiseTransform, x: Tensor, selected: Tensor | None
                    generator: torch.Generator | None) -> Tensor:
     """Noise the rows of the ``(B, C, H, W)`` batch ``x`` where ``selected`` is set (every row if ``None``).
 
-    The wrapped transform's public call noises the rows; a flow (``compute_selected_rows_only``) sees only the
-    selected rows, cheap noise is computed for all and selected with ``torch.where``.
+    The wrapped transform's two steps, with the host library's gate as the mask: a flow
+    (``compute_selected_rows_only``) draws and computes only the selected rows, cheap noise is computed for all
+    and selected with ``torch.where``.
     """
-    if selected is None:
-        return transform(x, generator=generator)
-    return noise_rows(lambda rows, _cond: transform(rows, generator=generator), x, selected, None,
-                      gather=transform.compute_selected_rows_only)
+    check_call_shape(transform, x.shape)
+    params = transform.generate_parameters(x.shape, generator=generator, selected=selected, device=x.device)
+    return transform(x, generator=generator, params=params)
 
 
 def to_unit(images: Tensor) -> tuple[Tensor, torch.dtype]:

@@ -10,8 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import NoiseaugInputError
-from ._adapter import check_wrapped, missing_dependency, noise_hwc, seed_from_numpy, seeded_generator, \
-    transform_device
+from ._adapter import check_wrapped, missing_dependency, noise_hwc, seed_from_numpy, seeded_generator, transform_device
 from .base import NoiseTransform
 
 try:

@@ -9,12 +9,15 @@ from kornia.augmentation import IntensityAugmentationBase2D
 from torch import Tensor
 
 from .._validation import check_probability
-from ..errors import NoiseaugTypeError
-from ._adapter import check_wrapped, noise_selected, seeded_generator
-from .base import NoiseTransform
+from ..errors import NoiseaugInputError, NoiseaugTypeError
+from ._adapter import check_wrapped, seeded_generator
+from .base import NoiseTransform, check_call_shape
+from .noise_params import NoiseParams
 
 #: Seeds are drawn below this bound (a non-negative int64).
 _SEED_BOUND = 2**62
+#: Where the wrapped transform's parameters sit in kornia's params dict (``noise.draws.sigma``, ...).
+_PREFIX = "noise."
 
 
 class KorniaNoise(IntensityAugmentationBase2D):
@@ -30,8 +33,15 @@ class KorniaNoise(IntensityAugmentationBase2D):
       (``compute_selected_rows_only``); cheap parametric noise is computed for all rows and blended (no sync).
     * ``same_on_batch=True``: one gate for the batch, and every image gets the *same random draws* (noise
       parameters, flow conditioning and latent / normal samples), by running each row with the same seed.
-    * One 62-bit seed per call is drawn from torch's CPU RNG into ``params["noise_seed"]``, so
-      ``aug(x, params=aug._params)`` replays the exact noise of the previous call.
+    * Parameters: one 62-bit seed per call is drawn from torch's CPU RNG into ``params["noise_seed"]`` (kornia's
+      ``generate_parameters``: the images' device is known only later). ``apply_transform`` runs the wrapped
+      transform's parameter step from a generator seeded with it and records the result in the same dict, as
+      ``params["noise.draws.<name>"]`` (``noise.inner.draws.<name>`` for a wrapped transform's own; the
+      :class:`~noiseaug.transforms.noise_params.NoiseParams` tensors; kornia's ``batch_prob`` is the mask), then
+      the noise field continues from that generator. So ``aug(x, params=aug._params)`` replays the exact noise of
+      the previous call, on ``x`` or on another batch of the same shape, and edited ``noise.draws.*`` entries are
+      used as given (same noise field, other parameters). With ``same_on_batch`` they are one image's
+      ``(1, ...)`` parameters.
 
     The wrapped transform keeps its own options (ranges, ``clip``, ISO / camera sets, ``validate``); it is a
     sub-module, so ``.to(device)`` moves it. With a parametric transform built with ``validate="async"`` or
@@ -78,18 +88,44 @@ class KorniaNoise(IntensityAugmentationBase2D):
         selected = None
         if not (self.p == 1.0 and self.p_batch == 1.0):  # kornia's own fast path ignores batch_prob too
             selected = params["batch_prob"].to(input.device, non_blocking=True).reshape(-1) > 0.5
+            if selected.shape[0] != input.shape[0]:
+                raise NoiseaugInputError(f"params: batch_prob has {selected.shape[0]} entries but the batch has "
+                                         f"{input.shape[0]} images (params of another call?)")
+        generator = seeded_generator(seed, input.device)
         if not self.same_on_batch:
-            return noise_selected(self.noise, input, selected, seeded_generator(seed, input.device))
+            noise_params = self._noise_parameters(input.shape, params, generator, selected)
+            return self.noise(input, generator=generator, params=noise_params)
         # one gate for the batch: a flow skips the work when it is closed (one host sync); cheap noise is
         # computed and blended (no sync)
         if selected is not None and self.noise.compute_selected_rows_only and not bool(selected.any()):
             return input.clone()
-        noisy = torch.cat([self.noise(row[None], generator=seeded_generator(seed, input.device)) for row in input])
+        row_params = self._noise_parameters((1, *input.shape[1:]), params, generator, None)
+        after = generator.get_state()  # every row starts its noise field from the same state
+        noisy = torch.cat([self.noise(row[None], generator=_generator_at(after, input.device), params=row_params)
+                           for row in input])
         return noisy if selected is None else torch.where(selected.view(-1, 1, 1, 1), noisy, input)
+
+    def _noise_parameters(self, shape: tuple[int, ...], params: dict[str, Tensor], generator: torch.Generator,
+                          selected: Tensor | None) -> NoiseParams:
+        """The wrapped transform's parameter step, mapped onto kornia's ``params``: drawn from the call's seeded
+        generator (which the noise field continues), then overridden by ``params``' own ``noise.draws.*``
+        entries (a replayed or edited dict) and recorded into it (kornia keeps that dict as ``_params``)."""
+        check_call_shape(self.noise, shape)
+        drawn = self.noise.generate_parameters(shape, generator=generator, selected=selected, device=generator.device)
+        noise_params = drawn.replace_tensors(params, _PREFIX)
+        params.update({k: v for k, v in noise_params.flat(_PREFIX).items() if k != f"{_PREFIX}selected"})
+        return noise_params
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(transform={self.noise!r}, p={self.p}, same_on_batch={self.same_on_batch}, "
                 f"keepdim={self.keepdim})")
+
+
+def _generator_at(state: Tensor, device: torch.device) -> torch.Generator:
+    """A generator on ``device`` in the saved ``state``."""
+    generator = torch.Generator(device=device)
+    generator.set_state(state)
+    return generator
 
 
 def _draw_seed() -> Tensor:

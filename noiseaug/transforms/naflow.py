@@ -14,8 +14,9 @@ from .._validation import as_batch, check_known_names, check_nonnegative, check_
 from ..conditioning import NoiseCondition
 from ..errors import NoiseaugInputError, NoiseaugTypeError
 from ..flows.naflow import NAFlow
-from .base import NoiseTransform, one_hot
+from .base import NoiseTransform, Shape, one_hot
 from .flow_precision import flow_dtype, sample_in_flow_precision
+from .noise_params import NoiseParams, ParameterSpec
 
 MODES = ("random", "configuration", "reference")
 #: how ``mode="reference"`` turns the reference pair(s) into a latent Gaussian
@@ -51,6 +52,12 @@ class NAFlowTransform(NoiseTransform):
     and device; with ``p < 1`` only selected rows reach the flow. Draw order: ``p`` mask, configurations
     (or mixture weights), latent.
 
+    Parameters (``params.draws``), by mode: ``config``, ``(B,)`` long indices into ``model.configurations``
+    (``"random"`` without ``mixture``, ``"configuration"``); ``weights``, ``(B, N_configurations)`` float
+    mixture weights summing to 1 (``"random"`` with ``mixture``, ``"reference"`` with ``"nas"``); ``mean`` and
+    ``std``, ``(B, latent channels)``, the latent Gaussian (``"reference"`` with ``"fitted"``). With ``p < 1``
+    only the selected rows are drawn (the others hold zeros).
+
     Large images: a call holding more than ``model.max_pixels`` pixels (default 4 Mpx) is decoded a few
     images at a time or in tiles with 48 pixels of context; see :class:`~noiseaug.flows.naflow.NAFlow`.
 
@@ -74,6 +81,10 @@ class NAFlowTransform(NoiseTransform):
     channels = (3,)
     compute_selected_rows_only = True
     nested_checks = True  # validate: the images and the model's checks (NoiseTransform)
+    config_choices: Tensor
+    reference_weights: Tensor
+    reference_mean: Tensor
+    reference_std: Tensor
 
     def __init__(self, model: NAFlow, mode: Literal["random", "configuration", "reference"] = "random",
                  configurations: Sequence[str] | None = None, mixture: bool = False,
@@ -135,43 +146,84 @@ class NAFlowTransform(NoiseTransform):
         else:
             self.reference_weights = self.model._posterior(noisy_b, clean_b, self.posterior_temperature).mean(0)
 
-    def forward(self, images: Tensor, cond: NoiseCondition | None = None,
-                generator: torch.Generator | None = None) -> Tensor:
+    def forward(self, images: Tensor, cond: NoiseCondition | None = None, generator: torch.Generator | None = None,
+                *, params: NoiseParams | None = None) -> Tensor:
         """Return ``images`` with NAFlow noise added (a new tensor; see the class docs)."""
         flow_dtype(self.model, type(self).__name__)
+        self._check_call((), cond, "images")
+        return super().forward(images, cond, generator, params=params)
+
+    def _check_call(self, shape: tuple[int, ...], cond: NoiseCondition | None, name: str) -> None:
         if self.mode != "configuration" and cond is not None and cond.config is not None:
             raise NoiseaugInputError(f"cond.config is only used with mode='configuration' (this transform's mode is {self.mode!r})")
-        return super().forward(images, cond, generator)
 
     def mixture_weights(self, n: int, cond: NoiseCondition | None, generator: torch.Generator | None,
                         device: torch.device) -> Tensor:
         """``(n, N_configurations)`` weights per image for the current mode."""
-        size = len(self.model.configurations)
-        choices = self.config_choices.to(device)
         if self.mode == "reference":
             return self.reference_weights.to(device).expand(n, -1)
+        if self.mode == "random" and self.mixture:
+            choices = self.config_choices.to(device)
+            draws = -torch.rand(n, len(choices), generator=generator, device=device).clamp(min=1e-12).log()
+            weights = torch.zeros(n, len(self.model.configurations), device=device)
+            return weights.index_copy(1, choices, draws / draws.sum(1, keepdim=True))
+        return one_hot(self.config_index(n, cond, generator, device), len(self.model.configurations))
+
+    def config_index(self, n: int, cond: NoiseCondition | None, generator: torch.Generator | None,
+                     device: torch.device) -> Tensor:
+        """``(n,)`` long configuration indices (into ``model.configurations``) of the one-configuration modes:
+        ``cond.config`` or the single name (``"configuration"``), or a uniform draw from ``configurations``."""
+        choices = self.config_choices.to(device)
         if self.mode == "configuration":
             if cond is not None and cond.config is not None:
-                config = self.model.config_index(cond, n, device)
-            elif len(self.configurations) == 1:
-                config = choices.expand(n)
-            else:
-                raise NoiseaugInputError("mode='configuration' needs cond=NoiseCondition(config=...) or one name in configurations")
-            return one_hot(config, size)
-        if self.mixture:
-            draws = -torch.rand(n, len(choices), generator=generator, device=device).clamp(min=1e-12).log()
-            weights = torch.zeros(n, size, device=device)
-            return weights.index_copy(1, choices, draws / draws.sum(1, keepdim=True))
+                return self.model.config_index(cond, n, device)
+            if len(self.configurations) == 1:
+                return choices.expand(n)
+            raise NoiseaugInputError("mode='configuration' needs cond=NoiseCondition(config=...) or one name in configurations")
         pick = torch.randint(len(choices), (n,), generator=generator, device=device)
-        return one_hot(choices[pick], size)
+        return choices[pick]
 
-    def add_noise(self, clean: Tensor, cond: NoiseCondition | None, generator: torch.Generator | None) -> Tensor:
-        n = clean.shape[0]
-        if self.mode == "reference" and self.reference_method == "fitted":
-            mean, std = self.reference_mean.expand(n, -1), self.reference_std.expand(n, -1)
-            sample = lambda x: self.model._sample_gaussian(x, mean, std, generator, self.temperature)  # noqa: E731
+    def parameter_spec(self) -> ParameterSpec:
+        if self._fitted:
+            size = (self.reference_mean.shape[-1],)
+            return {"mean": (self.reference_mean.dtype, size), "std": (self.reference_std.dtype, size)}
+        if self._weighted:
+            dtype = self.reference_weights.dtype if self.mode == "reference" else torch.get_default_dtype()
+            return {"weights": (dtype, (len(self.model.configurations),))}
+        return {"config": (torch.long, ())}
+
+    def describe_parameters(self, params: NoiseParams, row: int = 0) -> dict[str, Any]:
+        if self._fitted:
+            return {"reference_method": "fitted"}
+        if "config" in params.draws:
+            return {"configuration": self.model.configurations[int(params.draws["config"][row])]}
+        named = sorted(zip(self.model.configurations, params.draws["weights"][row].tolist(), strict=True), key=lambda kv: -kv[1])
+        return {"mixture": {name: round(w, 6) for name, w in named if round(w, 6) > 0}}
+
+    @property
+    def _fitted(self) -> bool:
+        return self.mode == "reference" and self.reference_method == "fitted"
+
+    @property
+    def _weighted(self) -> bool:
+        """Mixture weights per image (a random mixture or the reference's posterior), not one configuration."""
+        return self.mode == "reference" or (self.mode == "random" and self.mixture)
+
+    def draw_parameters(self, shape: Shape, cond: NoiseCondition | None, generator: torch.Generator | None,
+              device: torch.device) -> dict[str, Tensor]:
+        n = shape[0]
+        if self._fitted:
+            return {"mean": self.reference_mean.to(device).expand(n, -1), "std": self.reference_std.to(device).expand(n, -1)}
+        if self._weighted:
+            return {"weights": self.mixture_weights(n, cond, generator, device)}
+        return {"config": self.config_index(n, cond, generator, device)}
+
+    def add_noise(self, clean: Tensor, params: NoiseParams, generator: torch.Generator | None) -> Tensor:
+        draws = params.draws
+        if self._fitted:
+            sample = lambda x: self.model._sample_gaussian(x, draws["mean"], draws["std"], generator, self.temperature)  # noqa: E731
         else:
-            weights = self.mixture_weights(n, cond, generator, clean.device)
+            weights = draws["weights"] if self._weighted else one_hot(draws["config"], len(self.model.configurations))
             sample = lambda x: self.model._sample_mixture(x, weights, generator, self.temperature)  # noqa: E731
         h, w = clean.shape[-2:]
         padded = pad_to_multiple(clean, self.model.multiple)

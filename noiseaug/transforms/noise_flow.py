@@ -15,8 +15,9 @@ from ..conditioning import NoiseCondition
 from ..data.bayer import check_pattern, pack_bayer, unpack_bayer
 from ..errors import NoiseaugInputError, NoiseaugTypeError
 from ..flows.noise_flow import NoiseFlow
-from .base import NoiseTransform
+from .base import NoiseTransform, Shape
 from .flow_precision import flow_dtype, sample_in_flow_precision
+from .noise_params import NoiseParams, ParameterSpec
 
 
 class NoiseFlowTransform(NoiseTransform):
@@ -35,6 +36,10 @@ class NoiseFlowTransform(NoiseTransform):
     ``camera`` camera indices into ``model.cameras``), it is used as given; otherwise each sample
     draws an ISO from ``isos`` and a camera from ``cameras`` independently and uniformly (a field
     missing from ``cond`` is drawn the same way). Draw order: ``p`` mask, ISOs, cameras, noise.
+
+    Parameters (``params.draws``): ``iso``, ``(B,)`` float, the ISO speed of each image (a level of
+    ``model.iso_levels``, or ``cond.iso`` as given), and ``camera``, ``(B,)`` long, its index into
+    ``model.cameras``; with ``p < 1`` only the selected rows are drawn (the others hold zeros).
 
     Precision: the flow runs in its parameters' dtype (float32 unless ``.double()`` was called) with
     autocast disabled; float16 / bfloat16 images are upcast for it and the result cast back, and
@@ -73,6 +78,8 @@ class NoiseFlowTransform(NoiseTransform):
     channels = (1, 4)
     compute_selected_rows_only = True
     nested_checks = True
+    iso_choices: Tensor
+    camera_choices: Tensor
 
     def __init__(self, model: NoiseFlow, isos: Sequence[float] | None = None, cameras: Sequence[str] | None = None,
                  temperature: float = 1.0, p: float = 1.0, clip: bool = True, pattern: str = "RGGB",
@@ -103,14 +110,17 @@ class NoiseFlowTransform(NoiseTransform):
                                           map_location=map_location)
         return cls(model, **transform_kwargs)
 
-    def forward(self, images: Tensor, cond: NoiseCondition | None = None,
-                generator: torch.Generator | None = None) -> Tensor:
+    def forward(self, images: Tensor, cond: NoiseCondition | None = None, generator: torch.Generator | None = None,
+                *, params: NoiseParams | None = None) -> Tensor:
         """Return ``images`` with Noise Flow noise added (a new tensor; see the class docs)."""
         flow_dtype(self.model, type(self).__name__)
-        if isinstance(images, Tensor) and images.ndim in (3, 4) and images.shape[-3] == 1 \
-                and (images.shape[-1] % 2 or images.shape[-2] % 2):
-            raise NoiseaugInputError(f"images: a Bayer mosaic (B, 1, H, W) needs even H and W, got shape {tuple(images.shape)}")
-        return super().forward(images, cond, generator)
+        if isinstance(images, Tensor) and images.ndim in (3, 4):
+            self._check_call(images.shape, None, "images")
+        return super().forward(images, cond, generator, params=params)
+
+    def _check_call(self, shape: tuple[int, ...], cond: NoiseCondition | None, name: str) -> None:
+        if shape[-3] == 1 and (shape[-1] % 2 or shape[-2] % 2):
+            raise NoiseaugInputError(f"{name}: a Bayer mosaic (B, 1, H, W) needs even H and W, got shape {tuple(shape)}")
 
     def draw_condition(self, n: int, generator: torch.Generator | None, device: torch.device,
                        cond: NoiseCondition | None = None) -> NoiseCondition:
@@ -119,16 +129,30 @@ class NoiseFlowTransform(NoiseTransform):
         camera = None if cond is None else cond.camera
         if iso is None:
             pick = torch.randint(len(self.isos), (n,), generator=generator, device=device)
-            iso = self.model.iso_table.to(device)[self.iso_choices.to(device)[pick]]
+            iso = self.model.get_buffer("iso_table").to(device)[self.iso_choices.to(device)[pick]]
         if camera is None:
             pick = torch.randint(len(self.cameras), (n,), generator=generator, device=device)
             camera = self.camera_choices.to(device)[pick]
         return NoiseCondition(iso=iso, camera=camera)
 
-    def add_noise(self, clean: Tensor, cond: NoiseCondition | None, generator: torch.Generator | None) -> Tensor:
+    def parameter_spec(self) -> ParameterSpec:
+        return {"iso": (self.model.get_buffer("iso_table").dtype, ()), "camera": (torch.long, ())}
+
+    def describe_parameters(self, params: NoiseParams, row: int = 0) -> dict[str, Any]:
+        camera = int(params.draws["camera"][row])
+        return {"iso": float(params.draws["iso"][row]),
+                "camera": self.model.cameras[camera] if 0 <= camera < len(self.model.cameras) else camera}
+
+    def draw_parameters(self, shape: Shape, cond: NoiseCondition | None, generator: torch.Generator | None,
+              device: torch.device) -> dict[str, Tensor]:
+        drawn = self.draw_condition(shape[0], generator, device, cond)
+        assert drawn.iso is not None and drawn.camera is not None
+        return {"iso": drawn.iso.to(device), "camera": drawn.camera.to(device)}
+
+    def add_noise(self, clean: Tensor, params: NoiseParams, generator: torch.Generator | None) -> Tensor:
         mosaic = clean.shape[1] == 1
         x = pack_bayer(clean, self.pattern) if mosaic else clean
-        flow_cond = self.draw_condition(x.shape[0], generator, x.device, cond)
+        flow_cond = NoiseCondition(iso=params.draws["iso"], camera=params.draws["camera"])
         noisy = sample_in_flow_precision(x, flow_dtype(self.model, type(self).__name__),
                                          lambda x_flow: self.model._sample(x_flow, flow_cond, generator, self.temperature))
         return unpack_bayer(noisy, self.pattern) if mosaic else noisy
@@ -148,10 +172,10 @@ def _known_isos(model: NoiseFlow, isos: Sequence[float] | None) -> list[float]:
     if not isos:
         raise NoiseaugInputError(f"isos must not be empty; the model knows ISO {model.iso_levels}")
     matched = [next((level for level in model.iso_levels if abs(level - float(i)) < 0.5), None) for i in isos]
-    unknown = [i for i, m in zip(isos, matched) if m is None]
+    unknown = [i for i, m in zip(isos, matched, strict=True) if m is None]
     if unknown:
         raise NoiseaugInputError(f"isos: unknown ISO {unknown}; the model knows ISO {model.iso_levels}")
     if len(set(matched)) != len(matched):
         raise NoiseaugInputError(f"isos must be distinct, got {list(isos)}")
-    return matched
+    return [m for m in matched if m is not None]
 

@@ -45,7 +45,7 @@ def as_range(value: float | tuple[float, float] | ParamRange, name: str, *, mini
 
     if isinstance(value, ParamRange) and real(value.low) and real(value.high):
         spec = value
-    elif real(value):
+    elif isinstance(value, numbers.Real) and not isinstance(value, bool):
         spec = ParamRange(float(value), float(value))
     elif isinstance(value, tuple) and len(value) == 2 and all(real(v) for v in value):
         spec = ParamRange(float(value[0]), float(value[1]))
