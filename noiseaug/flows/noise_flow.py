@@ -58,13 +58,15 @@ class NoiseFlow(NoiseModel, PretrainedMixin):
         steps: unconditional steps in each of the two A blocks (the paper: 4).
         variant: ``"full"`` (S-Ax4-G-Ax4), ``"nlf"`` (S-G, a heteroscedastic Gaussian) or ``"official"`` (the
             authors' S-(conv, A)x4-G-(conv, A)x4, module docs; ``hidden`` defaults to their 4).
-        conv_layout, bn_affine, bn_eps, channel_order: ``"official"`` only (defaults: the TF checkpoint's).
-            ``conv_layout``: the 1x1 convolutions act on each pixel's channels as a ``"row"`` vector (TF) or a
-            ``"column"`` vector (Noise2NoiseFlow). ``bn_affine``, ``bn_eps``: the couplings' batch norm (TF: no
-            affine, 1e-4; Noise2NoiseFlow: affine, 1e-5). ``channel_order``: the packed CFA positions the weights
-            were trained on (default the authors' (0,0), (0,1), (1,1), (1,0)). Inputs and outputs stay in
-            noiseaug's order (0,0), (0,1), (1,0), (1,1); the model permutes the channels for its weights (volume
-            preserving: the likelihood is unchanged) and back.
+        conv_layout: ``"official"`` only (defaults of this and the next three: the TF checkpoint's): the 1x1
+            convolutions act on each pixel's channels as a ``"row"`` vector (TF) or a ``"column"`` vector
+            (Noise2NoiseFlow).
+        bn_affine: ``"official"`` only: whether the couplings' batch norm is affine (TF: no; Noise2NoiseFlow: yes).
+        bn_eps: ``"official"`` only: the couplings' batch-norm epsilon (TF: 1e-4; Noise2NoiseFlow: 1e-5).
+        channel_order: ``"official"`` only: the packed CFA positions the weights were trained on (default the
+            authors' (0,0), (0,1), (1,1), (1,0)). Inputs and outputs stay in noiseaug's order (0,0), (0,1),
+            (1,0), (1,1); the model permutes the channels for its weights (volume preserving: the likelihood is
+            unchanged) and back.
 
     Memory: sampling decodes in tiles when the batch holds more than ``max_pixels`` packed pixels (an
     attribute, default 4 Mpx; :mod:`~noiseaug.flows.tiling`), each with ``tile_overlap`` = 8 packed pixels of
