@@ -12,7 +12,15 @@ from torch.utils.data import Dataset
 
 from ..errors import NoiseaugFileNotFoundError, NoiseaugInputError
 from ..imageio import IMAGE_SUFFIXES, read_image
-from .names import PairMeta, parse_cc15, parse_polyu, parse_polyu_full, parse_sidd_dev, parse_sidd_train, parse_stem_only
+from .names import (
+    PairMeta,
+    parse_cc15,
+    parse_polyu,
+    parse_polyu_full,
+    parse_sidd_dev,
+    parse_sidd_train,
+    parse_stem_only,
+)
 from .root import data_folder
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from torch import Tensor, nn
 
@@ -71,7 +71,7 @@ class DnCNN(nn.Module, PretrainedMixin):
                     nn.init.zeros_(module.bias)
             elif isinstance(module, nn.BatchNorm2d):
                 module.reset_parameters()
-        nn.init.zeros_(self.body[-1].weight)
+        nn.init.zeros_(cast(nn.Conv2d, self.body[-1]).weight)
 
     @property
     def config(self) -> dict[str, Any]:

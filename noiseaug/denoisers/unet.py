@@ -54,7 +54,7 @@ class UNet(nn.Module, PretrainedMixin):
         self.out = nn.Conv2d(width, channels, 1)
         if residual:
             nn.init.zeros_(self.out.weight)
-            nn.init.zeros_(self.out.bias)
+            nn.init.zeros_(self.out.bias)  # type: ignore[arg-type]  # Conv2d's bias is a Parameter here (bias=True)
 
     @property
     def config(self) -> dict[str, Any]:
