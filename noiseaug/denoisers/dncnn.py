@@ -61,8 +61,8 @@ class DnCNN(nn.Module, PretrainedMixin):
         last convolution starts at zero, so a residual DnCNN starts as the identity.
 
         With an orthogonal last layer the initial residual is of order 1 (an MSE near 0.75 on images in
-        [0, 1]); Adam then drives the output to zero and, on AWGN with sigma = 25/255, training stayed at
-        the noisy input's error for hundreds of steps. Zero-initialised, it learns from the first steps.
+        [0, 1]), which Adam must first drive to zero (docs/results.md); zero-initialised, the network starts
+        from the noisy input's error.
         """
         for module in self.modules():
             if isinstance(module, nn.Conv2d):

@@ -28,8 +28,7 @@ class UNet(nn.Module, PretrainedMixin):
     input is padded by reflection to a multiple of ``2 ** levels`` and the output cropped back.
     ``residual=True`` predicts the noise (``noisy - net(noisy)``), ``False`` the clean image. A residual
     U-Net's output conv starts at zero, so it starts as the identity (as :class:`~noiseaug.denoisers.dncnn.DnCNN`
-    does): with torch's default init its first outputs add a random residual, which on weak raw noise put
-    it 3.6 dB below its noisy input after 100 steps.
+    does): with torch's default init its first outputs add a random residual (docs/results.md).
 
     Example:
         >>> import torch

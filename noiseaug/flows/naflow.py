@@ -137,10 +137,9 @@ class NAFlow(NoiseModel, PretrainedMixin):
             :class:`ConditionEncoder`, the only one before this option existed).
 
     Memory: sampling decodes in tiles when the batch holds more than ``max_pixels`` pixels (an attribute,
-    default 4 Mpx; :mod:`~noiseaug.flows.tiling`), each with ``tile_overlap`` = 48 pixels of context. On the
-    released ``naflow-srgb`` that changes a Kodak image's noise by at most 0.005/255 against whole-image
-    decoding (0.14/255 with 32 pixels, 12.8/255 with none; ``benchmarks/tile_overlap.py``). Likelihoods are
-    never tiled.
+    default 4 Mpx; :mod:`~noiseaug.flows.tiling`), each with ``tile_overlap`` = 48 pixels of context (how far the
+    tiles then differ from whole-image decoding: ``benchmarks/tile_overlap.py``, docs/results.md). Likelihoods
+    are never tiled.
 
     Example:
         >>> import torch

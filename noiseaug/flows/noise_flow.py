@@ -70,8 +70,8 @@ class NoiseFlow(NoiseModel, PretrainedMixin):
 
     Memory: sampling decodes in tiles when the batch holds more than ``max_pixels`` packed pixels (an
     attribute, default 4 Mpx; :mod:`~noiseaug.flows.tiling`), each with ``tile_overlap`` = 8 packed pixels of
-    context: the couplings reach about 6, so tiled and whole-image samples of the released
-    ``noiseflow-simcam`` agree to float32 rounding (2e-5/255; ``benchmarks/tile_overlap.py``). The S and G layers are pixel-independent.
+    context: the couplings reach about 6, so tiled and whole-image samples agree up to float32 rounding
+    (``benchmarks/tile_overlap.py``, docs/results.md). The S and G layers are pixel-independent.
     The official variant keeps 16 pixels of context, its eight couplings' whole reach (2 pixels each,
     counting the border effects of their padding), so its tiles equal whole-image decoding up to rounding.
 
