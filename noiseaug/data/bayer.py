@@ -50,7 +50,7 @@ def pack_bayer(mosaic: Tensor, pattern: str = "RGGB") -> Tensor:
     ``pattern`` is validated and kept by the caller as metadata; the channel order is by CFA
     position, so packing itself does not depend on it.
 
-    Example:
+    Examples:
         >>> m = torch.arange(16.0).view(1, 1, 4, 4)
         >>> pack_bayer(m, "RGGB")[0, :, 0, 0].tolist()
         [0.0, 1.0, 4.0, 5.0]

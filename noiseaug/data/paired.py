@@ -45,7 +45,7 @@ class PairedImageFolder(Dataset):
     metadata with ``None`` for unknowns. Pairs are sorted by name; a noisy file without its clean
     partner is an error.
 
-    Example:
+    Examples:
         >>> ds = PairedImageFolder.nam_cc15()  # doctest: +SKIP
         >>> len(ds), ds.pairs[0].camera, ds.pairs[0].iso  # doctest: +SKIP
         (15, '5dmark3', 3200)

@@ -25,7 +25,7 @@ class DnCNN(nn.Module, PretrainedMixin):
 
     The paper's DnCNN-S is ``depth=17, width=64``; Noise2NoiseFlow uses ``depth=9, width=64``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> net = DnCNN(channels=4, depth=9)
         >>> net(torch.rand(2, 4, 32, 32)).shape

@@ -30,7 +30,7 @@ class UNet(nn.Module, PretrainedMixin):
     U-Net's output conv starts at zero, so it starts as the identity (as :class:`~noiseaug.denoisers.dncnn.DnCNN`
     does): with torch's default init its first outputs add a random residual (docs/results.md).
 
-    Example:
+    Examples:
         >>> import torch
         >>> net = UNet(channels=3, width=8, levels=2)
         >>> net(torch.rand(2, 3, 30, 17)).shape

@@ -66,7 +66,7 @@ BINS = 256
 def dequantize(images: Tensor, generator: torch.Generator | None = None) -> Tensor:
     """Uniform dequantisation of 8-bit images on the [0, 1] scale: ``(round(255 x) + u) / 256``, ``u ~ U(0, 1)``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> y = dequantize(torch.tensor([0.0, 1.0]).view(1, 1, 1, 2), torch.Generator().manual_seed(0))
         >>> bool((y >= 0).all() and (y < 1).all()), bool(y[..., 1] >= 255 / 256)
@@ -123,7 +123,7 @@ class Glow(nn.Module, PretrainedMixin):
 
     Glow's CIFAR-10 model is ``levels=3, depth=32, hidden=512``; the defaults are a CPU-sized prior.
 
-    Example:
+    Examples:
         >>> import torch
         >>> glow = Glow(levels=2, depth=2, hidden=16, image_size=8)
         >>> x = torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(0))

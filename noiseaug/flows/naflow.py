@@ -141,7 +141,7 @@ class NAFlow(NoiseModel, PretrainedMixin):
     tiles then differ from whole-image decoding: ``benchmarks/tile_overlap.py``, docs/results.md). Likelihoods
     are never tiled.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from noiseaug import NoiseCondition
         >>> flow = NAFlow(configurations=["a-iso100", "b-iso3200"], hidden=8, features=4)

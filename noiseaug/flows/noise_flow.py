@@ -75,7 +75,7 @@ class NoiseFlow(NoiseModel, PretrainedMixin):
     The official variant keeps 16 pixels of context, its eight couplings' whole reach (2 pixels each,
     counting the border effects of their padding), so its tiles equal whole-image decoding up to rounding.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from noiseaug import NoiseCondition
         >>> flow = NoiseFlow(cameras=["cam0", "cam1"], iso_levels=[100, 800])
