@@ -1,5 +1,7 @@
 """noiseaug: realistic camera noise as batched augmentations."""
 
+from importlib import metadata as _metadata
+
 from .conditioning import NoiseCondition
 from .denoisers import DnCNN, UNet
 from .errors import NoiseaugInputError
@@ -18,7 +20,10 @@ from .transforms import (
     PoissonGaussianNoiseTransform,
 )
 
-__version__ = "0.1.0"
+try:  # the one version string is pyproject.toml's, read from the installed package's metadata
+    __version__ = _metadata.version("noiseaug")
+except _metadata.PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "NoiseCondition",

@@ -11,7 +11,7 @@ def mix_seeds(*parts: int) -> int:
     Different tuples give independent streams: ``mix_seeds(0, 1, 2)`` and ``mix_seeds(0, 2, 1)`` are unrelated,
     unlike sums or products of the parts. The result fits ``torch.Generator.manual_seed``.
 
-    Example:
+    Examples:
         >>> mix_seeds(0, 1, 2) == mix_seeds(0, 1, 2), mix_seeds(0, 1, 2) == mix_seeds(0, 2, 1)
         (True, False)
         >>> 0 <= mix_seeds(7) < 2**63

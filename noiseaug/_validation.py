@@ -145,12 +145,12 @@ def as_batch(
                 torch._assert_async(torch.isfinite(values).all(), f"{name} contains NaN or Inf values")
         return xb, unbatched
     if unit_range:
-        lo, hi = torch.aminmax(xb.detach())
-        lo, hi = float(lo), float(hi)
-        if not (-RANGE_TOLERANCE <= lo and hi <= 1 + RANGE_TOLERANCE):
+        lo_t, hi_t = torch.aminmax(xb.detach())
+        low, high = float(lo_t), float(hi_t)
+        if not (-RANGE_TOLERANCE <= low and high <= 1 + RANGE_TOLERANCE):
             if not torch.isfinite(xb).all():
                 raise NoiseaugInputError(f"{name} contains NaN or Inf values; images must be finite and in [0, 1]")
-            raise NoiseaugInputError(f"{name} values must lie in [0, 1], got min {lo:.4g} and max {hi:.4g}")
+            raise NoiseaugInputError(f"{name} values must lie in [0, 1], got min {low:.4g} and max {high:.4g}")
     elif finite and not torch.isfinite(xb.detach()).all():
         raise NoiseaugInputError(f"{name} contains NaN or Inf values")
     return xb, unbatched

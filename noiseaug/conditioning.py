@@ -19,7 +19,7 @@ class NoiseCondition:
         camera: ``(B,)`` long tensor, index into a model's camera list.
         config: ``(B,)`` long tensor, index of a camera configuration class (NAFlow).
 
-    Example:
+    Examples:
         >>> import torch
         >>> cond = NoiseCondition(iso=torch.tensor([100.0, 1600.0]), camera=torch.tensor([0, 2]))
         >>> len(cond), cond.index(torch.tensor([1])).iso.tolist()

@@ -24,7 +24,7 @@ import hashlib
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -33,7 +33,7 @@ from .atomic import atomic_write_folder
 from .denoisers.dncnn import DnCNN
 from .errors import NoiseaugFileExistsError
 from .flows.noise_flow import NOISEAUG_CHANNEL_ORDER, SIDD_CHANNEL_ORDER, NoiseFlow
-from .hub import CARD_NAME, CONFIG_NAME, WEIGHTS_NAME, load_folder
+from .hub import CARD_NAME, CONFIG_NAME, WEIGHTS_NAME, load_folder, save_pretrained
 from .tfbundle import CheckpointError, checkpoint_files, read_checkpoint
 
 #: SIDD's five phones, in the order of the authors' camera tables (SIDD's file-name codes)
@@ -159,7 +159,7 @@ def noiseflow_from_tf_tensors(tensors: dict[str, np.ndarray], source: str = "che
     new = {"layers.0.beta1": t[f"{sdn}/beta1"].reshape(()), "layers.0.beta2": t[f"{sdn}/beta2"].reshape(()),
            "layers.0.cam_params": t[f"{sdn}/cam_params"], "layers.0.gain_params": t[f"{sdn}/gain_params"],
            "layers.9.gain": t[f"{sdn}/gain_val"].reshape(())}
-    for k, (i, layer) in enumerate(zip(_TF_BIJECTORS, _CONV_LAYERS)):
+    for k, (i, layer) in enumerate(zip(_TF_BIJECTORS, _CONV_LAYERS, strict=True)):
         conv, pre = f"level0/bijector{i}/Conv2d_1x1_{i}", f"layers.{layer}"
         lower, upper = _fill_triangular_pair(tensors[f"{conv}/L_vec_matpar_lu_conv2d_1x1_{i}_0"],
                                              tensors[f"{conv}/U_vec_matpar_lu_conv2d_1x1_{i}_0"])
@@ -168,7 +168,10 @@ def noiseflow_from_tf_tensors(tensors: dict[str, np.ndarray], source: str = "che
                     f"{pre}.log_s": t[f"{conv}/log_S_matpar_lu_conv2d_1x1_{i}_0"],
                     f"{pre}.sign_s": t[f"{conv}/sign_S_matpar_lu_conv2d_1x1_{i}_0"]})
         net, cp = _tf_template(k), f"layers.{layer + 1}"
-        hwio = lambda name: t[f"{net}/{name}/W"].permute(3, 2, 0, 1).contiguous()  # noqa: E731
+
+        def hwio(name: str, net: str = net) -> torch.Tensor:
+            return t[f"{net}/{name}/W"].permute(3, 2, 0, 1).contiguous()
+
         new.update({f"{cp}.rescale": t[f"level0/bijector{i}/rescaling_scale0"].reshape(()),
                     f"{cp}.conv1.weight": hwio("l_1"), f"{cp}.conv1.bias": t[f"{net}/l_1/b"].reshape(4),
                     f"{cp}.conv2.weight": hwio("l_2"), f"{cp}.conv2.bias": t[f"{net}/l_2/b"].reshape(4),
@@ -196,7 +199,7 @@ def _load_exactly(model: torch.nn.Module, state: dict[str, torch.Tensor], new: d
 def _check_permutations(flow: NoiseFlow, source: str) -> None:
     for layer in flow.layers:
         if hasattr(layer, "permutation"):
-            p, s = layer.permutation, layer.sign_s
+            p, s = cast(torch.Tensor, layer.permutation), cast(torch.Tensor, layer.sign_s)
             if not (torch.equal(p.sum(0), torch.ones(4)) and torch.equal(p.sum(1), torch.ones(4))
                     and bool(((p == 0) | (p == 1)).all()) and bool((s.abs() == 1).all())):
                 raise CheckpointError(f"{source}: a 1x1 convolution's P is not a permutation matrix or its sign_S "
@@ -327,7 +330,7 @@ def _card(kind: str, files: list[Path], model: str, description: str, body: str,
     title, url, where = SOURCES[kind]
     known = OFFICIAL_SHA256[kind]
     rows, official = [], True
-    for role, path in zip(known, files):
+    for role, path in zip(known, files, strict=True):
         digest = sha256(path)
         match = digest == known[role]
         official &= match
@@ -389,11 +392,11 @@ def _write_folder(out: str | Path, write: Callable[[Path], None], overwrite: boo
     return atomic_write_folder(out, write)
 
 
-def _save_checked(model: torch.nn.Module, folder: Path, card: str) -> None:
+def _save_checked(model: NoiseFlow | DnCNN, folder: Path, card: str) -> None:
     """``save_pretrained`` and read the folder back: the written files must reproduce the model exactly."""
-    model.save_pretrained(folder, card=card)
+    save_pretrained(model, folder, card=card)
     again = load_folder(folder)
-    for (k, a), (_, b) in zip(model.state_dict().items(), again.state_dict().items()):
+    for (k, a), (_, b) in zip(model.state_dict().items(), again.state_dict().items(), strict=True):
         if not torch.equal(a, b):
             raise RuntimeError(f"{folder}: {k} does not read back as written")
 

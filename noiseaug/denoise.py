@@ -56,7 +56,7 @@ def denoise_files(model: nn.Module, source: str | Path, out: str | Path, *, devi
     else:
         raise NoiseaugFileNotFoundError(f"source not found: {source}")
     todo = plan_outputs(files, targets, overwrite=overwrite, resume=resume)
-    pending = [(path, target) for path, target, write in zip(files, targets, todo) if write]
+    pending = [(path, target) for path, target, write in zip(files, targets, todo, strict=True) if write]
     for path, target in tqdm(pending, desc="denoise", unit="image", disable=not progress):
         noisy = read_image(path).to(device)[None]
         write_png(target, model(noisy).clamp(0, 1)[0].cpu())

@@ -22,7 +22,7 @@ import os
 import tempfile
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import torch
 from safetensors import SafetensorError
@@ -43,11 +43,12 @@ RELEASED_PACKAGE = "noiseaug.weights"
 #: model_type -> class; filled by @register_model when noiseaug (its __init__ imports every model) is imported.
 _REGISTRY: dict[str, type[nn.Module]] = {}
 M = TypeVar("M", bound=nn.Module)
+P = TypeVar("P", bound="PretrainedMixin")
 
 
 def register_model(cls: type[M]) -> type[M]:
     """Class decorator: make ``cls`` loadable by its ``model_type`` (and give it ``from_config``)."""
-    _REGISTRY[cls.model_type] = cls
+    _REGISTRY[cast(Any, cls).model_type] = cls
     return cls
 
 
@@ -71,9 +72,10 @@ def save_pretrained(model: nn.Module, folder: str | Path, card: str | None = Non
     """Write ``model.safetensors``, ``config.json`` and, if given, the model card ``README.md``, each atomically
     (:func:`~noiseaug.atomic.atomic_write`)."""
     folder = Path(folder)
-    atomic_write_text(folder / CONFIG_NAME, json.dumps(model.config, indent=2) + "\n")
+    config = cast(dict[str, Any], model.config)  # every registered model's config property
+    atomic_write_text(folder / CONFIG_NAME, json.dumps(config, indent=2) + "\n")
     tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    metadata = {"format": "pt", "model_type": model.config["model_type"]}
+    metadata: dict[str, str] = {"format": "pt", "model_type": config["model_type"]}
     atomic_write(folder / WEIGHTS_NAME, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
     if card is not None:
         atomic_write_text(folder / CARD_NAME, card)
@@ -194,8 +196,8 @@ class PretrainedMixin:
     """``from_pretrained`` / ``save_pretrained`` / ``push_to_hub`` for registered models."""
 
     @classmethod
-    def from_pretrained(cls: type[M], name_or_path: str | Path, *, revision: str | None = None,
-                        cache_dir: str | Path | None = None, map_location: str | torch.device = "cpu") -> M:
+    def from_pretrained(cls: type[P], name_or_path: str | Path, *, revision: str | None = None,
+                        cache_dir: str | Path | None = None, map_location: str | torch.device = "cpu") -> P:
         """Load weights from a local folder, a released model name, or a Hub repo id."""
         model = load_pretrained(name_or_path, revision=revision, cache_dir=cache_dir, map_location=map_location)
         if not isinstance(model, cls):
@@ -203,7 +205,7 @@ class PretrainedMixin:
         return model
 
     def save_pretrained(self, folder: str | Path, card: str | None = None) -> Path:
-        return save_pretrained(self, folder, card)
+        return save_pretrained(cast(nn.Module, self), folder, card)
 
     def push_to_hub(self, repo_id: str, **kwargs: Any) -> str:
-        return push_to_hub(self, repo_id, **kwargs)
+        return push_to_hub(cast(nn.Module, self), repo_id, **kwargs)

@@ -69,9 +69,10 @@ def plan_outputs(sources: Sequence[str | Path], targets: Sequence[str | Path], *
     existing: list[bool] = []
     for target in map(Path, targets):
         entry = _entry(target)
-        source = protected.get(entry) or protected.get(target.resolve()) or inodes.get(_identity(target))  # type: ignore[arg-type]
-        if source is not None:
-            raise NoiseaugInputError(f"output {target} would overwrite the input {source}; write to another file "
+        identity = _identity(target)
+        clash = protected.get(entry) or protected.get(target.resolve()) or (inodes.get(identity) if identity is not None else None)
+        if clash is not None:
+            raise NoiseaugInputError(f"output {target} would overwrite the input {clash}; write to another file "
                                      "or folder")
         if entry in seen:
             raise NoiseaugInputError(f"output {target} would be written twice; give each input its own output")
@@ -79,7 +80,7 @@ def plan_outputs(sources: Sequence[str | Path], targets: Sequence[str | Path], *
         if target.is_dir():
             raise NoiseaugInputError(f"output {target} is a folder, not a file; remove it or write elsewhere")
         existing.append(os.path.lexists(target))
-    found = [str(t) for t, e in zip(targets, existing) if e]
+    found = [str(t) for t, e in zip(targets, existing, strict=True) if e]
     if found and not (overwrite or resume):
         listed = ", ".join(found[:MAX_LISTED]) + (f" and {len(found) - MAX_LISTED} more" if len(found) > MAX_LISTED else "")
         raise NoiseaugInputError(f"{len(found)} output file(s) exist already: {listed}; pass --overwrite to replace "

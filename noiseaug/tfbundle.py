@@ -24,6 +24,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -103,10 +104,12 @@ def _varint(buf: bytes, pos: int, source: str, what: str) -> tuple[int, int]:
 
 def _proto_fields(buf: bytes, source: str, what: str) -> list[tuple[int, int, int | bytes]]:
     """A protobuf message's ``(field number, wire type, value)`` list (varint, fixed64, bytes, fixed32)."""
-    out, pos = [], 0
+    out: list[tuple[int, int, int | bytes]] = []
+    pos = 0
     while pos < len(buf):
         tag, pos = _varint(buf, pos, source, what)
         number, wire = tag >> 3, tag & 7
+        value: int | bytes
         if wire == 0:
             value, pos = _varint(buf, pos, source, what)
         elif wire == 1:
@@ -126,6 +129,16 @@ def _proto_fields(buf: bytes, source: str, what: str) -> list[tuple[int, int, in
             raise CheckpointError(f"{source}: malformed {what} (wire type {wire})")
         out.append((number, wire, value))
     return out
+
+
+def _num(value: int | bytes) -> int:
+    """A varint or fixed-size field's value (the caller checked the wire type: 0, 1 or 5)."""
+    return cast(int, value)
+
+
+def _buf(value: int | bytes) -> bytes:
+    """A length-delimited field's value (the caller checked the wire type: 2)."""
+    return cast(bytes, value)
 
 
 def _signed64(v: int) -> int:
@@ -154,7 +167,8 @@ def _parse_shape(buf: bytes, source: str, name: str) -> tuple[int, ...]:
     dims = []
     for number, wire, value in _proto_fields(buf, source, f"the shape of {name!r}"):
         if number == 2 and wire == 2:
-            size = next((_signed64(v) for n, w, v in _proto_fields(value, source, "a dimension") if n == 1 and w == 0), 0)
+            size = next((_signed64(_num(v)) for n, w, v in _proto_fields(_buf(value), source, "a dimension")
+                         if n == 1 and w == 0), 0)
             dims.append(size)
         elif number == 3 and wire == 0 and value:
             raise CheckpointError(f"{source}: tensor {name!r} has an unknown rank")
@@ -164,20 +178,22 @@ def _parse_shape(buf: bytes, source: str, name: str) -> tuple[int, ...]:
 
 
 def _parse_entry(name: str, buf: bytes, source: str) -> BundleEntry:
-    dtype, shape, shard, offset, size, crc, sliced = 0, (), 0, 0, 0, None, False
+    dtype, shard, offset, size, sliced = 0, 0, 0, 0, False
+    shape: tuple[int, ...] = ()
+    crc: int | None = None
     for number, wire, value in _proto_fields(buf, source, f"the entry of {name!r}"):
         if number == 1 and wire == 0:
-            dtype = value
+            dtype = _num(value)
         elif number == 2 and wire == 2:
-            shape = _parse_shape(value, source, name)
+            shape = _parse_shape(_buf(value), source, name)
         elif number == 3 and wire == 0:
-            shard = value
+            shard = _num(value)
         elif number == 4 and wire == 0:
-            offset = _signed64(value)
+            offset = _signed64(_num(value))
         elif number == 5 and wire == 0:
-            size = _signed64(value)
+            size = _signed64(_num(value))
         elif number == 6 and wire == 5:
-            crc = value
+            crc = _num(value)
         elif number == 7:
             sliced = True
     return BundleEntry(name, dtype, shape, shard, offset, size, crc, sliced)
@@ -259,7 +275,7 @@ def read_index(prefix: str | Path) -> tuple[dict[str, int], dict[str, BundleEntr
         block = _read_block(data, offset, size, source, f"data block at byte {offset}")
         for key, value in _block_entries(block, source, f"data block at byte {offset}"):
             if key == b"":
-                fields = {n: v for n, w, v in _proto_fields(value, source, "the bundle header") if w == 0}
+                fields = {n: _num(v) for n, w, v in _proto_fields(value, source, "the bundle header") if w == 0}
                 header = {"num_shards": fields.get(1, 0), "endianness": fields.get(2, 0)}
                 continue
             try:

@@ -4,7 +4,9 @@ shapes is in test_flow_properties.py."""
 import pytest
 import torch
 
-from noiseaug.flows.layers import ActNorm, FlowCondition, Gain, InvConv1x1, SignalDependent, Squeeze
+from noiseaug.errors import NoiseaugInputError
+from noiseaug.flows.layers import ActNorm, AffineInjector, FlowCondition, Gain, InvConv1x1, SignalDependent, Squeeze
+from noiseaug.flows.official import OfficialSignalDependent
 
 C = 4
 
@@ -53,3 +55,17 @@ def test_squeeze_rejects_odd_sizes():
 def test_invconv_is_initialised_as_a_rotation():
     w = InvConv1x1(6, seed=0).weight()
     torch.testing.assert_close(w @ w.T, torch.eye(6), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("layer, cond, missing", [
+    (SignalDependent(), None, "clean"),
+    (Gain([100.0]), FlowCondition(iso=torch.tensor([100.0])), "iso_index"),
+    (Gain([100.0]), FlowCondition(iso_index=torch.tensor([0])), "iso"),
+    (AffineInjector(C, cond_channels=2, hidden=3), FlowCondition(clean=torch.rand(1, C, 2, 2)), "features"),
+    (OfficialSignalDependent(num_cameras=1, num_isos=1), FlowCondition(clean=torch.rand(1, C, 2, 2)), "iso"),
+])
+def test_a_conditional_layer_names_the_condition_field_it_lacks(layer, cond, missing):
+    x = torch.zeros(1, C, 2, 2)
+    for call in (lambda: layer(x, cond), lambda: layer.inverse(x, cond)):
+        with pytest.raises(NoiseaugInputError, match=f"FlowCondition.{missing}"):
+            call()

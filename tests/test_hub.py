@@ -5,13 +5,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from flow_helpers import trained_looking_flow
+from hub_helpers import build_hub_cache, run_offline
 
 from noiseaug import NoiseCondition
 from noiseaug.flows.noise_flow import NoiseFlow
 from noiseaug.hub import load_pretrained, push_to_hub, save_pretrained
-
-from flow_helpers import trained_looking_flow
-from hub_helpers import build_hub_cache, run_offline
 
 CAMERAS, ISOS = ["cam-a", "cam-b"], [100, 800]
 

@@ -120,7 +120,7 @@ def test_the_papers_encoder_sees_exactly_its_block_of_pixels():
     clean = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     moved = clean.clone()
     moved[0, :, 9, 18] += 0.5
-    for level, (a, b) in enumerate(zip(encoder(clean), encoder(moved)), start=1):
+    for level, (a, b) in enumerate(zip(encoder(clean), encoder(moved), strict=True), start=1):
         assert a.shape == (1, 4, 32 >> level, 32 >> level)
         changed = (a != b).any(1)[0].nonzero().tolist()
         assert changed in ([[9 >> level, 18 >> level]], [])  # only the block holding the pixel (or no ReLU pass)

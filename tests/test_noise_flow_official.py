@@ -7,6 +7,7 @@ import math
 
 import pytest
 import torch
+from flow_helpers import trained_looking_flow
 
 from noiseaug import NoiseCondition, NoiseFlowTransform
 from noiseaug.flows.noise_flow import NoiseFlow
@@ -17,8 +18,6 @@ from noiseaug.flows.official import (
     OfficialSignalDependent,
     ScalarGain,
 )
-
-from flow_helpers import trained_looking_flow
 
 CAMERAS = ["IP", "GP", "S6", "N6", "G4"]
 ISOS = [100, 400, 800, 1600, 3200]

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
+from tfbundle_helpers import write_bundle
 
 from noiseaug import DnCNN, NoiseCondition, NoiseFlow, NoiseFlowTransform
 from noiseaug.cli import main
@@ -26,8 +27,6 @@ from noiseaug.convert import (
     n2nflow_from_state_dict,
 )
 from noiseaug.tfbundle import read_checkpoint, read_index
-
-from tfbundle_helpers import write_bundle
 
 ROOT = Path(os.environ.get("NOISEAUG_OFFICIAL") or Path(__file__).resolve().parents[1] / ".." / "shared" / "official")
 NF_PREFIX = ROOT / "noiseflow-sidd" / "model.ckpt.best"
@@ -101,7 +100,7 @@ def test_reversed_coupling_networks_are_the_authors_sampling_wrapper(nf_dir):
     state = {k: v.clone() for k, v in flow.state_dict().items()}
     couplings = [2, 4, 6, 8, 11, 13, 15, 17]
     swapped = dict(state)
-    for a, b in zip(couplings, reversed(couplings)):
+    for a, b in zip(couplings, reversed(couplings), strict=True):
         for key in state:
             if key.startswith(f"layers.{a}.") and not key.endswith("rescale"):
                 swapped[key] = state[key.replace(f"layers.{a}.", f"layers.{b}.", 1)]

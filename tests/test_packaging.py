@@ -14,3 +14,19 @@ def test_every_subpackage_is_listed_in_pyproject():
     found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "noiseaug").rglob("__init__.py")}
     assert found - listed == set(), "add these packages to [tool.setuptools] packages in pyproject.toml"
     assert "noiseaug.weights" in listed and (ROOT / "weights" / "__init__.py").is_file()
+
+
+def test_the_version_is_pyprojects_read_from_the_package_metadata():
+    import importlib.metadata
+
+    import noiseaug
+
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert noiseaug.__version__ == importlib.metadata.version("noiseaug") == declared
+    assert not any(line.startswith("__version__ = \"") for line in (ROOT / "noiseaug" / "__init__.py").read_text().splitlines())
+
+
+def test_the_py_typed_marker_ships_with_the_package():
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert "py.typed" in setuptools["package-data"]["noiseaug"]
+    assert (ROOT / "noiseaug" / "py.typed").is_file()

@@ -2,10 +2,9 @@
 
 import numpy as np
 import pytest
+from tfbundle_helpers import write_bundle
 
 from noiseaug.tfbundle import CheckpointError, crc32c, mask_crc, read_checkpoint, read_index, unmask_crc
-
-from tfbundle_helpers import write_bundle
 
 TENSORS = {"a/weights": np.arange(24, dtype=np.float32).reshape(2, 3, 4) / 7, "a/bias": np.float32(0.5),
            "b/double": np.linspace(-1, 1, 5), "step": np.array(7, np.int64), "z/ints": np.arange(3, dtype=np.int32)}

@@ -5,8 +5,8 @@ import torch
 import torch.nn.functional as F
 
 from noiseaug import NAFlowTransform, NoiseFlowTransform
-from noiseaug.flows.tiling import decode_in_tiles, decode_within_budget, tile_side
 from noiseaug.demo import sample_pairs
+from noiseaug.flows.tiling import decode_in_tiles, decode_within_budget, tile_side
 
 
 def _pixelwise(z, clean, rows):

@@ -50,7 +50,7 @@ def pack_bayer(mosaic: Tensor, pattern: str = "RGGB") -> Tensor:
     ``pattern`` is validated and kept by the caller as metadata; the channel order is by CFA
     position, so packing itself does not depend on it.
 
-    Example:
+    Examples:
         >>> m = torch.arange(16.0).view(1, 1, 4, 4)
         >>> pack_bayer(m, "RGGB")[0, :, 0, 0].tolist()
         [0.0, 1.0, 4.0, 5.0]
@@ -82,7 +82,7 @@ def per_sample_patterns(pattern: str | Sequence[str], batch: int, name: str = "p
     return patterns
 
 
-def _by_pattern(x: Tensor, pattern: str | Sequence[str], out_channels: int, scale: int, fn) -> Tensor:
+def _by_pattern(x: Tensor, pattern: str | Sequence[str], out_channels: int, scale: float, fn) -> Tensor:
     """Apply ``fn(rows, pattern)`` to the rows of ``x`` sharing each pattern; output spatial size scaled by ``scale``."""
     patterns = per_sample_patterns(pattern, x.shape[0])
     if len(set(patterns)) == 1:
@@ -96,7 +96,7 @@ def _by_pattern(x: Tensor, pattern: str | Sequence[str], out_channels: int, scal
 
 
 def _mosaic_one(x: Tensor, pattern: str) -> Tensor:
-    return torch.stack([x[:, c, i::2, j::2] for c, (i, j) in zip(channel_colours(pattern), _POSITIONS)], dim=1)
+    return torch.stack([x[:, c, i::2, j::2] for c, (i, j) in zip(channel_colours(pattern), _POSITIONS, strict=True)], dim=1)
 
 
 def mosaic_rgb(rgb: Tensor, pattern: str | Sequence[str] = "RGGB") -> Tensor:

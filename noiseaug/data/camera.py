@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 from torch import Tensor, nn
@@ -57,7 +58,7 @@ class CameraDraw:
 
     @property
     def isos(self) -> tuple[int, ...]:
-        return tuple(int(v) for v in self.cond.iso.tolist())
+        return tuple(int(v) for v in cast(Tensor, self.cond.iso).tolist())  # a draw always has its ISOs
 
     def clean_srgb(self) -> Tensor:
         """The clean raw rendered by the ISP, ``(B, 3, H, W)``."""
@@ -105,6 +106,15 @@ class SimulatedCamera(nn.Module):
     (index into :attr:`cameras`) and ``iso``; build one from names with :meth:`condition`.
     Randomness comes only from the ``generator`` arguments (bit-identical for a seed and device).
     """
+
+    beta1_table: Tensor
+    read_std_table: Tensor
+    row_ratio: Tensor
+    fpn_ratio: Tensor
+    dn_range: Tensor
+    black_floor: Tensor
+    iso_values: Tensor
+    fpn_tiles: Tensor
 
     def __init__(self, sensors: Sequence[SensorSpec] = SIM_SENSORS, isos: Sequence[int] = SIM_ISOS, *,
                  row_noise: bool = True, fixed_pattern: bool = True, clip: bool = True, quantize: bool = True) -> None:

@@ -21,7 +21,7 @@ _ADJACENT = torch.tensor([[1, 2], [0, 3], [0, 3], [1, 2]])
 def neighbour_subsample(images: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
     """``(g1(y), g2(y))`` of a ``(B, C, H, W)`` batch with even H and W, each ``(B, C, H/2, W/2)``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> y = torch.arange(16.0).view(1, 1, 4, 4)
         >>> a, b = neighbour_subsample(y, torch.Generator().manual_seed(0))

@@ -12,7 +12,15 @@ from torch.utils.data import Dataset
 
 from ..errors import NoiseaugFileNotFoundError, NoiseaugInputError
 from ..imageio import IMAGE_SUFFIXES, read_image
-from .names import PairMeta, parse_cc15, parse_polyu, parse_polyu_full, parse_sidd_dev, parse_sidd_train, parse_stem_only
+from .names import (
+    PairMeta,
+    parse_cc15,
+    parse_polyu,
+    parse_polyu_full,
+    parse_sidd_dev,
+    parse_sidd_train,
+    parse_stem_only,
+)
 from .root import data_folder
 
 
@@ -37,7 +45,7 @@ class PairedImageFolder(Dataset):
     metadata with ``None`` for unknowns. Pairs are sorted by name; a noisy file without its clean
     partner is an error.
 
-    Example:
+    Examples:
         >>> ds = PairedImageFolder.nam_cc15()  # doctest: +SKIP
         >>> len(ds), ds.pairs[0].camera, ds.pairs[0].iso  # doctest: +SKIP
         (15, '5dmark3', 3200)

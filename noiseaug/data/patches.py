@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Sequence, Sized
+from typing import Any, cast
 
 import torch
 from torch import Tensor
@@ -62,7 +62,7 @@ class RandomPatches(Dataset):
         self.epoch = epoch
 
     def __len__(self) -> int:
-        return len(self.dataset) * self.per_image
+        return len(cast(Sized, self.dataset)) * self.per_image
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         item = dict(self.dataset[index // self.per_image])
@@ -71,5 +71,5 @@ class RandomPatches(Dataset):
             raise KeyError(f"dataset items lack {missing}; they have {sorted(item)}")
         g = torch.Generator().manual_seed(self.seed * 1_000_003 ** 2 + self.epoch * 1_000_003 + index)
         patches = random_patch([item[k] for k in self.keys], self.size, g, flips=self.flips, rot90=self.rot90)
-        item.update(zip(self.keys, patches))
+        item.update(zip(self.keys, patches, strict=True))
         return item

@@ -65,10 +65,10 @@ class SensorSpec:
         return self.white_level - self.black_level
 
     def _calibrated(self, iso: float) -> tuple[float, float]:
-        for level, beta1, beta2 in self.nlf:
+        for level, beta1, beta2 in self.nlf or ():
             if abs(level - iso) < 0.5:
                 return beta1, beta2
-        raise NoiseaugInputError(f"{self.name}: no calibrated noise level at ISO {iso}; it has ISO {[r[0] for r in self.nlf]}")
+        raise NoiseaugInputError(f"{self.name}: no calibrated noise level at ISO {iso}; it has ISO {[r[0] for r in self.nlf or ()]}")
 
     def beta1(self, iso: float) -> float:
         """Shot-noise variance slope at ``iso`` (gain proportional to ISO, or the calibrated ``nlf``)."""
@@ -119,7 +119,7 @@ def _power_law(points: list[tuple[float, float]], iso: float) -> float:
     """Least squares of ``ln v = a + k ln(iso)`` through ``points`` (iso, v), evaluated at ``iso``."""
     xs, ys = [math.log(i) for i, _ in points], [math.log(v) for _, v in points]
     mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-    k = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+    k = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
     return math.exp(my + k * (math.log(iso) - mx))
 
 

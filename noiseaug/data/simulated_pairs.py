@@ -41,7 +41,7 @@ class SimulatedRawPairs:
         balanced: cycle through every (camera, ISO) combination in order instead of drawing them
             (use for evaluation sets, so that each combination is equally represented).
 
-    Example:
+    Examples:
         >>> import torch
         >>> images = [torch.randint(0, 256, (3, 80, 96), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))]
         >>> source = SimulatedRawPairs(images, SimulatedCamera(), patch_size=8, batch_size=4, seed=1)

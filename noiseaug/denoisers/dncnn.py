@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from torch import Tensor, nn
 
@@ -25,7 +25,7 @@ class DnCNN(nn.Module, PretrainedMixin):
 
     The paper's DnCNN-S is ``depth=17, width=64``; Noise2NoiseFlow uses ``depth=9, width=64``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> net = DnCNN(channels=4, depth=9)
         >>> net(torch.rand(2, 4, 32, 32)).shape
@@ -61,8 +61,8 @@ class DnCNN(nn.Module, PretrainedMixin):
         last convolution starts at zero, so a residual DnCNN starts as the identity.
 
         With an orthogonal last layer the initial residual is of order 1 (an MSE near 0.75 on images in
-        [0, 1]); Adam then drives the output to zero and, on AWGN with sigma = 25/255, training stayed at
-        the noisy input's error for hundreds of steps. Zero-initialised, it learns from the first steps.
+        [0, 1]), which Adam must first drive to zero (docs/results.md); zero-initialised, the network starts
+        from the noisy input's error.
         """
         for module in self.modules():
             if isinstance(module, nn.Conv2d):
@@ -71,7 +71,7 @@ class DnCNN(nn.Module, PretrainedMixin):
                     nn.init.zeros_(module.bias)
             elif isinstance(module, nn.BatchNorm2d):
                 module.reset_parameters()
-        nn.init.zeros_(self.body[-1].weight)
+        nn.init.zeros_(cast(nn.Conv2d, self.body[-1]).weight)
 
     @property
     def config(self) -> dict[str, Any]:

@@ -28,6 +28,10 @@ NOISE_TEXT = {
           "(`PoissonGaussianNoiseTransform()`)",
     "naflow": "NAFlow noise from the released `naflow-srgb`, one of its DSLR and smartphone camera configurations "
               "drawn uniformly per crop (`NAFlowTransform.from_pretrained(\"naflow-srgb\")`)",
+    "naflow-phone": "NAFlow noise from the released `naflow-srgb` restricted to its three smartphone configurations "
+                    "(the SIDD phones and ISOs of `real-srgb/sidd-train`: Nexus 6 at ISO 3200, Samsung S6 at ISO 100 "
+                    "and 800), one drawn uniformly per crop (`NAFlowTransform.from_pretrained(\"naflow-srgb\", "
+                    "configurations=PHONE_CONFIGURATIONS)`)",
     "noiseflow-isp": "Noise Flow noise from the released `noiseflow-simcam` in raw (random simulated camera and "
                      "ISO), through the simulated ISP (`RawRouteTransform`)",
     "real": "none synthesized: the real noisy/clean pairs of the PolyU + CC15 training split (95 pairs)",

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
@@ -47,8 +47,17 @@ from .._validation import as_batch, check_generator, check_int, check_temperatur
 from ..errors import NoiseaugInputError, NoiseaugTypeError
 from ..hub import PretrainedMixin, register_model
 from ..noise.base import LOG_2PI, standard_normal_like
-from .layers import (ActNorm, FlowCondition, FlowLayer, FlowStep, Squeeze, depth_to_space, run_forward, run_inverse,
-                     space_to_depth)
+from .layers import (
+    ActNorm,
+    FlowCondition,
+    FlowLayer,
+    FlowStep,
+    Squeeze,
+    depth_to_space,
+    run_forward,
+    run_inverse,
+    space_to_depth,
+)
 
 #: Levels of 8-bit data and the dequantisation bin width on the [0, 1] scale.
 BINS = 256
@@ -57,7 +66,7 @@ BINS = 256
 def dequantize(images: Tensor, generator: torch.Generator | None = None) -> Tensor:
     """Uniform dequantisation of 8-bit images on the [0, 1] scale: ``(round(255 x) + u) / 256``, ``u ~ U(0, 1)``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> y = dequantize(torch.tensor([0.0, 1.0]).view(1, 1, 1, 2), torch.Generator().manual_seed(0))
         >>> bool((y >= 0).all() and (y < 1).all()), bool(y[..., 1] >= 255 / 256)
@@ -83,7 +92,7 @@ class GaussianSplit(FlowLayer):
         self.keep = channels // 2
         self.net = nn.Conv2d(self.keep, 2 * (channels - self.keep), 3, padding=1)
         nn.init.zeros_(self.net.weight)
-        nn.init.zeros_(self.net.bias)
+        nn.init.zeros_(self.net.bias)  # type: ignore[arg-type]  # Conv2d's bias is a Parameter here (bias=True)
 
     def _mean_log_std(self, h: Tensor) -> tuple[Tensor, Tensor]:
         mean, log_std = self.net(h).chunk(2, dim=1)
@@ -114,7 +123,7 @@ class Glow(nn.Module, PretrainedMixin):
 
     Glow's CIFAR-10 model is ``levels=3, depth=32, hidden=512``; the defaults are a CPU-sized prior.
 
-    Example:
+    Examples:
         >>> import torch
         >>> glow = Glow(levels=2, depth=2, hidden=16, image_size=8)
         >>> x = torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(0))
@@ -149,7 +158,7 @@ class Glow(nn.Module, PretrainedMixin):
             layers.append(ActNorm(width) if last else GaussianSplit(width))
             self.scales.append(nn.ModuleList(layers))
             if not last:
-                width = layers[-1].keep
+                width = cast(GaussianSplit, layers[-1]).keep
 
     @property
     def config(self) -> dict[str, Any]:
@@ -174,11 +183,12 @@ class Glow(nn.Module, PretrainedMixin):
         self._check_size(x, "x")
         h, logdet = x - 0.5, x.new_zeros(x.shape[0])
         factored = []
-        for level, layers in enumerate(self.scales):
+        for level, module in enumerate(self.scales):
+            layers = cast(nn.ModuleList, module)
             h, ld = run_forward(layers, h, None)
             logdet = logdet + ld
             if level < self.levels - 1:
-                keep = layers[-1].keep
+                keep = cast(GaussianSplit, layers[-1]).keep
                 factored.append(h[:, keep:])
                 h = h[:, :keep]
         for eps in reversed(factored):
@@ -190,13 +200,13 @@ class Glow(nn.Module, PretrainedMixin):
         self._check_size(y, "y")
         h, factored = space_to_depth(y), []
         for layers in self.scales[:-1]:
-            keep = layers[-1].keep
+            keep = cast(GaussianSplit, cast(nn.ModuleList, layers)[-1]).keep
             factored.append(h[:, keep:])
             h = space_to_depth(h[:, :keep])
         for level in reversed(range(self.levels)):
             if level < self.levels - 1:
                 h = torch.cat([h, factored[level]], 1)
-            h = run_inverse(self.scales[level], h, None)
+            h = run_inverse(cast(nn.ModuleList, self.scales[level]), h, None)
         return h + 0.5
 
     def _log_prob(self, x: Tensor) -> Tensor:

@@ -14,6 +14,7 @@ import contextlib
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -48,6 +49,14 @@ class FlowCondition:
         return FlowCondition(clean=clean, iso=pick(self.iso), iso_index=pick(self.iso_index), camera=pick(self.camera))
 
 
+def needed(cond: FlowCondition | None, name: str) -> Tensor:
+    """``cond.<name>``, which the calling layer needs; a :class:`NoiseaugInputError` names it when it is missing."""
+    value = None if cond is None else getattr(cond, name)
+    if value is None:
+        raise NoiseaugInputError(f"this flow layer needs FlowCondition.{name}, got none")
+    return value
+
+
 class FlowLayer(nn.Module):
     """Base of the invertible layers (documents the contract; no behaviour)."""
 
@@ -69,6 +78,8 @@ class ActNorm(FlowLayer):
     zero mean and unit variance per channel (Kingma & Dhariwal 2018). ``initialized`` is a buffer,
     so loaded weights are not re-initialised.
     """
+
+    initialized: Tensor
 
     def __init__(self, channels: int) -> None:
         super().__init__()
@@ -101,6 +112,10 @@ class InvConv1x1(FlowLayer):
     ``P`` is a fixed permutation, ``L`` unit lower-triangular, ``U`` strictly upper-triangular;
     ``log |det W| = sum(log_s)``. Initialised from a random rotation (seeded by ``seed``).
     """
+
+    permutation: Tensor
+    sign_s: Tensor
+    lower_mask: Tensor
 
     def __init__(self, channels: int, seed: int = 0) -> None:
         super().__init__()
@@ -185,7 +200,7 @@ def small_cnn(in_channels: int, out_channels: int, hidden: int) -> nn.Sequential
     """3x3 conv -> ReLU -> 1x1 conv -> ReLU -> zero-initialised 3x3 conv (the coupling network)."""
     last = nn.Conv2d(hidden, out_channels, 3, padding=1)
     nn.init.zeros_(last.weight)
-    nn.init.zeros_(last.bias)
+    nn.init.zeros_(last.bias)  # type: ignore[arg-type]  # Conv2d's bias is a Parameter here (bias=True)
     return nn.Sequential(nn.Conv2d(in_channels, hidden, 3, padding=1), nn.ReLU(),
                          nn.Conv2d(hidden, hidden, 1), nn.ReLU(), last)
 
@@ -206,7 +221,7 @@ class AffineCoupling(FlowLayer):
         self.net = small_cnn(self.split + cond_channels, 2 * (channels - self.split), hidden)
 
     def _scale_shift(self, xa: Tensor, cond: FlowCondition | None) -> tuple[Tensor, Tensor]:
-        h = xa if not self.cond_channels else torch.cat([xa, cond.features], 1)
+        h = xa if not self.cond_channels else torch.cat([xa, needed(cond, "features")], 1)
         raw, shift = self.net(h).chunk(2, dim=1)
         return _scale(raw, self.scale_floor), shift
 
@@ -231,8 +246,8 @@ class AffineInjector(FlowLayer):
         self.scale_floor = _check_floor(scale_floor)
         self.net = small_cnn(cond_channels, 2 * channels, hidden)
 
-    def _scale_shift(self, cond: FlowCondition) -> tuple[Tensor, Tensor]:
-        raw, shift = self.net(cond.features).chunk(2, dim=1)
+    def _scale_shift(self, cond: FlowCondition | None) -> tuple[Tensor, Tensor]:
+        raw, shift = self.net(needed(cond, "features")).chunk(2, dim=1)
         return _scale(raw, self.scale_floor), shift
 
     def forward(self, x: Tensor, cond: FlowCondition | None = None) -> tuple[Tensor, Tensor]:
@@ -284,17 +299,18 @@ class SignalDependent(FlowLayer):
         self.log_beta1 = nn.Parameter(torch.full((num_cameras, num_isos), math.log(1e-4)))
         self.log_beta2 = nn.Parameter(torch.zeros(num_cameras, num_isos))
 
-    def betas(self, cond: FlowCondition) -> tuple[Tensor, Tensor]:
+    def betas(self, cond: FlowCondition | None) -> tuple[Tensor, Tensor]:
         """Per-sample ``(beta1, beta2)``, ``(B,)`` each."""
-        batch, device = cond.clean.shape[0], cond.clean.device
+        clean = needed(cond, "clean")
+        batch, device = clean.shape[0], clean.device
         zeros = torch.zeros(batch, dtype=torch.long, device=device)
-        camera = cond.camera if cond.camera is not None else zeros
-        iso = cond.iso_index if cond.iso_index is not None else zeros
+        camera = cond.camera if cond is not None and cond.camera is not None else zeros
+        iso = cond.iso_index if cond is not None and cond.iso_index is not None else zeros
         return self.log_beta1[camera, iso].exp(), self.log_beta2[camera, iso].exp()
 
-    def scale(self, cond: FlowCondition) -> Tensor:
+    def scale(self, cond: FlowCondition | None) -> Tensor:
         beta1, beta2 = self.betas(cond)
-        return (beta1.view(-1, 1, 1, 1) * cond.clean.clamp(min=0) + beta2.view(-1, 1, 1, 1)).sqrt()
+        return (beta1.view(-1, 1, 1, 1) * needed(cond, "clean").clamp(min=0) + beta2.view(-1, 1, 1, 1)).sqrt()
 
     def forward(self, x: Tensor, cond: FlowCondition | None = None) -> tuple[Tensor, Tensor]:
         s = self.scale(cond).to(x.dtype)
@@ -317,9 +333,10 @@ class Gain(FlowLayer):
         self.log_psi = nn.Parameter(torch.zeros(num_cameras))
         self.log_u = nn.Parameter(-torch.tensor(iso_levels, dtype=torch.float32).log())
 
-    def gamma(self, cond: FlowCondition) -> Tensor:
-        camera = cond.camera if cond.camera is not None else torch.zeros_like(cond.iso_index)
-        log_gamma = self.log_psi[camera] + self.log_u[cond.iso_index] + cond.iso.to(self.log_u.dtype).log()
+    def gamma(self, cond: FlowCondition | None) -> Tensor:
+        iso_index = needed(cond, "iso_index")
+        camera = cond.camera if cond is not None and cond.camera is not None else torch.zeros_like(iso_index)
+        log_gamma = self.log_psi[camera] + self.log_u[iso_index] + needed(cond, "iso").to(self.log_u.dtype).log()
         return log_gamma.exp().view(-1, 1, 1, 1)
 
     def forward(self, x: Tensor, cond: FlowCondition | None = None) -> tuple[Tensor, Tensor]:
@@ -357,5 +374,5 @@ def run_forward(layers: nn.ModuleList, x: Tensor, cond: FlowCondition | None) ->
 def run_inverse(layers: nn.ModuleList, y: Tensor, cond: FlowCondition | None) -> Tensor:
     """Apply layers' inverses in reverse order (latent -> data)."""
     for layer in reversed(layers):
-        y = layer.inverse(y, cond)
+        y = cast(FlowLayer, layer).inverse(y, cond)
     return y

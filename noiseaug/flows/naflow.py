@@ -28,21 +28,41 @@ paper, a latent Gaussian fitted to the reference's own latent (:meth:`NAFlow.fit
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .._sizes import crop_to_multiple
-from .._validation import (as_batch, check_condition, check_generator, check_indices, check_int, check_names,
-                           check_nonnegative, check_same_shape, check_temperature, require, unbatch)
+from .._validation import (
+    as_batch,
+    check_condition,
+    check_generator,
+    check_indices,
+    check_int,
+    check_names,
+    check_nonnegative,
+    check_same_shape,
+    check_temperature,
+    require,
+    unbatch,
+)
 from ..conditioning import NoiseCondition
 from ..errors import NoiseaugInputError
 from ..hub import PretrainedMixin, register_model
 from ..noise.base import LOG_2PI, NoiseModel, standard_normal_like
-from .layers import (ActNorm, AffineCoupling, AffineInjector, FlowCondition, InvConv1x1, Squeeze, cached_inverses,
-                     run_forward, run_inverse)
+from .layers import (
+    ActNorm,
+    AffineCoupling,
+    AffineInjector,
+    FlowCondition,
+    InvConv1x1,
+    Squeeze,
+    cached_inverses,
+    run_forward,
+    run_inverse,
+)
 from .tiling import DEFAULT_MAX_PIXELS, decode_within_budget
 
 SRGB_CHANNELS = 3
@@ -117,12 +137,11 @@ class NAFlow(NoiseModel, PretrainedMixin):
             :class:`ConditionEncoder`, the only one before this option existed).
 
     Memory: sampling decodes in tiles when the batch holds more than ``max_pixels`` pixels (an attribute,
-    default 4 Mpx; :mod:`~noiseaug.flows.tiling`), each with ``tile_overlap`` = 48 pixels of context. On the
-    released ``naflow-srgb`` that changes a Kodak image's noise by at most 0.005/255 against whole-image
-    decoding (0.14/255 with 32 pixels, 12.8/255 with none; ``benchmarks/tile_overlap.py``). Likelihoods are
-    never tiled.
+    default 4 Mpx; :mod:`~noiseaug.flows.tiling`), each with ``tile_overlap`` = 48 pixels of context (how far the
+    tiles then differ from whole-image decoding: ``benchmarks/tile_overlap.py``, docs/results.md). Likelihoods
+    are never tiled.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from noiseaug import NoiseCondition
         >>> flow = NAFlow(configurations=["a-iso100", "b-iso3200"], hidden=8, features=4)
@@ -194,24 +213,25 @@ class NAFlow(NoiseModel, PretrainedMixin):
         if cond is None or cond.config is None:
             raise NoiseaugInputError("NAFlow needs cond=NoiseCondition(config=...) with one configuration index per image "
                                      "(or use sample_mixture / sample_noise_aware)")
-        config = cond.config.to(device)
+        given = cond.config
+        config = given.to(device)
         check_indices(config, len(self.configurations), f"cond.config must hold integer indices into {self.configurations}",
-                      lambda: f", got {cond.config.tolist()}")
+                      lambda: f", got {given.tolist()}")
         return config.long()
 
     def encode(self, noise: Tensor, clean: Tensor) -> tuple[Tensor, Tensor]:
         """Noise -> latent ``z`` ``(B, 3 * 4^L, H / 2^L, W / 2^L)`` and per-sample log |det|."""
         self._check_size(noise, "noise")
         z, logdet = run_forward(self.embedding, noise, None)
-        for layers, features in zip(self.scales, self.encoder(clean)):
-            z, ld = run_forward(layers, z, FlowCondition(features=features))
+        for layers, features in zip(self.scales, self.encoder(clean), strict=True):
+            z, ld = run_forward(cast(nn.ModuleList, layers), z, FlowCondition(features=features))
             logdet = logdet + ld
         return z, logdet
 
     def decode(self, z: Tensor, clean: Tensor) -> Tensor:
         """Latent -> noise, given the clean image."""
         self._check_size(clean, "clean")
-        for layers, features in reversed(list(zip(self.scales, self.encoder(clean)))):
+        for layers, features in reversed(list(zip(self.scales, self.encoder(clean), strict=True))):
             z = run_inverse(layers, z, FlowCondition(features=features))
         return run_inverse(self.embedding, z, None)
 

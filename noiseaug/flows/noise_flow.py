@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numbers
 from dataclasses import replace
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import torch
 from torch import Tensor, nn
@@ -32,7 +32,7 @@ from ..conditioning import NoiseCondition
 from ..errors import NoiseaugInputError, NoiseaugTypeError
 from ..hub import PretrainedMixin, register_model
 from ..noise.base import LOG_2PI, NoiseModel, standard_normal_like
-from .layers import FlowCondition, FlowStep, Gain, SignalDependent, cached_inverses, run_forward, run_inverse
+from .layers import FlowCondition, FlowStep, Gain, SignalDependent, cached_inverses, needed, run_forward, run_inverse
 from .official import OfficialConv1x1, OfficialCoupling, OfficialSignalDependent, ScalarGain
 from .tiling import DEFAULT_MAX_PIXELS, decode_within_budget
 
@@ -58,22 +58,24 @@ class NoiseFlow(NoiseModel, PretrainedMixin):
         steps: unconditional steps in each of the two A blocks (the paper: 4).
         variant: ``"full"`` (S-Ax4-G-Ax4), ``"nlf"`` (S-G, a heteroscedastic Gaussian) or ``"official"`` (the
             authors' S-(conv, A)x4-G-(conv, A)x4, module docs; ``hidden`` defaults to their 4).
-        conv_layout, bn_affine, bn_eps, channel_order: ``"official"`` only (defaults: the TF checkpoint's).
-            ``conv_layout``: the 1x1 convolutions act on each pixel's channels as a ``"row"`` vector (TF) or a
-            ``"column"`` vector (Noise2NoiseFlow). ``bn_affine``, ``bn_eps``: the couplings' batch norm (TF: no
-            affine, 1e-4; Noise2NoiseFlow: affine, 1e-5). ``channel_order``: the packed CFA positions the weights
-            were trained on (default the authors' (0,0), (0,1), (1,1), (1,0)). Inputs and outputs stay in
-            noiseaug's order (0,0), (0,1), (1,0), (1,1); the model permutes the channels for its weights (volume
-            preserving: the likelihood is unchanged) and back.
+        conv_layout: ``"official"`` only (defaults of this and the next three: the TF checkpoint's): the 1x1
+            convolutions act on each pixel's channels as a ``"row"`` vector (TF) or a ``"column"`` vector
+            (Noise2NoiseFlow).
+        bn_affine: ``"official"`` only: whether the couplings' batch norm is affine (TF: no; Noise2NoiseFlow: yes).
+        bn_eps: ``"official"`` only: the couplings' batch-norm epsilon (TF: 1e-4; Noise2NoiseFlow: 1e-5).
+        channel_order: ``"official"`` only: the packed CFA positions the weights were trained on (default the
+            authors' (0,0), (0,1), (1,1), (1,0)). Inputs and outputs stay in noiseaug's order (0,0), (0,1),
+            (1,0), (1,1); the model permutes the channels for its weights (volume preserving: the likelihood is
+            unchanged) and back.
 
     Memory: sampling decodes in tiles when the batch holds more than ``max_pixels`` packed pixels (an
     attribute, default 4 Mpx; :mod:`~noiseaug.flows.tiling`), each with ``tile_overlap`` = 8 packed pixels of
-    context: the couplings reach about 6, so tiled and whole-image samples of the released
-    ``noiseflow-simcam`` agree to float32 rounding (2e-5/255; ``benchmarks/tile_overlap.py``). The S and G layers are pixel-independent.
+    context: the couplings reach about 6, so tiled and whole-image samples agree up to float32 rounding
+    (``benchmarks/tile_overlap.py``, docs/results.md). The S and G layers are pixel-independent.
     The official variant keeps 16 pixels of context, its eight couplings' whole reach (2 pixels each,
     counting the border effects of their padding), so its tiles equal whole-image decoding up to rounding.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from noiseaug import NoiseCondition
         >>> flow = NoiseFlow(cameras=["cam0", "cam1"], iso_levels=[100, 800])
@@ -88,6 +90,7 @@ class NoiseFlow(NoiseModel, PretrainedMixin):
     channels = (RAW_CHANNELS,)
     #: context (packed pixels) around each tile's core when sampling is tiled (class docs)
     tile_overlap = 8
+    iso_table: Tensor
 
     def __init__(self, cameras: list[str], iso_levels: list[float], hidden: int | None = None, steps: int = 4,
                  variant: Literal["full", "nlf", "official"] = "full", *, conv_layout: str | None = None,
@@ -109,7 +112,7 @@ class NoiseFlow(NoiseModel, PretrainedMixin):
         self.register_buffer("iso_table", torch.tensor(self.iso_levels, dtype=torch.float64), persistent=False)
         official = {"conv_layout": conv_layout, "bn_affine": bn_affine, "bn_eps": bn_eps, "channel_order": channel_order}
         if variant == "official":
-            self.official = _official_settings(official)
+            self.official: dict[str, Any] | None = _official_settings(official)
             self._build_official()
         else:
             given = sorted(k for k, v in official.items() if v is not None)
@@ -123,7 +126,7 @@ class NoiseFlow(NoiseModel, PretrainedMixin):
         self.max_pixels = DEFAULT_MAX_PIXELS
 
     def _build_official(self) -> None:
-        settings = self.official
+        settings = cast(dict[str, Any], self.official)  # set just before, for the official variant
         row = settings["conv_layout"] == "row"
 
         def block(offset: int) -> list[nn.Module]:
@@ -165,26 +168,27 @@ class NoiseFlow(NoiseModel, PretrainedMixin):
         match = (iso[:, None] - self.iso_table.to(clean.device)[None]).abs() < 0.5
 
         def unknown_iso() -> str:
-            unknown = sorted({float(v) for v, ok in zip(iso.tolist(), match.any(1).tolist()) if not ok})
+            unknown = sorted({float(v) for v, ok in zip(iso.tolist(), match.any(1).tolist(), strict=True) if not ok})
             return f"unknown ISO {unknown}; this model knows ISO {self.iso_levels}"
 
         require(match.any(1).all(), f"cond.iso holds an unknown ISO; this model knows ISO {self.iso_levels}",
                 sync_message=unknown_iso)
-        camera = cond.camera.to(clean.device)
+        given_camera = cond.camera
+        camera = given_camera.to(clean.device)
         check_indices(camera, len(self.cameras), f"cond.camera must hold integer indices into {self.cameras}",
-                      lambda: f", got {cond.camera.tolist()}")
+                      lambda: f", got {given_camera.tolist()}")
         return FlowCondition(clean=clean, iso=iso.to(clean.dtype), iso_index=match.long().argmax(1), camera=camera.long())
 
     def encode(self, noise: Tensor, fc: FlowCondition) -> tuple[Tensor, Tensor]:
         """Noise -> latent ``z`` and per-sample log |det| (noise and ``fc.clean`` in noiseaug's channel order)."""
         if self.official is not None and self._to_weights is not None:
-            noise, fc = noise[:, self._to_weights], replace(fc, clean=fc.clean[:, self._to_weights])
+            noise, fc = noise[:, self._to_weights], replace(fc, clean=needed(fc, "clean")[:, self._to_weights])
         return run_forward(self.layers, noise, fc)
 
     def decode(self, z: Tensor, fc: FlowCondition) -> Tensor:
         """Latent -> noise (in noiseaug's channel order, like ``fc.clean``)."""
         if self.official is not None and self._to_weights is not None:
-            fc = replace(fc, clean=fc.clean[:, self._to_weights])
+            fc = replace(fc, clean=needed(fc, "clean")[:, self._to_weights])
             return run_inverse(self.layers, z, fc)[:, self._from_weights]
         return run_inverse(self.layers, z, fc)
 
@@ -217,7 +221,7 @@ def _official_settings(given: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(settings["bn_affine"], bool):
         raise NoiseaugTypeError(f"bn_affine must be a bool, got {settings['bn_affine']!r}")
     eps = settings["bn_eps"]
-    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not 0 < eps < 1:
+    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not 0 < float(eps) < 1:
         raise NoiseaugInputError(f"bn_eps must be a number in (0, 1), got {eps!r}")
     order = settings["channel_order"]
     positions = [tuple(p) if isinstance(p, (list, tuple)) else p for p in order] \

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import NoiseaugInputError
-from .layers import FlowCondition, FlowLayer, InvConv1x1
+from .layers import FlowCondition, FlowLayer, InvConv1x1, needed
 
 #: the camera parameter table's rows: the exponents of beta1, beta2 and the gain
 _BETA1, _BETA2, _GAIN = 0, 1, 2
@@ -57,24 +57,25 @@ class OfficialSignalDependent(FlowLayer):
         self.cam_params = nn.Parameter(torch.zeros(3, num_cameras))
         self.gain_params = nn.Parameter(torch.zeros(num_isos))
 
-    def variance_factors(self, cond: FlowCondition) -> tuple[Tensor, Tensor]:
+    def variance_factors(self, cond: FlowCondition | None) -> tuple[Tensor, Tensor]:
         """Per-sample ``(beta1 / gain, beta2)``, ``(B,)`` each, with ``s(x)^2 = beta1 / gain * x + beta2``; in
         float64 (float32 on MPS, which has no float64)."""
-        batch, device = cond.clean.shape[0], cond.clean.device
+        clean = needed(cond, "clean")
+        batch, device = clean.shape[0], clean.device
         zeros = torch.zeros(batch, dtype=torch.long, device=device)
-        camera = cond.camera if cond.camera is not None else zeros
-        iso_index = cond.iso_index if cond.iso_index is not None else zeros
+        camera = cond.camera if cond is not None and cond.camera is not None else zeros
+        iso_index = cond.iso_index if cond is not None and cond.iso_index is not None else zeros
         wide = _wide_dtype(device)
         e = self.cam_params.to(wide)[:, camera].exp()                     # (3, B)
-        log_gain = self.gain_params.to(wide)[iso_index] * e[_GAIN] + cond.iso.to(wide).log()
+        log_gain = self.gain_params.to(wide)[iso_index] * e[_GAIN] + needed(cond, "iso").to(wide).log()
         beta1 = (self.beta1.to(wide) * e[_BETA1]).exp()
         beta2 = (self.beta2.to(wide) * e[_BETA2]).exp()
         return beta1 * (-log_gain).exp(), beta2
 
-    def scale(self, cond: FlowCondition, dtype: torch.dtype) -> Tensor:
+    def scale(self, cond: FlowCondition | None, dtype: torch.dtype) -> Tensor:
         a, b = self.variance_factors(cond)
         a, b = a.to(dtype).view(-1, 1, 1, 1), b.to(dtype).view(-1, 1, 1, 1)
-        return (a * cond.clean.to(dtype).clamp(min=0) + b).sqrt()
+        return (a * needed(cond, "clean").to(dtype).clamp(min=0) + b).sqrt()
 
     def forward(self, x: Tensor, cond: FlowCondition | None = None) -> tuple[Tensor, Tensor]:
         s = self.scale(cond, x.dtype)
@@ -129,6 +130,9 @@ class FrozenBatchNorm2d(nn.Module):
     the official weights were evaluated that way, and a per-batch normalisation would make each sample's
     likelihood depend on the rest of the batch."""
 
+    running_mean: Tensor
+    running_var: Tensor
+
     def __init__(self, channels: int, affine: bool, eps: float) -> None:
         super().__init__()
         self.affine, self.eps = bool(affine), float(eps)
@@ -172,7 +176,7 @@ class OfficialCoupling(FlowLayer):
         self.bn2 = FrozenBatchNorm2d(hidden, bn_affine, bn_eps)
         self.conv3 = nn.Conv2d(hidden + 1, out, 3)
         nn.init.zeros_(self.conv3.weight)
-        nn.init.zeros_(self.conv3.bias)
+        nn.init.zeros_(self.conv3.bias)  # type: ignore[arg-type]  # Conv2d's bias is a Parameter here (bias=True)
         self.logs = nn.Parameter(torch.zeros(out))
         self.rescale = nn.Parameter(torch.tensor(1e-4))
 

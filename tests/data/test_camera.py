@@ -61,7 +61,7 @@ def test_seeded_determinism_and_independent_captures():
     b = sim.capture(srgb, None, torch.Generator().manual_seed(7), captures=2)
     c = sim.capture(srgb, None, torch.Generator().manual_seed(8), captures=2)
     assert a.cameras == b.cameras and torch.equal(a.cond.iso, b.cond.iso)
-    for x, y in zip((a.clean_raw, *a.noisy_raw, a.noisy_srgb(1)), (b.clean_raw, *b.noisy_raw, b.noisy_srgb(1))):
+    for x, y in zip((a.clean_raw, *a.noisy_raw, a.noisy_srgb(1)), (b.clean_raw, *b.noisy_raw, b.noisy_srgb(1)), strict=True):
         assert torch.equal(x, y)
     assert not torch.equal(a.noisy_raw[0], c.noisy_raw[0])
     n1, n2 = (n - a.clean_raw for n in a.noisy_pair())

@@ -6,8 +6,16 @@ import pytest
 import torch
 from kornia.metrics import psnr
 
-from noiseaug.data.isp import (HIGHLIGHT_THRESHOLD, inverse_tone_curve, process, process_rgb, random_isp_params,
-                               tone_curve, unprocess, unprocess_rgb)
+from noiseaug.data.isp import (
+    HIGHLIGHT_THRESHOLD,
+    inverse_tone_curve,
+    process,
+    process_rgb,
+    random_isp_params,
+    tone_curve,
+    unprocess,
+    unprocess_rgb,
+)
 from noiseaug.imageio import read_image
 
 KODAK = Path("../shared/data/clean/kodak24")
