@@ -14,8 +14,8 @@ import statistics
 import torch
 
 from noiseaug import NAFlow
-from noiseaug.imageio import read_image
 from noiseaug.data.real_srgb import SOURCES, real_srgb_split
+from noiseaug.imageio import read_image
 
 
 def main() -> None:

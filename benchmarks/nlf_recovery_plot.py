@@ -62,11 +62,11 @@ def recovery_table(model: Path, images: str | Path | None, reference_batches: in
 
     from noiseaug.data.camera import SimulatedCamera
     from noiseaug.data.root import data_folder
+    from noiseaug.data.shots import HeteroscedasticShots, simcam_split
     from noiseaug.eval import fit_per_combo
     from noiseaug.flows.noise_flow import NoiseFlow
     from noiseaug.hub import load_pretrained
     from noiseaug.noise import HeteroscedasticGaussianNoise
-    from noiseaug.data.shots import HeteroscedasticShots, simcam_split
     from noiseaug.recipes.clean_free import effective_nlf
 
     camera = SimulatedCamera.pixel_independent()

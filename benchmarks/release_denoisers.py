@@ -16,8 +16,8 @@ import json
 from pathlib import Path
 
 from noiseaug.eval.release import denoiser_card, release_folder, release_labels
-from noiseaug.training import load_checkpoint
 from noiseaug.recipes.dncnn import NOISE_SOURCES
+from noiseaug.training import load_checkpoint
 
 
 def main() -> None:

@@ -81,8 +81,8 @@ def check_workers_differ_and_runs_repeat(dataset):
     first, again, other = (load_with_two_workers(dataset, seed) for seed in (0, 0, 1))
     assert not torch.equal(first[0], first[1]), "the two workers produced the same noise"
     assert not torch.equal(first[0], first[2]), "one worker repeated its noise"
-    assert all(torch.equal(a, b) for a, b in zip(first, again)), "same seed, different noise"
-    assert not any(torch.equal(a, b) for a, b in zip(first, other)), "another seed, same noise"
+    assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True)), "same seed, different noise"
+    assert not any(torch.equal(a, b) for a, b in zip(first, other, strict=True)), "another seed, same noise"
 
 
 def check_wrapping_is_validated(adapter, foreign, *, type_error=TypeError, p_message="probability"):

@@ -15,8 +15,13 @@ adapters = pytest.importorskip("noiseaug.transforms.albumentations", exc_type=Im
 A = pytest.importorskip("albumentations")
 AlbumentationsNoise = adapters.AlbumentationsNoise
 
-from adapter_helpers import PARAMETRIC, NoisedConstant, spied_flow_transform  # noqa: E402
-from adapter_helpers import check_workers_differ_and_runs_repeat, check_wrapping_is_validated  # noqa: E402
+from adapter_helpers import (  # noqa: E402  # noqa: E402
+    PARAMETRIC,
+    NoisedConstant,
+    check_workers_differ_and_runs_repeat,
+    check_wrapping_is_validated,
+    spied_flow_transform,
+)
 
 
 def image(dtype=np.uint8, shape=(16, 16, 3), seed=0):
@@ -72,8 +77,8 @@ def test_compose_seed_makes_runs_reproducible():
         return [pipeline(image=x)["image"] for _ in range(4)]
 
     first = run(7)
-    assert all(np.array_equal(a, b) for a, b in zip(first, run(7)))
-    assert not all(np.array_equal(a, b) for a, b in zip(first, run(8)))
+    assert all(np.array_equal(a, b) for a, b in zip(first, run(7), strict=True))
+    assert not all(np.array_equal(a, b) for a, b in zip(first, run(8), strict=True))
     assert not np.array_equal(first[0], first[1]), "successive calls must draw new noise"
 
 

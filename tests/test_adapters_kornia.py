@@ -3,6 +3,15 @@
 import kornia.augmentation as K
 import pytest
 import torch
+from adapter_helpers import (
+    PARAMETRIC,
+    NoisedConstant,
+    check_workers_differ_and_runs_repeat,
+    check_wrapping_is_validated,
+    clean_batch,
+    run_seeded,
+    spied_flow_transform,
+)
 
 from noiseaug.transforms import (
     GaussianNoiseTransform,
@@ -10,9 +19,6 @@ from noiseaug.transforms import (
     PoissonGaussianNoiseTransform,
 )
 from noiseaug.transforms.kornia import KorniaNoise
-
-from adapter_helpers import PARAMETRIC, NoisedConstant, clean_batch, run_seeded, spied_flow_transform
-from adapter_helpers import check_workers_differ_and_runs_repeat, check_wrapping_is_validated
 
 
 @pytest.mark.parametrize("name", [*PARAMETRIC, "noise-flow"])

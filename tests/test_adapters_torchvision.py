@@ -14,11 +14,17 @@ from noiseaug.transforms import (
 adapters = pytest.importorskip("noiseaug.transforms.torchvision", exc_type=ImportError)
 TorchvisionNoise = adapters.TorchvisionNoise
 PIL_Image = pytest.importorskip("PIL.Image")
+from adapter_helpers import (  # noqa: E402  # noqa: E402
+    PARAMETRIC,
+    NoisedConstant,
+    check_workers_differ_and_runs_repeat,
+    check_wrapping_is_validated,
+    clean_batch,
+    run_seeded,
+    spied_flow_transform,
+)
 from torchvision import tv_tensors  # noqa: E402
 from torchvision.transforms import v2  # noqa: E402
-
-from adapter_helpers import PARAMETRIC, NoisedConstant, clean_batch, run_seeded, spied_flow_transform  # noqa: E402
-from adapter_helpers import check_workers_differ_and_runs_repeat, check_wrapping_is_validated  # noqa: E402
 
 
 @pytest.mark.parametrize("name", [*PARAMETRIC, "noise-flow"])

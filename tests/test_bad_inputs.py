@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 import torch
+from flow_helpers import trained_looking
 
 from noiseaug import (
     DnCNN,
@@ -56,8 +57,6 @@ from noiseaug.synthesize import build_transform, synthesize_folder
 from noiseaug.transforms import DeviceNoise, NoisyPairs, worker_generator, worker_seed
 from noiseaug.transforms.kornia import KorniaNoise
 from noiseaug.transforms.raw_route import RawRouteTransform
-
-from flow_helpers import trained_looking
 
 CONFIGS, CAMERAS, ISOS = ["a-iso100", "b-iso3200"], ["cam-a", "cam-b"], [100, 800]
 NAN, INF = float("nan"), float("inf")

@@ -113,10 +113,10 @@ def test_clean_free_denoisers_measures_the_error_to_noise_ratio_per_iso(tmp_path
     import torch
 
     from noiseaug.data.camera import SimulatedCamera
+    from noiseaug.data.shots import simcam_split
     from noiseaug.denoisers import UNet
     from noiseaug.hub import save_pretrained
     from noiseaug.imageio import write_png
-    from noiseaug.data.shots import simcam_split
 
     bench = _load_benchmark("clean_free_denoisers")
     assert bench.gaussian_nll_excess(0.0) == 0.0

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from flow_helpers import trained_looking, trained_looking_flow
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from flow_helpers import trained_looking, trained_looking_flow
 from noiseaug import (
     GaussianNoiseTransform,
     HeteroscedasticNoiseTransform,
@@ -164,7 +164,7 @@ def test_ambient_mode_is_restored_and_explicit_mode_wins():
 
 @pytest.mark.parametrize("validate", ["async", "off"])
 def test_modes_give_the_same_noise(validate):
-    for (name, fast, shape), (_, default, _) in zip(every_transform(validate), every_transform("sync")):
+    for (name, fast, shape), (_, default, _) in zip(every_transform(validate), every_transform("sync"), strict=True):
         x = clean(shape)
         assert torch.equal(fast(x, generator=torch.Generator().manual_seed(3)),
                            default(x, generator=torch.Generator().manual_seed(3))), name

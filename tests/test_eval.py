@@ -8,6 +8,7 @@ import torch
 
 from noiseaug import NAFlow
 from noiseaug.data.camera import SimulatedCamera
+from noiseaug.data.real_srgb import real_srgb_split
 from noiseaug.denoisers import DnCNN
 from noiseaug.errors import NoiseaugFileNotFoundError
 from noiseaug.eval import (
@@ -54,7 +55,6 @@ from noiseaug.flows.noise_flow import NoiseFlow
 from noiseaug.hub import save_pretrained
 from noiseaug.imageio import read_image, write_png
 from noiseaug.noise import GaussianNoise, HeteroscedasticGaussianNoise
-from noiseaug.data.real_srgb import real_srgb_split
 
 
 def _gen(seed: int) -> torch.Generator:

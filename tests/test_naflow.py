@@ -8,8 +8,8 @@ from flow_helpers import trained_looking
 
 from noiseaug import NAFlow, NoiseCondition
 from noiseaug.hub import load_folder, save_pretrained
-from noiseaug.training.loop import TrainConfig, Trainer
 from noiseaug.objectives.naflow import NAFlowNLL, configuration_free_nll
+from noiseaug.training.loop import TrainConfig, Trainer
 
 CONFIGS = ["cam-a-iso100", "cam-a-iso3200", "cam-b-iso800"]
 

@@ -2,14 +2,13 @@
 
 import pytest
 import torch
+from flow_helpers import trained_looking_flow
 
 from noiseaug import NoiseCondition
 from noiseaug.data.bayer import pack_bayer, unpack_bayer
 from noiseaug.flows.noise_flow import NoiseFlow
 from noiseaug.hub import save_pretrained
 from noiseaug.transforms import NoiseFlowTransform
-
-from flow_helpers import trained_looking_flow
 
 CAMERAS, ISOS = ["cam-a", "cam-b", "cam-c"], [100, 400, 800, 3200]
 

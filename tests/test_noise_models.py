@@ -60,7 +60,7 @@ def test_poisson_gaussian_exact_nll_matches_brute_force_sum(gen, gain, read):
     noisy = model.sample(clean, generator=gen)
     noisy[0, 0, 0, 4] += 0.1  # an outlier well away from the mean
     expected = sum(_brute_force_poisson_gaussian_log_prob(float(y), float(x), gain, read)
-                   for y, x in zip(noisy.flatten(), clean.flatten()))
+                   for y, x in zip(noisy.flatten(), clean.flatten(), strict=True))
     assert model.log_prob(noisy, clean).item() == pytest.approx(expected, rel=1e-9, abs=1e-9)
 
 

@@ -41,7 +41,7 @@ def naflow():
 
 def _every_iso_and_camera(flow):
     """One row per (ISO, camera) the released Noise Flow knows."""
-    iso, camera = zip(*itertools.product(flow.iso_levels, range(len(flow.cameras))))
+    iso, camera = zip(*itertools.product(flow.iso_levels, range(len(flow.cameras))), strict=True)
     return NoiseCondition(iso=torch.tensor(iso), camera=torch.tensor(camera))
 
 

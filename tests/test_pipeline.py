@@ -19,7 +19,7 @@ def by_image(pairs, images):
     """``{item index: noisy}`` for (noisy, clean) batches, identifying each item by its clean image."""
     out = {}
     for noisy, clean in pairs:
-        for n, c in zip(noisy, clean):
+        for n, c in zip(noisy, clean, strict=True):
             index = next(i for i, image in enumerate(images) if torch.equal(image, c))
             out[index] = n
     return out

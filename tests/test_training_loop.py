@@ -56,7 +56,7 @@ def test_resumed_run_matches_uninterrupted_run_exactly(tmp_path, objective_class
     second = _trainer(tmp_path / "split", steps=40, objective_class=objective_class)
     assert second.resume() and second.state.step == 20
     second.fit()
-    for a, b in zip(full.objective.parameters(), second.objective.parameters()):
+    for a, b in zip(full.objective.parameters(), second.objective.parameters(), strict=True):
         assert torch.equal(a, b)
     assert second.optimizer.param_groups[0]["lr"] == pytest.approx(0.005)  # the step decay survived the resume
     assert [h["step"] for h in second.state.history] == [10, 20, 30, 40]

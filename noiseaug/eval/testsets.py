@@ -21,12 +21,12 @@ from .._seeds import mix_seeds
 from .._sizes import crop_to_multiple
 from ..data.camera import CameraDraw, SimulatedCamera
 from ..data.paired import ImagePair, PairedImageFolder
+from ..data.real_srgb import real_srgb_split
 from ..data.root import data_folder
+from ..data.shots import simcam_split
 from ..errors import NoiseaugFileNotFoundError
 from ..imageio import image_files, read_image
 from ..noise import GaussianNoise
-from ..data.real_srgb import real_srgb_split
-from ..data.shots import simcam_split
 
 Pair = tuple[str, Tensor, Tensor]
 Pairs = list[Pair]
