@@ -20,5 +20,8 @@ def _importable(module: str) -> bool:
     return True
 
 
-collect_ignore = [f"noiseaug/transforms/{name}.py" for name in ("albumentations", "torchvision")
-                  if not _importable(f"noiseaug.transforms.{name}")]
+collect_ignore = [
+    f"noiseaug/transforms/{name}.py"
+    for name in ("albumentations", "torchvision")
+    if not _importable(f"noiseaug.transforms.{name}")
+]

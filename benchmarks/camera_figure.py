@@ -52,10 +52,17 @@ def main() -> None:
             noise = (noisy - clean) * AMPLIFY + 0.5
             rows.append((f"{name} ISO {iso}\n{draw.patterns[0]}", [clean, raw_view, noisy, noise.clamp(0, 1)]))
             beta1, beta2 = camera.nlf(draw.cond)
-            records.append({"camera": name, "iso": iso, "pattern": draw.patterns[0], "beta1": float(beta1),
-                            "beta2": float(beta2),
-                            "raw_noise_std": float((draw.noisy_raw[0] - draw.clean_raw).std()),
-                            "srgb_rmse_255": float((noisy - clean).square().mean().sqrt() * 255)})
+            records.append(
+                {
+                    "camera": name,
+                    "iso": iso,
+                    "pattern": draw.patterns[0],
+                    "beta1": float(beta1),
+                    "beta2": float(beta2),
+                    "raw_noise_std": float((draw.noisy_raw[0] - draw.clean_raw).std()),
+                    "srgb_rmse_255": float((noisy - clean).square().mean().sqrt() * 255),
+                }
+            )
             assert torch.equal(process(draw.clean_raw, draw.isp), clean)
 
     plt = pyplot()
@@ -74,17 +81,25 @@ def main() -> None:
     fig.suptitle(f"noiseaug simulated cameras ({path.name} resized to {size[1]}x{size[0]})", fontsize=8)
     fig.tight_layout(pad=0.3, h_pad=0.2, w_pad=0.2, rect=(0, 0, 1, 0.975))
     save_figure(fig, args.out / "simulated_cameras.png")
-    result = {"image": path.name, "size": list(size), "seed": args.seed, "hardware": platform.processor() or platform.machine(),
-              "torch": torch.__version__, "convention": "raw normalized (black 0, white 1); sRGB RMSE on 0-255",
-              "rows": records}
+    result = {
+        "image": path.name,
+        "size": list(size),
+        "seed": args.seed,
+        "hardware": platform.processor() or platform.machine(),
+        "torch": torch.__version__,
+        "convention": "raw normalized (black 0, white 1); sRGB RMSE on 0-255",
+        "rows": records,
+    }
     write_outputs(args.out, {"simulated_cameras.json": json.dumps(result, indent=2)})
 
     print(f"simulated cameras on {path.name} ({size[1]}x{size[0]}), {result['hardware']}, torch {torch.__version__}\n")
     print("| camera | ISO | CFA | beta1 | beta2 | raw noise std | sRGB RMSE (0-255) |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for rec in records:
-        print(f"| {rec['camera']} | {rec['iso']} | {rec['pattern']} | {rec['beta1']:.2e} | {rec['beta2']:.2e} | "
-              f"{rec['raw_noise_std']:.4f} | {rec['srgb_rmse_255']:.1f} |")
+        print(
+            f"| {rec['camera']} | {rec['iso']} | {rec['pattern']} | {rec['beta1']:.2e} | {rec['beta2']:.2e} | "
+            f"{rec['raw_noise_std']:.4f} | {rec['srgb_rmse_255']:.1f} |"
+        )
     print(f"\nwrote {args.out / 'simulated_cameras.png'} and {args.out / 'simulated_cameras.json'}")
 
 

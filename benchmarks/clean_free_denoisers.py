@@ -42,8 +42,12 @@ def per_iso(denoiser: torch.nn.Module, draws: list[CameraDraw]) -> dict[int, dic
     for iso, pairs in sorted(rows.items()):
         noise, error = torch.tensor(pairs, dtype=torch.float64).unbind(1)
         ratio = float(error.sum() / noise.sum())
-        table[iso] = {"noisy": float((-10 * noise.log10()).mean()), "denoised": float((-10 * error.log10()).mean()),
-                      "ratio": ratio, "excess": gaussian_nll_excess(ratio)}
+        table[iso] = {
+            "noisy": float((-10 * noise.log10()).mean()),
+            "denoised": float((-10 * error.log10()).mean()),
+            "ratio": ratio,
+            "excess": gaussian_nll_excess(ratio),
+        }
     return table
 
 
@@ -51,15 +55,22 @@ def markdown(results: dict[str, dict[int, dict[str, float]]]) -> str:
     first = next(iter(results.values()))
     isos = sorted(first)
     rows = [["(noisy input)", *(f"{first[i]['noisy']:.2f} dB" for i in isos)]]
-    rows += [[name, *(f"{table[i]['denoised']:.2f} dB, r {table[i]['ratio']:.2f}, +{table[i]['excess']:.3f}"
-                      for i in isos)] for name, table in results.items()]
+    rows += [
+        [name, *(f"{table[i]['denoised']:.2f} dB, r {table[i]['ratio']:.2f}, +{table[i]['excess']:.3f}" for i in isos)]
+        for name, table in results.items()
+    ]
     return "\n".join(markdown_table(["denoiser", *(f"ISO {i}" for i in isos)], rows))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--denoiser", action="append", required=True, metavar="LABEL=FOLDER",
-                        help="a denoiser folder (config.json + model.safetensors); repeat to compare")
+    parser.add_argument(
+        "--denoiser",
+        action="append",
+        required=True,
+        metavar="LABEL=FOLDER",
+        help="a denoiser folder (config.json + model.safetensors); repeat to compare",
+    )
     parser.add_argument("--images", help="clean sRGB folder (default: $NOISEAUG_DATA/clean/bsd300-test)")
     parser.add_argument("--test-batches", type=int, default=40, help="batches of 32 held-out patches (32x32 packed)")
     parser.add_argument("--out", required=True)
@@ -70,8 +81,9 @@ def main() -> None:
         label, _, folder = spec.rpartition("=")
         results[label or folder] = per_iso(load_folder(folder).eval(), draws)
     text = markdown(results)
-    write_outputs(args.out, {"clean_free_denoisers.json": json.dumps(results, indent=2),
-                             "clean_free_denoisers.md": text + "\n"})
+    write_outputs(
+        args.out, {"clean_free_denoisers.json": json.dumps(results, indent=2), "clean_free_denoisers.md": text + "\n"}
+    )
     print(text)
 
 

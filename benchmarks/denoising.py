@@ -69,18 +69,25 @@ def evaluate(models: dict[str, nn.Module], sets: dict[str, list[tuple[str, Tenso
             for name, noisy, clean in pairs:
                 out = noisy if model is None else model(noisy).clamp(0, 1)
                 per_image[name] = [float(psnr(out, clean)), float(ssim(out, clean))]
-            results[set_name][label] = {"psnr": statistics.fmean(v[0] for v in per_image.values()),
-                                        "ssim": statistics.fmean(v[1] for v in per_image.values()),
-                                        "per_image": per_image}
-            print(f"  {set_name:28s} {label:24s} PSNR {results[set_name][label]['psnr']:.2f} dB  "
-                  f"SSIM {results[set_name][label]['ssim']:.4f}", flush=True)
+            results[set_name][label] = {
+                "psnr": statistics.fmean(v[0] for v in per_image.values()),
+                "ssim": statistics.fmean(v[1] for v in per_image.values()),
+                "per_image": per_image,
+            }
+            print(
+                f"  {set_name:28s} {label:24s} PSNR {results[set_name][label]['psnr']:.2f} dB  "
+                f"SSIM {results[set_name][label]['ssim']:.4f}",
+                flush=True,
+            )
     return results
 
 
 def markdown(results: dict) -> str:
     sets = list(results)
-    rows = [[label, *(f"{results[s][label]['psnr']:.2f} | {results[s][label]['ssim']:.4f}" for s in sets)]
-            for label in results[sets[0]]]
+    rows = [
+        [label, *(f"{results[s][label]['psnr']:.2f} | {results[s][label]['ssim']:.4f}" for s in sets)]
+        for label in results[sets[0]]
+    ]
     return "\n".join(markdown_table(["model", *(f"{s} PSNR (dB) | SSIM" for s in sets)], rows, "---: | ---:"))
 
 
@@ -115,8 +122,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", action="append", help="LABEL=PATH_OR_NAME of a denoiser (repeatable)")
     parser.add_argument("--data", type=Path, help="data root (default: $NOISEAUG_DATA)")
-    parser.add_argument("--kodak-sigma", type=float, action="append", default=[],
-                        help="also test on Kodak24 with unclipped AWGN of this std (0-255 scale; repeatable)")
+    parser.add_argument(
+        "--kodak-sigma",
+        type=float,
+        action="append",
+        default=[],
+        help="also test on Kodak24 with unclipped AWGN of this std (0-255 scale; repeatable)",
+    )
     parser.add_argument("--no-real", action="store_true", help="leave out the real test sets")
     parser.add_argument("--limit", type=int, help="first N images of each set only (smoke runs)")
     parser.add_argument("--no-figure", action="store_true", help="skip the crops figure (no matplotlib needed)")
@@ -133,15 +145,24 @@ def main() -> None:
     start = time.perf_counter()
     results = evaluate(models, sets)
     table = markdown(results)
-    hardware = f"{platform.processor() or platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} thread(s)"
-    report = (f"# Denoising\n\nPSNR / SSIM (kornia, data range 1) per image, averaged; "
-              f"whole images, outputs clipped to [0, 1]. {hardware}; {time.perf_counter() - start:.0f} s.\n\n{table}\n")
-    write_outputs(args.out, {"denoising.md": report,
-                             "denoising.json": json.dumps({"models": specs, "results": results}, indent=2)})
+    hardware = (
+        f"{platform.processor() or platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} thread(s)"
+    )
+    report = (
+        f"# Denoising\n\nPSNR / SSIM (kornia, data range 1) per image, averaged; "
+        f"whole images, outputs clipped to [0, 1]. {hardware}; {time.perf_counter() - start:.0f} s.\n\n{table}\n"
+    )
+    write_outputs(
+        args.out,
+        {"denoising.md": report, "denoising.json": json.dumps({"models": specs, "results": results}, indent=2)},
+    )
     if not args.no_figure:
         crops_figure(models, sets, args.out / "denoising_crops.png")
     print("\n" + table)
-    print(f"\nwritten under {args.out}: denoising.md, denoising.json" + ("" if args.no_figure else ", denoising_crops.png"))
+    print(
+        f"\nwritten under {args.out}: denoising.md, denoising.json"
+        + ("" if args.no_figure else ", denoising_crops.png")
+    )
 
 
 if __name__ == "__main__":

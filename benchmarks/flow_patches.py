@@ -33,10 +33,18 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     args = parser.parse_args(argv)
     device = torch.device(args.device)
     gen = torch.Generator(device=device).manual_seed(0)
-    cases = [("NAFlowTransform('naflow-srgb')", NAFlowTransform.from_pretrained("naflow-srgb", validate="async"),
-              (args.naflow_batch, 3, 256, 256)),
-             ("NoiseFlowTransform('noiseflow-simcam')",
-              NoiseFlowTransform.from_pretrained("noiseflow-simcam", validate="async"), (args.noiseflow_batch, 4, 64, 64))]
+    cases = [
+        (
+            "NAFlowTransform('naflow-srgb')",
+            NAFlowTransform.from_pretrained("naflow-srgb", validate="async"),
+            (args.naflow_batch, 3, 256, 256),
+        ),
+        (
+            "NoiseFlowTransform('noiseflow-simcam')",
+            NoiseFlowTransform.from_pretrained("noiseflow-simcam", validate="async"),
+            (args.noiseflow_batch, 4, 64, 64),
+        ),
+    ]
     rows = []
     for name, transform, shape in cases:
         transform = transform.to(device).eval()
@@ -49,15 +57,32 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
                 call()
                 times = timed(call, args.repeats, device)
             median = statistics.median(times)
-            rows.append({"flow": name, "mode": mode, "batch": list(shape), "median_ms": 1e3 * median,
-                         "patches_per_s": shape[0] / median})
-    report = {"command": " ".join(["python", *sys.argv] if argv is None else
-                                  ["python", "benchmarks/flow_patches.py", *argv]),
-              "hardware": hardware(device), "repeats": args.repeats, "results": rows}
-    lines = [f"Flow sampling on {device} ({report['hardware'].get('gpu', report['hardware']['cpu'])}), median of "
-             f"{args.repeats} calls.", "", "| flow | mode | batch | median ms | patches / s |", "|---|---|---|---:|---:|"]
-    lines += [f"| {r['flow']} | {r['mode']} | {tuple(r['batch'])} | {r['median_ms']:.2f} | {r['patches_per_s']:.4g} |"
-              for r in rows]
+            rows.append(
+                {
+                    "flow": name,
+                    "mode": mode,
+                    "batch": list(shape),
+                    "median_ms": 1e3 * median,
+                    "patches_per_s": shape[0] / median,
+                }
+            )
+    report = {
+        "command": " ".join(["python", *sys.argv] if argv is None else ["python", "benchmarks/flow_patches.py", *argv]),
+        "hardware": hardware(device),
+        "repeats": args.repeats,
+        "results": rows,
+    }
+    lines = [
+        f"Flow sampling on {device} ({report['hardware'].get('gpu', report['hardware']['cpu'])}), median of "
+        f"{args.repeats} calls.",
+        "",
+        "| flow | mode | batch | median ms | patches / s |",
+        "|---|---|---|---:|---:|",
+    ]
+    lines += [
+        f"| {r['flow']} | {r['mode']} | {tuple(r['batch'])} | {r['median_ms']:.2f} | {r['patches_per_s']:.4g} |"
+        for r in rows
+    ]
     write_report(args.out, "flow_patches", report, "\n".join(lines))
     return report
 

@@ -26,9 +26,12 @@ def main() -> None:
     model = NAFlow.from_pretrained(args.model).eval()
     train, _ = real_srgb_split(sources=SOURCES)
     picks = [p for p in train if p.noisy_path.parent.name != "polyu-full"][::4]
-    pairs = [(read_image(p.noisy_path)[None, :, :256, :256], read_image(p.clean_path)[None, :, :256, :256])
-             for p in picks]
-    print(f"| temperature | mean top weight | mean entropy (nats, max {torch.tensor(len(model.configurations)).log():.2f}) |")
+    pairs = [
+        (read_image(p.noisy_path)[None, :, :256, :256], read_image(p.clean_path)[None, :, :256, :256]) for p in picks
+    ]
+    print(
+        f"| temperature | mean top weight | mean entropy (nats, max {torch.tensor(len(model.configurations)).log():.2f}) |"
+    )
     print("| ---: | ---: | ---: |")
     for temperature in args.temperature:
         weights = [model.posterior(noisy, clean, temperature)[0].double() for noisy, clean in pairs]

@@ -66,8 +66,11 @@ def evaluate(model: NAFlow, sets: dict, seed: int, posterior_temperature: float 
             synthetic_set = synthesize(model, baselines, noisy, clean, generator, posterior_temperature)
             for model_name, synthetic in synthetic_set.items():
                 noise = synthetic - clean
-                rows.append({"set": set_name, "image": name, "model": model_name} | divergences(real, noise)
-                            | {"nll": nll.get(model_name), "std_ratio": std_ratio(noise, real)})
+                rows.append(
+                    {"set": set_name, "image": name, "model": model_name}
+                    | divergences(real, noise)
+                    | {"nll": nll.get(model_name), "std_ratio": std_ratio(noise, real)}
+                )
                 if set_name.startswith("held-out") and model_name in (NLF_FIT, NAFLOW_NAS):
                     correlations.setdefault(model_name, []).append(noise_correlation(noise))
             if set_name.startswith("held-out"):
@@ -75,8 +78,9 @@ def evaluate(model: NAFlow, sets: dict, seed: int, posterior_temperature: float 
     summary = summarise_rows(rows, ("set", "model"), METRICS)
     for set_name, models in summary.items():
         for model_name, m in models.items():
-            m["worst_std_error"] = max(abs(r["std_ratio"] - 1) for r in rows
-                                       if r["set"] == set_name and r["model"] == model_name)
+            m["worst_std_error"] = max(
+                abs(r["std_ratio"] - 1) for r in rows if r["set"] == set_name and r["model"] == model_name
+            )
     mean_corr = {k: torch.stack(v).mean(0) for k, v in correlations.items()}
     return summary, rows, mean_corr
 
@@ -85,13 +89,18 @@ def markdown(summary: dict) -> str:
     lines = []
     for set_name, models in summary.items():
         count = next(iter(models.values()))["images"]
-        lines += [f"**{set_name}** ({count} images)", "",
-                  "| model | KLD | AKLD | NLL / dim (nats) | std ratio: mean / worst error |",
-                  "| --- | ---: | ---: | ---: | ---: |"]
+        lines += [
+            f"**{set_name}** ({count} images)",
+            "",
+            "| model | KLD | AKLD | NLL / dim (nats) | std ratio: mean / worst error |",
+            "| --- | ---: | ---: | ---: | ---: |",
+        ]
         for model_name, m in models.items():
             nll_text = "-" if m["nll"] is None else f"{m['nll']:.4f}"
-            lines.append(f"| {model_name} | {m['kld']:.4f} | {m['akld']:.4f} | {nll_text} | "
-                         f"{m['std_ratio']:.2f} / {100 * m['worst_std_error']:.0f} % |")
+            lines.append(
+                f"| {model_name} | {m['kld']:.4f} | {m['akld']:.4f} | {nll_text} | "
+                f"{m['std_ratio']:.2f} / {100 * m['worst_std_error']:.0f} % |"
+            )
         lines.append("")
     return "\n".join(lines)
 
@@ -116,8 +125,9 @@ def correlation_figure(corr: dict[str, Tensor], path: Path) -> None:
     plt.close(fig)
 
 
-def crops_figure(model: NAFlow, sets: dict, path: Path, seed: int, size: int = 96,
-                 posterior_temperature: float = 1.0) -> None:
+def crops_figure(
+    model: NAFlow, sets: dict, path: Path, seed: int, size: int = 96, posterior_temperature: float = 1.0
+) -> None:
     """Rows: a few held-out and sidd-dev images; columns: clean, real noisy, each model; noise x4 below."""
     generator = torch.Generator().manual_seed(seed)
     picks = [pairs[i] for pairs in sets.values() for i in range(min(2, len(pairs)))]
@@ -127,7 +137,9 @@ def crops_figure(model: NAFlow, sets: dict, path: Path, seed: int, size: int = 9
         synthetic = synthesize(model, fit_per_image(noisy, clean), noisy, clean, generator, posterior_temperature)
         images = [clean, noisy, *synthetic.values()]
         rows.append(torch.cat([im[0] for im in images], dim=2))
-        rows.append(torch.cat([torch.full_like(clean[0], 0.5)] + [((im - clean) * 4 + 0.5)[0] for im in images[1:]], dim=2))
+        rows.append(
+            torch.cat([torch.full_like(clean[0], 0.5)] + [((im - clean) * 4 + 0.5)[0] for im in images[1:]], dim=2)
+        )
     write_png(path, torch.cat(rows, dim=1).clamp(0, 1))
 
 
@@ -137,21 +149,32 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=None, help="data root (default: $NOISEAUG_DATA or ../shared/data)")
     parser.add_argument("--out", type=Path, default=Path("out/naflow-srgb"))
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--posterior-temperature", type=float, default=1.0,
-                        help="NAS: temperature of NAFlow.posterior (0 is Rank-1)")
+    parser.add_argument(
+        "--posterior-temperature", type=float, default=1.0, help="NAS: temperature of NAFlow.posterior (0 is Rank-1)"
+    )
     args = parser.parse_args()
     model = NAFlow.from_pretrained(args.model).eval()
     sets = real_srgb_test_sets(args.data)
     summary, rows, corr = evaluate(model, sets, args.seed, args.posterior_temperature)
     table = markdown(summary)
-    write_outputs(args.out, {"naflow_srgb.md": table, "naflow_srgb.json": json.dumps(
-        {"summary": summary, "rows": rows, "correlation": {k: v.tolist() for k, v in corr.items()}}, indent=2)})
+    write_outputs(
+        args.out,
+        {
+            "naflow_srgb.md": table,
+            "naflow_srgb.json": json.dumps(
+                {"summary": summary, "rows": rows, "correlation": {k: v.tolist() for k, v in corr.items()}}, indent=2
+            ),
+        },
+    )
     correlation_figure(corr, args.out / "noise_correlation.png")
-    crops_figure(model, sets, args.out / "naflow_crops.png", args.seed,
-                 posterior_temperature=args.posterior_temperature)
+    crops_figure(
+        model, sets, args.out / "naflow_crops.png", args.seed, posterior_temperature=args.posterior_temperature
+    )
     print(table)
-    print(f"written to {args.out}: naflow_srgb.md, naflow_srgb.json, noise_correlation.png, naflow_crops.png "
-          f"(crops: columns clean | real noisy | {' | '.join(MODELS)}; noise x4 around grey below each row)")
+    print(
+        f"written to {args.out}: naflow_srgb.md, naflow_srgb.json, noise_correlation.png, naflow_crops.png "
+        f"(crops: columns clean | real noisy | {' | '.join(MODELS)}; noise x4 around grey below each row)"
+    )
 
 
 if __name__ == "__main__":

@@ -28,8 +28,12 @@ def main() -> None:
     parser.add_argument("--run", type=Path, required=True, help="run folder with history.json")
     parser.add_argument("--out", type=Path, required=True, help="PNG to write")
     parser.add_argument("--table", action="store_true", help="print the per-(camera, ISO) table (see above)")
-    parser.add_argument("--reference-batches", type=int, default=40, help="held-out batches of 16 for the "
-                        "clean-data fit (default: %(default)s)")
+    parser.add_argument(
+        "--reference-batches",
+        type=int,
+        default=40,
+        help="held-out batches of 16 for the clean-data fit (default: %(default)s)",
+    )
     parser.add_argument("--images", help="clean sRGB folder (default: $NOISEAUG_DATA/clean/bsd300-test)")
     args = parser.parse_args()
     history = json.loads((args.run / "history.json").read_text())
@@ -39,8 +43,20 @@ def main() -> None:
     plt = pyplot()
     steps = [h["step"] for h in history]
     fig, ax = plt.subplots(figsize=(6, 3.6))
-    for key, style in (("beta1_err_mean", "C0-"), ("beta1_err_max", "C0:"), ("beta2_err_mean", "C1-"), ("beta2_err_max", "C1:")):
-        ax.semilogy(steps, [h[key] for h in history], style, marker="o", markersize=3, label=key.replace("_err_", ", ") + " over settings")
+    for key, style in (
+        ("beta1_err_mean", "C0-"),
+        ("beta1_err_max", "C0:"),
+        ("beta2_err_mean", "C1-"),
+        ("beta2_err_max", "C1:"),
+    ):
+        ax.semilogy(
+            steps,
+            [h[key] for h in history],
+            style,
+            marker="o",
+            markersize=3,
+            label=key.replace("_err_", ", ") + " over settings",
+        )
     ax.axhline(0.1, color="grey", lw=0.8, ls="--", label="10 % target")
     ax.set_xlabel("training step")
     ax.set_ylabel("|estimate / true - 1|")
@@ -51,8 +67,11 @@ def main() -> None:
         print({k: round(v, 4) for k, v in h.items() if k.startswith("beta")})
     if args.table:
         denoiser = args.run / "denoiser"
-        print(recovery_table(args.run / "noise_model", args.images, args.reference_batches,
-                             denoiser if denoiser.is_dir() else None))
+        print(
+            recovery_table(
+                args.run / "noise_model", args.images, args.reference_batches, denoiser if denoiser.is_dir() else None
+            )
+        )
 
 
 def recovery_table(model: Path, images: str | Path | None, reference_batches: int, denoiser: Path | None = None) -> str:
@@ -72,24 +91,33 @@ def recovery_table(model: Path, images: str | Path | None, reference_batches: in
     camera = SimulatedCamera.pixel_independent()
     cond, est1, est2 = effective_nlf(NoiseFlow.from_pretrained(model), camera)
     true1, true2 = camera.nlf(cond)
-    test = simcam_split(images or data_folder("clean", "bsd300-test"), camera, 32, 16, seed=0, test_seed=10_000,
-                        captures=2).test
+    test = simcam_split(
+        images or data_folder("clean", "bsd300-test"), camera, 32, 16, seed=0, test_seed=10_000, captures=2
+    ).test
     # test_seed and seed: the held-out stream and noise the published figure was drawn with (the trainer's old offsets)
     draws = [HeteroscedasticShots(test, camera, seed=5_565_555).batch(k) for k in range(reference_batches)]
     fits = [fit_per_combo(draws, camera, HeteroscedasticGaussianNoise.fit)]  # same camera-major order
     header = "| camera | ISO | true beta1 | true beta2 | flow beta1 err | flow beta2 err | clean fit beta1 err | clean fit beta2 err |"
     if denoiser is not None:
         with torch.no_grad():
-            fits.append(fit_per_combo(around_mean_estimate(draws, load_pretrained(denoiser).eval()), camera,
-                                      HeteroscedasticGaussianNoise.fit))
+            fits.append(
+                fit_per_combo(
+                    around_mean_estimate(draws, load_pretrained(denoiser).eval()),
+                    camera,
+                    HeteroscedasticGaussianNoise.fit,
+                )
+            )
         header += " fit around D beta1 err | fit around D beta2 err |"
     lines = [header, "|" + " --- |" * 2 + " ---: |" * (header.count("|") - 3)]
     for k in range(len(true1)):
         estimates = [(est1[k], est2[k])] + [(fit[k].beta1, fit[k].beta2) for fit in fits]
         errors = [float(e / t - 1) for pair in estimates for e, t in zip(pair, (true1[k], true2[k]), strict=True)]
         name, iso = camera.cameras[k // len(camera.isos)], camera.isos[k % len(camera.isos)]
-        lines.append(f"| {name} | {iso} | {float(true1[k]):.2e} | {float(true2[k]):.2e} | "
-                     + " | ".join(f"{e:+.3f}" for e in errors) + " |")
+        lines.append(
+            f"| {name} | {iso} | {float(true1[k]):.2e} | {float(true2[k]):.2e} | "
+            + " | ".join(f"{e:+.3f}" for e in errors)
+            + " |"
+        )
     return "\n".join(lines)
 
 

@@ -91,11 +91,19 @@ from noiseaug.transforms import NoiseTransform
 AWGN, NLF, PG = AWGN_FIT, NLF_FIT, PG_FIT
 NOISEFLOW_ISP = "NoiseFlow-ISP (pretrained on the simulated camera)"
 SRGB_MODELS = (AWGN, NLF, PG, NAFLOW_NAS, NAFLOW_FITTED, NAFLOW_RANDOM, NOISEFLOW_ISP)
-SHORT_NAMES = {AWGN: "AWGN (fit)", NLF: "NLF (fit)", PG: "PG (fit)", NAFLOW_NAS: "NAFlow NAS",
-               NAFLOW_FITTED: "NAFlow fitted",
-               NAFLOW_RANDOM: "NAFlow random", NOISEFLOW_ISP: "NoiseFlow-ISP"}
-RAW_FLOWS = {"Noise Flow (noiseflow-simcam)": "noiseflow-simcam",
-             "Noise2NoiseFlow (n2nflow-simcam, no clean images)": "n2nflow-simcam"}
+SHORT_NAMES = {
+    AWGN: "AWGN (fit)",
+    NLF: "NLF (fit)",
+    PG: "PG (fit)",
+    NAFLOW_NAS: "NAFlow NAS",
+    NAFLOW_FITTED: "NAFlow fitted",
+    NAFLOW_RANDOM: "NAFlow random",
+    NOISEFLOW_ISP: "NoiseFlow-ISP",
+}
+RAW_FLOWS = {
+    "Noise Flow (noiseflow-simcam)": "noiseflow-simcam",
+    "Noise2NoiseFlow (n2nflow-simcam, no clean images)": "n2nflow-simcam",
+}
 RELEASED = ("naflow-srgb", "noiseflow-simcam", "n2nflow-simcam")
 METRICS = ("kld", "akld", "nll", "corr_h1", "std_255")
 #: Figure: (set position, image position) of the pairs shown, taken modulo what ``--limit`` leaves: a PolyU
@@ -106,8 +114,9 @@ FIGURE_PICKS = ((0, 4), (0, -1), (1, 1), (1, 2))
 CROP = 96
 
 
-def image_rows(naflow: NAFlow, isp: NoiseTransform, noisy: Tensor, clean: Tensor,
-               generator: torch.Generator) -> tuple[list[dict], dict[str, Tensor]]:
+def image_rows(
+    naflow: NAFlow, isp: NoiseTransform, noisy: Tensor, clean: Tensor, generator: torch.Generator
+) -> tuple[list[dict], dict[str, Tensor]]:
     """Per-model metric rows (plus a ``"real"`` row) for one pair already cropped, and the synthetic images."""
     fitted = fit_per_image(noisy, clean, poisson_gaussian=True)
     nll = likelihoods(naflow, fitted, noisy, clean, generator)
@@ -153,11 +162,24 @@ def srgb_markdown(summary: dict) -> str:
         rows = []
         for model, m in models.items():
             note = f" ({m['non_finite']} non-finite samples left out)" if m["non_finite"] else ""
-            rows.append([f"{'real noise' if model == 'real' else model}{note}", cell(m["kld"]), cell(m["akld"]),
-                         cell(m["nll"]), cell(m["corr_h1"], ".3f"), cell(m["std_255"], ".2f")])
-        lines += [f"**{set_name}** ({models['real']['images']} images)", "",
-                  *markdown_table(["model", "KLD", "AKLD", "NLL / dim (nats)", "lag-1 horiz. corr.",
-                                   "noise std (0-255)"], rows), ""]
+            rows.append(
+                [
+                    f"{'real noise' if model == 'real' else model}{note}",
+                    cell(m["kld"]),
+                    cell(m["akld"]),
+                    cell(m["nll"]),
+                    cell(m["corr_h1"], ".3f"),
+                    cell(m["std_255"], ".2f"),
+                ]
+            )
+        lines += [
+            f"**{set_name}** ({models['real']['images']} images)",
+            "",
+            *markdown_table(
+                ["model", "KLD", "AKLD", "NLL / dim (nats)", "lag-1 horiz. corr.", "noise std (0-255)"], rows
+            ),
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -170,11 +192,13 @@ def crops_figure(shown: dict, path: Path, size: int = CROP, zoom: int = 2) -> No
     width, height = left + len(columns) * (tile + gap), top + rows * (tile + gap)
     fig = plt.figure(figsize=(width / dpi, height / dpi), dpi=dpi)
     for c, label in enumerate(columns):
-        fig.text((left + c * (tile + gap) + tile / 2) / width, 1 - 12 / height, label, ha="center", va="center", fontsize=10)
+        fig.text(
+            (left + c * (tile + gap) + tile / 2) / width, 1 - 12 / height, label, ha="center", va="center", fontsize=10
+        )
     for r, (set_name, name, clean, noisy, synthetic) in enumerate(shown.values()):
         h, w = clean.shape[-2:]
         y0, x0 = (h - size) // 2, (w - size) // 2
-        crop = lambda t, y0=y0, x0=x0: t[0, :, y0:y0 + size, x0:x0 + size]  # noqa: E731
+        crop = lambda t, y0=y0, x0=x0: t[0, :, y0 : y0 + size, x0 : x0 + size]  # noqa: E731
         images = [crop(clean), crop(noisy), *(crop(s) for s in synthetic)]
         noises = [torch.full_like(images[0], 0.5)] + [crop((t - clean) * 4 + 0.5) for t in [noisy, *synthetic]]
         for k, (row_images, label) in enumerate(((images, f"{set_name.split(' (')[0]}\n{name}"), (noises, "noise x4"))):
@@ -194,8 +218,12 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=None, help="data root (default: $NOISEAUG_DATA or ../shared/data)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--limit", type=int, default=None, help="at most this many images per sRGB test set")
-    parser.add_argument("--raw-batches", type=int, default=40,
-                        help="simulated camera: batches of 32 held-out patches, and training batches for the fits")
+    parser.add_argument(
+        "--raw-batches",
+        type=int,
+        default=40,
+        help="simulated camera: batches of 32 held-out patches, and training batches for the fits",
+    )
     parser.add_argument("--skip-raw", action="store_true", help="leave out the simulated raw camera")
     parser.add_argument("--no-figure", action="store_true", help="no noise_crops.png (no matplotlib needed)")
     args = parser.parse_args()
@@ -212,28 +240,55 @@ def main() -> None:
         raw = simcam_results(RAW_FLOWS, images, test_batches=args.raw_batches, train_batches=args.raw_batches)
 
     weights = {name: weights_provenance(name) for name in RELEASED}
-    header = [f"Seed {args.seed}; {hardware_line()}. Weights (last commit / sha256 prefix): "
-              + ", ".join(f"`{n}` {w['commit']}{' + uncommitted' if w['uncommitted_changes'] else ''} / {w['sha256_16']}"
-                          for n, w in weights.items()) + ".", "",
-              "Real sRGB: synthetic images clipped and rounded to 8 bits; all images cropped to a multiple of 8. "
-              "KLD: NAFlow convention ([-1, 1], 256 bins, KL(real || model)); AKLD: DANet. NLL: nats/dim, [0, 1] scale, "
-              "real noisy dequantised; AWGN/NLF/PG fitted on the test image itself (PG by its Gaussian approximation, "
-              "= NLF's likelihood); NAFlow's configuration-free likelihood on the NAS row; NoiseFlow-ISP: not tractable. "
-              "Lag-1 corr.: noise correlation with the right-hand neighbour. NoiseFlow-ISP is the raw simulated-camera "
-              "model through the simple ISP, pretrained, never fitted to or trained on real data.", ""]
+    header = [
+        f"Seed {args.seed}; {hardware_line()}. Weights (last commit / sha256 prefix): "
+        + ", ".join(
+            f"`{n}` {w['commit']}{' + uncommitted' if w['uncommitted_changes'] else ''} / {w['sha256_16']}"
+            for n, w in weights.items()
+        )
+        + ".",
+        "",
+        "Real sRGB: synthetic images clipped and rounded to 8 bits; all images cropped to a multiple of 8. "
+        "KLD: NAFlow convention ([-1, 1], 256 bins, KL(real || model)); AKLD: DANet. NLL: nats/dim, [0, 1] scale, "
+        "real noisy dequantised; AWGN/NLF/PG fitted on the test image itself (PG by its Gaussian approximation, "
+        "= NLF's likelihood); NAFlow's configuration-free likelihood on the NAS row; NoiseFlow-ISP: not tractable. "
+        "Lag-1 corr.: noise correlation with the right-hand neighbour. NoiseFlow-ISP is the raw simulated-camera "
+        "model through the simple ISP, pretrained, never fitted to or trained on real data.",
+        "",
+    ]
     table = "\n".join(header) + "\n" + srgb_markdown(summary)
     if raw is not None:
         table += "\n**simulated raw camera (held-out split)**\n\n" + simcam_markdown(raw) + "\n"
-    write_outputs(args.out, {"noise_quality.md": table, "noise_quality.json": json.dumps({
-        "seed": args.seed, "limit": args.limit, "hardware": hardware_line(), "weights": weights,
-        "srgb": {"models": list(SRGB_MODELS), "summary": summary, "rows": rows},
-        "raw": raw, "seconds": round(time.perf_counter() - start, 1)}, indent=2)})
+    write_outputs(
+        args.out,
+        {
+            "noise_quality.md": table,
+            "noise_quality.json": json.dumps(
+                {
+                    "seed": args.seed,
+                    "limit": args.limit,
+                    "hardware": hardware_line(),
+                    "weights": weights,
+                    "srgb": {"models": list(SRGB_MODELS), "summary": summary, "rows": rows},
+                    "raw": raw,
+                    "seconds": round(time.perf_counter() - start, 1),
+                },
+                indent=2,
+            ),
+        },
+    )
     if not args.no_figure:
         crops_figure(shown, args.out / "noise_crops.png")
     print(table)
-    print(f"written to {args.out}: noise_quality.md, noise_quality.json"
-          + ("" if args.no_figure else ", noise_crops.png (centre crops; columns clean | real noisy | "
-             f"{' | '.join(SHORT_NAMES[m] for m in SRGB_MODELS)}; noise x4 around grey below)"))
+    print(
+        f"written to {args.out}: noise_quality.md, noise_quality.json"
+        + (
+            ""
+            if args.no_figure
+            else ", noise_crops.png (centre crops; columns clean | real noisy | "
+            f"{' | '.join(SHORT_NAMES[m] for m in SRGB_MODELS)}; noise x4 around grey below)"
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -40,13 +40,29 @@ def main() -> None:
     args = parser.parse_args()
 
     start = time.perf_counter()
-    report = simcam_results({"Noise Flow": args.model}, args.images, args.pixel_independent, args.test_batches, args.train_batches)
+    report = simcam_results(
+        {"Noise Flow": args.model}, args.images, args.pixel_independent, args.test_batches, args.train_batches
+    )
     table = simcam_markdown(report)
     print(table)
-    write_outputs(args.out, {"results.json": json.dumps({
-        "setting": report["setting"], "model": str(args.model), "test_patches": report["test_patches"], "results": report["results"],
-        "hardware": platform.processor() or platform.machine(), "torch": torch.__version__,
-        "seconds": round(time.perf_counter() - start, 1)}, indent=2), "results.md": table + "\n"})
+    write_outputs(
+        args.out,
+        {
+            "results.json": json.dumps(
+                {
+                    "setting": report["setting"],
+                    "model": str(args.model),
+                    "test_patches": report["test_patches"],
+                    "results": report["results"],
+                    "hardware": platform.processor() or platform.machine(),
+                    "torch": torch.__version__,
+                    "seconds": round(time.perf_counter() - start, 1),
+                },
+                indent=2,
+            ),
+            "results.md": table + "\n",
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -62,8 +62,12 @@ def default_flow() -> NoiseFlow:
 def main(argv: list[str] | None = None) -> dict[str, object]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_run_arguments(parser, batch=64, size_help="packed height and width", repeats=5, cpu_step_repeats=1)
-    parser.add_argument("--warmup-batch", type=int, default=None,
-                        help="images in the DnCNN warm-up step (default: 2 on CPU, --batch on CUDA)")
+    parser.add_argument(
+        "--warmup-batch",
+        type=int,
+        default=None,
+        help="images in the DnCNN warm-up step (default: 2 on CPU, --batch on CUDA)",
+    )
     parser.add_argument("--weights", default=None, help="NoiseFlow folder or released name (default: untrained)")
     args = parser.parse_args(argv)
     if min(args.batch, args.size, args.repeats, args.step_repeats or 1, args.warmup_batch or 1) < 1:
@@ -101,20 +105,39 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     load_after = os.getloadavg()
 
     step_median = statistics.median(results["DnCNN-17 step (fwd+MSE+bwd+Adam)"])
-    rows = [{"name": name, "median_ms": 1e3 * statistics.median(t), "min_ms": 1e3 * min(t), "repeats": len(t),
-             "percent_of_step": 100 * statistics.median(t) / step_median, "times_ms": [1e3 * s for s in t]}
-            for name, t in results.items()]
+    rows = [
+        {
+            "name": name,
+            "median_ms": 1e3 * statistics.median(t),
+            "min_ms": 1e3 * min(t),
+            "repeats": len(t),
+            "percent_of_step": 100 * statistics.median(t) / step_median,
+            "times_ms": [1e3 * s for s in t],
+        }
+        for name, t in results.items()
+    ]
     ratio = statistics.median(results["NoiseFlowTransform"]) / step_median
     report = {
-        "command": " ".join(["python", *sys.argv] if argv is None else ["python", "benchmarks/noiseflow_speed.py", *argv]),
-        "hardware": hardware(device), "load_average_1_5_15": {"before": load_before, "after": load_after},
-        "batch": [args.batch, 4, args.size, args.size], "dtype": "float32",
-        "channels_last": args.channels_last, "autocast": "bfloat16" if args.autocast else None,
-        "noise_flow": {"weights": args.weights or "untrained default", "parameters": sum(p.numel() for p in flow.parameters()),
-                       **flow.config},
+        "command": " ".join(
+            ["python", *sys.argv] if argv is None else ["python", "benchmarks/noiseflow_speed.py", *argv]
+        ),
+        "hardware": hardware(device),
+        "load_average_1_5_15": {"before": load_before, "after": load_after},
+        "batch": [args.batch, 4, args.size, args.size],
+        "dtype": "float32",
+        "channels_last": args.channels_last,
+        "autocast": "bfloat16" if args.autocast else None,
+        "noise_flow": {
+            "weights": args.weights or "untrained default",
+            "parameters": sum(p.numel() for p in flow.parameters()),
+            **flow.config,
+        },
         "dncnn_parameters": sum(p.numel() for p in net.parameters()),
         "warmup": {"transforms": 1, "dncnn_step_batch": warmup_batch},
-        "results": rows, "noiseflow_over_step": ratio, "goal": GOAL, "meets_goal": ratio < GOAL,
+        "results": rows,
+        "noiseflow_over_step": ratio,
+        "goal": GOAL,
+        "meets_goal": ratio < GOAL,
     }
     write_report(args.out, "noiseflow_speed", report, markdown(report))
     return report
@@ -134,10 +157,15 @@ def markdown(report: dict) -> str:
         "|---|---:|---:|---:|---:|",
     ]
     for row in report["results"]:
-        lines.append(f"| {row['name']} | {row['median_ms']:.1f} | {row['min_ms']:.1f} | {row['repeats']} | "
-                     f"{row['percent_of_step']:.2f} |")
-    lines += ["", f"NoiseFlowTransform / DnCNN step = {100 * report['noiseflow_over_step']:.2f} % "
-                  f"(goal < {100 * report['goal']:.0f} %: {'met' if report['meets_goal'] else 'NOT met'})."]
+        lines.append(
+            f"| {row['name']} | {row['median_ms']:.1f} | {row['min_ms']:.1f} | {row['repeats']} | "
+            f"{row['percent_of_step']:.2f} |"
+        )
+    lines += [
+        "",
+        f"NoiseFlowTransform / DnCNN step = {100 * report['noiseflow_over_step']:.2f} % "
+        f"(goal < {100 * report['goal']:.0f} %: {'met' if report['meets_goal'] else 'NOT met'}).",
+    ]
     return "\n".join(lines)
 
 

@@ -40,32 +40,42 @@ def compare(flow: NoiseFlow, g: dict) -> dict[str, float]:
         for layer in flow.layers:
             x, ld = layer(x, fcw)
             logdets.append(ld.double().numpy())
-    return {"loglik": float(np.abs(loglik - g["loglik"]).max()),
-            "inverse": float(np.abs(inverse - g["inverse_noise"]).max()),
-            "latent": float(np.abs(latent - g["latent_of_noise"]).max()),
-            "layer_logdet": float(np.abs(np.stack(logdets, 1) - g["layer_logdet"][:, :len(flow.layers)]).max()),
-            "loglik_per_dim": float(loglik.mean() / 4096), "golden_loglik_per_dim": float(g["loglik_per_dim"].mean())}
+    return {
+        "loglik": float(np.abs(loglik - g["loglik"]).max()),
+        "inverse": float(np.abs(inverse - g["inverse_noise"]).max()),
+        "latent": float(np.abs(latent - g["latent_of_noise"]).max()),
+        "layer_logdet": float(np.abs(np.stack(logdets, 1) - g["layer_logdet"][:, : len(flow.layers)]).max()),
+        "loglik_per_dim": float(loglik.mean() / 4096),
+        "golden_loglik_per_dim": float(g["loglik_per_dim"].mean()),
+    }
 
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--official", help="folder of the official files (default: $NOISEAUG_OFFICIAL or ../shared/official)")
+    parser.add_argument(
+        "--official", help="folder of the official files (default: $NOISEAUG_OFFICIAL or ../shared/official)"
+    )
     args = parser.parse_args(argv)
     root = Path(args.official) if args.official else official_root()
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, folder, convert, source in (
-                ("Noise Flow (TF checkpoint)", "noiseflow-sidd", convert_noiseflow_tf, "model.ckpt.best"),
-                ("Noise2NoiseFlow (.pth)", "noise2noiseflow-sidd", convert_n2nflow_pth, "epoch_160_nf_model_net.pth")):
+            ("Noise Flow (TF checkpoint)", "noiseflow-sidd", convert_noiseflow_tf, "model.ckpt.best"),
+            ("Noise2NoiseFlow (.pth)", "noise2noiseflow-sidd", convert_n2nflow_pth, "epoch_160_nf_model_net.pth"),
+        ):
             out = convert(root / folder / source, Path(tmp) / folder)
             g = np.load(root / folder / "golden.npz")
             results[name] = compare(NoiseFlow.from_pretrained(out), {k: g[k] for k in g.files})
-    print("| model | max abs. diff. log-likelihood (nats / 4,096 dims) | inverse(z) | latent | per-layer log-det | "
-          "mean log p / dim (golden) |")
+    print(
+        "| model | max abs. diff. log-likelihood (nats / 4,096 dims) | inverse(z) | latent | per-layer log-det | "
+        "mean log p / dim (golden) |"
+    )
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for name, r in results.items():
-        print(f"| {name} | {r['loglik']:.4f} | {r['inverse']:.1e} | {r['latent']:.1e} | {r['layer_logdet']:.4f} | "
-              f"{r['loglik_per_dim']:.4f} ({r['golden_loglik_per_dim']:.4f}) |")
+        print(
+            f"| {name} | {r['loglik']:.4f} | {r['inverse']:.1e} | {r['latent']:.1e} | {r['layer_logdet']:.4f} | "
+            f"{r['loglik_per_dim']:.4f} ({r['golden_loglik_per_dim']:.4f}) |"
+        )
     return results
 
 

@@ -51,14 +51,18 @@ def combo_batch(clean: torch.Tensor) -> tuple[torch.Tensor, NoiseCondition, torc
     n = clean.shape[0]
     camera = torch.tensor([c for c, _ in COMBOS]).repeat_interleave(n)
     iso = torch.tensor([float(i) for _, i in COMBOS]).repeat_interleave(n)
-    return clean.repeat(len(COMBOS), 1, 1, 1), NoiseCondition(iso=iso, camera=camera), \
-        torch.arange(len(COMBOS)).repeat_interleave(n)
+    return (
+        clean.repeat(len(COMBOS), 1, 1, 1),
+        NoiseCondition(iso=iso, camera=camera),
+        torch.arange(len(COMBOS)).repeat_interleave(n),
+    )
 
 
 def measure(noise: torch.Tensor, clean: torch.Tensor, combo: torch.Tensor) -> list[dict]:
     """Per combination: the pooled ML NLF fit of ``noise`` and its variance ratio to SIDD's NLF."""
-    return nlf_per_group(noise, clean, combo, len(COMBOS),
-                         lambda k: SIDD_NLF.get((SIDD_PHONES[COMBOS[k][0]], COMBOS[k][1])))
+    return nlf_per_group(
+        noise, clean, combo, len(COMBOS), lambda k: SIDD_NLF.get((SIDD_PHONES[COMBOS[k][0]], COMBOS[k][1]))
+    )
 
 
 def sample_flow(flow: NoiseFlow, clean: torch.Tensor, cond: NoiseCondition, seed: int, device: str) -> torch.Tensor:
@@ -80,8 +84,11 @@ def fmt(v: float | None, digits: int = 3) -> str:
 
 def markdown(results: dict[str, list[dict]]) -> str:
     names = list(results)
-    head = "| camera | ISO | SIDD beta1 | SIDD beta2 | " + " | ".join(
-        f"{n} beta1 | {n} beta2 | {n} var/SIDD" for n in names) + " |"
+    head = (
+        "| camera | ISO | SIDD beta1 | SIDD beta2 | "
+        + " | ".join(f"{n} beta1 | {n} beta2 | {n} var/SIDD" for n in names)
+        + " |"
+    )
     lines = [head, "|" + " --- |" * (4 + 3 * len(names))]
     for k, (cam, iso) in enumerate(COMBOS):
         sidd = SIDD_NLF.get((SIDD_PHONES[cam], iso))
@@ -90,15 +97,27 @@ def markdown(results: dict[str, list[dict]]) -> str:
             r = results[n][k]
             cells += [fmt(r["beta1"]), fmt(r["beta2"]), fmt(r["var_ratio"], 2)]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "| model | var/SIDD median (15 calibrated pairs) | min | max | beta1/SIDD geometric mean |",
-              "| --- | --- | --- | --- | --- |"]
+    lines += [
+        "",
+        "| model | var/SIDD median (15 calibrated pairs) | min | max | beta1/SIDD geometric mean |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for n in names:
         ratios = sorted(r["var_ratio"] for r in results[n] if r["var_ratio"] is not None)
-        logs = [math.log(results[n][k]["beta1"] / SIDD_NLF[(SIDD_PHONES[c], i)][0])
-                for k, (c, i) in enumerate(COMBOS) if (SIDD_PHONES[c], i) in SIDD_NLF and results[n][k]["beta1"] > 0]
-        median = ratios[len(ratios) // 2] if len(ratios) % 2 else 0.5 * (ratios[len(ratios) // 2 - 1] + ratios[len(ratios) // 2])
-        lines.append(f"| {n} | {median:.2f} | {ratios[0]:.2f} | {ratios[-1]:.2f} | "
-                     f"{math.exp(sum(logs) / len(logs)) if logs else float('nan'):.2f} |")
+        logs = [
+            math.log(results[n][k]["beta1"] / SIDD_NLF[(SIDD_PHONES[c], i)][0])
+            for k, (c, i) in enumerate(COMBOS)
+            if (SIDD_PHONES[c], i) in SIDD_NLF and results[n][k]["beta1"] > 0
+        ]
+        median = (
+            ratios[len(ratios) // 2]
+            if len(ratios) % 2
+            else 0.5 * (ratios[len(ratios) // 2 - 1] + ratios[len(ratios) // 2])
+        )
+        lines.append(
+            f"| {n} | {median:.2f} | {ratios[0]:.2f} | {ratios[-1]:.2f} | "
+            f"{math.exp(sum(logs) / len(logs)) if logs else float('nan'):.2f} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -109,8 +128,13 @@ def figure(results: dict[str, list[dict]], path: Path) -> Path:
         for row, key in enumerate(("beta1", "beta2")):
             ax = axes[row, c]
             for n, rows in results.items():
-                ax.plot(SIM_ISOS, [rows[SIM_ISOS.index(i) + c * len(SIM_ISOS)][key] for i in SIM_ISOS], marker="o",
-                        label=n, lw=1)
+                ax.plot(
+                    SIM_ISOS,
+                    [rows[SIM_ISOS.index(i) + c * len(SIM_ISOS)][key] for i in SIM_ISOS],
+                    marker="o",
+                    label=n,
+                    lw=1,
+                )
             pts = [(i, SIDD_NLF[(phone, i)][row]) for i in SIM_ISOS if (phone, i) in SIDD_NLF]
             ax.plot(*zip(*pts, strict=True), "k*", ms=10, label="SIDD NLF (csv)")
             ax.set_xscale("log")
@@ -130,8 +154,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--noiseflow", help="folder of the converted Noise Flow (noiseaug convert noiseflow-tf)")
     parser.add_argument("--n2nflow", help="folder of the converted Noise2NoiseFlow (noiseaug convert n2nflow-pth)")
-    parser.add_argument("--official", help="folder of the official files, converted when no model folder is given "
-                        "(default: $NOISEAUG_OFFICIAL or ../shared/official)")
+    parser.add_argument(
+        "--official",
+        help="folder of the official files, converted when no model folder is given "
+        "(default: $NOISEAUG_OFFICIAL or ../shared/official)",
+    )
     parser.add_argument("--images", help="clean sRGB images (default: the data root's clean/kodak24)")
     parser.add_argument("--limit", type=int, help="use the first N images")
     parser.add_argument("--size", type=int, default=256, help="centre-crop side in sRGB pixels (default: %(default)s)")
@@ -147,17 +174,32 @@ def main(argv: list[str] | None = None) -> dict:
     batch, cond, combo = combo_batch(clean)
     results: dict[str, list[dict]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for k, (name, folder) in enumerate(converted_flows(args.noiseflow, args.n2nflow, args.official, Path(tmp)).items()):
+        for k, (name, folder) in enumerate(
+            converted_flows(args.noiseflow, args.n2nflow, args.official, Path(tmp)).items()
+        ):
             flow = NoiseFlow.from_pretrained(folder)
             results[name] = measure(sample_flow(flow, batch, cond, args.seed + 1 + k, args.device), batch, combo)
     results["sim preset"] = measure(sample_presets(batch, cond, args.seed + 10), batch, combo)
     table = markdown(results)
     print(table)
-    report = {"images": str(images), "count": int(clean.shape[0]), "packed_size": list(clean.shape[-2:]),
-              "seed": args.seed, "device": args.device, "hardware": platform.platform(),
-              "combos": [{"camera": SIDD_PHONES[c], "iso": i, "sidd": SIDD_NLF.get((SIDD_PHONES[c], i)),
-                          **{n: results[n][k] for n in results}} for k, (c, i) in enumerate(COMBOS)],
-              "seconds": round(time.perf_counter() - start, 1)}
+    report = {
+        "images": str(images),
+        "count": int(clean.shape[0]),
+        "packed_size": list(clean.shape[-2:]),
+        "seed": args.seed,
+        "device": args.device,
+        "hardware": platform.platform(),
+        "combos": [
+            {
+                "camera": SIDD_PHONES[c],
+                "iso": i,
+                "sidd": SIDD_NLF.get((SIDD_PHONES[c], i)),
+                **{n: results[n][k] for n in results},
+            }
+            for k, (c, i) in enumerate(COMBOS)
+        ],
+        "seconds": round(time.perf_counter() - start, 1),
+    }
     write_outputs(out, {"sidd_nlf.md": table, "sidd_nlf.json": json.dumps(report, indent=1)})
     if not args.no_figure:
         try:

@@ -55,8 +55,12 @@ from noiseaug.transforms.raw_route import RawRouteTransform
 
 #: sidd-dev's phone and ISO per pair (docs of the shared data; ``danet-block``: "most likely" S6 at ISO 800), as
 #: the authors' models know them: the Pixel's ISO 6400 becomes their highest, 3200.
-PAIR_LABELS = {"naflow-0032-0023": ("S6", 3200), "naflow-0018-0017": ("GP", 3200), "naflow-0011-0013": ("G4", 400),
-               "danet-block": ("S6", 800)}
+PAIR_LABELS = {
+    "naflow-0032-0023": ("S6", 3200),
+    "naflow-0018-0017": ("GP", 3200),
+    "naflow-0011-0013": ("G4", 400),
+    "danet-block": ("S6", 800),
+}
 METRICS = ("kld", "akld", "corr_h1", "std_255")
 
 
@@ -90,8 +94,9 @@ def evaluate(flows: dict[str, NoiseFlow], naflow: NAFlow, simcam: NoiseFlow, pai
             synthetic[NAFLOW_NAS] = naflow.sample_noise_aware(clean, noisy, clean, g)
             synthetic[NAFLOW_RANDOM] = naflow.sample_mixture(clean, random_configuration(naflow, g), g)
         for model, route in routes.items():
-            synthetic[f"raw route + {model} (pair's phone/ISO)"] = route(clean, cond=matched_condition(flows[model], name),
-                                                                         generator=g)
+            synthetic[f"raw route + {model} (pair's phone/ISO)"] = route(
+                clean, cond=matched_condition(flows[model], name), generator=g
+            )
             synthetic[f"raw route + {model} (random phone/ISO)"] = route(clean, generator=g)
         synthetic["raw route + noiseflow-simcam (random)"] = sim_route(clean, generator=g)
         with torch.no_grad():  # drawn last, so that the other models' draws are those of the runs before it existed
@@ -100,8 +105,14 @@ def evaluate(flows: dict[str, NoiseFlow], naflow: NAFlow, simcam: NoiseFlow, pai
         for model, image in synthetic.items():
             noise = quantize_8bit(image) - clean
             finite = bool(torch.isfinite(noise).all())
-            rows.append({"image": name, "model": model, "finite": finite,
-                         **(metrics(real, noise) if finite else dict.fromkeys(METRICS))})
+            rows.append(
+                {
+                    "image": name,
+                    "model": model,
+                    "finite": finite,
+                    **(metrics(real, noise) if finite else dict.fromkeys(METRICS)),
+                }
+            )
     return rows
 
 
@@ -110,13 +121,27 @@ def summarise(rows: list[dict]) -> dict[str, dict]:
 
 
 def markdown(summary: dict, rows: list[dict]) -> str:
-    table = [[f"{'real noise' if model == 'real' else model}", cell(m["kld"]), cell(m["akld"]), cell(m["corr_h1"], ".3f"),
-              cell(m["std_255"], ".2f")] for model, m in summary.items()]
+    table = [
+        [
+            f"{'real noise' if model == 'real' else model}",
+            cell(m["kld"]),
+            cell(m["akld"]),
+            cell(m["corr_h1"], ".3f"),
+            cell(m["std_255"], ".2f"),
+        ]
+        for model, m in summary.items()
+    ]
     images = list(dict.fromkeys(r["image"] for r in rows))
     per_image = [[model, *(cell(r["std_255"], ".2f") for r in rows if r["model"] == model)] for model in summary]
-    lines = [f"**sidd-dev** ({summary['real']['images']} images, means)", "",
-             *markdown_table(["model", "KLD", "AKLD", "lag-1 horiz. corr.", "noise std (0-255)"], table),
-             "", "Noise std per image (0-255):", "", *markdown_table(["model", *images], per_image)]
+    lines = [
+        f"**sidd-dev** ({summary['real']['images']} images, means)",
+        "",
+        *markdown_table(["model", "KLD", "AKLD", "lag-1 horiz. corr.", "noise std (0-255)"], table),
+        "",
+        "Noise std per image (0-255):",
+        "",
+        *markdown_table(["model", *images], per_image),
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -124,26 +149,33 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--noiseflow", help="folder of the converted Noise Flow (noiseaug convert noiseflow-tf)")
     parser.add_argument("--n2nflow", help="folder of the converted Noise2NoiseFlow (noiseaug convert n2nflow-pth)")
-    parser.add_argument("--official", help="folder of the official files (default: $NOISEAUG_OFFICIAL or "
-                        "../shared/official)")
+    parser.add_argument(
+        "--official", help="folder of the official files (default: $NOISEAUG_OFFICIAL or ../shared/official)"
+    )
     parser.add_argument("--data", help="data root (default: $NOISEAUG_DATA or ../shared/data)")
     parser.add_argument("--limit", type=int, help="the first N pairs")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="out/sidd_srgb")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    pairs = sidd_dev_pairs(args.data)[:args.limit]
+    pairs = sidd_dev_pairs(args.data)[: args.limit]
     with tempfile.TemporaryDirectory() as tmp:
         folders = converted_flows(args.noiseflow, args.n2nflow, args.official, Path(tmp))
         flows = {name: NoiseFlow.from_pretrained(folder) for name, folder in folders.items()}
-    rows = evaluate(flows, NAFlow.from_pretrained("naflow-srgb"), NoiseFlow.from_pretrained("noiseflow-simcam"),
-                    pairs, args.seed)
+    rows = evaluate(
+        flows, NAFlow.from_pretrained("naflow-srgb"), NoiseFlow.from_pretrained("noiseflow-simcam"), pairs, args.seed
+    )
     summary = summarise(rows)
     table = markdown(summary, rows)
     print(table)
     out = Path(args.out)
-    report = {"summary": summary, "rows": rows, "seed": args.seed, "labels": PAIR_LABELS,
-              "seconds": round(time.perf_counter() - start, 1)}
+    report = {
+        "summary": summary,
+        "rows": rows,
+        "seed": args.seed,
+        "labels": PAIR_LABELS,
+        "seconds": round(time.perf_counter() - start, 1),
+    }
     write_outputs(out, {"sidd_srgb.md": table, "sidd_srgb.json": json.dumps(report, indent=1)})
     print(f"written to {out}: sidd_srgb.md, sidd_srgb.json ({report['seconds']} s)")
     return report

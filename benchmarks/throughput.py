@@ -117,8 +117,13 @@ def per_image(augment: Callable[..., dict], images: list[np.ndarray]) -> Callabl
     return lambda: [augment(image=image)["image"] for image in images]
 
 
-def build_cases(args: argparse.Namespace, srgb: torch.Tensor, raw: torch.Tensor, device: torch.device,
-                maybe_compile: Callable[[torch.nn.Module], Callable]) -> tuple[list[Case], dict[str, str]]:
+def build_cases(
+    args: argparse.Namespace,
+    srgb: torch.Tensor,
+    raw: torch.Tensor,
+    device: torch.device,
+    maybe_compile: Callable[[torch.nn.Module], Callable],
+) -> tuple[list[Case], dict[str, str]]:
     """Every case that can run here, and ``{name: reason}`` for those that cannot."""
     cases: list[Case] = []
     skipped: dict[str, str] = {}
@@ -155,15 +160,18 @@ def build_cases(args: argparse.Namespace, srgb: torch.Tensor, raw: torch.Tensor,
         import kornia.augmentation as K
 
         from noiseaug.transforms.kornia import KorniaNoise
+
         pipeline = K.AugmentationSequential(KorniaNoise(GaussianNoiseTransform())).to(device)
-        return Case("noiseaug", "KorniaNoise(Gaussian) in AugmentationSequential", lambda: pipeline(srgb),
-                    srgb_shape, dev)
+        return Case(
+            "noiseaug", "KorniaNoise(Gaussian) in AugmentationSequential", lambda: pipeline(srgb), srgb_shape, dev
+        )
 
     def albumentations_adapter() -> Case:
         adapter = optional("noiseaug.transforms.albumentations")
         augment = adapter.AlbumentationsNoise(GaussianNoiseTransform())
-        return Case("noiseaug", "AlbumentationsNoise(Gaussian) per image", per_image(augment, images),
-                    per_image_layout, "cpu")
+        return Case(
+            "noiseaug", "AlbumentationsNoise(Gaussian) per image", per_image(augment, images), per_image_layout, "cpu"
+        )
 
     def torchvision_adapter() -> Case:
         adapter = optional("noiseaug.transforms.torchvision")
@@ -172,14 +180,21 @@ def build_cases(args: argparse.Namespace, srgb: torch.Tensor, raw: torch.Tensor,
 
     def kornia_peer() -> Case:
         import kornia.augmentation as K
+
         augment = K.RandomGaussianNoise(std=0.1, p=1.0).to(device)
         return Case("kornia", "RandomGaussianNoise(std=0.1)", lambda: augment(srgb), srgb_shape, dev)
 
     def albumentations_peer(cls_name: str) -> Callable[[], Case]:
         def make() -> Case:
             augment = getattr(optional("albumentations"), cls_name)(p=1.0)
-            return Case("albumentations", f"{cls_name} (defaults) per image", per_image(augment, images),
-                        per_image_layout, "cpu")
+            return Case(
+                "albumentations",
+                f"{cls_name} (defaults) per image",
+                per_image(augment, images),
+                per_image_layout,
+                "cpu",
+            )
+
         return make
 
     def torchvision_peer() -> Case:
@@ -195,6 +210,7 @@ def build_cases(args: argparse.Namespace, srgb: torch.Tensor, raw: torch.Tensor,
             noise = getattr(optional("deepinv").physics, cls_name)(**kwargs).to(device)
             described = ", ".join(f"{k}={v}" for k, v in kwargs.items())
             return Case("deepinv", f"physics.{cls_name}({described})", lambda: noise(srgb), srgb_shape, dev)
+
         return make
 
     add("torch", FLOOR, floor)
@@ -215,15 +231,19 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     add_run_arguments(parser, batch=16, size_help="image height and width (even)", repeats=10, cpu_step_repeats=2)
     parser.add_argument("--warmup", type=int, default=2, help="untimed calls first")
     parser.add_argument("--inference-mode", action="store_true", help="transforms under torch.inference_mode()")
-    parser.add_argument("--compile", action="store_true", help="torch.compile the noiseaug parametric transforms "
-                                                               "and the DnCNN")
+    parser.add_argument(
+        "--compile", action="store_true", help="torch.compile the noiseaug parametric transforms and the DnCNN"
+    )
     parser.add_argument("--scaling", action="store_true", help="time against image side and batch size too")
     parser.add_argument("--scaling-sides", type=int, nargs="+", default=[128, 256, 512, 1024, 2048])
     parser.add_argument("--scaling-batches", type=int, nargs="+", default=[1, 4, 16, 64])
     parser.add_argument("--scaling-batch", type=int, default=1, help="images per call in the side sweep")
     parser.add_argument("--scaling-repeats", type=int, default=3)
-    parser.add_argument("--quick", action="store_true",
-                        help="batch 4, size 64, 3 repeats, 1 warm-up, 1 DnCNN step (overrides those options)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="batch 4, size 64, 3 repeats, 1 warm-up, 1 DnCNN step (overrides those options)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.batch, args.size, args.repeats, args.warmup, args.step_repeats = 4, 64, 3, 1, 1
@@ -236,6 +256,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     maybe_compile = torch.compile if args.compile else (lambda module: module)
     try:
         import cv2  # albumentations' backend: give it the same number of threads as torch
+
         cv2.setNumThreads(torch.get_num_threads())
     except ImportError:
         pass
@@ -262,8 +283,11 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
 
     pixels = args.batch * args.size * args.size
     step_median = statistics.median(step_times)
-    rows = [row(case.library, case.name, case.layout, case.device, results[(case.library, case.name)], pixels,
-                step_median) for case in cases if (case.library, case.name) in results]
+    rows = [
+        row(case.library, case.name, case.layout, case.device, results[(case.library, case.name)], pixels, step_median)
+        for case in cases
+        if (case.library, case.name) in results
+    ]
     rows.append(row("noiseaug", STEP, f"{tuple(srgb.shape)}", str(device), step_times, pixels, step_median))
     scaling = None
     if args.scaling:
@@ -274,19 +298,30 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         "command": " ".join(["python", *sys.argv] if argv is None else ["python", "benchmarks/throughput.py", *argv]),
         "hardware": {**hardware(device), "opencv_threads": _cv2_threads()},
         "load_average_1_5_15": {"before": load_before, "after": load_after},
-        "batch": [args.batch, 3, args.size, args.size], "raw_batch": list(raw.shape), "dtype": "float32",
-        "megapixels_per_call": pixels / 1e6, "repeats": args.repeats, "warmup": args.warmup,
-        "step_repeats": step_repeats, "channels_last": args.channels_last,
-        "autocast": "bfloat16" if args.autocast else None, "inference_mode": args.inference_mode,
-        "compile": args.compile, "versions": _versions(), "results": rows, "ratios": ratios(rows),
-        "skipped": skipped, "scaling": scaling,
+        "batch": [args.batch, 3, args.size, args.size],
+        "raw_batch": list(raw.shape),
+        "dtype": "float32",
+        "megapixels_per_call": pixels / 1e6,
+        "repeats": args.repeats,
+        "warmup": args.warmup,
+        "step_repeats": step_repeats,
+        "channels_last": args.channels_last,
+        "autocast": "bfloat16" if args.autocast else None,
+        "inference_mode": args.inference_mode,
+        "compile": args.compile,
+        "versions": _versions(),
+        "results": rows,
+        "ratios": ratios(rows),
+        "skipped": skipped,
+        "scaling": scaling,
     }
     write_report(args.out, "throughput", report, markdown(report))
     return report
 
 
-def interleaved(cases: list[Case], warmup: int, repeats: int, device: torch.device,
-                skipped: dict[str, str]) -> dict[tuple[str, str], list[float]]:
+def interleaved(
+    cases: list[Case], warmup: int, repeats: int, device: torch.device, skipped: dict[str, str]
+) -> dict[tuple[str, str], list[float]]:
     """Seconds per call of every case, ``repeats`` rounds of one call each (after ``warmup`` untimed calls).
 
     A case that fails is moved to ``skipped`` with the reason; the others go on.
@@ -303,22 +338,25 @@ def interleaved(cases: list[Case], warmup: int, repeats: int, device: torch.devi
                     continue
                 if stage == "timed":
                     results.setdefault((case.library, case.name), []).append(seconds)
-    return {key: times for key, times in results.items() if any(c.library == key[0] and c.name == key[1]
-                                                               for c in live)}
+    return {key: times for key, times in results.items() if any(c.library == key[0] and c.name == key[1] for c in live)}
 
 
 def ratios(rows: list[dict[str, object]]) -> list[dict[str, object]]:
     """:data:`RATIOS` whose both rows ran: median time of the first over the second (below 1: faster)."""
     median = {r["name"]: r["median_ms"] for r in rows}
-    return [{"numerator": a, "denominator": b, "ratio": median[a] / median[b]}
-            for a, b in RATIOS if a in median and b in median]
+    return [
+        {"numerator": a, "denominator": b, "ratio": median[a] / median[b]}
+        for a, b in RATIOS
+        if a in median and b in median
+    ]
 
 
 def scaling_transforms() -> list[tuple[str, Callable[[], torch.nn.Module], str]]:
     """(name, constructor, layout) of every transform in the scaling sweep; flows only where their weights load."""
     made: list[tuple[str, Callable[[], torch.nn.Module], str]] = [
-        (cls.__name__, cls, "srgb") for cls in (GaussianNoiseTransform, HeteroscedasticNoiseTransform,
-                                               PoissonGaussianNoiseTransform)]
+        (cls.__name__, cls, "srgb")
+        for cls in (GaussianNoiseTransform, HeteroscedasticNoiseTransform, PoissonGaussianNoiseTransform)
+    ]
     for module, cls_name, weights, layout in PRETRAINED:
         try:
             cls = getattr(importlib.import_module(module), cls_name)
@@ -330,8 +368,12 @@ def scaling_transforms() -> list[tuple[str, Callable[[], torch.nn.Module], str]]
     return made
 
 
-def scaling_sweep(args: argparse.Namespace, device: torch.device, memory_format: torch.memory_format,
-                  maybe_compile: Callable[[torch.nn.Module], Callable]) -> dict[str, object]:
+def scaling_sweep(
+    args: argparse.Namespace,
+    device: torch.device,
+    memory_format: torch.memory_format,
+    maybe_compile: Callable[[torch.nn.Module], Callable],
+) -> dict[str, object]:
     """Median ms per call of every transform at each (batch, side) point: sides at ``--scaling-batch`` images,
     batches at side ``--size``; calls interleaved over transforms within each point."""
     gen = torch.Generator(device=device).manual_seed(args.seed + 1)
@@ -355,12 +397,18 @@ def scaling_sweep(args: argparse.Namespace, device: torch.device, memory_format:
         results = interleaved(cases, 1, args.scaling_repeats, device, skipped)
         for case in cases:
             times = results.get((case.library, case.name))
-            table.append({"sweep": sweep, "transform": case.name, "batch": batch, "side": side,
-                          "median_ms": None if times is None else 1e3 * statistics.median(times),
-                          "megapixels": batch * side * side / 1e6,
-                          "skipped": skipped.get(f"{case.library} {case.name}")})
-    return {"repeats": args.scaling_repeats, "side_batch": args.scaling_batch, "batch_side": args.size,
-            "points": table}
+            table.append(
+                {
+                    "sweep": sweep,
+                    "transform": case.name,
+                    "batch": batch,
+                    "side": side,
+                    "median_ms": None if times is None else 1e3 * statistics.median(times),
+                    "megapixels": batch * side * side / 1e6,
+                    "skipped": skipped.get(f"{case.library} {case.name}"),
+                }
+            )
+    return {"repeats": args.scaling_repeats, "side_batch": args.scaling_batch, "batch_side": args.size, "points": table}
 
 
 def plot_scaling(scaling: dict[str, object], path) -> None:
@@ -370,8 +418,10 @@ def plot_scaling(scaling: dict[str, object], path) -> None:
     except ImportError:
         return
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    for ax, sweep, key, label in ((axes[0], "side", "side", f"image side (batch {scaling['side_batch']})"),
-                                  (axes[1], "batch", "batch", f"batch size (side {scaling['batch_side']})")):
+    for ax, sweep, key, label in (
+        (axes[0], "side", "side", f"image side (batch {scaling['side_batch']})"),
+        (axes[1], "batch", "batch", f"batch size (side {scaling['batch_side']})"),
+    ):
         points = [p for p in scaling["points"] if p["sweep"] == sweep and p["median_ms"] is not None]
         for name in dict.fromkeys(p["transform"] for p in points):
             line = [p for p in points if p["transform"] == name]
@@ -387,12 +437,22 @@ def plot_scaling(scaling: dict[str, object], path) -> None:
     plt.close(fig)
 
 
-def row(library: str, name: str, layout: str, device: str, times: list[float], pixels: int,
-        step_median: float) -> dict[str, object]:
+def row(
+    library: str, name: str, layout: str, device: str, times: list[float], pixels: int, step_median: float
+) -> dict[str, object]:
     median = statistics.median(times)
-    return {"library": library, "name": name, "input": layout, "device": device, "median_ms": 1e3 * median,
-            "min_ms": 1e3 * min(times), "megapixels_per_s": pixels / 1e6 / median, "repeats": len(times),
-            "percent_of_step": 100 * median / step_median, "times_ms": [1e3 * t for t in times]}
+    return {
+        "library": library,
+        "name": name,
+        "input": layout,
+        "device": device,
+        "median_ms": 1e3 * median,
+        "min_ms": 1e3 * min(times),
+        "megapixels_per_s": pixels / 1e6 / median,
+        "repeats": len(times),
+        "percent_of_step": 100 * median / step_median,
+        "times_ms": [1e3 * t for t in times],
+    }
 
 
 def _cv2_threads() -> int | None:
@@ -429,8 +489,10 @@ def markdown(report: dict) -> str:
         "|---|---|---|---|---:|---:|---:|---:|",
     ]
     for r in report["results"]:
-        lines.append(f"| {r['library']} | {r['name']} | {r['input']} | {r['device']} | {r['median_ms']:.2f} | "
-                     f"{r['min_ms']:.2f} | {r['megapixels_per_s']:.3g} | {r['percent_of_step']:.2f} |")
+        lines.append(
+            f"| {r['library']} | {r['name']} | {r['input']} | {r['device']} | {r['median_ms']:.2f} | "
+            f"{r['min_ms']:.2f} | {r['megapixels_per_s']:.3g} | {r['percent_of_step']:.2f} |"
+        )
     if report["ratios"]:
         lines += ["", "| ratio of medians (same run) | value |", "|---|---:|"]
         lines += [f"| {r['numerator']} / {r['denominator']} | {r['ratio']:.2f} |" for r in report["ratios"]]
@@ -439,14 +501,28 @@ def markdown(report: dict) -> str:
     if report["scaling"]:
         points = report["scaling"]["points"]
         names = list(dict.fromkeys(p["transform"] for p in points))
-        lines += ["", f"Scaling: median ms per call over {report['scaling']['repeats']} interleaved calls "
-                      "(raw flows: packed at half the side).", "",
-                  "| sweep | batch x side | " + " | ".join(names) + " |", "|---|---|" + "---:|" * len(names)]
+        lines += [
+            "",
+            f"Scaling: median ms per call over {report['scaling']['repeats']} interleaved calls "
+            "(raw flows: packed at half the side).",
+            "",
+            "| sweep | batch x side | " + " | ".join(names) + " |",
+            "|---|---|" + "---:|" * len(names),
+        ]
         for sweep, batch, side in dict.fromkeys((p["sweep"], p["batch"], p["side"]) for p in points):
-            cells = [next(p for p in points if p["transform"] == n and p["sweep"] == sweep and p["batch"] == batch
-                          and p["side"] == side)["median_ms"] for n in names]
-            lines.append(f"| {sweep} | {batch} x {side} | "
-                         + " | ".join("skipped" if c is None else f"{c:.3g}" for c in cells) + " |")
+            cells = [
+                next(
+                    p
+                    for p in points
+                    if p["transform"] == n and p["sweep"] == sweep and p["batch"] == batch and p["side"] == side
+                )["median_ms"]
+                for n in names
+            ]
+            lines.append(
+                f"| {sweep} | {batch} x {side} | "
+                + " | ".join("skipped" if c is None else f"{c:.3g}" for c in cells)
+                + " |"
+            )
     return "\n".join(lines)
 
 

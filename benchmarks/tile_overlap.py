@@ -20,7 +20,9 @@ from noiseaug.imageio import image_files, read_image
 
 
 def report(name: str, whole: torch.Tensor, tiled: dict[int, torch.Tensor]) -> None:
-    print(f"\n{name}: noise std {float(whole.std()) * 255:.2f}/255\n| overlap | max diff (/255) | mean diff (/255) |\n| ---: | ---: | ---: |")
+    print(
+        f"\n{name}: noise std {float(whole.std()) * 255:.2f}/255\n| overlap | max diff (/255) | mean diff (/255) |\n| ---: | ---: | ---: |"
+    )
     for overlap, noise in tiled.items():
         diff = (noise - whole).abs() * 255
         print(f"| {overlap} | {float(diff.max()):.2g} | {float(diff.mean()):.2g} |")
@@ -32,17 +34,30 @@ def main() -> None:
     generator = torch.Generator().manual_seed(0)
     naflow = NAFlow.from_pretrained("naflow-srgb")
     z = naflow.means[2][None, :, None, None] + naflow.log_stds[2].exp()[None, :, None, None] * torch.randn(
-        1, naflow.latent_channels, 32, 32, generator=generator)
-    report("naflow-srgb", naflow.decode(z, image),
-           {o: decode_in_tiles(lambda zt, ct, _: naflow.decode(zt, ct), z, image, tile=64, overlap=o)
-            for o in (0, 8, 16, 24, 32, 48, 64)})
+        1, naflow.latent_channels, 32, 32, generator=generator
+    )
+    report(
+        "naflow-srgb",
+        naflow.decode(z, image),
+        {
+            o: decode_in_tiles(lambda zt, ct, _: naflow.decode(zt, ct), z, image, tile=64, overlap=o)
+            for o in (0, 8, 16, 24, 32, 48, 64)
+        },
+    )
     noiseflow = NoiseFlow.from_pretrained("noiseflow-simcam")
     packed = pack_bayer(image.mean(1, keepdim=True), "RGGB")
     condition = noiseflow.flow_condition(packed, NoiseCondition(iso=torch.tensor([3200.0]), camera=torch.tensor([1])))
     z = torch.randn(packed.shape, generator=generator)
-    report("noiseflow-simcam (packed pixels)", noiseflow.decode(z, condition),
-           {o: decode_in_tiles(lambda zt, ct, rows: noiseflow.decode(zt, condition.crop(rows, ct)), z, packed,
-                               tile=32, overlap=o) for o in (0, 2, 4, 8, 16)})
+    report(
+        "noiseflow-simcam (packed pixels)",
+        noiseflow.decode(z, condition),
+        {
+            o: decode_in_tiles(
+                lambda zt, ct, rows: noiseflow.decode(zt, condition.crop(rows, ct)), z, packed, tile=32, overlap=o
+            )
+            for o in (0, 2, 4, 8, 16)
+        },
+    )
 
 
 if __name__ == "__main__":

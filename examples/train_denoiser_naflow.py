@@ -35,8 +35,9 @@ from noiseaug.transforms import DeviceNoise
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=1000, help="training steps (default: %(default)s)")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
-                        help="torch device (default: %(default)s)")
+    parser.add_argument(
+        "--device", default="cuda" if torch.cuda.is_available() else "cpu", help="torch device (default: %(default)s)"
+    )
     parser.add_argument("--out", default="runs/dncnn-naflow", help="output folder (default: %(default)s)")
     parser.add_argument("--images", help="folder of clean PNG/JPEG images (default: $NOISEAUG_DATA/clean/bsd300-test)")
     parser.add_argument("--batch", type=int, default=16, help="crops per step (default: %(default)s)")
@@ -66,8 +67,13 @@ def evaluate(net: DnCNN, device: torch.device) -> list[dict[str, float | str]]:
         for pair in sample_pairs():
             noisy, clean = pair.noisy.to(device), pair.clean.to(device)
             denoised = net(noisy).clamp(0, 1)
-            rows.append({"image": pair.name, "noisy_psnr": float(psnr(noisy, clean)[0]),
-                         "denoised_psnr": float(psnr(denoised, clean)[0])})
+            rows.append(
+                {
+                    "image": pair.name,
+                    "noisy_psnr": float(psnr(noisy, clean)[0]),
+                    "denoised_psnr": float(psnr(denoised, clean)[0]),
+                }
+            )
     return rows
 
 
@@ -75,9 +81,17 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     args = parse_args(argv)
     device, out = torch.device(args.device), Path(args.out)
     torch.manual_seed(args.seed)  # the DnCNN's initial weights
-    crops = clean_crops(Path(args.images) if args.images else data_folder("clean", "bsd300-test"), args.patch, args.seed)
-    loader = DataLoader(crops, batch_size=args.batch, shuffle=True, num_workers=args.workers, drop_last=True,
-                        generator=torch.Generator().manual_seed(args.seed))
+    crops = clean_crops(
+        Path(args.images) if args.images else data_folder("clean", "bsd300-test"), args.patch, args.seed
+    )
+    loader = DataLoader(
+        crops,
+        batch_size=args.batch,
+        shuffle=True,
+        num_workers=args.workers,
+        drop_last=True,
+        generator=torch.Generator().manual_seed(args.seed),
+    )
     if len(loader) == 0:
         raise SystemExit(f"--batch {args.batch} is larger than the {len(crops)} crops per epoch")
     add_noise = DeviceNoise(NAFlowTransform.from_pretrained("naflow-srgb"), device, seed=args.seed)
@@ -107,9 +121,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     for row in rows:
         print(f"{row['image']:<40} noisy {row['noisy_psnr']:6.2f} dB -> denoised {row['denoised_psnr']:6.2f} dB")
     window = max(1, args.steps // 20)  # the loss curve as 20 (or fewer) window means
-    curve = [sum(losses[i:i + window]) / len(losses[i:i + window]) for i in range(0, len(losses), window)]
-    results = {"args": vars(args), "final_loss": losses[-1], "loss_curve": curve,
-               "real_pairs": rows}
+    curve = [sum(losses[i : i + window]) / len(losses[i : i + window]) for i in range(0, len(losses), window)]
+    results = {"args": vars(args), "final_loss": losses[-1], "loss_curve": curve, "real_pairs": rows}
     net.save_pretrained(out / "denoiser")
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     print(f"denoiser and results.json written to {out}")

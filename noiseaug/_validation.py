@@ -75,8 +75,9 @@ def validation(mode: str) -> Iterator[None]:
         _AMBIENT.reset(token)
 
 
-def require(ok: Tensor, message: str, validate: str | None = None, *,
-            sync_message: Callable[[], str] | None = None) -> None:
+def require(
+    ok: Tensor, message: str, validate: str | None = None, *, sync_message: Callable[[], str] | None = None
+) -> None:
     """Check a boolean scalar tensor ``ok`` under the validation mode (module docs; None: the ambient one).
 
     ``"sync"``: ``ValueError`` unless ``ok``, with ``sync_message()`` if given (it may read values: it runs
@@ -115,7 +116,9 @@ def as_batch(
     ``unit_range=False, finite=False`` the values are not read at all (no sync: network layers).
     """
     if not isinstance(x, Tensor):
-        raise NoiseaugTypeError(f"{name} must be a torch.Tensor of shape (B, C, H, W) or (C, H, W), got {type(x).__name__}")
+        raise NoiseaugTypeError(
+            f"{name} must be a torch.Tensor of shape (B, C, H, W) or (C, H, W), got {type(x).__name__}"
+        )
     if not x.is_floating_point():
         raise NoiseaugTypeError(
             f"{name} must be a floating-point tensor with values in [0, 1], got dtype {x.dtype}"
@@ -128,7 +131,9 @@ def as_batch(
     if channels is not None:
         allowed = (channels,) if isinstance(channels, int) else tuple(channels)
         if xb.shape[1] not in allowed:
-            raise NoiseaugInputError(f"{name} must have {' or '.join(map(str, allowed))} channels, got shape {tuple(x.shape)}")
+            raise NoiseaugInputError(
+                f"{name} must have {' or '.join(map(str, allowed))} channels, got shape {tuple(x.shape)}"
+            )
     if xb.shape[-1] == 0 or xb.shape[-2] == 0:
         raise NoiseaugInputError(f"{name} must have a non-empty spatial size, got shape {tuple(x.shape)}")
     if xb.numel() == 0:
@@ -163,7 +168,9 @@ def unbatch(x: Tensor, unbatched: bool) -> Tensor:
 
 def check_same_shape(a: Tensor, b: Tensor, name_a: str, name_b: str) -> None:
     if a.shape != b.shape:
-        raise NoiseaugInputError(f"{name_a} and {name_b} must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+        raise NoiseaugInputError(
+            f"{name_a} and {name_b} must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}"
+        )
 
 
 def check_condition(cond: object, batch: int, name: str = "cond") -> NoiseCondition | None:
@@ -180,8 +187,9 @@ def check_condition(cond: object, batch: int, name: str = "cond") -> NoiseCondit
 def check_device(device: object, name: str = "device") -> torch.device:
     """A torch device (``"cpu"``, ``"cuda:0"``, a ``torch.device``) that exists here."""
     if not isinstance(device, (str, torch.device)):
-        raise NoiseaugTypeError(f"{name} must be a torch device or its name, such as 'cpu' or 'cuda', "
-                                f"got {type(device).__name__}")
+        raise NoiseaugTypeError(
+            f"{name} must be a torch device or its name, such as 'cpu' or 'cuda', got {type(device).__name__}"
+        )
     try:
         parsed = torch.device(device)
     except RuntimeError as error:
@@ -198,8 +206,10 @@ def check_generator(generator: object, device: torch.device, name: str = "genera
     if not isinstance(generator, torch.Generator):
         raise NoiseaugTypeError(f"{name} must be a torch.Generator or None, got {type(generator).__name__}")
     if generator.device.type != device.type:
-        raise NoiseaugInputError(f"{name} is on device {generator.device}, but the images are on {device}; "
-                                 f"create it with torch.Generator(device={str(device)!r})")
+        raise NoiseaugInputError(
+            f"{name} is on device {generator.device}, but the images are on {device}; "
+            f"create it with torch.Generator(device={str(device)!r})"
+        )
 
 
 def per_sample(param: Tensor, name: str, like: Tensor) -> Tensor:
@@ -274,7 +284,9 @@ def check_parameter(value: float | Tensor, name: str, *, positive: bool = False,
     else:
         raise NoiseaugTypeError(f"{name} must be a float or a tensor of shape () or (B,), got {type(value).__name__}")
     if t.ndim > 1:
-        raise NoiseaugInputError(f"{name} must be a scalar or a per-sample tensor of shape (B,), got shape {tuple(t.shape)}")
+        raise NoiseaugInputError(
+            f"{name} must be a scalar or a per-sample tensor of shape (B,), got shape {tuple(t.shape)}"
+        )
     if not torch.isfinite(t).all():
         raise NoiseaugInputError(f"{name} must be finite, got {value}")
     if positive and not (t > 0).all():
@@ -286,8 +298,12 @@ def check_parameter(value: float | Tensor, name: str, *, positive: bool = False,
 
 def check_names(names: object, name: str) -> list[str]:
     """A model's own list of names (cameras, configurations): a non-empty list or tuple of distinct strings."""
-    if not isinstance(names, (list, tuple)) or not names or not all(isinstance(n, str) for n in names) \
-            or len(set(names)) != len(names):
+    if (
+        not isinstance(names, (list, tuple))
+        or not names
+        or not all(isinstance(n, str) for n in names)
+        or len(set(names)) != len(names)
+    ):
         raise NoiseaugInputError(f"{name} must be a non-empty list of distinct names, got {names!r}")
     return list(names)
 
@@ -300,7 +316,9 @@ def check_known_names(given: Sequence[str] | None, known: Sequence[str], name: s
     if given is None:
         return list(known)
     if isinstance(given, str) or not isinstance(given, Sequence) or not all(isinstance(c, str) for c in given):
-        raise NoiseaugTypeError(f"{name} must be a sequence of names (or None for all), got {given!r}; the model knows {list(known)}")
+        raise NoiseaugTypeError(
+            f"{name} must be a sequence of names (or None for all), got {given!r}; the model knows {list(known)}"
+        )
     if not given:
         raise NoiseaugInputError(f"{name} must not be empty; the model knows {list(known)}")
     unknown = [c for c in given if c not in known]

@@ -34,14 +34,19 @@ class NoiseCondition:
         for f in fields(self):
             value = getattr(self, f.name)
             if value is not None and not isinstance(value, Tensor):
-                raise NoiseaugTypeError(f"NoiseCondition.{f.name} must be a 1-D per-sample tensor or None, "
-                                        f"got {type(value).__name__}")
+                raise NoiseaugTypeError(
+                    f"NoiseCondition.{f.name} must be a 1-D per-sample tensor or None, got {type(value).__name__}"
+                )
         sizes = {f.name: v.shape for f in fields(self) if (v := getattr(self, f.name)) is not None}
         for name, shape in sizes.items():
             if len(shape) != 1:
-                raise NoiseaugInputError(f"NoiseCondition.{name} must be a 1-D per-sample tensor, got shape {tuple(shape)}")
+                raise NoiseaugInputError(
+                    f"NoiseCondition.{name} must be a 1-D per-sample tensor, got shape {tuple(shape)}"
+                )
         if len({s[0] for s in sizes.values()}) > 1:
-            raise NoiseaugInputError(f"NoiseCondition fields must all have the batch size, got {dict((k, tuple(v)) for k, v in sizes.items())}")
+            raise NoiseaugInputError(
+                f"NoiseCondition fields must all have the batch size, got {dict((k, tuple(v)) for k, v in sizes.items())}"
+            )
 
     def __len__(self) -> int:
         for f in fields(self):

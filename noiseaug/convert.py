@@ -38,8 +38,13 @@ from .tfbundle import CheckpointError, checkpoint_files, read_checkpoint
 
 #: SIDD's five phones, in the order of the authors' camera tables (SIDD's file-name codes)
 SIDD_CAMERAS = ("IP", "GP", "S6", "N6", "G4")
-SIDD_CAMERA_NAMES = {"IP": "Apple iPhone 7", "GP": "Google Pixel", "S6": "Samsung Galaxy S6 Edge",
-                     "N6": "Motorola Nexus 6", "G4": "LG G4"}
+SIDD_CAMERA_NAMES = {
+    "IP": "Apple iPhone 7",
+    "GP": "Google Pixel",
+    "S6": "Samsung Galaxy S6 Edge",
+    "N6": "Motorola Nexus 6",
+    "G4": "LG G4",
+}
 #: the ISO levels of the authors' per-ISO parameters
 SIDD_ISOS = (100, 400, 800, 1600, 3200)
 LICENCE = "CC BY-NC-SA 4.0"
@@ -57,13 +62,18 @@ OFFICIAL_SHA256 = {
     "n2nflow-pth": {"pth": "29800c70097dc36dd32b7483314ecd4556d41a555822531932788077437f2dd0"},
 }
 SOURCES = {
-    "noiseflow-tf": ("Noise Flow: Noise Modeling with Conditional Normalizing Flows, A. Abdelhamed, M. A. Brubaker and "
-                     "M. S. Brown, ICCV 2019", "https://github.com/BorealisAI/noise_flow",
-                     "models/NoiseFlow/ckpt/model.ckpt.best.{index,data-00000-of-00001} at commit 48d1e077"),
-    "n2nflow-pth": ("Noise2NoiseFlow: Realistic Camera Noise Modeling without Clean Images, A. Maleky, S. Kousha, "
-                    "M. S. Brown and M. A. Brubaker, CVPR 2022", "https://github.com/SamsungLabs/Noise2NoiseFlow",
-                    "noise2noiseflow/experiments/paper/pretrained_model/saved_models/epoch_160_nf_model_net.pth "
-                    "at commit 5cf699e0"),
+    "noiseflow-tf": (
+        "Noise Flow: Noise Modeling with Conditional Normalizing Flows, A. Abdelhamed, M. A. Brubaker and "
+        "M. S. Brown, ICCV 2019",
+        "https://github.com/BorealisAI/noise_flow",
+        "models/NoiseFlow/ckpt/model.ckpt.best.{index,data-00000-of-00001} at commit 48d1e077",
+    ),
+    "n2nflow-pth": (
+        "Noise2NoiseFlow: Realistic Camera Noise Modeling without Clean Images, A. Maleky, S. Kousha, "
+        "M. S. Brown and M. A. Brubaker, CVPR 2022",
+        "https://github.com/SamsungLabs/Noise2NoiseFlow",
+        "noise2noiseflow/experiments/paper/pretrained_model/saved_models/epoch_160_nf_model_net.pth at commit 5cf699e0",
+    ),
 }
 #: the TF checkpoint's architecture string (its hps.txt), which the converter accepts
 TF_ARCH = "sdn5|unc|unc|unc|unc|gain4|unc|unc|unc|unc"
@@ -104,8 +114,16 @@ def _fill_triangular_pair(l_vec: np.ndarray, u_vec: np.ndarray) -> tuple[np.ndar
 
 
 def _tf_expected() -> dict[str, tuple[int, ...]]:
-    shapes: dict[str, tuple[int, ...]] = {f"model/sdn_gain/{n}": s for n, s in (
-        ("beta1", (1,)), ("beta2", (1,)), ("cam_params", (3, 5)), ("gain_params", (5,)), ("gain_val", (1,)))}
+    shapes: dict[str, tuple[int, ...]] = {
+        f"model/sdn_gain/{n}": s
+        for n, s in (
+            ("beta1", (1,)),
+            ("beta2", (1,)),
+            ("cam_params", (3, 5)),
+            ("gain_params", (5,)),
+            ("gain_val", (1,)),
+        )
+    }
     for i in _TF_BIJECTORS:
         conv = f"level0/bijector{i}/Conv2d_1x1_{i}"
         for part, shape in (("L_vec", (6,)), ("U_vec", (6,)), ("P", (4, 4)), ("log_S", (4,)), ("sign_S", (4,))):
@@ -113,9 +131,17 @@ def _tf_expected() -> dict[str, tuple[int, ...]]:
         shapes[f"level0/bijector{i}/rescaling_scale0"] = ()
     for k in range(8):
         t = _tf_template(k)
-        shapes.update({f"{t}/l_1/W": (3, 3, 2, 4), f"{t}/l_1/b": (1, 1, 1, 4), f"{t}/l_2/W": (1, 1, 4, 4),
-                       f"{t}/l_2/b": (1, 1, 1, 4), f"{t}/l_last/W": (3, 3, 5, 4), f"{t}/l_last/b": (1, 1, 1, 4),
-                       f"{t}/l_last/logs": (1, 4)})
+        shapes.update(
+            {
+                f"{t}/l_1/W": (3, 3, 2, 4),
+                f"{t}/l_1/b": (1, 1, 1, 4),
+                f"{t}/l_2/W": (1, 1, 4, 4),
+                f"{t}/l_2/b": (1, 1, 1, 4),
+                f"{t}/l_last/W": (3, 3, 5, 4),
+                f"{t}/l_last/b": (1, 1, 1, 4),
+                f"{t}/l_last/logs": (1, 4),
+            }
+        )
         for bn in ("bn_nvp_conv_1", "bn_nvp_conv_2"):
             shapes.update({f"{t}/{bn}/mean": (4,), f"{t}/{bn}/var": (4,)})
     for name in _SKIPPED_TF:
@@ -132,17 +158,29 @@ def _is_optimizer_state(name: str) -> bool:
     return name in ("global_step", "beta1_power", "beta2_power") or name.endswith(("/Adam", "/Adam_1"))
 
 
-def _check_tensors(tensors: dict[str, np.ndarray], expected: dict[str, tuple[int, ...]], source: str,
-                   what: str, ignore: Callable[[str], bool] = lambda name: False) -> None:
+def _check_tensors(
+    tensors: dict[str, np.ndarray],
+    expected: dict[str, tuple[int, ...]],
+    source: str,
+    what: str,
+    ignore: Callable[[str], bool] = lambda name: False,
+) -> None:
     missing = sorted(set(expected) - set(tensors))
     unexpected = sorted(k for k in set(tensors) - set(expected) if not ignore(k))
-    wrong = sorted(f"{k}: {list(tensors[k].shape)}, expected {list(s)}" for k, s in expected.items()
-                   if k in tensors and tuple(tensors[k].shape) != s)
+    wrong = sorted(
+        f"{k}: {list(tensors[k].shape)}, expected {list(s)}"
+        for k, s in expected.items()
+        if k in tensors and tuple(tensors[k].shape) != s
+    )
     if missing or unexpected or wrong:
+
         def show(items: list[str]) -> str:
             return ", ".join(items[:6]) + (f" and {len(items) - 6} more" if len(items) > 6 else "") if items else "none"
-        raise CheckpointError(f"{source} is not {what}: missing tensors: {show(missing)}; unexpected tensors: "
-                              f"{show(unexpected)}; wrong shapes: {show(wrong)}")
+
+        raise CheckpointError(
+            f"{source} is not {what}: missing tensors: {show(missing)}; unexpected tensors: "
+            f"{show(unexpected)}; wrong shapes: {show(wrong)}"
+        )
     bad = sorted(k for k in expected if not np.isfinite(np.asarray(tensors[k], dtype=np.float64)).all())
     if bad:
         raise CheckpointError(f"{source}: tensors {bad} hold NaN or Inf: the checkpoint is corrupted or diverged")
@@ -150,43 +188,67 @@ def _check_tensors(tensors: dict[str, np.ndarray], expected: dict[str, tuple[int
 
 def noiseflow_from_tf_tensors(tensors: dict[str, np.ndarray], source: str = "checkpoint") -> NoiseFlow:
     """The official Noise Flow from the TF checkpoint's tensors (:func:`noiseaug.tfbundle.read_checkpoint`)."""
-    _check_tensors(tensors, _tf_expected(), source, "the official Noise Flow checkpoint (architecture "
-                   f"{TF_ARCH}, width 4, 143 tensors)", _is_optimizer_state)
+    _check_tensors(
+        tensors,
+        _tf_expected(),
+        source,
+        f"the official Noise Flow checkpoint (architecture {TF_ARCH}, width 4, 143 tensors)",
+        _is_optimizer_state,
+    )
     t = {k: torch.from_numpy(np.array(v, dtype=np.float32)) for k, v in tensors.items() if k in _tf_expected()}
     flow = _sidd_flow(conv_layout="row", bn_affine=False, bn_eps=1e-4)
     state = flow.state_dict()
     sdn = "model/sdn_gain"
-    new = {"layers.0.beta1": t[f"{sdn}/beta1"].reshape(()), "layers.0.beta2": t[f"{sdn}/beta2"].reshape(()),
-           "layers.0.cam_params": t[f"{sdn}/cam_params"], "layers.0.gain_params": t[f"{sdn}/gain_params"],
-           "layers.9.gain": t[f"{sdn}/gain_val"].reshape(())}
+    new = {
+        "layers.0.beta1": t[f"{sdn}/beta1"].reshape(()),
+        "layers.0.beta2": t[f"{sdn}/beta2"].reshape(()),
+        "layers.0.cam_params": t[f"{sdn}/cam_params"],
+        "layers.0.gain_params": t[f"{sdn}/gain_params"],
+        "layers.9.gain": t[f"{sdn}/gain_val"].reshape(()),
+    }
     for k, (i, layer) in enumerate(zip(_TF_BIJECTORS, _CONV_LAYERS, strict=True)):
         conv, pre = f"level0/bijector{i}/Conv2d_1x1_{i}", f"layers.{layer}"
-        lower, upper = _fill_triangular_pair(tensors[f"{conv}/L_vec_matpar_lu_conv2d_1x1_{i}_0"],
-                                             tensors[f"{conv}/U_vec_matpar_lu_conv2d_1x1_{i}_0"])
-        new.update({f"{pre}.permutation": t[f"{conv}/P_matpar_lu_conv2d_1x1_{i}_0"],
-                    f"{pre}.lower": torch.from_numpy(lower), f"{pre}.upper": torch.from_numpy(upper),
-                    f"{pre}.log_s": t[f"{conv}/log_S_matpar_lu_conv2d_1x1_{i}_0"],
-                    f"{pre}.sign_s": t[f"{conv}/sign_S_matpar_lu_conv2d_1x1_{i}_0"]})
+        lower, upper = _fill_triangular_pair(
+            tensors[f"{conv}/L_vec_matpar_lu_conv2d_1x1_{i}_0"], tensors[f"{conv}/U_vec_matpar_lu_conv2d_1x1_{i}_0"]
+        )
+        new.update(
+            {
+                f"{pre}.permutation": t[f"{conv}/P_matpar_lu_conv2d_1x1_{i}_0"],
+                f"{pre}.lower": torch.from_numpy(lower),
+                f"{pre}.upper": torch.from_numpy(upper),
+                f"{pre}.log_s": t[f"{conv}/log_S_matpar_lu_conv2d_1x1_{i}_0"],
+                f"{pre}.sign_s": t[f"{conv}/sign_S_matpar_lu_conv2d_1x1_{i}_0"],
+            }
+        )
         net, cp = _tf_template(k), f"layers.{layer + 1}"
 
         def hwio(name: str, net: str = net) -> torch.Tensor:
             return t[f"{net}/{name}/W"].permute(3, 2, 0, 1).contiguous()
 
-        new.update({f"{cp}.rescale": t[f"level0/bijector{i}/rescaling_scale0"].reshape(()),
-                    f"{cp}.conv1.weight": hwio("l_1"), f"{cp}.conv1.bias": t[f"{net}/l_1/b"].reshape(4),
-                    f"{cp}.conv2.weight": hwio("l_2"), f"{cp}.conv2.bias": t[f"{net}/l_2/b"].reshape(4),
-                    f"{cp}.conv3.weight": hwio("l_last"), f"{cp}.conv3.bias": t[f"{net}/l_last/b"].reshape(4),
-                    f"{cp}.logs": t[f"{net}/l_last/logs"].reshape(4)})
+        new.update(
+            {
+                f"{cp}.rescale": t[f"level0/bijector{i}/rescaling_scale0"].reshape(()),
+                f"{cp}.conv1.weight": hwio("l_1"),
+                f"{cp}.conv1.bias": t[f"{net}/l_1/b"].reshape(4),
+                f"{cp}.conv2.weight": hwio("l_2"),
+                f"{cp}.conv2.bias": t[f"{net}/l_2/b"].reshape(4),
+                f"{cp}.conv3.weight": hwio("l_last"),
+                f"{cp}.conv3.bias": t[f"{net}/l_last/b"].reshape(4),
+                f"{cp}.logs": t[f"{net}/l_last/logs"].reshape(4),
+            }
+        )
         for bn, tf_bn in (("bn1", "bn_nvp_conv_1"), ("bn2", "bn_nvp_conv_2")):
-            new.update({f"{cp}.{bn}.running_mean": t[f"{net}/{tf_bn}/mean"],
-                        f"{cp}.{bn}.running_var": t[f"{net}/{tf_bn}/var"]})
+            new.update(
+                {f"{cp}.{bn}.running_mean": t[f"{net}/{tf_bn}/mean"], f"{cp}.{bn}.running_var": t[f"{net}/{tf_bn}/var"]}
+            )
     _load_exactly(flow, state, new, source)
     _check_permutations(flow, source)
     return flow.eval()
 
 
-def _load_exactly(model: torch.nn.Module, state: dict[str, torch.Tensor], new: dict[str, torch.Tensor],
-                  source: str) -> None:
+def _load_exactly(
+    model: torch.nn.Module, state: dict[str, torch.Tensor], new: dict[str, torch.Tensor], source: str
+) -> None:
     """Set every entry of ``model``'s state from ``new`` except the LU masks (which are constants)."""
     needed = {k for k in state if not k.endswith("lower_mask")}
     assert needed == set(new), (sorted(needed - set(new)), sorted(set(new) - needed))
@@ -200,23 +262,44 @@ def _check_permutations(flow: NoiseFlow, source: str) -> None:
     for layer in flow.layers:
         if hasattr(layer, "permutation"):
             p, s = cast(torch.Tensor, layer.permutation), cast(torch.Tensor, layer.sign_s)
-            if not (torch.equal(p.sum(0), torch.ones(4)) and torch.equal(p.sum(1), torch.ones(4))
-                    and bool(((p == 0) | (p == 1)).all()) and bool((s.abs() == 1).all())):
-                raise CheckpointError(f"{source}: a 1x1 convolution's P is not a permutation matrix or its sign_S "
-                                      f"is not +-1: not a Noise Flow checkpoint, or a corrupted one")
+            if not (
+                torch.equal(p.sum(0), torch.ones(4))
+                and torch.equal(p.sum(1), torch.ones(4))
+                and bool(((p == 0) | (p == 1)).all())
+                and bool((s.abs() == 1).all())
+            ):
+                raise CheckpointError(
+                    f"{source}: a 1x1 convolution's P is not a permutation matrix or its sign_S "
+                    f"is not +-1: not a Noise Flow checkpoint, or a corrupted one"
+                )
 
 
 # ---------------------------------------------------------------------------------------------- Noise2NoiseFlow
 def _n2n_expected() -> dict[str, tuple[int, ...]]:
     f = "noise_flow.model."
-    shapes: dict[str, tuple[int, ...]] = {f"{f}0._scale.cam_params": (3, 5), f"{f}0._scale.gain_params": (5,),
-                                          f"{f}0._scale.beta1": (), f"{f}0._scale.beta2": (), f"{f}9.scale": ()}
+    shapes: dict[str, tuple[int, ...]] = {
+        f"{f}0._scale.cam_params": (3, 5),
+        f"{f}0._scale.gain_params": (5,),
+        f"{f}0._scale.beta1": (),
+        f"{f}0._scale.beta2": (),
+        f"{f}9.scale": (),
+    }
     for layer in _CONV_LAYERS:
-        shapes.update({f"{f}{layer}.{n}": s for n, s in (("l", (4, 4)), ("u", (4, 4)), ("p", (4, 4)),
-                                                           ("log_s", (4,)), ("sign_s", (4,)))})
+        shapes.update(
+            {
+                f"{f}{layer}.{n}": s
+                for n, s in (("l", (4, 4)), ("u", (4, 4)), ("p", (4, 4)), ("log_s", (4,)), ("sign_s", (4,)))
+            }
+        )
         c = f"{f}{layer + 1}._shift_and_log_scale."
-        shapes.update({f"{c}scale": (1,), f"{c}logs": (1, 4, 1, 1), f"{c}conv2d_3.weight": (4, 5, 3, 3),
-                       f"{c}conv2d_3.bias": (4,)})
+        shapes.update(
+            {
+                f"{c}scale": (1,),
+                f"{c}logs": (1, 4, 1, 1),
+                f"{c}conv2d_3.weight": (4, 5, 3, 3),
+                f"{c}conv2d_3.bias": (4,),
+            }
+        )
         for conv, net, shape in (("conv2d_1", "net.0", (4, 2, 3, 3)), ("conv2d_2", "net.3", (4, 4, 1, 1))):
             for name in (conv, net):
                 shapes.update({f"{c}{name}.weight": shape, f"{c}{name}.bias": (4,)})
@@ -248,21 +331,29 @@ def load_n2nflow_state(path: str | Path) -> dict[str, torch.Tensor]:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 - torch raises many types for a file that is not its own
-        raise CheckpointError(f"{path} is not a PyTorch checkpoint loadable with weights_only=True (a different or "
-                              f"truncated file?): {type(error).__name__}: {str(error).splitlines()[0][:300]}") from error
+        raise CheckpointError(
+            f"{path} is not a PyTorch checkpoint loadable with weights_only=True (a different or "
+            f"truncated file?): {type(error).__name__}: {str(error).splitlines()[0][:300]}"
+        ) from error
     state = payload.get("state_dict") if isinstance(payload, dict) and "state_dict" in payload else payload
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise CheckpointError(f"{path} holds no tensor state_dict (expected {{'epoch_num', 'state_dict', 'optimizer'}} "
-                              f"as Noise2NoiseFlow saves it)")
+        raise CheckpointError(
+            f"{path} holds no tensor state_dict (expected {{'epoch_num', 'state_dict', 'optimizer'}} "
+            f"as Noise2NoiseFlow saves it)"
+        )
     return state
 
 
 def n2nflow_from_state_dict(state: dict[str, torch.Tensor], source: str = "checkpoint") -> tuple[NoiseFlow, DnCNN]:
     """The Noise2NoiseFlow flow and its DnCNN (4-channel, noiseaug's channel order) from its ``state_dict``."""
     expected = _n2n_expected()
-    _check_tensors({k: v.detach().cpu().numpy() for k, v in state.items()}, expected, source,
-                   "a Noise2NoiseFlow checkpoint (flow sdn|unc|unc|unc|unc|gain|unc|unc|unc|unc, width 4, and a "
-                   "9-layer DnCNN 4-64-4)")
+    _check_tensors(
+        {k: v.detach().cpu().numpy() for k, v in state.items()},
+        expected,
+        source,
+        "a Noise2NoiseFlow checkpoint (flow sdn|unc|unc|unc|unc|gain|unc|unc|unc|unc, width 4, and a "
+        "9-layer DnCNN 4-64-4)",
+    )
     t = {k: state[k].detach().cpu() for k in expected}
     f = "noise_flow.model."
     for layer in _CONV_LAYERS:
@@ -270,25 +361,47 @@ def n2nflow_from_state_dict(state: dict[str, torch.Tensor], source: str = "check
         for a, b in (("conv2d_1", "net.0"), ("conv2d_2", "net.3")):
             for part in ("weight", "bias"):
                 if not torch.equal(t[f"{c}{a}.{part}"], t[f"{c}{b}.{part}"]):
-                    raise CheckpointError(f"{source}: {c}{a}.{part} differs from {c}{b}.{part}; in Noise2NoiseFlow "
-                                          f"they are one module registered twice: a corrupted or different checkpoint")
+                    raise CheckpointError(
+                        f"{source}: {c}{a}.{part} differs from {c}{b}.{part}; in Noise2NoiseFlow "
+                        f"they are one module registered twice: a corrupted or different checkpoint"
+                    )
     flow = _sidd_flow(conv_layout="column", bn_affine=True, bn_eps=1e-5)
     state_flow = flow.state_dict()
-    new = {"layers.0.beta1": t[f"{f}0._scale.beta1"], "layers.0.beta2": t[f"{f}0._scale.beta2"],
-           "layers.0.cam_params": t[f"{f}0._scale.cam_params"], "layers.0.gain_params": t[f"{f}0._scale.gain_params"],
-           "layers.9.gain": t[f"{f}9.scale"]}
+    new = {
+        "layers.0.beta1": t[f"{f}0._scale.beta1"],
+        "layers.0.beta2": t[f"{f}0._scale.beta2"],
+        "layers.0.cam_params": t[f"{f}0._scale.cam_params"],
+        "layers.0.gain_params": t[f"{f}0._scale.gain_params"],
+        "layers.9.gain": t[f"{f}9.scale"],
+    }
     for layer in _CONV_LAYERS:
         pre = f"{f}{layer}."
-        new.update({f"layers.{layer}.permutation": t[f"{pre}p"], f"layers.{layer}.lower": t[f"{pre}l"],
-                    f"layers.{layer}.upper": t[f"{pre}u"], f"layers.{layer}.log_s": t[f"{pre}log_s"],
-                    f"layers.{layer}.sign_s": t[f"{pre}sign_s"]})
+        new.update(
+            {
+                f"layers.{layer}.permutation": t[f"{pre}p"],
+                f"layers.{layer}.lower": t[f"{pre}l"],
+                f"layers.{layer}.upper": t[f"{pre}u"],
+                f"layers.{layer}.log_s": t[f"{pre}log_s"],
+                f"layers.{layer}.sign_s": t[f"{pre}sign_s"],
+            }
+        )
         c, cp = f"{f}{layer + 1}._shift_and_log_scale.", f"layers.{layer + 1}"
-        new.update({f"{cp}.rescale": t[f"{c}scale"].reshape(()), f"{cp}.logs": t[f"{c}logs"].reshape(4),
-                    f"{cp}.conv1.weight": t[f"{c}net.0.weight"], f"{cp}.conv1.bias": t[f"{c}net.0.bias"],
-                    f"{cp}.conv2.weight": t[f"{c}net.3.weight"], f"{cp}.conv2.bias": t[f"{c}net.3.bias"],
-                    f"{cp}.conv3.weight": t[f"{c}conv2d_3.weight"], f"{cp}.conv3.bias": t[f"{c}conv2d_3.bias"]})
+        new.update(
+            {
+                f"{cp}.rescale": t[f"{c}scale"].reshape(()),
+                f"{cp}.logs": t[f"{c}logs"].reshape(4),
+                f"{cp}.conv1.weight": t[f"{c}net.0.weight"],
+                f"{cp}.conv1.bias": t[f"{c}net.0.bias"],
+                f"{cp}.conv2.weight": t[f"{c}net.3.weight"],
+                f"{cp}.conv2.bias": t[f"{c}net.3.bias"],
+                f"{cp}.conv3.weight": t[f"{c}conv2d_3.weight"],
+                f"{cp}.conv3.bias": t[f"{c}conv2d_3.bias"],
+            }
+        )
         for bn, net in (("bn1", "net.1"), ("bn2", "net.4")):
-            new.update({f"{cp}.{bn}.{n}": t[f"{c}{net}.{n}"] for n in ("weight", "bias", "running_mean", "running_var")})
+            new.update(
+                {f"{cp}.{bn}.{n}": t[f"{c}{net}.{n}"] for n in ("weight", "bias", "running_mean", "running_var")}
+            )
     _load_exactly(flow, state_flow, new, source)
     _check_permutations(flow, source)
     return flow.eval(), _dncnn_from_state(t)
@@ -335,9 +448,12 @@ def _card(kind: str, files: list[Path], model: str, description: str, body: str,
         match = digest == known[role]
         official &= match
         rows.append(f"| `{path.name}` | {path.stat().st_size} | `{digest}` | {'yes' if match else 'no'} |")
-    verdict = ("The source files are byte-identical to the authors' release." if official else
-               "**The source files differ from the authors' release** (their sha256 is not the published files'): "
-               "this folder holds a conversion of those other files.")
+    verdict = (
+        "The source files are byte-identical to the authors' release."
+        if official
+        else "**The source files differ from the authors' release** (their sha256 is not the published files'): "
+        "this folder holds a conversion of those other files."
+    )
     phones = ", ".join(f"{c} ({SIDD_CAMERA_NAMES[c]})" for c in SIDD_CAMERAS)
     return f"""---
 license: cc-by-nc-sa-4.0
@@ -383,12 +499,16 @@ def _write_folder(out: str | Path, write: Callable[[Path], None], overwrite: boo
         raise NoiseaugFileExistsError(f"{out} exists and is not a folder")
     existing = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
     if existing and not overwrite:
-        raise NoiseaugFileExistsError(f"{out} is not empty ({', '.join(existing[:5])}{', ...' if len(existing) > 5 else ''}); "
-                                      f"choose a new folder or pass --overwrite to replace a previous conversion")
+        raise NoiseaugFileExistsError(
+            f"{out} is not empty ({', '.join(existing[:5])}{', ...' if len(existing) > 5 else ''}); "
+            f"choose a new folder or pass --overwrite to replace a previous conversion"
+        )
     foreign = [name for name in existing if name not in CONVERTED_NAMES]
     if foreign:
-        raise NoiseaugFileExistsError(f"{out} holds files a conversion does not write ({', '.join(foreign[:5])}); "
-                                      f"not replacing it, even with --overwrite")
+        raise NoiseaugFileExistsError(
+            f"{out} holds files a conversion does not write ({', '.join(foreign[:5])}); "
+            f"not replacing it, even with --overwrite"
+        )
     return atomic_write_folder(out, write)
 
 
@@ -424,8 +544,14 @@ def convert_noiseflow_tf(prefix: str | Path, out: str | Path, *, overwrite: bool
     tensors = read_checkpoint(base)
     hps = base.parent / "hps.txt"
     if hps.is_file():
-        arch = next((line.split(",", 1)[1].strip() for line in hps.read_text(errors="replace").splitlines()
-                     if line.startswith("arch,")), None)
+        arch = next(
+            (
+                line.split(",", 1)[1].strip()
+                for line in hps.read_text(errors="replace").splitlines()
+                if line.startswith("arch,")
+            ),
+            None,
+        )
         if arch is not None and arch != TF_ARCH:
             raise CheckpointError(f"{hps} gives the architecture {arch!r}; the converter reads {TF_ARCH!r}")
     flow = noiseflow_from_tf_tensors(tensors, str(index))
@@ -439,8 +565,9 @@ def convert_n2nflow_pth(path: str | Path, out: str | Path, *, overwrite: bool = 
     path = Path(path)
     flow, dncnn = n2nflow_from_state_dict(load_n2nflow_state(path), str(path))
     card = _card("n2nflow-pth", [path], "Noise2NoiseFlow (SIDD)", _FLOW_MODEL, _N2N_BODY, _FLOW_USAGE)
-    dncnn_card = _card("n2nflow-pth", [path], "Noise2NoiseFlow's DnCNN denoiser (SIDD raw)", _DNCNN_MODEL, "",
-                       _DNCNN_USAGE)
+    dncnn_card = _card(
+        "n2nflow-pth", [path], "Noise2NoiseFlow's DnCNN denoiser (SIDD raw)", _DNCNN_MODEL, "", _DNCNN_USAGE
+    )
 
     def write(tmp: Path) -> None:
         _save_checked(flow, tmp, card)
@@ -449,5 +576,13 @@ def convert_n2nflow_pth(path: str | Path, out: str | Path, *, overwrite: bool = 
     return _write_folder(out, write, overwrite)
 
 
-__all__ = ["CheckpointError", "SIDD_CAMERAS", "SIDD_ISOS", "convert_n2nflow_pth", "convert_noiseflow_tf",
-           "load_n2nflow_state", "n2nflow_from_state_dict", "noiseflow_from_tf_tensors"]
+__all__ = [
+    "CheckpointError",
+    "SIDD_CAMERAS",
+    "SIDD_ISOS",
+    "convert_n2nflow_pth",
+    "convert_noiseflow_tf",
+    "load_n2nflow_state",
+    "n2nflow_from_state_dict",
+    "noiseflow_from_tf_tensors",
+]

@@ -50,8 +50,11 @@ def _fitted(model: _Fits) -> Sampler:
 def demo_samplers() -> dict[str, Sampler]:
     """The parametric models fitted per pair, plus NAFlow with the pair as reference (noise-aware sampling and the
     fitted latent) when its weights are released."""
-    samplers = {"AWGN (fitted)": _fitted(GaussianNoise), "NLF (fitted)": _fitted(HeteroscedasticGaussianNoise),
-                "Poisson-Gaussian (fitted)": _fitted(PoissonGaussianNoise)}
+    samplers = {
+        "AWGN (fitted)": _fitted(GaussianNoise),
+        "NLF (fitted)": _fitted(HeteroscedasticGaussianNoise),
+        "Poisson-Gaussian (fitted)": _fitted(PoissonGaussianNoise),
+    }
     if DEMO_NAFLOW in released_models():
         naflow = NAFlow.from_pretrained(DEMO_NAFLOW).eval()
 
@@ -114,8 +117,15 @@ def run_demo(out_dir: str | Path, seed: int = 0, device: str = "cpu") -> tuple[l
         for model_name, sampler in samplers.items():
             synthetic = quantize_8bit(sampler(noisy, clean, generator))
             model_noise = synthetic - clean
-            rows.append(DemoRow(pair.name, model_name, _std_255(model_noise),
-                                float(marginal_kl(real_noise, model_noise, "naflow")), float(akld(real_noise, model_noise))))
+            rows.append(
+                DemoRow(
+                    pair.name,
+                    model_name,
+                    _std_255(model_noise),
+                    float(marginal_kl(real_noise, model_noise, "naflow")),
+                    float(akld(real_noise, model_noise)),
+                )
+            )
             images.append(synthetic)
         figure_rows.append(_tile_row(images))
         figure_rows.append(_tile_row([torch.full_like(clean, 0.5)] + [(im - clean) * 4 + 0.5 for im in images[1:]]))
@@ -126,7 +136,10 @@ def run_demo(out_dir: str | Path, seed: int = 0, device: str = "cpu") -> tuple[l
 
 def format_table(rows: list[DemoRow]) -> str:
     """The demo table as markdown."""
-    lines = ["| image | model | noise std (0-255) | KLD (sRGB, 256 bins) | AKLD |", "| --- | --- | ---: | ---: | ---: |"]
+    lines = [
+        "| image | model | noise std (0-255) | KLD (sRGB, 256 bins) | AKLD |",
+        "| --- | --- | ---: | ---: | ---: |",
+    ]
     for r in rows:
         kld = "-" if r.kld is None else f"{r.kld:.4f}"
         ak = "-" if r.akld is None else f"{r.akld:.4f}"

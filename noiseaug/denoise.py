@@ -25,13 +25,23 @@ def load_denoiser(name_or_path: str | Path, device: str | torch.device = "cpu") 
     if not isinstance(model, (DnCNN, UNet)):
         raise NoiseaugTypeError(f"{name_or_path} is a {type(model).__name__}, not a denoiser (DnCNN or UNet)")
     if model.channels != 3:
-        raise NoiseaugInputError(f"{name_or_path} denoises {model.channels}-channel images; noiseaug denoise takes sRGB files")
+        raise NoiseaugInputError(
+            f"{name_or_path} denoises {model.channels}-channel images; noiseaug denoise takes sRGB files"
+        )
     return model.to(check_device(device)).eval()
 
 
 @torch.no_grad()
-def denoise_files(model: nn.Module, source: str | Path, out: str | Path, *, device: str | torch.device = "cpu",
-                  progress: bool = True, overwrite: bool = False, resume: bool = False) -> list[Path]:
+def denoise_files(
+    model: nn.Module,
+    source: str | Path,
+    out: str | Path,
+    *,
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+    overwrite: bool = False,
+    resume: bool = False,
+) -> list[Path]:
     """Denoise one image file or every PNG/JPEG of a folder; write 8-bit PNGs; return their paths.
 
     ``source`` a file: ``out`` is the output file (``.png``), or a folder to write ``<stem>.png`` into.
@@ -41,8 +51,9 @@ def denoise_files(model: nn.Module, source: str | Path, out: str | Path, *, devi
     with ``overwrite``, or kept with ``resume``) and written atomically.
     """
     if not isinstance(model, nn.Module):
-        raise NoiseaugTypeError(f"model must be a denoiser module (e.g. load_denoiser('dncnn-naflow')), "
-                                f"got {type(model).__name__}")
+        raise NoiseaugTypeError(
+            f"model must be a denoiser module (e.g. load_denoiser('dncnn-naflow')), got {type(model).__name__}"
+        )
     device = check_device(device)
     source, out = Path(source), Path(out)
     if source.is_file():

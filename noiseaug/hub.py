@@ -89,12 +89,16 @@ def load_folder(folder: str | Path, map_location: str | torch.device = "cpu") ->
     config_path, weights_path = folder / CONFIG_NAME, folder / WEIGHTS_NAME
     pickles = sorted(p.name for p in folder.iterdir() if p.suffix in PICKLE_SUFFIXES) if folder.is_dir() else []
     if pickles and not weights_path.is_file():
-        raise NoiseaugFileNotFoundError(f"{folder} holds pickled weights {pickles} but no {WEIGHTS_NAME}: noiseaug loads "
-                                        f"safetensors only and never unpickles files (unpickling can run arbitrary code); "
-                                        f"convert the weights to {WEIGHTS_NAME} if you trust their source")
+        raise NoiseaugFileNotFoundError(
+            f"{folder} holds pickled weights {pickles} but no {WEIGHTS_NAME}: noiseaug loads "
+            f"safetensors only and never unpickles files (unpickling can run arbitrary code); "
+            f"convert the weights to {WEIGHTS_NAME} if you trust their source"
+        )
     for path in (config_path, weights_path):
         if not path.is_file():
-            raise NoiseaugFileNotFoundError(f"{path} not found: a pretrained folder holds {CONFIG_NAME} and {WEIGHTS_NAME}")
+            raise NoiseaugFileNotFoundError(
+                f"{path} not found: a pretrained folder holds {CONFIG_NAME} and {WEIGHTS_NAME}"
+            )
     try:
         config = json.loads(config_path.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
@@ -103,13 +107,21 @@ def load_folder(folder: str | Path, map_location: str | torch.device = "cpu") ->
     try:
         state = load_file(str(weights_path), device=str(map_location))
     except (SafetensorError, OSError) as error:
-        raise NoiseaugInputError(f"{weights_path} is not a readable safetensors file (truncated or corrupted?): {error}") from error
+        raise NoiseaugInputError(
+            f"{weights_path} is not a readable safetensors file (truncated or corrupted?): {error}"
+        ) from error
     expected = model.state_dict()
     missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
     if missing or unexpected:
-        raise NoiseaugInputError(f"{weights_path} does not match the architecture in {config_path}: "
-                                 f"missing tensors {missing}, unexpected tensors {unexpected}")
-    wrong_shape = [f"{k}: file {tuple(state[k].shape)} vs model {tuple(v.shape)}" for k, v in expected.items() if state[k].shape != v.shape]
+        raise NoiseaugInputError(
+            f"{weights_path} does not match the architecture in {config_path}: "
+            f"missing tensors {missing}, unexpected tensors {unexpected}"
+        )
+    wrong_shape = [
+        f"{k}: file {tuple(state[k].shape)} vs model {tuple(v.shape)}"
+        for k, v in expected.items()
+        if state[k].shape != v.shape
+    ]
     if wrong_shape:
         raise NoiseaugInputError(f"{weights_path} does not match the architecture in {config_path}: {wrong_shape}")
     _check_tensor_values(state, weights_path)
@@ -123,12 +135,17 @@ def _check_tensor_values(state: dict[str, torch.Tensor], source: str | Path) -> 
     safetensors has no checksum, so a corrupted data region loads; these values are the corruption a load can
     see (flipped bits in a weight's exponent give Inf/NaN). Other flipped bits give wrong but finite weights.
     """
-    bad = sorted(name for name, t in state.items()
-                 if (t.is_floating_point() and not bool(torch.isfinite(t).all()))
-                 or (t.dtype == torch.bool and bool((t.view(torch.uint8) > 1).any())))
+    bad = sorted(
+        name
+        for name, t in state.items()
+        if (t.is_floating_point() and not bool(torch.isfinite(t).all()))
+        or (t.dtype == torch.bool and bool((t.view(torch.uint8) > 1).any()))
+    )
     if bad:
-        raise NoiseaugInputError(f"{source} holds invalid values (NaN/Inf, or bools other than 0/1) in tensors {bad}: the "
-                                 f"file is corrupted or was saved from a diverged model")
+        raise NoiseaugInputError(
+            f"{source} holds invalid values (NaN/Inf, or bools other than 0/1) in tensors {bad}: the "
+            f"file is corrupted or was saved from a diverged model"
+        )
 
 
 def released_models() -> list[str]:
@@ -143,8 +160,10 @@ def released_models() -> list[str]:
 def resolve(name_or_path: str | Path, revision: str | None = None, cache_dir: str | Path | None = None) -> Path:
     """The local folder for a path, a released model's name, or a Hub repo id (downloaded or cached)."""
     if not isinstance(name_or_path, (str, os.PathLike)):
-        raise NoiseaugTypeError(f"name_or_path must be a folder path, a released model name ({released_models()}) or a "
-                                f"Hugging Face repo id 'org/name', got {type(name_or_path).__name__}")
+        raise NoiseaugTypeError(
+            f"name_or_path must be a folder path, a released model name ({released_models()}) or a "
+            f"Hugging Face repo id 'org/name', got {type(name_or_path).__name__}"
+        )
     path = Path(name_or_path)
     if path.is_dir():
         return path
@@ -153,8 +172,10 @@ def resolve(name_or_path: str | Path, revision: str | None = None, cache_dir: st
         with resources.as_file(resources.files(RELEASED_PACKAGE) / name) as folder:
             return Path(folder)
     if name.count("/") != 1 or path.exists():
-        raise NoiseaugInputError(f"{name!r} is not a folder, not a released model ({released_models()}), "
-                                 f"and not a Hugging Face repo id of the form 'org/name'")
+        raise NoiseaugInputError(
+            f"{name!r} is not a folder, not a released model ({released_models()}), "
+            f"and not a Hugging Face repo id of the form 'org/name'"
+        )
     return _hub_snapshot(name, revision, cache_dir)
 
 
@@ -163,25 +184,43 @@ def _hub_snapshot(repo_id: str, revision: str | None, cache_dir: str | Path | No
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
     try:
-        folder = snapshot_download(repo_id, revision=revision, cache_dir=cache_dir, library_name="noiseaug",
-                                   allow_patterns=[CONFIG_NAME, WEIGHTS_NAME, CARD_NAME])
+        folder = snapshot_download(
+            repo_id,
+            revision=revision,
+            cache_dir=cache_dir,
+            library_name="noiseaug",
+            allow_patterns=[CONFIG_NAME, WEIGHTS_NAME, CARD_NAME],
+        )
     except LocalEntryNotFoundError as error:
         raise NoiseaugFileNotFoundError(
             f"Hugging Face repo {repo_id!r} (revision {revision or 'main'}) is not in the local cache and the Hub "
-            f"cannot be reached (HF_HUB_OFFLINE is set or there is no network): {error}") from error
+            f"cannot be reached (HF_HUB_OFFLINE is set or there is no network): {error}"
+        ) from error
     except HfHubHTTPError as error:
         raise NoiseaugFileNotFoundError(f"could not download Hugging Face repo {repo_id!r}: {error}") from error
     return Path(folder)
 
 
-def load_pretrained(name_or_path: str | Path, *, revision: str | None = None, cache_dir: str | Path | None = None,
-                    map_location: str | torch.device = "cpu") -> nn.Module:
+def load_pretrained(
+    name_or_path: str | Path,
+    *,
+    revision: str | None = None,
+    cache_dir: str | Path | None = None,
+    map_location: str | torch.device = "cpu",
+) -> nn.Module:
     """Load any registered model from a folder, a released name or a Hub repo id (see module docs)."""
     return load_folder(resolve(name_or_path, revision, cache_dir), map_location)
 
 
-def push_to_hub(model: nn.Module, repo_id: str, *, card: str | None = None, private: bool = False,
-                token: str | None = None, commit_message: str = "Upload noiseaug model") -> str:
+def push_to_hub(
+    model: nn.Module,
+    repo_id: str,
+    *,
+    card: str | None = None,
+    private: bool = False,
+    token: str | None = None,
+    commit_message: str = "Upload noiseaug model",
+) -> str:
     """Upload ``model`` (safetensors + config + card) to a Hub model repo; returns the commit URL."""
     from huggingface_hub import HfApi
 
@@ -196,8 +235,14 @@ class PretrainedMixin:
     """``from_pretrained`` / ``save_pretrained`` / ``push_to_hub`` for registered models."""
 
     @classmethod
-    def from_pretrained(cls: type[P], name_or_path: str | Path, *, revision: str | None = None,
-                        cache_dir: str | Path | None = None, map_location: str | torch.device = "cpu") -> P:
+    def from_pretrained(
+        cls: type[P],
+        name_or_path: str | Path,
+        *,
+        revision: str | None = None,
+        cache_dir: str | Path | None = None,
+        map_location: str | torch.device = "cpu",
+    ) -> P:
         """Load weights from a local folder, a released model name, or a Hub repo id."""
         model = load_pretrained(name_or_path, revision=revision, cache_dir=cache_dir, map_location=map_location)
         if not isinstance(model, cls):

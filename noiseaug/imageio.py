@@ -31,8 +31,10 @@ def image_files(folder: str | Path) -> list[Path]:
     stems: dict[str, Path] = {}
     for path in files:
         if path.stem in stems:
-            raise NoiseaugInputError(f"{stems[path.stem].name} and {path.name} in {folder} share the name {path.stem!r}; "
-                                     f"outputs and keys go by name, so rename one")
+            raise NoiseaugInputError(
+                f"{stems[path.stem].name} and {path.name} in {folder} share the name {path.stem!r}; "
+                f"outputs and keys go by name, so rename one"
+            )
         stems[path.stem] = path
     return files
 
@@ -43,7 +45,9 @@ def read_image_uint8(path: str | Path) -> Tensor:
     if not path.is_file():
         raise NoiseaugFileNotFoundError(f"image file not found: {path}")
     if path.suffix.lower() not in IMAGE_SUFFIXES:
-        raise NoiseaugInputError(f"unsupported image type {path.suffix!r} for {path}; accepted: {', '.join(IMAGE_SUFFIXES)}")
+        raise NoiseaugInputError(
+            f"unsupported image type {path.suffix!r} for {path}; accepted: {', '.join(IMAGE_SUFFIXES)}"
+        )
     if not os.access(path, os.R_OK):
         raise NoiseaugFileError(f"cannot read the image {path}: permission denied")
     try:

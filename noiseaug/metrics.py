@@ -65,7 +65,9 @@ def noise_histogram(noise: Tensor, value_range: tuple[float, float], bins: int, 
     """
     lo, hi = value_range
     if not hi > lo or bins < 1:
-        raise NoiseaugInputError(f"value_range must be (low, high) with low < high and bins >= 1, got {value_range}, {bins}")
+        raise NoiseaugInputError(
+            f"value_range must be (low, high) with low < high and bins >= 1, got {value_range}, {bins}"
+        )
     flat = noise.detach().flatten(1).to(torch.float64)
     index = torch.floor((flat - lo) / (hi - lo) * bins).long()
     index = torch.where(flat == hi, torch.full_like(index, bins - 1), index)
@@ -85,9 +87,16 @@ def histogram_kl(p_counts: Tensor, q_counts: Tensor) -> Tensor:
     return (torch.where(both, p, torch.zeros_like(p)) * ratio.log()).sum(-1)
 
 
-def marginal_kl(real_noise: Tensor, model_noise: Tensor, convention: str = "noiseflow", *,
-                value_range: tuple[float, float] | None = None, bins: int | None = None,
-                overflow_bins: bool | None = None, reduction: Reduction = "mean") -> Tensor:
+def marginal_kl(
+    real_noise: Tensor,
+    model_noise: Tensor,
+    convention: str = "noiseflow",
+    *,
+    value_range: tuple[float, float] | None = None,
+    bins: int | None = None,
+    overflow_bins: bool | None = None,
+    reduction: Reduction = "mean",
+) -> Tensor:
     """Forward KL divergence ``KL(real || model)`` between marginal histograms of noise values.
 
     Args:
@@ -114,8 +123,10 @@ def marginal_kl(real_noise: Tensor, model_noise: Tensor, convention: str = "nois
     real, model = _check_noise_pair(real_noise, model_noise)
     if reduction == "pooled":
         real, model = real.reshape(1, -1), model.reshape(1, -1)
-    kl = histogram_kl(noise_histogram(real, value_range, bins, overflow_bins),
-                      noise_histogram(model, value_range, bins, overflow_bins))
+    kl = histogram_kl(
+        noise_histogram(real, value_range, bins, overflow_bins),
+        noise_histogram(model, value_range, bins, overflow_bins),
+    )
     return _reduce(kl, reduction)
 
 
@@ -145,7 +156,9 @@ def akld(real_noise: Tensor, model_noise: Tensor, reduction: Literal["mean", "no
     model, _ = as_batch(model_noise, "model_noise", unit_range=False)
     check_same_shape(real, model, "real_noise", "model_noise")
     if min(real.shape[-2:]) <= AKLD_WINDOW // 2:
-        raise NoiseaugInputError(f"akld needs images larger than {AKLD_WINDOW // 2} pixels per side, got shape {tuple(real.shape)}")
+        raise NoiseaugInputError(
+            f"akld needs images larger than {AKLD_WINDOW // 2} pixels per side, got shape {tuple(real.shape)}"
+        )
     work = torch.promote_types(real.dtype, torch.float32)
     ratio = (local_noise_variance(model.to(work)) / local_noise_variance(real.to(work))).clamp(*AKLD_RATIO_CLAMP)
     kl = 0.5 * (ratio - 1 - ratio.log()).flatten(1).mean(1)
@@ -177,12 +190,18 @@ def _check_image_pair(prediction: Tensor, target: Tensor) -> tuple[Tensor, Tenso
 def _check_noise_pair(real_noise: Tensor, model_noise: Tensor) -> tuple[Tensor, Tensor]:
     for name, t in (("real_noise", real_noise), ("model_noise", model_noise)):
         if not isinstance(t, Tensor) or not t.is_floating_point():
-            raise NoiseaugTypeError(f"{name} must be a floating-point tensor of noise values (noisy - clean), got "
-                                    f"{type(t).__name__ if not isinstance(t, Tensor) else t.dtype}")
+            raise NoiseaugTypeError(
+                f"{name} must be a floating-point tensor of noise values (noisy - clean), got "
+                f"{type(t).__name__ if not isinstance(t, Tensor) else t.dtype}"
+            )
         if t.ndim < 1 or t.numel() == 0:
-            raise NoiseaugInputError(f"{name} must be a non-empty tensor with a leading batch dimension, got shape {tuple(t.shape)}")
+            raise NoiseaugInputError(
+                f"{name} must be a non-empty tensor with a leading batch dimension, got shape {tuple(t.shape)}"
+            )
     if real_noise.shape[0] != model_noise.shape[0]:
-        raise NoiseaugInputError(f"real_noise and model_noise must have the same batch size, got {real_noise.shape[0]} and {model_noise.shape[0]}")
+        raise NoiseaugInputError(
+            f"real_noise and model_noise must have the same batch size, got {real_noise.shape[0]} and {model_noise.shape[0]}"
+        )
     return real_noise.reshape(real_noise.shape[0], -1), model_noise.reshape(model_noise.shape[0], -1)
 
 

@@ -45,8 +45,9 @@ def _identity(path: Path) -> tuple[int, int] | None:
     return stat.st_dev, stat.st_ino
 
 
-def plan_outputs(sources: Sequence[str | Path], targets: Sequence[str | Path], *, overwrite: bool = False,
-                 resume: bool = False) -> list[bool]:
+def plan_outputs(
+    sources: Sequence[str | Path], targets: Sequence[str | Path], *, overwrite: bool = False, resume: bool = False
+) -> list[bool]:
     """For each of ``targets``, whether to write it: all True, except existing ones with ``resume``.
 
     Raises :class:`~noiseaug.errors.NoiseaugInputError`, before anything is written, if a source cannot be read, a
@@ -70,10 +71,15 @@ def plan_outputs(sources: Sequence[str | Path], targets: Sequence[str | Path], *
     for target in map(Path, targets):
         entry = _entry(target)
         identity = _identity(target)
-        clash = protected.get(entry) or protected.get(target.resolve()) or (inodes.get(identity) if identity is not None else None)
+        clash = (
+            protected.get(entry)
+            or protected.get(target.resolve())
+            or (inodes.get(identity) if identity is not None else None)
+        )
         if clash is not None:
-            raise NoiseaugInputError(f"output {target} would overwrite the input {clash}; write to another file "
-                                     "or folder")
+            raise NoiseaugInputError(
+                f"output {target} would overwrite the input {clash}; write to another file or folder"
+            )
         if entry in seen:
             raise NoiseaugInputError(f"output {target} would be written twice; give each input its own output")
         seen.add(entry)
@@ -82,16 +88,25 @@ def plan_outputs(sources: Sequence[str | Path], targets: Sequence[str | Path], *
         existing.append(os.path.lexists(target))
     found = [str(t) for t, e in zip(targets, existing, strict=True) if e]
     if found and not (overwrite or resume):
-        listed = ", ".join(found[:MAX_LISTED]) + (f" and {len(found) - MAX_LISTED} more" if len(found) > MAX_LISTED else "")
-        raise NoiseaugInputError(f"{len(found)} output file(s) exist already: {listed}; pass --overwrite to replace "
-                                 "them, or --resume to keep them and write only the missing ones")
+        listed = ", ".join(found[:MAX_LISTED]) + (
+            f" and {len(found) - MAX_LISTED} more" if len(found) > MAX_LISTED else ""
+        )
+        raise NoiseaugInputError(
+            f"{len(found)} output file(s) exist already: {listed}; pass --overwrite to replace "
+            "them, or --resume to keep them and write only the missing ones"
+        )
     return [not (resume and e) for e in existing]
 
 
 def add_output_arguments(parser: argparse.ArgumentParser) -> None:
     """``--overwrite`` and ``--resume``, the options of :func:`plan_outputs`."""
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--overwrite", action="store_true", help="replace output files that exist already "
-                       "(inputs are never replaced)")
-    group.add_argument("--resume", action="store_true", help="keep output files that exist already (e.g. from an "
-                       "interrupted run: writes are atomic, so they are complete) and write the others")
+    group.add_argument(
+        "--overwrite", action="store_true", help="replace output files that exist already (inputs are never replaced)"
+    )
+    group.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep output files that exist already (e.g. from an "
+        "interrupted run: writes are atomic, so they are complete) and write the others",
+    )

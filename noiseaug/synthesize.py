@@ -65,9 +65,15 @@ def parametric_transform(model: str, params: dict[str, Sequence[float]]) -> Para
     return cls(**specs)
 
 
-def naflow_transform(model: NAFlow, mode: str | None, configurations: Sequence[str] | None, mixture: bool,
-                     reference: Sequence[str | Path] | None, reference_method: str | None = None,
-                     posterior_temperature: float | None = None) -> NAFlowTransform:
+def naflow_transform(
+    model: NAFlow,
+    mode: str | None,
+    configurations: Sequence[str] | None,
+    mixture: bool,
+    reference: Sequence[str | Path] | None,
+    reference_method: str | None = None,
+    posterior_temperature: float | None = None,
+) -> NAFlowTransform:
     """An :class:`NAFlowTransform` for one of :data:`~noiseaug.transforms.naflow.MODES` (default ``"random"``).
 
     ``reference`` is ``(noisy image path, clean image path)`` for ``mode="reference"``; ``reference_method``
@@ -75,8 +81,10 @@ def naflow_transform(model: NAFlow, mode: str | None, configurations: Sequence[s
     """
     mode = mode or "random"
     if mode == "configuration" and (configurations is None or len(configurations) != 1):
-        raise NoiseaugInputError(f"mode 'configuration' needs exactly one configuration name, got {configurations}; "
-                         f"the model knows {model.configurations}")
+        raise NoiseaugInputError(
+            f"mode 'configuration' needs exactly one configuration name, got {configurations}; "
+            f"the model knows {model.configurations}"
+        )
     reference_options = {"reference_method": reference_method, "posterior_temperature": posterior_temperature}
     given = {name: value for name, value in reference_options.items() if value is not None}
     if given and mode != "reference":
@@ -86,24 +94,41 @@ def naflow_transform(model: NAFlow, mode: str | None, configurations: Sequence[s
         if len(reference) != 2:
             raise NoiseaugInputError(f"reference takes two image paths (noisy, clean), got {list(reference)}")
         pair = (read_image(reference[0]), read_image(reference[1]))
-    options: dict[str, Any] = {"mode": mode, "configurations": configurations, "mixture": mixture, "reference": pair,
-                               **given}
+    options: dict[str, Any] = {
+        "mode": mode,
+        "configurations": configurations,
+        "mixture": mixture,
+        "reference": pair,
+        **given,
+    }
     return NAFlowTransform(model, **options)
 
 
-def build_transform(model: str, *, params: dict[str, Sequence[float]] | None = None, mode: str | None = None,
-                    configurations: Sequence[str] | None = None, mixture: bool = False,
-                    reference: Sequence[str | Path] | None = None, reference_method: str | None = None,
-                    posterior_temperature: float | None = None) -> NoiseTransform:
+def build_transform(
+    model: str,
+    *,
+    params: dict[str, Sequence[float]] | None = None,
+    mode: str | None = None,
+    configurations: Sequence[str] | None = None,
+    mixture: bool = False,
+    reference: Sequence[str | Path] | None = None,
+    reference_method: str | None = None,
+    posterior_temperature: float | None = None,
+) -> NoiseTransform:
     """The transform for ``model``: ``awgn``, ``nlf``, ``pg``, or a pretrained sRGB flow (folder, released name
     such as ``"naflow-srgb"``, or Hub id). ``mode``, ``configurations``, ``mixture``, ``reference``,
     ``reference_method`` and ``posterior_temperature`` are NAFlow's options and an error elsewhere; ``params``
     are the parametric models' and an error for a flow.
     """
     params = params or {}
-    flow_options = {"mode": mode, "configurations": configurations, "mixture": mixture or None,
-                    "reference": reference, "reference_method": reference_method,
-                    "posterior_temperature": posterior_temperature}
+    flow_options = {
+        "mode": mode,
+        "configurations": configurations,
+        "mixture": mixture or None,
+        "reference": reference,
+        "reference_method": reference_method,
+        "posterior_temperature": posterior_temperature,
+    }
     given = [name for name, value in flow_options.items() if value is not None]
     if model in PARAMETRIC:
         if given:
@@ -114,12 +139,16 @@ def build_transform(model: str, *, params: dict[str, Sequence[float]] | None = N
     try:
         loaded = load_pretrained(model)
     except (ValueError, FileNotFoundError) as error:
-        raise NoiseaugInputError(f"model must be one of {sorted(PARAMETRIC)} or a pretrained noise flow (folder, released "
-                                 f"name or Hub id); loading {model!r} failed: {error}") from error
+        raise NoiseaugInputError(
+            f"model must be one of {sorted(PARAMETRIC)} or a pretrained noise flow (folder, released "
+            f"name or Hub id); loading {model!r} failed: {error}"
+        ) from error
     if isinstance(loaded, NoiseFlow):
-        raise NoiseaugInputError(f"{model!r} is a Noise Flow, a raw-RGB model that samples packed Bayer raw "
-                                 "(B, 4, H/2, W/2) with camera/ISO metadata; synthesize noises sRGB images: use an sRGB model "
-                                 "(awgn, nlf, pg or an NAFlow such as naflow-srgb), or NoiseFlowTransform in Python on raw data")
+        raise NoiseaugInputError(
+            f"{model!r} is a Noise Flow, a raw-RGB model that samples packed Bayer raw "
+            "(B, 4, H/2, W/2) with camera/ISO metadata; synthesize noises sRGB images: use an sRGB model "
+            "(awgn, nlf, pg or an NAFlow such as naflow-srgb), or NoiseFlowTransform in Python on raw data"
+        )
     if not isinstance(loaded, NAFlow):
         raise NoiseaugInputError(f"{model!r} holds a {type(loaded).__name__}, not a noise model")
     return naflow_transform(loaded, mode, configurations, mixture, reference, reference_method, posterior_temperature)
@@ -142,9 +171,18 @@ def describe_draw(transform: NoiseTransform, params: NoiseParams) -> dict[str, A
     return transform.describe_parameters(params, 0)
 
 
-def synthesize_folder(images: str | Path, out: str | Path, transform: NoiseTransform, *, model_name: str,
-                      seed: int = 0, device: str | torch.device = "cpu", progress: bool = True,
-                      overwrite: bool = False, resume: bool = False) -> Path:
+def synthesize_folder(
+    images: str | Path,
+    out: str | Path,
+    transform: NoiseTransform,
+    *,
+    model_name: str,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+    overwrite: bool = False,
+    resume: bool = False,
+) -> Path:
     """Write a noisy ``OUT/<stem>.png`` for every image in ``images`` and ``OUT/metadata.json``; returns its path.
 
     Outputs are checked before anything is written (:func:`~noiseaug.outputs.plan_outputs`: never an input; an
@@ -156,8 +194,9 @@ def synthesize_folder(images: str | Path, out: str | Path, transform: NoiseTrans
     """
     check_seed(seed)
     if not isinstance(transform, NoiseTransform):
-        raise NoiseaugTypeError(f"transform must be a noiseaug NoiseTransform (see build_transform), "
-                                f"got {type(transform).__name__}")
+        raise NoiseaugTypeError(
+            f"transform must be a noiseaug NoiseTransform (see build_transform), got {type(transform).__name__}"
+        )
     images, out, device = Path(images), Path(out), check_device(device)
     files = image_files(images)
     targets = [out / f"{path.stem}.png" for path in files]
@@ -165,15 +204,21 @@ def synthesize_folder(images: str | Path, out: str | Path, transform: NoiseTrans
     todo = plan_outputs(files, [*targets, metadata_path], overwrite=overwrite, resume=resume)[:-1]
     transform = transform.to(device).eval()
     mode = getattr(transform, "mode", None)
-    settings: dict[str, Any] = {"model": model_name, "mode": mode, "seed": seed, "input": str(images.resolve()),
-                "transform": f"{type(transform).__name__}({transform.extra_repr()})"}
+    settings: dict[str, Any] = {
+        "model": model_name,
+        "mode": mode,
+        "seed": seed,
+        "input": str(images.resolve()),
+        "transform": f"{type(transform).__name__}({transform.extra_repr()})",
+    }
     if resume:
         _check_resumed_settings(metadata_path, settings)
     start = {**settings, "device": str(device), "complete": False, "files": {}}
     atomic_write_text(metadata_path, json.dumps(start, indent=2) + "\n")
     records: dict[str, dict[str, Any]] = {}
-    for path, target, write in tqdm(list(zip(files, targets, todo, strict=True)), desc="synthesize", unit="image",
-                                    disable=not progress):
+    for path, target, write in tqdm(
+        list(zip(files, targets, todo, strict=True)), desc="synthesize", unit="image", disable=not progress
+    ):
         clean = read_image(path).to(device)
         file_seed = image_seed(seed, path.name)
         generator = torch.Generator(device=device).manual_seed(file_seed)
@@ -183,8 +228,14 @@ def synthesize_folder(images: str | Path, out: str | Path, transform: NoiseTrans
             with torch.no_grad():
                 noisy = transform(clean, generator=generator, params=params)
             write_png(target, noisy)
-        records[target.name] = {"source": path.name, "model": model_name, "mode": mode, "seed": file_seed,
-                                "size": list(clean.shape[-2:]), **drawn}
+        records[target.name] = {
+            "source": path.name,
+            "model": model_name,
+            "mode": mode,
+            "seed": file_seed,
+            "size": list(clean.shape[-2:]),
+            **drawn,
+        }
     metadata = {**settings, "device": str(device), "complete": True, "files": records}
     return atomic_write_text(metadata_path, json.dumps(metadata, indent=2) + "\n")
 
@@ -196,10 +247,14 @@ def _check_resumed_settings(metadata_path: Path, settings: dict[str, Any]) -> No
     try:
         previous = json.loads(metadata_path.read_text())
     except (OSError, ValueError) as error:
-        raise NoiseaugInputError(f"--resume: {metadata_path} is not readable JSON ({error}); pass --overwrite to "
-                                 "start over") from error
-    differences = [f"{key} {previous.get(key)!r} -> {value!r}" for key, value in settings.items()
-                   if previous.get(key) != value]
+        raise NoiseaugInputError(
+            f"--resume: {metadata_path} is not readable JSON ({error}); pass --overwrite to start over"
+        ) from error
+    differences = [
+        f"{key} {previous.get(key)!r} -> {value!r}" for key, value in settings.items() if previous.get(key) != value
+    ]
     if differences:
-        raise NoiseaugInputError(f"--resume: {metadata_path} is from another run ({'; '.join(differences)}); pass "
-                                 "--overwrite to start over, or write to another folder")
+        raise NoiseaugInputError(
+            f"--resume: {metadata_path} is from another run ({'; '.join(differences)}); pass "
+            "--overwrite to start over, or write to another folder"
+        )

@@ -37,12 +37,35 @@ _MASK_DELTA = 0xA282EAD8
 
 #: TensorFlow DataType enum -> numpy dtype (little-endian); the numeric types only.
 TF_DTYPES: dict[int, np.dtype] = {
-    1: np.dtype("<f4"), 2: np.dtype("<f8"), 3: np.dtype("<i4"), 4: np.dtype("u1"), 5: np.dtype("<i2"),
-    6: np.dtype("i1"), 9: np.dtype("<i8"), 10: np.dtype("?"), 17: np.dtype("<u2"), 19: np.dtype("<f2"),
-    22: np.dtype("<u4"), 23: np.dtype("<u8"),
+    1: np.dtype("<f4"),
+    2: np.dtype("<f8"),
+    3: np.dtype("<i4"),
+    4: np.dtype("u1"),
+    5: np.dtype("<i2"),
+    6: np.dtype("i1"),
+    9: np.dtype("<i8"),
+    10: np.dtype("?"),
+    17: np.dtype("<u2"),
+    19: np.dtype("<f2"),
+    22: np.dtype("<u4"),
+    23: np.dtype("<u8"),
 }
-TF_DTYPE_NAMES = {1: "float32", 2: "float64", 3: "int32", 4: "uint8", 5: "int16", 6: "int8", 7: "string",
-                  9: "int64", 10: "bool", 14: "bfloat16", 17: "uint16", 19: "float16", 22: "uint32", 23: "uint64"}
+TF_DTYPE_NAMES = {
+    1: "float32",
+    2: "float64",
+    3: "int32",
+    4: "uint8",
+    5: "int16",
+    6: "int8",
+    7: "string",
+    9: "int64",
+    10: "bool",
+    14: "bfloat16",
+    17: "uint16",
+    19: "float16",
+    22: "uint32",
+    23: "uint64",
+}
 
 
 class CheckpointError(NoiseaugInputError):
@@ -120,7 +143,7 @@ def _proto_fields(buf: bytes, source: str, what: str) -> list[tuple[int, int, in
             length, pos = _varint(buf, pos, source, what)
             if pos + length > len(buf):
                 raise CheckpointError(f"{source}: truncated {what}")
-            value, pos = buf[pos:pos + length], pos + length
+            value, pos = buf[pos : pos + length], pos + length
         elif wire == 5:
             if pos + 4 > len(buf):
                 raise CheckpointError(f"{source}: truncated {what}")
@@ -167,8 +190,14 @@ def _parse_shape(buf: bytes, source: str, name: str) -> tuple[int, ...]:
     dims = []
     for number, wire, value in _proto_fields(buf, source, f"the shape of {name!r}"):
         if number == 2 and wire == 2:
-            size = next((_signed64(_num(v)) for n, w, v in _proto_fields(_buf(value), source, "a dimension")
-                         if n == 1 and w == 0), 0)
+            size = next(
+                (
+                    _signed64(_num(v))
+                    for n, w, v in _proto_fields(_buf(value), source, "a dimension")
+                    if n == 1 and w == 0
+                ),
+                0,
+            )
             dims.append(size)
         elif number == 3 and wire == 0 and value:
             raise CheckpointError(f"{source}: tensor {name!r} has an unknown rank")
@@ -203,15 +232,19 @@ def _parse_entry(name: str, buf: bytes, source: str) -> BundleEntry:
 def _read_block(data: bytes, offset: int, size: int, source: str, what: str) -> bytes:
     end = offset + size + BLOCK_TRAILER_SIZE
     if offset < 0 or size < 0 or end > len(data) - FOOTER_SIZE:
-        raise CheckpointError(f"{source}: the {what} (bytes {offset}..{end}) lies beyond the end of the file "
-                              f"({len(data)} bytes): the index file is truncated or corrupted")
-    block, kind = data[offset:offset + size], data[offset + size]
+        raise CheckpointError(
+            f"{source}: the {what} (bytes {offset}..{end}) lies beyond the end of the file "
+            f"({len(data)} bytes): the index file is truncated or corrupted"
+        )
+    block, kind = data[offset : offset + size], data[offset + size]
     (stored,) = struct.unpack_from("<I", data, offset + size + 1)
-    if unmask_crc(stored) != crc32c(data[offset:offset + size + 1]):
+    if unmask_crc(stored) != crc32c(data[offset : offset + size + 1]):
         raise CheckpointError(f"{source}: the {what} fails its CRC-32C check: the index file is corrupted")
     if kind != 0:
-        raise CheckpointError(f"{source}: the {what} is compressed (type {kind}); only uncompressed tables, as "
-                              f"TensorFlow writes checkpoint indices, are supported")
+        raise CheckpointError(
+            f"{source}: the {what} is compressed (type {kind}); only uncompressed tables, as "
+            f"TensorFlow writes checkpoint indices, are supported"
+        )
     return block
 
 
@@ -229,9 +262,9 @@ def _block_entries(block: bytes, source: str, what: str) -> list[tuple[bytes, by
         length, pos = _varint(block, pos, source, what)
         if shared > len(key) or pos + non_shared + length > limit:
             raise CheckpointError(f"{source}: malformed entry in {what}")
-        key = key[:shared] + block[pos:pos + non_shared]
+        key = key[:shared] + block[pos : pos + non_shared]
         pos += non_shared
-        entries.append((key, block[pos:pos + length]))
+        entries.append((key, block[pos : pos + length]))
         pos += length
     return entries
 
@@ -247,9 +280,9 @@ def checkpoint_files(prefix: str | Path) -> tuple[Path, Path]:
     p = Path(prefix)
     name = p.name
     if name.endswith(".index"):
-        p = p.with_name(name[:-len(".index")])
+        p = p.with_name(name[: -len(".index")])
     elif ".data-" in name:
-        p = p.with_name(name[:name.index(".data-")])
+        p = p.with_name(name[: name.index(".data-")])
     return p.with_name(p.name + ".index"), p
 
 
@@ -258,13 +291,17 @@ def read_index(prefix: str | Path) -> tuple[dict[str, int], dict[str, BundleEntr
     index_path, _ = checkpoint_files(prefix)
     source = str(index_path)
     if not index_path.is_file():
-        raise CheckpointError(f"{source} not found: a TensorFlow checkpoint PREFIX is a pair of files PREFIX.index "
-                              f"and PREFIX.data-00000-of-00001")
+        raise CheckpointError(
+            f"{source} not found: a TensorFlow checkpoint PREFIX is a pair of files PREFIX.index "
+            f"and PREFIX.data-00000-of-00001"
+        )
     data = index_path.read_bytes()
     if len(data) < FOOTER_SIZE or struct.unpack_from("<Q", data, len(data) - 8)[0] != TABLE_MAGIC:
-        raise CheckpointError(f"{source} is not a TensorFlow checkpoint index: expected an SSTable ending in the magic "
-                              f"number {TABLE_MAGIC:#x} ({len(data)} bytes read; a truncated or different file)")
-    footer = data[len(data) - FOOTER_SIZE:]
+        raise CheckpointError(
+            f"{source} is not a TensorFlow checkpoint index: expected an SSTable ending in the magic "
+            f"number {TABLE_MAGIC:#x} ({len(data)} bytes read; a truncated or different file)"
+        )
+    footer = data[len(data) - FOOTER_SIZE :]
     _, _, pos = _handle(footer, source, "footer")
     index_offset, index_size, _ = _handle(footer, source, "footer", pos)
     index_block = _read_block(data, index_offset, index_size, source, "index block")
@@ -306,26 +343,42 @@ def read_checkpoint(prefix: str | Path) -> dict[str, np.ndarray]:
             shards[entry.shard] = shard.read_bytes()
         data = shards[entry.shard]
         if entry.sliced:
-            raise CheckpointError(f"{shard}: tensor {name!r} is stored in slices (a partitioned variable); "
-                                  f"not supported")
+            raise CheckpointError(
+                f"{shard}: tensor {name!r} is stored in slices (a partitioned variable); not supported"
+            )
         if entry.dtype not in TF_DTYPES:
-            raise CheckpointError(f"{shard}: tensor {name!r} has dtype {entry.dtype_name}; only numeric tensors are "
-                                  f"supported")
+            raise CheckpointError(
+                f"{shard}: tensor {name!r} has dtype {entry.dtype_name}; only numeric tensors are supported"
+            )
         dtype = TF_DTYPES[entry.dtype]
         count = int(np.prod(entry.shape, dtype=np.int64))
         if entry.size != count * dtype.itemsize:
-            raise CheckpointError(f"{shard}: tensor {name!r} ({entry.dtype_name} {list(entry.shape)}) should take "
-                                  f"{count * dtype.itemsize} bytes, the index says {entry.size}")
+            raise CheckpointError(
+                f"{shard}: tensor {name!r} ({entry.dtype_name} {list(entry.shape)}) should take "
+                f"{count * dtype.itemsize} bytes, the index says {entry.size}"
+            )
         if entry.offset < 0 or entry.offset + entry.size > len(data):
-            raise CheckpointError(f"{shard} is truncated: tensor {name!r} needs bytes {entry.offset}.."
-                                  f"{entry.offset + entry.size}, the file has {len(data)}")
-        raw = data[entry.offset:entry.offset + entry.size]
+            raise CheckpointError(
+                f"{shard} is truncated: tensor {name!r} needs bytes {entry.offset}.."
+                f"{entry.offset + entry.size}, the file has {len(data)}"
+            )
+        raw = data[entry.offset : entry.offset + entry.size]
         if entry.crc32c is not None and unmask_crc(entry.crc32c) != crc32c(raw):
-            raise CheckpointError(f"{shard}: tensor {name!r} fails its CRC-32C check (stored {unmask_crc(entry.crc32c):#010x}, "
-                                  f"computed {crc32c(raw):#010x}): the data file is corrupted")
+            raise CheckpointError(
+                f"{shard}: tensor {name!r} fails its CRC-32C check (stored {unmask_crc(entry.crc32c):#010x}, "
+                f"computed {crc32c(raw):#010x}): the data file is corrupted"
+            )
         out[name] = np.frombuffer(raw, dtype=dtype).reshape(entry.shape).astype(dtype.newbyteorder("="))
     return out
 
 
-__all__ = ["BundleEntry", "CheckpointError", "checkpoint_files", "crc32c", "mask_crc", "read_checkpoint",
-           "read_index", "unmask_crc"]
+__all__ = [
+    "BundleEntry",
+    "CheckpointError",
+    "checkpoint_files",
+    "crc32c",
+    "mask_crc",
+    "read_checkpoint",
+    "read_index",
+    "unmask_crc",
+]

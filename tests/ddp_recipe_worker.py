@@ -53,8 +53,11 @@ def recording_step(self, step):
 
 loop.Trainer.train_step = recording_step
 common = {"images": str(images), "steps": 4, "batch": 2, "patch": 16, "val_every": 4, "seed": 3}
-config = (NoiseFlowConfig(**common, val_batches=1) if recipe == "noiseflow" else
-          DnCNNConfig(**common, noise="awgn", val_images=str(images), depth=3, width=8, val_crops=2))
+config = (
+    NoiseFlowConfig(**common, val_batches=1)
+    if recipe == "noiseflow"
+    else DnCNNConfig(**common, noise="awgn", val_images=str(images), depth=3, width=8, val_crops=2)
+)
 exports = run_recipe(config, out / "run", progress=False)
 rank, world = distributed_rank()
 assert world == 2, f"expected 2 processes, got {world}"

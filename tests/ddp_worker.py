@@ -15,7 +15,9 @@ from noiseaug.training import SupervisedNLL, TrainConfig, Trainer, init_distribu
 out = Path(sys.argv[1])
 rank, world = init_distributed()
 assert world == 2, f"expected 2 processes, got {world}"
-images = [torch.randint(0, 256, (3, 64, 64), dtype=torch.uint8, generator=torch.Generator().manual_seed(i)) for i in range(3)]
+images = [
+    torch.randint(0, 256, (3, 64, 64), dtype=torch.uint8, generator=torch.Generator().manual_seed(i)) for i in range(3)
+]
 camera = SimulatedCamera()
 torch.manual_seed(rank)  # different initial weights per rank: DDP must broadcast rank 0's
 flow = NoiseFlow(list(camera.cameras), [float(i) for i in camera.isos])
@@ -23,7 +25,13 @@ with torch.no_grad():
     for p in flow.parameters():
         p.add_(0.01 * torch.randn(p.shape))
 batches = SimulatedRawPairs(images, camera, patch_size=8, batch_size=4, seed=100 + rank)
-trainer = Trainer(SupervisedNLL(flow), batches, lambda: {"val_nll": 0.0}, out / "run", TrainConfig(steps=5, lr=1e-2, val_every=5),
-                  progress=False)
+trainer = Trainer(
+    SupervisedNLL(flow),
+    batches,
+    lambda: {"val_nll": 0.0},
+    out / "run",
+    TrainConfig(steps=5, lr=1e-2, val_every=5),
+    progress=False,
+)
 trainer.fit()
 torch.save({"state": flow.state_dict(), "first_batch": batches.batch(1).noisy_raw[0]}, out / f"rank{rank}.pt")

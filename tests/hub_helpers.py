@@ -27,5 +27,6 @@ def build_hub_cache(cache: Path, repo_id: str, snapshots: dict[str, Path], main:
 def run_offline(cache: Path, code: str) -> subprocess.CompletedProcess:
     """``python -c code`` with ``HF_HUB_OFFLINE=1`` and ``cache`` as the Hub cache."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(cache), "HF_HOME": str(cache.parent / "hf-home")}
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True, text=True, timeout=120
+    )

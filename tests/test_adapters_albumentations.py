@@ -99,13 +99,15 @@ def test_p_below_one_runs_the_flow_only_for_applied_images():
 
 def test_dataloader_workers_get_different_noise_reproducibly():
     pipeline = A.Compose([AlbumentationsNoise(GaussianNoiseTransform(sigma=0.1))], seed=11)
-    check_workers_differ_and_runs_repeat(NoisedConstant(lambda x: pipeline(image=x)["image"],
-                                                        np.full((8, 8, 3), 128, np.uint8)))
+    check_workers_differ_and_runs_repeat(
+        NoisedConstant(lambda x: pipeline(image=x)["image"], np.full((8, 8, 3), 128, np.uint8))
+    )
 
 
 def test_init_schema_validates_parameters():
-    check_wrapping_is_validated(AlbumentationsNoise, A.GaussNoise(), type_error=ValueError,
-                                p_message="less than or equal to 1")
+    check_wrapping_is_validated(
+        AlbumentationsNoise, A.GaussNoise(), type_error=ValueError, p_message="less than or equal to 1"
+    )
     assert "GaussianNoiseTransform" in repr(AlbumentationsNoise(GaussianNoiseTransform()))
 
 

@@ -39,8 +39,9 @@ def test_runs_in_augmentation_sequential_keeping_shape_dtype_range(name, dtype):
 def test_masks_and_boxes_pass_through_the_noise():
     x, mask = clean_batch(b=2), (torch.rand(2, 1, 8, 8) > 0.5).float()
     boxes = torch.tensor([[[1.0, 1.0], [5.0, 1.0], [5.0, 4.0], [1.0, 4.0]]]).repeat(2, 1, 1, 1)
-    pipeline = K.AugmentationSequential(KorniaNoise(GaussianNoiseTransform(sigma=0.1)),
-                                        data_keys=["input", "mask", "bbox"])
+    pipeline = K.AugmentationSequential(
+        KorniaNoise(GaussianNoiseTransform(sigma=0.1)), data_keys=["input", "mask", "bbox"]
+    )
     y, mask_out, boxes_out = pipeline(x, mask, boxes)
     assert not torch.equal(y, x) and torch.equal(mask_out, mask) and torch.equal(boxes_out, boxes)
 

@@ -24,8 +24,18 @@ def _have_data() -> bool:
 @pytest.mark.skipif(not _have_data(), reason="needs the shared data (../shared/data or $NOISEAUG_DATA)")
 def test_noise_quality_runs_on_a_tiny_subset_and_reports_every_model(tmp_path):
     figure = importlib.util.find_spec("matplotlib") is not None
-    command = [sys.executable, str(ROOT / "benchmarks" / "noise_quality.py"), "--out", str(tmp_path), "--limit", "1",
-               "--raw-batches", "1", "--data", str(data_root().resolve())] + ([] if figure else ["--no-figure"])
+    command = [
+        sys.executable,
+        str(ROOT / "benchmarks" / "noise_quality.py"),
+        "--out",
+        str(tmp_path),
+        "--limit",
+        "1",
+        "--raw-batches",
+        "1",
+        "--data",
+        str(data_root().resolve()),
+    ] + ([] if figure else ["--no-figure"])
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     report = json.loads((tmp_path / "noise_quality.json").read_text())
@@ -45,8 +55,11 @@ def test_noise_quality_runs_on_a_tiny_subset_and_reports_every_model(tmp_path):
             assert (m["nll"] is None) == ("NoiseFlow-ISP" in name or "random" in name or "fitted latent" in name)
     assert len(report["srgb"]["rows"]) == 2 * 8  # 2 sets x 1 image x (real + 7 models)
     raw = report["raw"]["results"]
-    assert {"Noise Flow (noiseflow-simcam)", "NLF, fitted on train per camera/ISO",
-            "AWGN, fitted on train per camera/ISO"} <= set(raw)
+    assert {
+        "Noise Flow (noiseflow-simcam)",
+        "NLF, fitted on train per camera/ISO",
+        "AWGN, fitted on train per camera/ISO",
+    } <= set(raw)
     assert any("n2nflow-simcam" in name for name in raw)
     assert all(math.isfinite(r["val_nll"]) and r["val_kl"] >= 0 for r in raw.values())
     assert "| AWGN (fitted per image) |" in (tmp_path / "noise_quality.md").read_text()
@@ -101,8 +114,16 @@ def test_training_curves_reads_one_value_per_step_and_plots_every_run(tmp_path):
     if importlib.util.find_spec("matplotlib") is None:
         return
     out = tmp_path / "curves.png"
-    command = [sys.executable, str(ROOT / "benchmarks" / "training_curves.py"), "--out", str(out),
-               "--run", f"A={tmp_path / 'a'}", "--run", f"B={tmp_path / 'b'}"]
+    command = [
+        sys.executable,
+        str(ROOT / "benchmarks" / "training_curves.py"),
+        "--out",
+        str(out),
+        "--run",
+        f"A={tmp_path / 'a'}",
+        "--run",
+        f"B={tmp_path / 'b'}",
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["A: val_psnr = 27.000 at step 1500", "B: val_psnr = 28.500 at step 1500"]
@@ -122,15 +143,27 @@ def test_clean_free_denoisers_measures_the_error_to_noise_ratio_per_iso(tmp_path
     assert bench.gaussian_nll_excess(0.0) == 0.0
     assert bench.gaussian_nll_excess(1.0) == pytest.approx(0.5 * math.log(2) - 0.25)  # variance doubled
     for i in range(3):
-        write_png(tmp_path / "images" / f"img{i}.png", torch.rand(3, 80, 80, generator=torch.Generator().manual_seed(i)))
+        write_png(
+            tmp_path / "images" / f"img{i}.png", torch.rand(3, 80, 80, generator=torch.Generator().manual_seed(i))
+        )
     draws = [simcam_split(tmp_path / "images", SimulatedCamera(), 32, 10, seed=0, test_seed=10_000).test.batch(0)]
     identity = bench.per_iso(torch.nn.Identity(), draws)  # only the clamp to [0, 1] removes a little error
     assert identity and all(0.9 < row["ratio"] <= 1.0 and row["denoised"] >= row["noisy"] for row in identity.values())
     halved = bench.per_iso(lambda noisy: draws[0].clean_raw + 0.5 * (noisy - draws[0].clean_raw), draws)
     assert all(row["ratio"] == pytest.approx(0.25, rel=1e-3) for row in halved.values())  # error = noise / 2
     save_pretrained(UNet(channels=4, width=8, levels=2, residual=True), tmp_path / "unet")  # starts as the identity
-    command = [sys.executable, str(ROOT / "benchmarks" / "clean_free_denoisers.py"), "--images", str(tmp_path / "images"),
-               "--test-batches", "1", "--denoiser", f"fresh={tmp_path / 'unet'}", "--out", str(tmp_path / "out")]
+    command = [
+        sys.executable,
+        str(ROOT / "benchmarks" / "clean_free_denoisers.py"),
+        "--images",
+        str(tmp_path / "images"),
+        "--test-batches",
+        "1",
+        "--denoiser",
+        f"fresh={tmp_path / 'unet'}",
+        "--out",
+        str(tmp_path / "out"),
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     table = json.loads((tmp_path / "out" / "clean_free_denoisers.json").read_text())["fresh"]
@@ -157,13 +190,18 @@ def test_nlf_recovery_table_compares_the_flow_and_a_clean_data_fit_with_the_true
         flow.layers[0].log_beta2[1].add_(math.log(2.0))
     save_pretrained(flow, tmp_path / "noise_model")
     for i in range(3):
-        write_png(tmp_path / "images" / f"img{i}.png", torch.rand(3, 80, 80, generator=torch.Generator().manual_seed(i)))
+        write_png(
+            tmp_path / "images" / f"img{i}.png", torch.rand(3, 80, 80, generator=torch.Generator().manual_seed(i))
+        )
     save_pretrained(UNet(channels=4, width=8, levels=2, residual=True), tmp_path / "identity")  # a fresh one
-    table = _load_benchmark("nlf_recovery_plot").recovery_table(tmp_path / "noise_model", tmp_path / "images", 4,
-                                                                tmp_path / "identity")
+    table = _load_benchmark("nlf_recovery_plot").recovery_table(
+        tmp_path / "noise_model", tmp_path / "images", 4, tmp_path / "identity"
+    )
     rows = [[float(cell) for cell in line.strip("| ").split(" | ")[2:]] for line in table.splitlines()[2:]]
     assert len(rows) == 25 and all(len(row) == 8 and abs(row[2]) < 1e-3 for row in rows)
-    assert [row[3] for row in rows] == pytest.approx([0.0] * 5 + [1.0] * 5 + [0.0] * 15, abs=1e-3)  # sim-b: beta2 doubled
+    assert [row[3] for row in rows] == pytest.approx(
+        [0.0] * 5 + [1.0] * 5 + [0.0] * 15, abs=1e-3
+    )  # sim-b: beta2 doubled
     assert all(abs(row[4]) < 0.5 for row in rows)  # ML fit of beta1 with the clean images, 2-3 patches each
     # around the mean of two noisy shots (identity D) the signal is noisy: beta1 comes out diluted on average
     assert sum(row[6] for row in rows) / 25 < sum(row[4] for row in rows) / 25
@@ -176,16 +214,44 @@ def test_throughput_interleaves_cases_and_reports_ratios_and_scaling(tmp_path, m
     monkeypatch.setitem(sys.modules, "throughput", throughput)  # its dataclass looks itself up there
     spec.loader.exec_module(throughput)
     monkeypatch.setattr(throughput, "PRETRAINED", [])  # the flows are timed by flow_patches / device runs
-    monkeypatch.setattr(throughput, "scaling_transforms", lambda: [
-        ("GaussianNoiseTransform", throughput.GaussianNoiseTransform, "srgb"), (throughput.FLOOR, lambda: None, "srgb")])
-    report = throughput.main(["--batch", "2", "--size", "16", "--repeats", "3", "--warmup", "1", "--step-repeats", "1",
-                              "--scaling", "--scaling-sides", "16", "32", "--scaling-batches", "1",
-                              "--scaling-repeats", "1", "--out", str(tmp_path)])
+    monkeypatch.setattr(
+        throughput,
+        "scaling_transforms",
+        lambda: [
+            ("GaussianNoiseTransform", throughput.GaussianNoiseTransform, "srgb"),
+            (throughput.FLOOR, lambda: None, "srgb"),
+        ],
+    )
+    report = throughput.main(
+        [
+            "--batch",
+            "2",
+            "--size",
+            "16",
+            "--repeats",
+            "3",
+            "--warmup",
+            "1",
+            "--step-repeats",
+            "1",
+            "--scaling",
+            "--scaling-sides",
+            "16",
+            "32",
+            "--scaling-batches",
+            "1",
+            "--scaling-repeats",
+            "1",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     names = {r["name"]: r for r in report["results"]}
     assert len(names[throughput.FLOOR]["times_ms"]) == 3 and names["GaussianNoiseTransform"]["median_ms"] > 0
     ratio = next(r for r in report["ratios"] if r["denominator"] == throughput.FLOOR)
-    assert math.isclose(ratio["ratio"], names["GaussianNoiseTransform"]["median_ms"]
-                        / names[throughput.FLOOR]["median_ms"])
+    assert math.isclose(
+        ratio["ratio"], names["GaussianNoiseTransform"]["median_ms"] / names[throughput.FLOOR]["median_ms"]
+    )
     points = report["scaling"]["points"]
     assert {(p["sweep"], p["batch"], p["side"]) for p in points} == {("side", 1, 16), ("side", 1, 32), ("batch", 1, 16)}
     assert all(p["median_ms"] > 0 for p in points)
@@ -213,9 +279,21 @@ def test_sidd_noiseflow_nlf_measures_every_camera_and_iso(tmp_path):
     for k in range(2):
         write_png(tmp_path / "images" / f"{k}.png", torch.rand(3, 40, 48, generator=torch.Generator().manual_seed(k)))
     figure = importlib.util.find_spec("matplotlib") is not None
-    report = bench.main(["--noiseflow", str(tmp_path / "nf"), "--n2nflow", str(tmp_path / "n2n"), "--images",
-                         str(tmp_path / "images"), "--size", "32", "--out", str(tmp_path / "out")]
-                        + ([] if figure else ["--no-figure"]))
+    report = bench.main(
+        [
+            "--noiseflow",
+            str(tmp_path / "nf"),
+            "--n2nflow",
+            str(tmp_path / "n2n"),
+            "--images",
+            str(tmp_path / "images"),
+            "--size",
+            "32",
+            "--out",
+            str(tmp_path / "out"),
+        ]
+        + ([] if figure else ["--no-figure"])
+    )
     assert len(report["combos"]) == 25 and report["count"] == 2
     calibrated = [c for c in report["combos"] if c["sidd"] is not None]
     assert len(calibrated) == 15
@@ -235,18 +313,37 @@ def test_sidd_srgb_raw_route_reports_every_model(tmp_path):
 
     for name in ("nf", "n2n"):
         NoiseFlow(["IP", "GP", "S6", "N6", "G4"], [100, 400, 800, 1600, 3200], variant="official").save_pretrained(
-            tmp_path / name)
-    command = [sys.executable, str(ROOT / "benchmarks" / "sidd_srgb_raw_route.py"), "--noiseflow", str(tmp_path / "nf"),
-               "--n2nflow", str(tmp_path / "n2n"), "--limit", "1", "--data", str(data_root().resolve()),
-               "--out", str(tmp_path / "out")]
+            tmp_path / name
+        )
+    command = [
+        sys.executable,
+        str(ROOT / "benchmarks" / "sidd_srgb_raw_route.py"),
+        "--noiseflow",
+        str(tmp_path / "nf"),
+        "--n2nflow",
+        str(tmp_path / "n2n"),
+        "--limit",
+        "1",
+        "--data",
+        str(data_root().resolve()),
+        "--out",
+        str(tmp_path / "out"),
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     report = json.loads((tmp_path / "out" / "sidd_srgb.json").read_text())
     assert set(report["summary"]) == {
-        "real", "NLF (fitted per image)", "NAFlow (NAS)", "NAFlow (fitted latent)", "NAFlow (random configuration)",
-        "raw route + Noise Flow (pair's phone/ISO)", "raw route + Noise Flow (random phone/ISO)",
-        "raw route + N2NFlow (pair's phone/ISO)", "raw route + N2NFlow (random phone/ISO)",
-        "raw route + noiseflow-simcam (random)"}
+        "real",
+        "NLF (fitted per image)",
+        "NAFlow (NAS)",
+        "NAFlow (fitted latent)",
+        "NAFlow (random configuration)",
+        "raw route + Noise Flow (pair's phone/ISO)",
+        "raw route + Noise Flow (random phone/ISO)",
+        "raw route + N2NFlow (pair's phone/ISO)",
+        "raw route + N2NFlow (random phone/ISO)",
+        "raw route + noiseflow-simcam (random)",
+    }
     for model, m in report["summary"].items():
         assert m["images"] == 1 and -1 <= m["corr_h1"] <= 1 and m["std_255"] >= 0
         assert (m["kld"] is None) == (model == "real")
@@ -257,5 +354,7 @@ def test_naflow_posterior_reports_rank1_at_temperature_zero_and_mixing_above():
     command = [sys.executable, str(ROOT / "benchmarks" / "naflow_posterior.py"), "--temperature", "0", "1"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    rows = [line.split("|") for line in result.stdout.splitlines() if line.startswith("| 0 ") or line.startswith("| 1 ")]
+    rows = [
+        line.split("|") for line in result.stdout.splitlines() if line.startswith("| 0 ") or line.startswith("| 1 ")
+    ]
     assert [float(r[2]) for r in rows][0] == 1.0 and float(rows[1][2]) < 0.9  # T = 1 spreads the weight

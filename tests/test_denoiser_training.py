@@ -39,20 +39,29 @@ def test_synthesized_pairs_are_deterministic_8bit_and_aligned():
     assert 0.035 < float(residual) < 0.065
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"images": []}, "at least one"),
-    ({"patch": 15}, "even"),
-    ({"patch": 64}, "H, W >= patch"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"images": []}, "at least one"),
+        ({"patch": 15}, "even"),
+        ({"patch": 64}, "H, W >= patch"),
+    ],
+)
 def test_synthesized_pairs_reject_bad_settings(kwargs, message):
-    settings = {"images": _images(), "noise": GaussianNoiseTransform(), "patch": 16, "batch_size": 2, "seed": 0, **kwargs}
+    settings = {
+        "images": _images(),
+        "noise": GaussianNoiseTransform(),
+        "patch": 16,
+        "batch_size": 2,
+        "seed": 0,
+        **kwargs,
+    }
     with pytest.raises(ValueError, match=message):
         SynthesizedPairs(**settings)
 
 
 def test_noise_sources_are_named_and_unknown_names_fail():
-    assert set(NOISE_SOURCES) == {"awgn", "nlf", "pg", "naflow", "naflow-phone", "noiseflow-isp",
-                                  "real", "real-phone"}
+    assert set(NOISE_SOURCES) == {"awgn", "nlf", "pg", "naflow", "naflow-phone", "noiseflow-isp", "real", "real-phone"}
     with pytest.raises(ValueError, match="noise must be one of"):
         noise_source("speckle")
     with pytest.raises(NoiseaugInputError, match="noise must be one of"):
@@ -127,15 +136,28 @@ def test_train_denoiser_learns_awgn_and_writes_a_loadable_denoiser(tmp_path):
     train = _folder(tmp_path / "train", _images(n=4, h=64, w=64, seed=2))
     val = _folder(tmp_path / "val", _images(n=2, h=64, w=64, seed=3))
     out = tmp_path / "run"
-    config = DnCNNConfig(noise="awgn", images=str(train), val_images=str(val), steps=60, batch=8, patch=32, lr=2e-3,
-                         depth=4, width=16, val_crops=16, val_every=30)
+    config = DnCNNConfig(
+        noise="awgn",
+        images=str(train),
+        val_images=str(val),
+        steps=60,
+        batch=8,
+        patch=32,
+        lr=2e-3,
+        depth=4,
+        width=16,
+        val_crops=16,
+        val_every=30,
+    )
     exports = run_recipe(config, out, progress=False)
     history = json.loads((out / "history.json").read_text())
     assert [r["step"] for r in history] == [30, 60]
     model = load_denoiser(out / "denoiser")
     assert list(exports) == ["denoiser"] and isinstance(exports["denoiser"], DnCNN)
     val_seed = stream_seed(0, 0, "validation")  # the recipe's validation crops: rank 0's "validation" stream
-    pairs = SynthesizedPairs([read_image(p) for p in sorted(val.iterdir())], noise_source("awgn"), 32, 16, seed=val_seed)
+    pairs = SynthesizedPairs(
+        [read_image(p) for p in sorted(val.iterdir())], noise_source("awgn"), 32, 16, seed=val_seed
+    )
     batch = pairs.batch(0)
     with torch.no_grad():
         denoised_error = torch.nn.functional.mse_loss(model(batch.noisy).clamp(0, 1), batch.clean)
@@ -154,9 +176,21 @@ def test_denoise_files_and_cli_on_a_file_and_a_folder(tmp_path):
     with torch.no_grad():
         expected = model(read_image(images / "img0.png")[None]).clamp(0, 1)[0]
     assert float((read_image(written[0]) - expected).abs().max()) <= 0.5 / 255 + 1e-6
-    result = subprocess.run([sys.executable, "-m", "noiseaug", "denoise", str(images / "img1.png"),
-                             str(tmp_path / "one.png"), "--model", str(tmp_path / "model")],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "noiseaug",
+            "denoise",
+            str(images / "img1.png"),
+            str(tmp_path / "one.png"),
+            "--model",
+            str(tmp_path / "model"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert read_image(tmp_path / "one.png").shape == (3, 24, 30)
 
@@ -180,9 +214,23 @@ def test_denoising_benchmark_smoke(tmp_path):
 
     save_pretrained(DnCNN(depth=3, width=4), tmp_path / "tiny")
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "denoising.py"
-    result = subprocess.run([sys.executable, str(script), "--model", f"tiny={tmp_path / 'tiny'}", "--limit", "1",
-                             "--no-figure", "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=300,
-                            env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(script),
+            "--model",
+            f"tiny={tmp_path / 'tiny'}",
+            "--limit",
+            "1",
+            "--no-figure",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**__import__("os").environ, "OMP_NUM_THREADS": "1"},
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads((tmp_path / "out" / "denoising.json").read_text())
     for per_set in report["results"].values():

@@ -28,8 +28,15 @@ from noiseaug.flows.naflow import NAFlow
 from noiseaug.transforms.pipeline import DeviceNoise, capture_cuda_graph
 from noiseaug.transforms.raw_route import RawRouteTransform
 
-READING_OPS = ("aten._local_scalar_dense", "aten.nonzero", "aten.masked_select", "aten._unique", "aten.unique",
-               "aten.is_nonzero", "aten.equal")
+READING_OPS = (
+    "aten._local_scalar_dense",
+    "aten.nonzero",
+    "aten.masked_select",
+    "aten._unique",
+    "aten.unique",
+    "aten.is_nonzero",
+    "aten.equal",
+)
 
 
 class HostReads(TorchDispatchMode):
@@ -78,8 +85,11 @@ def every_transform(validate: str, p: float = 1.0):
         ("noiseflow mosaic", small_noiseflow_transform(validate=validate), (4, 1, 16, 16)),
         ("naflow random", small_naflow_transform(validate=validate), (4, 3, 12, 10)),
         ("naflow mixture", small_naflow_transform(mixture=True, validate=validate), (4, 3, 8, 8)),
-        ("raw route", RawRouteTransform(small_noiseflow_transform(validate=validate), validate=validate),
-         (2, 3, 16, 16)),
+        (
+            "raw route",
+            RawRouteTransform(small_noiseflow_transform(validate=validate), validate=validate),
+            (2, 3, 16, 16),
+        ),
     ]
 
 
@@ -166,8 +176,9 @@ def test_ambient_mode_is_restored_and_explicit_mode_wins():
 def test_modes_give_the_same_noise(validate):
     for (name, fast, shape), (_, default, _) in zip(every_transform(validate), every_transform("sync"), strict=True):
         x = clean(shape)
-        assert torch.equal(fast(x, generator=torch.Generator().manual_seed(3)),
-                           default(x, generator=torch.Generator().manual_seed(3))), name
+        assert torch.equal(
+            fast(x, generator=torch.Generator().manual_seed(3)), default(x, generator=torch.Generator().manual_seed(3))
+        ), name
 
 
 # torch.compile: fullgraph=True fails on any graph break. The "eager" and "aot_eager" backends trace the
@@ -207,8 +218,9 @@ def reference_inverse(self, y, cond=None):
     return torch.nn.functional.conv2d(y, w_inv[:, :, None, None])
 
 
-@pytest.mark.parametrize("make, shape", [(small_naflow_transform, (3, 3, 16, 16)),
-                                         (small_noiseflow_transform, (3, 4, 16, 16))])
+@pytest.mark.parametrize(
+    "make, shape", [(small_naflow_transform, (3, 3, 16, 16)), (small_noiseflow_transform, (3, 4, 16, 16))]
+)
 def test_cached_inverses_give_bit_identical_samples(make, shape, monkeypatch):
     transform = make()
     x = clean(shape)
@@ -280,13 +292,16 @@ def test_device_noise_runs_without_host_sync_on_cuda():
 
 
 @cuda
-@pytest.mark.parametrize("make, shape", [
-    (lambda: GaussianNoiseTransform(p=0.5, validate="async"), (8, 3, 32, 32)),
-    (lambda: HeteroscedasticNoiseTransform(validate="async"), (8, 3, 32, 32)),
-    (lambda: PoissonGaussianNoiseTransform(validate="async"), (8, 3, 32, 32)),
-    (lambda: small_noiseflow_transform(validate="async"), (8, 4, 16, 16)),
-    (lambda: small_naflow_transform(validate="async"), (8, 3, 16, 16)),
-])
+@pytest.mark.parametrize(
+    "make, shape",
+    [
+        (lambda: GaussianNoiseTransform(p=0.5, validate="async"), (8, 3, 32, 32)),
+        (lambda: HeteroscedasticNoiseTransform(validate="async"), (8, 3, 32, 32)),
+        (lambda: PoissonGaussianNoiseTransform(validate="async"), (8, 3, 32, 32)),
+        (lambda: small_noiseflow_transform(validate="async"), (8, 4, 16, 16)),
+        (lambda: small_naflow_transform(validate="async"), (8, 3, 16, 16)),
+    ],
+)
 def test_cuda_graph_capture_replays_fresh_noise(make, shape):
     """Static shapes, the generator registered with the graph: each replay draws new noise."""
     transform = make().cuda()

@@ -17,8 +17,13 @@ WORKER = Path(__file__).with_name("ddp_worker.py")
 def test_two_process_torchrun_training_keeps_ranks_identical(tmp_path):
     torchrun = shutil.which("torchrun") or str(Path(sys.executable).with_name("torchrun"))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    result = subprocess.run([torchrun, "--standalone", "--nproc_per_node", "2", str(WORKER), str(tmp_path)],
-                            capture_output=True, text=True, timeout=300, env=env)
+    result = subprocess.run(
+        [torchrun, "--standalone", "--nproc_per_node", "2", str(WORKER), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     rank0, rank1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1))
     assert not torch.equal(rank0["first_batch"], rank1["first_batch"])  # each rank trained on its own data
@@ -35,8 +40,13 @@ def test_every_recipe_trains_data_parallel_through_the_driver_and_only_rank_0_wr
     torchrun = shutil.which("torchrun") or str(Path(sys.executable).with_name("torchrun"))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     worker = Path(__file__).with_name("ddp_recipe_worker.py")
-    result = subprocess.run([torchrun, "--standalone", "--nproc_per_node", "2", str(worker), recipe, str(tmp_path)],
-                            capture_output=True, text=True, timeout=300, env=env)
+    result = subprocess.run(
+        [torchrun, "--standalone", "--nproc_per_node", "2", str(worker), recipe, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     rank0, rank1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1))
     assert not torch.equal(rank0["batch"], rank1["batch"])  # each rank drew its own batches (its own seed stream)

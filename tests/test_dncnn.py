@@ -84,10 +84,16 @@ def test_save_and_load_round_trip(tmp_path):
     assert torch.equal(loaded(x), net(x))
 
 
-@pytest.mark.parametrize("kwargs, error", [
-    (dict(depth=1), ValueError), (dict(width=0), ValueError), (dict(channels=2.0), TypeError),
-    (dict(batch_norm=1), TypeError), (dict(residual="yes"), TypeError),
-])
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        (dict(depth=1), ValueError),
+        (dict(width=0), ValueError),
+        (dict(channels=2.0), TypeError),
+        (dict(batch_norm=1), TypeError),
+        (dict(residual="yes"), TypeError),
+    ],
+)
 def test_constructor_errors(kwargs, error):
     with pytest.raises(error):
         DnCNN(**kwargs)

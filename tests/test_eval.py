@@ -71,7 +71,10 @@ def _write_pairs(folder, stems, noisy_suffix, clean_suffix, seed, size=24):
     for k, stem in enumerate(stems):
         clean = torch.rand(3, size, size + 8, generator=_gen(seed + k))
         write_png(folder / f"{stem}{clean_suffix}.png", clean)
-        write_png(folder / f"{stem}{noisy_suffix}.png", (clean + 0.1 * torch.randn(clean.shape, generator=_gen(99 + k))).clamp(0, 1))
+        write_png(
+            folder / f"{stem}{noisy_suffix}.png",
+            (clean + 0.1 * torch.randn(clean.shape, generator=_gen(99 + k))).clamp(0, 1),
+        )
 
 
 @pytest.fixture
@@ -157,8 +160,12 @@ def test_fit_per_combo_recovers_each_cameras_nlf_on_the_pixel_independent_simula
 
 def test_nlf_per_group_fits_each_group_and_compares_with_a_reference():
     clean = _ramp(64).repeat(2, 1, 1, 1)
-    noise = torch.cat([HeteroscedasticGaussianNoise(b, 1e-4).sample(clean[:1], generator=_gen(k)) - clean[:1]
-                       for k, b in enumerate((0.01, 0.04))])
+    noise = torch.cat(
+        [
+            HeteroscedasticGaussianNoise(b, 1e-4).sample(clean[:1], generator=_gen(k)) - clean[:1]
+            for k, b in enumerate((0.01, 0.04))
+        ]
+    )
     rows = nlf_per_group(noise, clean, torch.tensor([0, 1]), 2, lambda k: (0.01, 1e-4) if k == 0 else None)
     assert rows[0]["beta1"] == pytest.approx(0.01, rel=0.1) and rows[1]["beta1"] == pytest.approx(0.04, rel=0.1)
     assert rows[0]["var_ratio"] == pytest.approx(1.0, rel=0.05) and rows[1]["var_ratio"] is None
@@ -186,21 +193,29 @@ def test_divergences_and_std_ratio_separate_matching_from_mismatched_noise():
     real = 0.05 * torch.randn(1, 3, 64, 64, generator=_gen(0))
     same = 0.05 * torch.randn(1, 3, 64, 64, generator=_gen(1))
     loud = 3 * same
-    assert std_ratio(same, real) == pytest.approx(1.0, rel=0.05) and std_ratio(loud, real) == pytest.approx(3.0, rel=0.05)
+    assert std_ratio(same, real) == pytest.approx(1.0, rel=0.05) and std_ratio(loud, real) == pytest.approx(
+        3.0, rel=0.05
+    )
     close, far = divergences(real, same), divergences(real, loud)
     assert list(close) == ["kld", "akld"] and 0 <= close["kld"] < far["kld"] and 0 <= close["akld"] < far["akld"]
     assert gaussian_nll_excess(1.0) == pytest.approx(0.5 * math.log(2) - 0.25)
 
 
 def test_summarise_rows_means_non_missing_values_and_counts_non_finite_rows():
-    rows = [{"set": "a", "model": "m", "kld": 1.0, "nll": None, "finite": True},
-            {"set": "a", "model": "m", "kld": 3.0, "nll": None, "finite": True},
-            {"set": "a", "model": "n", "kld": None, "nll": 2.0, "finite": False},
-            {"set": "b", "model": "m", "kld": 5.0, "nll": 1.0, "finite": True}]
+    rows = [
+        {"set": "a", "model": "m", "kld": 1.0, "nll": None, "finite": True},
+        {"set": "a", "model": "m", "kld": 3.0, "nll": None, "finite": True},
+        {"set": "a", "model": "n", "kld": None, "nll": 2.0, "finite": False},
+        {"set": "b", "model": "m", "kld": 5.0, "nll": 1.0, "finite": True},
+    ]
     summary = summarise_rows(rows, ("set", "model"), ("kld", "nll"), count_non_finite=True)
-    assert summary == {"a": {"m": {"kld": 2.0, "nll": None, "images": 2, "non_finite": 0},
-                             "n": {"kld": None, "nll": 2.0, "images": 1, "non_finite": 1}},
-                       "b": {"m": {"kld": 5.0, "nll": 1.0, "images": 1, "non_finite": 0}}}
+    assert summary == {
+        "a": {
+            "m": {"kld": 2.0, "nll": None, "images": 2, "non_finite": 0},
+            "n": {"kld": None, "nll": 2.0, "images": 1, "non_finite": 1},
+        },
+        "b": {"m": {"kld": 5.0, "nll": 1.0, "images": 1, "non_finite": 0}},
+    }
     assert list(summarise_rows(rows, ("model",), ("kld",))) == ["m", "n"]
 
 
@@ -251,8 +266,9 @@ def test_simcam_results_evaluates_a_flow_and_every_baseline(tmp_path):
         write_png(tmp_path / "images" / f"img{i}.png", torch.rand(3, 80, 80, generator=_gen(i)))
     flow = NoiseFlow(["sim-a", "sim-b", "sim-c", "sim-d", "sim-e"], [100, 400, 800, 1600, 3200], variant="nlf")
     save_pretrained(flow, tmp_path / "flow")
-    report = simcam_results({"flow": tmp_path / "flow"}, tmp_path / "images", pixel_independent=True,
-                            test_batches=1, train_batches=2)
+    report = simcam_results(
+        {"flow": tmp_path / "flow"}, tmp_path / "images", pixel_independent=True, test_batches=1, train_batches=2
+    )
     assert report["test_patches"] == 32 and report["setting"] == "pixel-independent Poisson-Gaussian"
     results = report["results"]
     assert list(results)[0] == "flow" and "simulator's exact likelihood" in results and len(results) == 7
@@ -263,17 +279,22 @@ def test_simcam_results_evaluates_a_flow_and_every_baseline(tmp_path):
 
 
 def _checkpoint(steps=100):
-    history = [{"step": 50, "elapsed_s": 60.0, "val_psnr": 30.0, "val_nll": -4.0, "val_kl": 0.02},
-               {"step": 100, "elapsed_s": 120.0, "val_psnr": 29.0, "val_nll": -3.9, "val_kl": 0.03}]
-    return {"config": {"steps": steps, "lr": 1e-3, "lr_decay_at": [80], "val_every": 50},
-            "state": {"history": history, "best_step": 50, "step": steps}}
+    history = [
+        {"step": 50, "elapsed_s": 60.0, "val_psnr": 30.0, "val_nll": -4.0, "val_kl": 0.02},
+        {"step": 100, "elapsed_s": 120.0, "val_psnr": 29.0, "val_nll": -3.9, "val_kl": 0.03},
+    ]
+    return {
+        "config": {"steps": steps, "lr": 1e-3, "lr_decay_at": [80], "val_every": 50},
+        "state": {"history": history, "best_step": 50, "step": steps},
+    }
 
 
 def test_denoiser_release_writes_the_weights_and_a_card_from_the_records(tmp_path):
     source = save_pretrained(DnCNN(depth=3, width=4), tmp_path / "run" / "denoiser")
-    evaluation = {"models": {"AWGN": "runs/dncnn/awgn/denoiser", "dncnn-nlf": "dncnn-nlf"},
-                  "results": {"sidd-dev": {"noisy input": {"psnr": 25.0, "ssim": 0.5},
-                                           "AWGN": {"psnr": 30.123, "ssim": 0.8}}}}
+    evaluation = {
+        "models": {"AWGN": "runs/dncnn/awgn/denoiser", "dncnn-nlf": "dncnn-nlf"},
+        "results": {"sidd-dev": {"noisy input": {"psnr": 25.0, "ssim": 0.5}, "AWGN": {"psnr": 30.123, "ssim": 0.8}}},
+    }
     labels = release_labels(evaluation)
     assert labels == {"awgn": "AWGN", "dncnn-nlf": "dncnn-nlf"}
     model = json.loads((source / "config.json").read_text())
@@ -293,7 +314,9 @@ def test_noiseflow_release_loads_the_checkpoint_weights_and_states_the_metrics()
             p.add_(0.01)
     checkpoint = _checkpoint() | {"model": {f"noise_model.{k}": v for k, v in trained.state_dict().items()}}
     flow = simcam_flow(checkpoint)
-    assert all(torch.equal(a, b) for a, b in zip(flow.state_dict().values(), trained.state_dict().values(), strict=True))
+    assert all(
+        torch.equal(a, b) for a, b in zip(flow.state_dict().values(), trained.state_dict().values(), strict=True)
+    )
     evaluation = {"test_patches": 1280, "results": {"Noise Flow": {"val_nll": -4.1234, "val_kl": 0.0123}}}
     card = noiseflow_card("noiseflow-simcam", flow, checkpoint, evaluation, exact=evaluation)
     assert "| Noise Flow | -4.1234 | 0.0123 |" in card and "step 50 of the 100 run" in card

@@ -51,10 +51,17 @@ def _chmod_blocks() -> bool:
 
 
 CHMOD_BLOCKS = _chmod_blocks()
-NEEDS_CHMOD = pytest.mark.skipif(not CHMOD_BLOCKS, reason="running as root (or similar): chmod does not stop reads "
-                                 "or writes, so unreadable files and read-only folders cannot be made")
-SETTINGS = settings(max_examples=12, deadline=None, derandomize=True,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+NEEDS_CHMOD = pytest.mark.skipif(
+    not CHMOD_BLOCKS,
+    reason="running as root (or similar): chmod does not stop reads "
+    "or writes, so unreadable files and read-only folders cannot be made",
+)
+SETTINGS = settings(
+    max_examples=12,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 
 
 def _png(path: Path, seed: int, size: int = 12) -> Path:
@@ -116,6 +123,7 @@ def denoiser(tmp_path_factory) -> Path:
 
 # -- errors ---------------------------------------------------------------------------------------------------
 
+
 def test_boundary_errors_share_a_base_class_and_keep_their_builtin_kinds():
     from noiseaug._validation import check_int
 
@@ -172,17 +180,30 @@ def test_a_bug_in_a_real_process_exits_1_with_its_traceback(tmp_path):
 
 # -- outputs never replace inputs -----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("argv", [
-    lambda d, m: ["denoise", str(d / "in" / "img0.png"), str(d / "in" / "img0.png"), "--model", m],
-    lambda d, m: ["denoise", str(d / "in" / "img0.png"), str(d / "in" / "sub" / ".." / "img0.png"), "--model", m],
-    lambda d, m: ["denoise", str(d / "in" / "img0.png"), str(d / "in"), "--model", m],
-    lambda d, m: ["denoise", str(d / "in"), str(d / "in"), "--model", m, "--overwrite"],
-    lambda d, m: ["denoise", str(d / "in"), str(d / "link"), "--model", m, "--overwrite"],
-    lambda d, m: ["denoise", str(d / "filelink.png"), str(d / "in" / "img0.png"), "--model", m, "--overwrite"],
-    lambda d, m: ["synthesize", str(d / "in"), "--out", str(d / "in"), "--model", "awgn", "--overwrite"],
-    lambda d, m: ["synthesize", str(d / "in"), "--out", str(d / "link"), "--model", "awgn", "--resume"],
-], ids=["denoise-same-file", "denoise-dotdot", "denoise-into-own-folder", "denoise-same-folder",
-        "denoise-symlinked-folder", "denoise-symlinked-source", "synthesize-same-folder", "synthesize-symlinked-folder"])
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        lambda d, m: ["denoise", str(d / "in" / "img0.png"), str(d / "in" / "img0.png"), "--model", m],
+        lambda d, m: ["denoise", str(d / "in" / "img0.png"), str(d / "in" / "sub" / ".." / "img0.png"), "--model", m],
+        lambda d, m: ["denoise", str(d / "in" / "img0.png"), str(d / "in"), "--model", m],
+        lambda d, m: ["denoise", str(d / "in"), str(d / "in"), "--model", m, "--overwrite"],
+        lambda d, m: ["denoise", str(d / "in"), str(d / "link"), "--model", m, "--overwrite"],
+        lambda d, m: ["denoise", str(d / "filelink.png"), str(d / "in" / "img0.png"), "--model", m, "--overwrite"],
+        lambda d, m: ["synthesize", str(d / "in"), "--out", str(d / "in"), "--model", "awgn", "--overwrite"],
+        lambda d, m: ["synthesize", str(d / "in"), "--out", str(d / "link"), "--model", "awgn", "--resume"],
+    ],
+    ids=[
+        "denoise-same-file",
+        "denoise-dotdot",
+        "denoise-into-own-folder",
+        "denoise-same-folder",
+        "denoise-symlinked-folder",
+        "denoise-symlinked-source",
+        "synthesize-same-folder",
+        "synthesize-symlinked-folder",
+    ],
+)
 def test_an_output_that_is_an_input_is_refused_whatever_the_options(tmp_path, denoiser, capsys, argv):
     _images(tmp_path / "in", n=2)
     (tmp_path / "in" / "sub").mkdir()
@@ -214,16 +235,18 @@ def test_existing_outputs_need_overwrite_or_resume(tmp_path, denoiser, capsys):
     assert (out / "img1.png").read_bytes() == b"the user's own file"  # kept
     assert _run(["denoise", str(tmp_path / "in"), str(out), "--model", str(denoiser), "--overwrite"], capsys)[0] == 0
     assert _snapshot(out) == first  # replaced by the same bytes
-    status, err = _run(["denoise", str(tmp_path / "in"), str(out), "--model", str(denoiser), "--overwrite",
-                        "--resume"], capsys)
+    status, err = _run(
+        ["denoise", str(tmp_path / "in"), str(out), "--model", str(denoiser), "--overwrite", "--resume"], capsys
+    )
     assert status == 2 and "not allowed with argument" in err
 
 
 def test_synthesize_into_a_subfolder_of_its_input_works_and_leaves_the_input_alone(tmp_path, capsys):
     _images(tmp_path / "in", n=2)
     before = _snapshot(tmp_path / "in")
-    status, _ = _run(["synthesize", str(tmp_path / "in"), "--out", str(tmp_path / "in" / "noisy"), "--model", "awgn"],
-                     capsys)
+    status, _ = _run(
+        ["synthesize", str(tmp_path / "in"), "--out", str(tmp_path / "in" / "noisy"), "--model", "awgn"], capsys
+    )
     assert status == 0
     after = _snapshot(tmp_path / "in")
     assert {k: v for k, v in after.items() if not k.startswith("noisy")} == before
@@ -286,19 +309,36 @@ def test_unreadable_input_and_read_only_output_folder_are_one_line_errors(tmp_pa
 
 # -- property tests: random layouts never lose an input byte or leave a partial output ------------------------
 
-OUT_LAYOUTS = ["new", "nested-new", "same", "inside-input", "existing-with-user-file", "symlink-to-input",
-               "symlink-to-elsewhere", "input-parent"]
+OUT_LAYOUTS = [
+    "new",
+    "nested-new",
+    "same",
+    "inside-input",
+    "existing-with-user-file",
+    "symlink-to-input",
+    "symlink-to-elsewhere",
+    "input-parent",
+]
 FLAGS = [[], ["--overwrite"], ["--resume"]]
 
 
-def _layout(root: Path, out_layout: str, n_images: int, jpg: bool, unreadable: bool, read_only: bool) -> tuple[Path, Path]:
+def _layout(
+    root: Path, out_layout: str, n_images: int, jpg: bool, unreadable: bool, read_only: bool
+) -> tuple[Path, Path]:
     """An input folder and an output folder under ``root`` as the drawn layout says."""
     images = _images(root / "in", n=n_images, jpg=jpg)
     if unreadable and n_images:
         next(images.iterdir()).chmod(0)
-    out = {"new": root / "out", "nested-new": root / "a" / "b" / "out", "same": images,
-           "inside-input": images / "out", "existing-with-user-file": root / "out", "symlink-to-input": root / "link",
-           "symlink-to-elsewhere": root / "link", "input-parent": root}[out_layout]
+    out = {
+        "new": root / "out",
+        "nested-new": root / "a" / "b" / "out",
+        "same": images,
+        "inside-input": images / "out",
+        "existing-with-user-file": root / "out",
+        "symlink-to-input": root / "link",
+        "symlink-to-elsewhere": root / "link",
+        "input-parent": root,
+    }[out_layout]
     if out_layout == "existing-with-user-file":
         out.mkdir()
         (out / "img0.png").write_bytes(b"user data, not a PNG")
@@ -319,8 +359,11 @@ def _check_safe(root: Path, before: dict, status: int, err: str, flags: list[str
         assert len([line for line in err.splitlines() if line.startswith("noiseaug ")]) >= 1, err
     after = _snapshot(root)
     for key, content in before.items():
-        replaceable = ("--overwrite" in flags and (root / key).parent.resolve() == out.resolve()
-                       and (key.endswith(".png") or key.endswith("metadata.json")))
+        replaceable = (
+            "--overwrite" in flags
+            and (root / key).parent.resolve() == out.resolve()
+            and (key.endswith(".png") or key.endswith("metadata.json"))
+        )
         inputs = (root / key).resolve().parent == (root / "in").resolve()
         if inputs or not replaceable:
             assert after.get(key) == content, f"{key} changed ({status}: {err})"
@@ -334,12 +377,18 @@ def _restore_permissions(root: Path) -> None:
 
 
 @SETTINGS
-@given(out_layout=st.sampled_from(OUT_LAYOUTS), n_images=st.integers(0, 2), jpg=st.booleans(),
-       unreadable=st.booleans() if CHMOD_BLOCKS else st.just(False),
-       read_only=st.booleans() if CHMOD_BLOCKS else st.just(False), flags=st.sampled_from(FLAGS),
-       command=st.sampled_from(["synthesize", "denoise"]))
-def test_synthesize_and_denoise_never_lose_an_input_byte(denoiser, capsys, out_layout, n_images, jpg, unreadable,
-                                                         read_only, flags, command):
+@given(
+    out_layout=st.sampled_from(OUT_LAYOUTS),
+    n_images=st.integers(0, 2),
+    jpg=st.booleans(),
+    unreadable=st.booleans() if CHMOD_BLOCKS else st.just(False),
+    read_only=st.booleans() if CHMOD_BLOCKS else st.just(False),
+    flags=st.sampled_from(FLAGS),
+    command=st.sampled_from(["synthesize", "denoise"]),
+)
+def test_synthesize_and_denoise_never_lose_an_input_byte(
+    denoiser, capsys, out_layout, n_images, jpg, unreadable, read_only, flags, command
+):
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         images, out = _layout(root, out_layout, n_images, jpg, unreadable, read_only)
@@ -360,14 +409,36 @@ def test_synthesize_and_denoise_never_lose_an_input_byte(denoiser, capsys, out_l
             assert all((out / f"img{k}.png").is_file() for k in range(n_images))
 
 
-TRAIN = ["train", "dncnn", "--noise", "awgn", "--steps", "2", "--batch", "2", "--patch", "8", "--depth", "3",
-         "--width", "4", "--val-crops", "2", "--val-every", "1"]
+TRAIN = [
+    "train",
+    "dncnn",
+    "--noise",
+    "awgn",
+    "--steps",
+    "2",
+    "--batch",
+    "2",
+    "--patch",
+    "8",
+    "--depth",
+    "3",
+    "--width",
+    "4",
+    "--val-crops",
+    "2",
+    "--val-every",
+    "1",
+]
 
 
 @settings(SETTINGS, max_examples=8)  # each example trains (twice when drawn): fewer examples
-@given(out_layout=st.sampled_from(["new", "same", "inside-input", "existing-with-user-file", "symlink-to-input"]),
-       n_images=st.sampled_from([0, 2]), unreadable=st.booleans() if CHMOD_BLOCKS else st.just(False),
-       twice=st.booleans(), no_resume=st.booleans())
+@given(
+    out_layout=st.sampled_from(["new", "same", "inside-input", "existing-with-user-file", "symlink-to-input"]),
+    n_images=st.sampled_from([0, 2]),
+    unreadable=st.booleans() if CHMOD_BLOCKS else st.just(False),
+    twice=st.booleans(),
+    no_resume=st.booleans(),
+)
 def test_train_never_loses_an_input_byte(capsys, out_layout, n_images, unreadable, twice, no_resume):
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
@@ -388,6 +459,7 @@ def test_train_never_loses_an_input_byte(capsys, out_layout, n_images, unreadabl
 
 
 # -- training runs: run.json and damaged checkpoints ----------------------------------------------------------
+
 
 @pytest.fixture()
 def train_run(tmp_path, capsys):
@@ -493,12 +565,22 @@ def test_sigkill_during_a_checkpoint_write_keeps_the_previous_checkpoint(tmp_pat
     images = _images(tmp_path / "images", n=2)
     argv = [*TRAIN[:5], "4", *TRAIN[6:], "--images", str(images), "--val-images", str(images)]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}  # one thread: bit-identical runs
-    reference = subprocess.run([sys.executable, "-m", "noiseaug", *argv, "--out", str(tmp_path / "reference")],
-                               env=env, capture_output=True, text=True, timeout=600)
+    reference = subprocess.run(
+        [sys.executable, "-m", "noiseaug", *argv, "--out", str(tmp_path / "reference")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert reference.returncode == 0, reference.stderr[-2000:]
     marker, run = tmp_path / "writing", tmp_path / "killed"
-    victim = subprocess.Popen([sys.executable, "-c", KILLED_RUN, str(marker), *argv, "--out", str(run)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    victim = subprocess.Popen(
+        [sys.executable, "-c", KILLED_RUN, str(marker), *argv, "--out", str(run)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.time() + 600
     while not marker.exists() and victim.poll() is None and time.time() < deadline:
         time.sleep(0.02)
@@ -511,8 +593,13 @@ def test_sigkill_during_a_checkpoint_write_keeps_the_previous_checkpoint(tmp_pat
     assert len(partial) == 1  # killed while writing: the half-written file is in the temporary folder
     with pytest.raises(NoiseaugInputError, match="truncated or corrupted"):
         load_training_checkpoint(partial[0])
-    resumed = subprocess.run([sys.executable, "-m", "noiseaug", *argv, "--out", str(run)], env=env,
-                             capture_output=True, text=True, timeout=600)
+    resumed = subprocess.run(
+        [sys.executable, "-m", "noiseaug", *argv, "--out", str(run)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     expected = load_training_checkpoint(tmp_path / "reference" / "last.pt")["model"]
     actual = load_training_checkpoint(run / "last.pt")["model"]

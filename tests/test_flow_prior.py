@@ -35,8 +35,14 @@ def test_loss_is_fidelity_through_the_mean_filter_minus_lambda_log_prior():
     loss = FlowPriorDenoising(denoiser, prior, lam=0.01)(CropBatch(noisy, None, 0, 0))
     x = denoiser(noisy)
     pad = torch.nn.functional.pad
-    blur = lambda t: sum(pad(t, (1, 1, 1, 1), mode="reflect")[..., i:i + 16, j:j + 16] for i in range(3) for j in range(3)) / 9  # noqa: E731
-    tiles = [x[:, :, r:r + 8, c:c + 8] for r in (0, 8) for c in (0, 8)]
+
+    def blur(t):
+        return (
+            sum(pad(t, (1, 1, 1, 1), mode="reflect")[..., i : i + 16, j : j + 16] for i in range(3) for j in range(3))
+            / 9
+        )
+
+    tiles = [x[:, :, r : r + 8, c : c + 8] for r in (0, 8) for c in (0, 8)]
     log_p = sum(prior.log_prob(t) for t in tiles) / (3 * 16 * 16)
     expected = (blur(noisy) - blur(x)).square().mean() - 0.01 * log_p.mean()
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
@@ -54,7 +60,9 @@ def test_gradient_reaches_the_denoiser_through_the_prior_but_not_the_prior():
     assert all(g.abs().sum() > 0 for g in with_prior)
     denoiser.zero_grad()
     FlowPriorDenoising(denoiser, prior, lam=0.0)(CropBatch(_noisy(), None, 0, 0)).backward()
-    assert any(not torch.allclose(a, p.grad) for a, p in zip(with_prior, denoiser.parameters(), strict=True))  # the prior term counts
+    assert any(
+        not torch.allclose(a, p.grad) for a, p in zip(with_prior, denoiser.parameters(), strict=True)
+    )  # the prior term counts
     x = _noisy().requires_grad_(True)
     tiled_log_prob_per_dim(prior, x).sum().backward()
     assert x.grad.abs().sum() > 0
@@ -89,9 +97,36 @@ def test_cli_trains_the_prior_then_the_denoiser(tmp_path):
         write_png(images / f"img{i}.png", torch.rand(3, 40, 40, generator=torch.Generator().manual_seed(i)))
     out = tmp_path / "run"
     common = ["train", "flow-prior", "--out", str(out), "--images", str(images), "--val-every", "1", "--seed", "1"]
-    prior_args = ["--prior-steps", "2", "--prior-batch", "4", "--prior-patch", "8", "--prior-val-crops", "4",
-                  "--levels", "2", "--flow-depth", "1", "--hidden", "8"]
-    denoiser_args = ["--steps", "2", "--batch", "2", "--patch", "16", "--width", "8", "--depth", "2", "--val-crops", "3"]
+    prior_args = [
+        "--prior-steps",
+        "2",
+        "--prior-batch",
+        "4",
+        "--prior-patch",
+        "8",
+        "--prior-val-crops",
+        "4",
+        "--levels",
+        "2",
+        "--flow-depth",
+        "1",
+        "--hidden",
+        "8",
+    ]
+    denoiser_args = [
+        "--steps",
+        "2",
+        "--batch",
+        "2",
+        "--patch",
+        "16",
+        "--width",
+        "8",
+        "--depth",
+        "2",
+        "--val-crops",
+        "3",
+    ]
     assert main([*common, *prior_args, *denoiser_args]) == 0
     prior_history = json.loads((out / "prior" / "history.json").read_text())
     assert [h["step"] for h in prior_history] == [1, 2] and all(math.isfinite(h["val_bpd"]) for h in prior_history)
@@ -101,6 +136,26 @@ def test_cli_trains_the_prior_then_the_denoiser(tmp_path):
     assert (out / "denoise" / "denoiser" / "model.safetensors").is_file()
     # the denoiser stage alone, from a given prior, into a fresh folder
     other = tmp_path / "other"
-    assert main(["train", "flow-prior", "--stage", "denoiser", "--out", str(other), "--images", str(images),
-                 "--prior", str(out / "prior" / "model"), "--lam", "0.01", "--val-every", "2", *denoiser_args]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "flow-prior",
+                "--stage",
+                "denoiser",
+                "--out",
+                str(other),
+                "--images",
+                str(images),
+                "--prior",
+                str(out / "prior" / "model"),
+                "--lam",
+                "0.01",
+                "--val-every",
+                "2",
+                *denoiser_args,
+            ]
+        )
+        == 0
+    )
     assert not (other / "prior").exists() and (other / "denoise" / "denoiser" / "config.json").is_file()

@@ -73,12 +73,19 @@ def _layer(min_channels: int, make: Callable[[int, float, int], torch.nn.Module]
         layer = trained_looking(lambda: make(c, floor, seed), seed=seed, scale=draw(SCALES)).double()
         gen = torch.Generator().manual_seed(seed)
         iso_index = torch.randint(len(ISOS), (b,), generator=gen)
-        cond = FlowCondition(clean=torch.rand(b, c, h, w, generator=gen, dtype=torch.float64),
-                             features=torch.randn(b, FEATURES, h, w, generator=gen, dtype=torch.float64),
-                             iso=torch.tensor(ISOS, dtype=torch.float64)[iso_index], iso_index=iso_index,
-                             camera=torch.randint(CAMERAS, (b,), generator=gen))
-        return Case(torch.randn(b, c, h, w, generator=gen, dtype=torch.float64),
-                    lambda v, rows: layer(v, _rows(cond, rows)), lambda v, rows: layer.inverse(v, _rows(cond, rows)))
+        cond = FlowCondition(
+            clean=torch.rand(b, c, h, w, generator=gen, dtype=torch.float64),
+            features=torch.randn(b, FEATURES, h, w, generator=gen, dtype=torch.float64),
+            iso=torch.tensor(ISOS, dtype=torch.float64)[iso_index],
+            iso_index=iso_index,
+            camera=torch.randint(CAMERAS, (b,), generator=gen),
+        )
+        return Case(
+            torch.randn(b, c, h, w, generator=gen, dtype=torch.float64),
+            lambda v, rows: layer(v, _rows(cond, rows)),
+            lambda v, rows: layer.inverse(v, _rows(cond, rows)),
+        )
+
     return build
 
 
@@ -86,37 +93,68 @@ def _noise_flow(draw, max_dims: int) -> Case:
     b, _, h, w = draw(shapes((4, 4), 1, max_dims))
     seed, cameras = draw(SEEDS), draw(st.integers(1, 3))
     isos = draw(st.lists(st.sampled_from([50, 100, 400, 1600, 3200, 25600]), min_size=1, max_size=4, unique=True))
-    flow = trained_looking(NoiseFlow, [f"cam{i}" for i in range(cameras)], isos, seed=seed, scale=draw(MODEL_SCALES),
-                           hidden=draw(st.integers(1, HIDDEN)), steps=draw(st.integers(1, 2)),
-                           variant=draw(st.sampled_from(["full", "nlf"]))).double()
+    flow = trained_looking(
+        NoiseFlow,
+        [f"cam{i}" for i in range(cameras)],
+        isos,
+        seed=seed,
+        scale=draw(MODEL_SCALES),
+        hidden=draw(st.integers(1, HIDDEN)),
+        steps=draw(st.integers(1, 2)),
+        variant=draw(st.sampled_from(["full", "nlf"])),
+    ).double()
     gen = torch.Generator().manual_seed(seed)
     clean = torch.rand(b, 4, h, w, generator=gen, dtype=torch.float64)
-    cond = NoiseCondition(iso=torch.tensor(isos, dtype=torch.float64)[torch.randint(len(isos), (b,), generator=gen)],
-                          camera=torch.randint(cameras, (b,), generator=gen))
+    cond = NoiseCondition(
+        iso=torch.tensor(isos, dtype=torch.float64)[torch.randint(len(isos), (b,), generator=gen)],
+        camera=torch.randint(cameras, (b,), generator=gen),
+    )
     fc = flow.flow_condition(clean, cond)
-    return Case(0.05 * torch.randn(b, 4, h, w, generator=gen, dtype=torch.float64),
-                lambda v, rows: flow.encode(v, _rows(fc, rows)), lambda v, rows: flow.decode(v, _rows(fc, rows)))
+    return Case(
+        0.05 * torch.randn(b, 4, h, w, generator=gen, dtype=torch.float64),
+        lambda v, rows: flow.encode(v, _rows(fc, rows)),
+        lambda v, rows: flow.decode(v, _rows(fc, rows)),
+    )
 
 
 def _naflow(draw, max_dims: int) -> Case:
     levels = draw(st.integers(1, 2))
     b, _, h, w = draw(shapes((3, 3), 2**levels, max_dims))
     seed = draw(SEEDS)
-    flow = trained_looking(NAFlow, ["a", "b"], seed=seed, scale=draw(MODEL_SCALES), levels=levels,
-                           blocks=draw(st.integers(1, 2)), hidden=HIDDEN, features=draw(st.integers(1, 3)),
-                           scale_floor=draw(FLOORS)).double()
+    flow = trained_looking(
+        NAFlow,
+        ["a", "b"],
+        seed=seed,
+        scale=draw(MODEL_SCALES),
+        levels=levels,
+        blocks=draw(st.integers(1, 2)),
+        hidden=HIDDEN,
+        features=draw(st.integers(1, 3)),
+        scale_floor=draw(FLOORS),
+    ).double()
     gen = torch.Generator().manual_seed(seed)
     clean = torch.rand(b, 3, h, w, generator=gen, dtype=torch.float64)
-    return Case(0.05 * torch.randn(b, 3, h, w, generator=gen, dtype=torch.float64),
-                lambda v, rows: flow.encode(v, clean[rows]), lambda v, rows: flow.decode(v, clean[rows]))
+    return Case(
+        0.05 * torch.randn(b, 3, h, w, generator=gen, dtype=torch.float64),
+        lambda v, rows: flow.encode(v, clean[rows]),
+        lambda v, rows: flow.decode(v, clean[rows]),
+    )
 
 
 def _glow(draw, max_dims: int) -> Case:
     levels = draw(st.integers(1, 2))
     b, c, h, w = draw(shapes((1, 3), 2**levels, max_dims))
     seed = draw(SEEDS)
-    glow = trained_looking(Glow, seed=seed, scale=draw(MODEL_SCALES), channels=c, levels=levels,
-                           depth=draw(st.integers(1, 2)), hidden=HIDDEN, image_size=2**levels).double()
+    glow = trained_looking(
+        Glow,
+        seed=seed,
+        scale=draw(MODEL_SCALES),
+        channels=c,
+        levels=levels,
+        depth=draw(st.integers(1, 2)),
+        hidden=HIDDEN,
+        image_size=2**levels,
+    ).double()
     x = torch.rand(b, c, h, w, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
     return Case(x, lambda v, rows: glow(v), lambda v, rows: glow.inverse(v))
 

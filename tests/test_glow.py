@@ -49,7 +49,7 @@ def test_an_untrained_glow_standardises_its_first_batch():
 
 def test_bits_per_dim_convention():
     glow = small_glow()
-    images = (torch.randint(0, 256, (2, 3, 8, 8), generator=torch.Generator().manual_seed(0)) / 255.0)
+    images = torch.randint(0, 256, (2, 3, 8, 8), generator=torch.Generator().manual_seed(0)) / 255.0
     y = dequantize(images, torch.Generator().manual_seed(7))
     assert torch.equal((y * 256).floor(), (images * 255).round())  # each value stays in its own bin
     expected = (-glow.log_prob(y) + 192 * math.log(256)) / (192 * math.log(2))
@@ -86,8 +86,12 @@ def test_hub_round_trip_through_safetensors(tmp_path):
     assert isinstance(load_pretrained(tmp_path / "prior"), Glow)
     x = torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(0))
     torch.testing.assert_close(loaded.log_prob(x), glow.log_prob(x), atol=0, rtol=0)
-    torch.testing.assert_close(loaded.sample(2, 0.7, torch.Generator().manual_seed(1)),
-                               glow.sample(2, 0.7, torch.Generator().manual_seed(1)), atol=0, rtol=0)
+    torch.testing.assert_close(
+        loaded.sample(2, 0.7, torch.Generator().manual_seed(1)),
+        glow.sample(2, 0.7, torch.Generator().manual_seed(1)),
+        atol=0,
+        rtol=0,
+    )
     assert all(bool(m.initialized) for m in loaded.modules() if hasattr(m, "initialized"))
 
 

@@ -45,7 +45,10 @@ def test_missing_and_unexpected_tensors_are_errors_naming_the_file(tmp_path):
     state.pop("layers.0.log_beta1")
     state["extra.weight"] = torch.zeros(1)
     save_file(state, str(weights))
-    with pytest.raises(ValueError, match=r"model.safetensors does not match.*missing tensors \['layers.0.log_beta1'\].*unexpected tensors \['extra.weight'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"model.safetensors does not match.*missing tensors \['layers.0.log_beta1'\].*unexpected tensors \['extra.weight'\]",
+    ):
         load_pretrained(tmp_path)
 
 
@@ -88,19 +91,24 @@ def test_hub_repo_id_loads_from_a_real_cache_offline_with_revision_pinning(tmp_p
     save_pretrained(new, tmp_path / "new")
     commit_old, commit_new = "a" * 40, "b" * 40
     cache = tmp_path / "hub"
-    build_hub_cache(cache, "someone/tiny-noiseflow", {commit_old: tmp_path / "old", commit_new: tmp_path / "new"}, main=commit_new)
+    build_hub_cache(
+        cache, "someone/tiny-noiseflow", {commit_old: tmp_path / "old", commit_new: tmp_path / "new"}, main=commit_new
+    )
     noisy, clean, cond = _probe()
     torch.save({"noisy": noisy, "clean": clean, "iso": cond.iso, "camera": cond.camera}, tmp_path / "probe.pt")
-    result = run_offline(cache, f"""
+    result = run_offline(
+        cache,
+        f"""
         import torch
         from noiseaug import NoiseCondition
         from noiseaug.flows.noise_flow import NoiseFlow
-        probe = torch.load({str(tmp_path / 'probe.pt')!r})
+        probe = torch.load({str(tmp_path / "probe.pt")!r})
         cond = NoiseCondition(iso=probe["iso"], camera=probe["camera"])
         for revision in (None, {commit_old!r}):
             flow = NoiseFlow.from_pretrained("someone/tiny-noiseflow", revision=revision)
             print(revision, flow.nll(probe["noisy"], probe["clean"], cond).tolist())
-    """)
+    """,
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     assert lines[0] == f"None {new.nll(noisy, clean, cond).tolist()}"
@@ -108,13 +116,16 @@ def test_hub_repo_id_loads_from_a_real_cache_offline_with_revision_pinning(tmp_p
 
 
 def test_offline_cache_miss_is_a_clear_error_naming_the_repo(tmp_path):
-    result = run_offline(tmp_path / "empty-cache", """
+    result = run_offline(
+        tmp_path / "empty-cache",
+        """
         from noiseaug.hub import load_pretrained
         try:
             load_pretrained("someone/not-cached")
         except FileNotFoundError as error:
             print("ERROR:", error)
-    """)
+    """,
+    )
     assert result.returncode == 0, result.stderr
     assert "ERROR: Hugging Face repo 'someone/not-cached' (revision main) is not in the local cache" in result.stdout
 

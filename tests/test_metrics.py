@@ -32,7 +32,7 @@ def test_noiseflow_convention_bins_and_overflow():
 
 
 def test_overflow_bins_count_in_noiseflow_convention_but_not_in_naflow():
-    real = torch.tensor([[0.0, 0.0, 0.5, 0.5]])   # half of the mass outside [-0.1, 0.1]
+    real = torch.tensor([[0.0, 0.0, 0.5, 0.5]])  # half of the mass outside [-0.1, 0.1]
     model = torch.tensor([[0.0, 0.0, 0.0, 0.5]])
     kl_raw = marginal_kl(real, model, "noiseflow")
     assert kl_raw.item() == pytest.approx(0.5 * math.log(0.5 / 0.75) + 0.5 * math.log(0.5 / 0.25))

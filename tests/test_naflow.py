@@ -21,7 +21,7 @@ def small_flow(seed=0, **kwargs):
 def test_paper_widths_give_about_a_million_parameters():
     n = sum(p.numel() for p in NAFlow(CONFIGS, hidden=32, features=16).parameters())
     assert 0.5e6 < n < 1.5e6
-    assert NAFlow(CONFIGS).latent_channels == 3 * 4 ** 3
+    assert NAFlow(CONFIGS).latent_channels == 3 * 4**3
 
 
 def test_all_configuration_likelihoods_match_the_per_sample_path(gen):
@@ -58,20 +58,25 @@ def test_mixture_mixes_means_and_covariances():
     w = torch.tensor([[1.0, 3.0, 0.0]])
     mean, std = flow.mixture(w)
     torch.testing.assert_close(mean[0], 0.25 * flow.means[0] + 0.75 * flow.means[1])
-    torch.testing.assert_close(std[0].square(), 0.25 * (2 * flow.log_stds[0]).exp() + 0.75 * (2 * flow.log_stds[1]).exp())
+    torch.testing.assert_close(
+        std[0].square(), 0.25 * (2 * flow.log_stds[0]).exp() + 0.75 * (2 * flow.log_stds[1]).exp()
+    )
     with pytest.raises(ValueError, match=r"weights must be \(B, 3\)"):
         flow.mixture(torch.ones(1, 2))
     with pytest.raises(ValueError, match="non-negative"):
         flow.mixture(torch.tensor([[1.0, -1.0, 0.0]]))
 
 
-@pytest.mark.parametrize("cond, match", [
-    (None, "needs cond=NoiseCondition"),
-    (NoiseCondition(iso=torch.tensor([100.0, 100.0])), "needs cond=NoiseCondition"),
-    (NoiseCondition(config=torch.tensor([0, 3])), r"integer indices into \['cam-a-iso100'"),
-    (NoiseCondition(config=torch.tensor([0.0, 1.0])), "integer indices"),
-    (NoiseCondition(config=torch.tensor([0])), "cond has 1 entries but the batch has 2"),
-])
+@pytest.mark.parametrize(
+    "cond, match",
+    [
+        (None, "needs cond=NoiseCondition"),
+        (NoiseCondition(iso=torch.tensor([100.0, 100.0])), "needs cond=NoiseCondition"),
+        (NoiseCondition(config=torch.tensor([0, 3])), r"integer indices into \['cam-a-iso100'"),
+        (NoiseCondition(config=torch.tensor([0.0, 1.0])), "integer indices"),
+        (NoiseCondition(config=torch.tensor([0])), "cond has 1 entries but the batch has 2"),
+    ],
+)
 def test_bad_conditions_are_named_errors(cond, match):
     with pytest.raises(ValueError, match=match):
         small_flow().sample(torch.rand(2, 3, 8, 8), cond)
@@ -121,8 +126,9 @@ def test_training_learns_each_configuration_and_classifies_it(tmp_path):
     def validate():
         return {"val_nll": float(configuration_free_nll(flow, val["noisy"], val["clean"]).mean())}
 
-    Trainer(NAFlowNLL(flow), data, validate, tmp_path, TrainConfig(steps=300, lr=5e-3, val_every=300),
-            progress=False).run()
+    Trainer(
+        NAFlowNLL(flow), data, validate, tmp_path, TrainConfig(steps=300, lr=5e-3, val_every=300), progress=False
+    ).run()
     flow.eval()
     held_out = data.batch(10_000)
     posterior = flow.classify(held_out["noisy"], held_out["clean"])
@@ -131,14 +137,15 @@ def test_training_learns_each_configuration_and_classifies_it(tmp_path):
     noise = flow.sample(clean, NoiseCondition(config=torch.tensor([0, 1])), torch.Generator().manual_seed(0)) - clean
     stds = noise.flatten(1).std(1)
     torch.testing.assert_close(stds, TwoLevelNoise.stds, rtol=0.25, atol=0)
-    like_loud = flow.sample_noise_aware(clean, held_out["noisy"][1:2], held_out["clean"][1:2],
-                                        torch.Generator().manual_seed(1)) - clean
+    like_loud = (
+        flow.sample_noise_aware(clean, held_out["noisy"][1:2], held_out["clean"][1:2], torch.Generator().manual_seed(1))
+        - clean
+    )
     torch.testing.assert_close(like_loud.flatten(1).std(1), TwoLevelNoise.stds[[1, 1]], rtol=0.25, atol=0)
 
 
 def test_configs_saved_without_scale_floor_load_as_glows_unfloored_scale(tmp_path):
     import json
-
 
     save_pretrained(NAFlow(["a-iso100"], hidden=4, features=2, scale_floor=0.0), tmp_path / "old")
     config = json.loads((tmp_path / "old" / "config.json").read_text())

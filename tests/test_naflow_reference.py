@@ -33,8 +33,10 @@ def test_posterior_interpolates_between_rank1_and_the_exact_posterior():
     torch.testing.assert_close(flow.posterior(noisy, clean, 1 / positions), flow.classify(noisy, clean))
     rank1 = flow.posterior(noisy, clean, 0.0)
     assert torch.equal(rank1, F.one_hot(flow.classify(noisy, clean).argmax(1), 3).float())
-    entropies = [float(-(w * w.clamp(min=1e-30).log()).sum(1).mean())
-                 for w in (flow.posterior(noisy, clean, t) for t in (0.01, 1.0, 100.0, 1e4))]
+    entropies = [
+        float(-(w * w.clamp(min=1e-30).log()).sum(1).mean())
+        for w in (flow.posterior(noisy, clean, t) for t in (0.01, 1.0, 100.0, 1e4))
+    ]
     assert entropies == sorted(entropies) and entropies[-1] > 0.5  # hotter mixes more
     assert int(flow.posterior(noisy, clean)[0].argmax()) == 1  # the configuration that made the reference
 
@@ -48,7 +50,9 @@ def test_fitted_latent_recovers_a_gaussian_outside_every_configuration():
     std = torch.full((channels,), 5.0)  # e^1.6: louder than the loudest configuration (e^1)
     noisy = flow._sample_gaussian(clean, mean.expand(4, -1), std.expand(4, -1), g, 1.0)
     fitted_mean, fitted_std = flow.fit_latent(noisy, clean, match_std=False)  # the maximum-likelihood fit alone
-    assert float((fitted_std / std - 1).abs().max()) < 0.25 and float((fitted_std / std).mean()) == pytest.approx(1, abs=0.03)
+    assert float((fitted_std / std - 1).abs().max()) < 0.25 and float((fitted_std / std).mean()) == pytest.approx(
+        1, abs=0.03
+    )
     assert float((fitted_mean - mean).abs().max()) < 1.5  # 4 std errors of a 256-sample mean
     nas_std = flow.mixture(flow.posterior(noisy, clean))[1]
     assert float(nas_std.detach().max()) < 0.7 * float(fitted_std.min())  # no mixture reaches it
@@ -67,8 +71,9 @@ def test_matching_the_std_reproduces_a_louder_reference_closer_than_the_diagonal
     for match in (False, True):
         mean, std = flow.fit_latent(noisy, clean, match)
         with torch.no_grad():
-            flow_noisy = flow._sample_gaussian(clean, mean.expand(2, -1), std.expand(2, -1),
-                                               torch.Generator().manual_seed(4), 1.0)
+            flow_noisy = flow._sample_gaussian(
+                clean, mean.expand(2, -1), std.expand(2, -1), torch.Generator().manual_seed(4), 1.0
+            )
         errors[match] = abs(float((flow_noisy - clean).std() / (noisy - clean).std()) - 1)
     assert errors[True] < 0.03 and errors[True] < errors[False]
 
@@ -87,10 +92,13 @@ def test_transform_reference_methods():
     assert "reference_method='fitted'" in repr(fitted)
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    (dict(reference_method="nearest"), ValueError, "reference_method must be one of"),
-    (dict(posterior_temperature=-0.5), ValueError, "posterior_temperature must be a finite number >= 0"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(reference_method="nearest"), ValueError, "reference_method must be one of"),
+        (dict(posterior_temperature=-0.5), ValueError, "posterior_temperature must be a finite number >= 0"),
+    ],
+)
 def test_transform_option_errors(kwargs, error, match):
     flow = small_flow()
     with pytest.raises(error, match=match):

@@ -64,7 +64,9 @@ def test_padding_is_cropped_off_and_the_flow_sees_multiples_of_its_scale(images)
 
 def test_random_mode_draws_one_hot_configurations_from_the_given_set(images):
     spy = MixtureSpy(model := _flow())
-    NAFlowTransform(model, configurations=["cam-a-iso3200", "cam-b-iso800"])(images.repeat(8, 1, 1, 1), generator=seeded())
+    NAFlowTransform(model, configurations=["cam-a-iso3200", "cam-b-iso800"])(
+        images.repeat(8, 1, 1, 1), generator=seeded()
+    )
     weights = spy.calls[0][1]
     assert torch.equal(weights.sum(1), torch.ones(40)) and set(weights.argmax(1).tolist()) == {1, 2}
     assert bool((weights.max(1).values == 1).all())
@@ -122,15 +124,18 @@ def test_autocast_and_no_grad_graph(flow, images):
     assert y.dtype == torch.float32 and not y.requires_grad and bool(torch.isfinite(y).all())
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    (dict(mode="sometimes"), ValueError, "mode must be one of"),
-    (dict(mode="reference"), ValueError, "reference=.noisy, clean. is required"),
-    (dict(configurations=["nikon"]), ValueError, r"configurations: unknown \['nikon'\]"),
-    (dict(configurations="cam-a-iso100"), TypeError, "configurations must be a sequence of names"),
-    (dict(mode="configuration", configurations=CONFIGS[:2]), ValueError, "takes one name"),
-    (dict(mixture=1), TypeError, "mixture must be a bool"),
-    (dict(temperature=-1.0), ValueError, "temperature must be a finite number >= 0"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(mode="sometimes"), ValueError, "mode must be one of"),
+        (dict(mode="reference"), ValueError, "reference=.noisy, clean. is required"),
+        (dict(configurations=["nikon"]), ValueError, r"configurations: unknown \['nikon'\]"),
+        (dict(configurations="cam-a-iso100"), TypeError, "configurations must be a sequence of names"),
+        (dict(mode="configuration", configurations=CONFIGS[:2]), ValueError, "takes one name"),
+        (dict(mixture=1), TypeError, "mixture must be a bool"),
+        (dict(temperature=-1.0), ValueError, "temperature must be a finite number >= 0"),
+    ],
+)
 def test_constructor_errors(flow, kwargs, error, match):
     with pytest.raises(error, match=match):
         NAFlowTransform(flow, **kwargs)
@@ -158,4 +163,8 @@ def test_cuda_seeded_and_half(flow, images):
     t = NAFlowTransform(flow).cuda()
     x = images.cuda().half()
     a = t(x, generator=torch.Generator("cuda").manual_seed(0))
-    assert a.dtype == torch.float16 and a.is_cuda and torch.equal(a, t(x, generator=torch.Generator("cuda").manual_seed(0)))
+    assert (
+        a.dtype == torch.float16
+        and a.is_cuda
+        and torch.equal(a, t(x, generator=torch.Generator("cuda").manual_seed(0)))
+    )

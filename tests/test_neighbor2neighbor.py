@@ -141,8 +141,9 @@ def _smooth_images(folder, count=5, size=48):
 @pytest.mark.slow
 def test_tiny_training_run_beats_the_noisy_input(tmp_path):
     images = _smooth_images(tmp_path / "images")
-    config = Neighbor2NeighborConfig(images=str(images), width=16, depth=2, steps=150, batch=8, patch=32, lr=3e-3,
-                                     val_crops=16, val_every=75)
+    config = Neighbor2NeighborConfig(
+        images=str(images), width=16, depth=2, steps=150, batch=8, patch=32, lr=3e-3, val_crops=16, val_every=75
+    )
     run_recipe(config, tmp_path / "run", progress=False)
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert [h["step"] for h in history] == [75, 150]
@@ -156,26 +157,60 @@ def test_tiny_training_run_beats_the_noisy_input(tmp_path):
 def _fake_real_root(root):
     """A data root with two tiny PolyU and two CC15 pairs (four scenes)."""
     g = torch.Generator().manual_seed(0)
-    names = {"polyu": ["Canon5D2_5_160_3200_chair_11", "Nikon800_4-5_125_1600_door_3"],
-             "nam-cc15": ["d600_iso3200_1", "nikon_iso1600_2"]}
+    names = {
+        "polyu": ["Canon5D2_5_160_3200_chair_11", "Nikon800_4-5_125_1600_door_3"],
+        "nam-cc15": ["d600_iso3200_1", "nikon_iso1600_2"],
+    }
     for folder, stems in names.items():
         for stem in stems:
             clean = torch.rand(3, 24, 24, generator=g)
             write_png(root / "real-srgb" / folder / f"{stem}_mean.png", clean)
-            write_png(root / "real-srgb" / folder / f"{stem}_real.png", (clean + 0.05 * torch.randn(clean.shape, generator=g)).clamp(0, 1))
+            write_png(
+                root / "real-srgb" / folder / f"{stem}_real.png",
+                (clean + 0.05 * torch.randn(clean.shape, generator=g)).clamp(0, 1),
+            )
     return root
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("extra", [[], ["--objective", "noise2clean", "--denoiser", "dncnn", "--depth", "3"],
-                                   ["--real"], ["--real", "--objective", "noise2clean"]])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        [],
+        ["--objective", "noise2clean", "--denoiser", "dncnn", "--depth", "3"],
+        ["--real"],
+        ["--real", "--objective", "noise2clean"],
+    ],
+)
 def test_cli_runs_two_steps(tmp_path, extra):
     images = _smooth_images(tmp_path / "images", size=24)
     data = _fake_real_root(tmp_path / "data")
     out = tmp_path / "run"
-    args = ["train", "neighbor2neighbor", "--out", str(out), "--images", str(images), "--data", str(data),
-            "--steps", "2", "--batch", "2", "--patch", "16", "--width", "8", "--val-crops", "2", "--val-every", "1",
-            "--noise", "gauss5-50", *extra]
+    args = [
+        "train",
+        "neighbor2neighbor",
+        "--out",
+        str(out),
+        "--images",
+        str(images),
+        "--data",
+        str(data),
+        "--steps",
+        "2",
+        "--batch",
+        "2",
+        "--patch",
+        "16",
+        "--width",
+        "8",
+        "--val-crops",
+        "2",
+        "--val-every",
+        "1",
+        "--noise",
+        "gauss5-50",
+        *extra,
+    ]
     if "--depth" not in extra:
         args += ["--depth", "2"]
     assert main(args) == 0

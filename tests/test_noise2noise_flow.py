@@ -71,7 +71,9 @@ def test_noise2noiseflow_cross_sample_conditions_each_shot_on_the_other_denoised
     (n1, c1), (n2, c2) = spy.calls
     assert torch.equal(n1, pair.first) and torch.allclose(c1, pair.second + 0.01)
     assert torch.equal(n2, pair.second) and torch.allclose(c2, pair.first + 0.01)
-    l_dn = torch.nn.functional.mse_loss(pair.first + 0.01, pair.second) + torch.nn.functional.mse_loss(pair.second + 0.01, pair.first)
+    l_dn = torch.nn.functional.mse_loss(pair.first + 0.01, pair.second) + torch.nn.functional.mse_loss(
+        pair.second + 0.01, pair.first
+    )
     l_nm = -sum(float(GaussianNoise(0.1)._log_prob(n, c.detach(), None).mean()) / 64 for n, c in spy.calls)
     assert loss.item() == pytest.approx(l_nm + 2.0 * l_dn.item(), rel=1e-5)
 
@@ -120,8 +122,12 @@ def test_only_the_mean_estimate_keeps_the_residual_size_unpredictable_from_the_c
     ``(D(I1) + D(I2)) / 2`` the error is ``k (n1 + n2) / 2``, independent of ``n1 - n2``."""
     g = torch.Generator().manual_seed(5)
     clean = torch.full((4, 4, 64, 64), 0.5)
-    pair = NoisyPair(clean + 0.05 * torch.randn(clean.shape, generator=g),
-                     clean + 0.05 * torch.randn(clean.shape, generator=g), NoiseCondition(), g)
+    pair = NoisyPair(
+        clean + 0.05 * torch.randn(clean.shape, generator=g),
+        clean + 0.05 * torch.randn(clean.shape, generator=g),
+        NoiseCondition(),
+        g,
+    )
     spy = SpyNoiseModel()
     Noise2NoiseFlow(spy, ShrinkTowards(clean, 0.5), lam=0.0, residual=residual)(pair)
     noisy, given = spy.calls[0]
@@ -137,9 +143,17 @@ def test_difference_residual_keeps_the_denoisers_error_out_of_the_noise(residual
     clean = 0.1 + 0.8 * torch.rand(8, 4, 32, 32, generator=g)
     truth = HeteroscedasticGaussianNoise(4e-3, 1e-4)
     pair = NoisyPair(truth.sample(clean, generator=g), truth.sample(clean, generator=g), NoiseCondition(), g)
-    losses = {scale: float(Noise2NoiseFlow(HeteroscedasticGaussianNoise(4e-3 * scale, 1e-4 * scale),
-                                           torch.nn.Identity(), lam=0.0, residual=residual)(pair))
-              for scale in (0.5, 1.0, 2.0, 4.0)}
+    losses = {
+        scale: float(
+            Noise2NoiseFlow(
+                HeteroscedasticGaussianNoise(4e-3 * scale, 1e-4 * scale),
+                torch.nn.Identity(),
+                lam=0.0,
+                residual=residual,
+            )(pair)
+        )
+        for scale in (0.5, 1.0, 2.0, 4.0)
+    }
     assert min(losses, key=losses.get) == best_scale
 
 
@@ -191,7 +205,10 @@ def test_r2rflow_first_batch_initialises_the_flow_to_the_noise_scale():
 
 
 def _source(captures):
-    images = [torch.randint(0, 256, (3, 64, 64), dtype=torch.uint8, generator=torch.Generator().manual_seed(i)) for i in range(2)]
+    images = [
+        torch.randint(0, 256, (3, 64, 64), dtype=torch.uint8, generator=torch.Generator().manual_seed(i))
+        for i in range(2)
+    ]
     return SimulatedRawPairs(images, SimulatedCamera(), patch_size=8, batch_size=3, seed=0, captures=captures)
 
 
@@ -280,10 +297,34 @@ def test_cli_trains_each_method_and_writes_models(tmp_path, method):
     images = tmp_path / "images"
     for i in range(3):
         write_png(images / f"img{i}.png", torch.rand(3, 48, 48, generator=torch.Generator().manual_seed(i)))
-    command = [sys.executable, "-m", "noiseaug", "train", method, "--images", str(images), "--out", str(tmp_path / "run"),
-               "--steps", "4", "--batch", "2", "--patch", "8", "--val-every", "4", "--val-batches", "1",
-               "--denoiser-depth", "3", "--denoiser-width", "8"]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    command = [
+        sys.executable,
+        "-m",
+        "noiseaug",
+        "train",
+        method,
+        "--images",
+        str(images),
+        "--out",
+        str(tmp_path / "run"),
+        "--steps",
+        "4",
+        "--batch",
+        "2",
+        "--patch",
+        "8",
+        "--val-every",
+        "4",
+        "--val-batches",
+        "1",
+        "--denoiser-depth",
+        "3",
+        "--denoiser-width",
+        "8",
+    ]
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"}
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert history[-1]["step"] == 4 and math.isfinite(history[-1]["val_psnr"])
@@ -296,10 +337,38 @@ def test_cli_trains_n2nflow_with_a_residual_unet_on_pair_differences_and_reports
     images = tmp_path / "images"
     for i in range(3):
         write_png(images / f"img{i}.png", torch.rand(3, 48, 48, generator=torch.Generator().manual_seed(i)))
-    command = [sys.executable, "-m", "noiseaug", "train", "n2nflow", "--images", str(images), "--out", str(tmp_path / "run"),
-               "--steps", "4", "--batch", "2", "--patch", "8", "--val-every", "2", "--val-batches", "1",
-               "--denoiser", "unet", "--denoiser-depth", "2", "--denoiser-width", "8", "--residual", "difference"]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    command = [
+        sys.executable,
+        "-m",
+        "noiseaug",
+        "train",
+        "n2nflow",
+        "--images",
+        str(images),
+        "--out",
+        str(tmp_path / "run"),
+        "--steps",
+        "4",
+        "--batch",
+        "2",
+        "--patch",
+        "8",
+        "--val-every",
+        "2",
+        "--val-batches",
+        "1",
+        "--denoiser",
+        "unet",
+        "--denoiser-depth",
+        "2",
+        "--denoiser-width",
+        "8",
+        "--residual",
+        "difference",
+    ]
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"}
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     config = json.loads((tmp_path / "run" / "denoiser" / "config.json").read_text())
     assert config == {"model_type": "unet", "channels": 4, "width": 8, "levels": 2, "residual": True}

@@ -20,7 +20,10 @@ def test_paper_architecture_is_small():
     assert sum(p.numel() for p in flow.parameters()) < 3000
     names = [type(layer).__name__ for layer in flow.layers]
     assert names == ["SignalDependent"] + ["FlowStep"] * 4 + ["Gain"] + ["FlowStep"] * 4
-    assert [type(layer).__name__ for layer in NoiseFlow(CAMERAS, ISOS, variant="nlf").layers] == ["SignalDependent", "Gain"]
+    assert [type(layer).__name__ for layer in NoiseFlow(CAMERAS, ISOS, variant="nlf").layers] == [
+        "SignalDependent",
+        "Gain",
+    ]
 
 
 def test_nlf_variant_is_the_heteroscedastic_gaussian_with_gain(gen):
@@ -49,7 +52,9 @@ def test_a_batch_may_mix_cameras_and_isos_and_rows_are_independent(gen):
     noisy = clean + 0.01 * torch.randn(clean.shape, generator=gen)
     cond = NoiseCondition(iso=torch.tensor([100.0, 3200.0, 800.0]), camera=torch.tensor([4, 0, 2]))
     together = flow.nll(noisy, clean, cond)
-    alone = torch.stack([flow.nll(noisy[i:i + 1], clean[i:i + 1], cond.index(torch.tensor([i])))[0] for i in range(3)])
+    alone = torch.stack(
+        [flow.nll(noisy[i : i + 1], clean[i : i + 1], cond.index(torch.tensor([i])))[0] for i in range(3)]
+    )
     torch.testing.assert_close(together, alone)
 
 
@@ -67,15 +72,26 @@ def test_sampling_inverts_the_likelihood_path_and_is_seeded(gen):
     b = flow.sample(clean, cond, generator=torch.Generator().manual_seed(3))
     assert torch.equal(a, b)
     cold = flow.sample(clean, cond, generator=torch.Generator().manual_seed(3), temperature=0.5)
-    assert (cold - flow.sample(clean, cond, temperature=0.0)).abs().mean() < (a - flow.sample(clean, cond, temperature=0.0)).abs().mean()
+    assert (cold - flow.sample(clean, cond, temperature=0.0)).abs().mean() < (
+        a - flow.sample(clean, cond, temperature=0.0)
+    ).abs().mean()
 
 
-@pytest.mark.parametrize("cond, match", [
-    (None, "NoiseFlow needs cond"),
-    (NoiseCondition(iso=torch.tensor([200.0]), camera=torch.tensor([0])), r"unknown ISO \[200.0\]; this model knows ISO"),
-    (NoiseCondition(iso=torch.tensor([100.0]), camera=torch.tensor([7])), "cond.camera must hold integer indices"),
-    (NoiseCondition(iso=torch.tensor([100.0, 100.0]), camera=torch.tensor([0, 0])), "cond has 2 entries but the batch has 1"),
-])
+@pytest.mark.parametrize(
+    "cond, match",
+    [
+        (None, "NoiseFlow needs cond"),
+        (
+            NoiseCondition(iso=torch.tensor([200.0]), camera=torch.tensor([0])),
+            r"unknown ISO \[200.0\]; this model knows ISO",
+        ),
+        (NoiseCondition(iso=torch.tensor([100.0]), camera=torch.tensor([7])), "cond.camera must hold integer indices"),
+        (
+            NoiseCondition(iso=torch.tensor([100.0, 100.0]), camera=torch.tensor([0, 0])),
+            "cond has 2 entries but the batch has 1",
+        ),
+    ],
+)
 def test_bad_conditions_are_named_errors(cond, match):
     flow = NoiseFlow(CAMERAS, ISOS)
     clean = torch.rand(1, 4, 4, 4)
@@ -91,14 +107,27 @@ def test_wrong_channel_count_is_an_error():
 @pytest.mark.slow
 def test_supervised_training_on_the_simulator_beats_its_start(tmp_path):
     torch.manual_seed(0)
-    images = [torch.randint(0, 256, (3, 96, 96), dtype=torch.uint8, generator=torch.Generator().manual_seed(i)) for i in range(4)]
+    images = [
+        torch.randint(0, 256, (3, 96, 96), dtype=torch.uint8, generator=torch.Generator().manual_seed(i))
+        for i in range(4)
+    ]
     camera = SimulatedCamera()
     train = SimulatedRawPairs(images, camera, patch_size=16, batch_size=8, seed=0)
-    val = [SimulatedRawPairs(images, camera, patch_size=16, batch_size=16, seed=1, balanced=True).batch(k) for k in range(2)]
+    val = [
+        SimulatedRawPairs(images, camera, patch_size=16, batch_size=16, seed=1, balanced=True).batch(k)
+        for k in range(2)
+    ]
     flow = NoiseFlow(list(camera.cameras), [float(i) for i in camera.isos])
     flow.train()
     flow.nll(val[0].noisy_raw[0], val[0].clean_raw, val[0].cond)  # ActNorm data-dependent init
     before = evaluate_noise_model(flow.eval(), val)["val_nll"]
-    trainer = Trainer(SupervisedNLL(flow), train, validation(flow, val), tmp_path, TrainConfig(steps=60, lr=3e-3, val_every=60), progress=False)
+    trainer = Trainer(
+        SupervisedNLL(flow),
+        train,
+        validation(flow, val),
+        tmp_path,
+        TrainConfig(steps=60, lr=3e-3, val_every=60),
+        progress=False,
+    )
     state = trainer.fit()
     assert state.history[-1]["val_nll"] < before - 0.1

@@ -21,8 +21,10 @@ from noiseaug.flows.official import (
 
 CAMERAS = ["IP", "GP", "S6", "N6", "G4"]
 ISOS = [100, 400, 800, 1600, 3200]
-LAYOUTS = [dict(conv_layout="row", bn_affine=False, bn_eps=1e-4),
-           dict(conv_layout="column", bn_affine=True, bn_eps=1e-5)]
+LAYOUTS = [
+    dict(conv_layout="row", bn_affine=False, bn_eps=1e-4),
+    dict(conv_layout="column", bn_affine=True, bn_eps=1e-5),
+]
 
 
 def official_flow(seed=0, **settings):
@@ -46,31 +48,53 @@ def batch(gen, n=5, size=12):
 def test_architecture_is_the_authors():
     flow = NoiseFlow(CAMERAS, ISOS, variant="official")
     names = [type(layer).__name__ for layer in flow.layers]
-    assert names == ["OfficialSignalDependent"] + ["OfficialConv1x1", "OfficialCoupling"] * 4 + ["ScalarGain"] \
+    assert (
+        names
+        == ["OfficialSignalDependent"]
         + ["OfficialConv1x1", "OfficialCoupling"] * 4
+        + ["ScalarGain"]
+        + ["OfficialConv1x1", "OfficialCoupling"] * 4
+    )
     assert flow.hidden == 4 and not any(type(m).__name__ == "ActNorm" for m in flow.modules())
-    assert flow.config == {"model_type": "noiseflow", "cameras": CAMERAS, "iso_levels": [float(i) for i in ISOS],
-                           "hidden": 4, "steps": 4, "variant": "official", "conv_layout": "row", "bn_affine": False,
-                           "bn_eps": 1e-4, "channel_order": [[0, 0], [0, 1], [1, 1], [1, 0]]}
+    assert flow.config == {
+        "model_type": "noiseflow",
+        "cameras": CAMERAS,
+        "iso_levels": [float(i) for i in ISOS],
+        "hidden": 4,
+        "steps": 4,
+        "variant": "official",
+        "conv_layout": "row",
+        "bn_affine": False,
+        "bn_eps": 1e-4,
+        "channel_order": [[0, 0], [0, 1], [1, 1], [1, 0]],
+    }
     # the authors' TF model: 2,433 trainable numbers; here L and U are stored as full 4x4 matrices (20 more per conv)
     assert sum(p.numel() for p in flow.parameters()) == 2433 - 2 + 8 * 20  # less the two unused TF scalars
 
 
 def test_default_variants_keep_their_config():
-    assert NoiseFlow(CAMERAS, ISOS).config == {"model_type": "noiseflow", "cameras": CAMERAS,
-                                               "iso_levels": [float(i) for i in ISOS], "hidden": 5, "steps": 4,
-                                               "variant": "full"}
+    assert NoiseFlow(CAMERAS, ISOS).config == {
+        "model_type": "noiseflow",
+        "cameras": CAMERAS,
+        "iso_levels": [float(i) for i in ISOS],
+        "hidden": 5,
+        "steps": 4,
+        "variant": "full",
+    }
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(variant="full", conv_layout="row"), "only for variant='official'"),
-    (dict(variant="nlf", bn_eps=1e-4), "only for variant='official'"),
-    (dict(variant="official", conv_layout="diagonal"), "conv_layout"),
-    (dict(variant="official", bn_affine=1), "bn_affine"),
-    (dict(variant="official", bn_eps=0.0), "bn_eps"),
-    (dict(variant="official", channel_order=[[0, 0], [0, 1], [1, 1], [1, 1]]), "channel_order"),
-    (dict(variant="glow"), "variant"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(variant="full", conv_layout="row"), "only for variant='official'"),
+        (dict(variant="nlf", bn_eps=1e-4), "only for variant='official'"),
+        (dict(variant="official", conv_layout="diagonal"), "conv_layout"),
+        (dict(variant="official", bn_affine=1), "bn_affine"),
+        (dict(variant="official", bn_eps=0.0), "bn_eps"),
+        (dict(variant="official", channel_order=[[0, 0], [0, 1], [1, 1], [1, 1]]), "channel_order"),
+        (dict(variant="glow"), "variant"),
+    ],
+)
 def test_bad_settings(kwargs, match):
     with pytest.raises((ValueError, TypeError), match=match):
         NoiseFlow(CAMERAS, ISOS, **kwargs)
@@ -84,9 +108,11 @@ def test_signal_dependent_layer_follows_the_formula(gen):
         layer.cam_params.copy_(torch.rand(3, 5, generator=gen))
         layer.gain_params.copy_(-3 - torch.rand(5, generator=gen))
     from noiseaug.flows.layers import FlowCondition
+
     clean = torch.rand(2, 4, 3, 3, generator=gen, dtype=torch.float64)
-    fc = FlowCondition(clean=clean, iso=torch.tensor([800.0, 100.0]), iso_index=torch.tensor([2, 0]),
-                       camera=torch.tensor([4, 1]))
+    fc = FlowCondition(
+        clean=clean, iso=torch.tensor([800.0, 100.0]), iso_index=torch.tensor([2, 0]), camera=torch.tensor([4, 1])
+    )
     c, g = layer.cam_params.detach().double(), layer.gain_params.detach().double()
     for i, (m, q, k) in enumerate([(4, 800.0, 2), (1, 100.0, 0)]):
         gain = math.exp(float(g[k]) * math.exp(float(c[2, m]))) * q
@@ -105,8 +131,11 @@ def test_lu_conv_layouts(gen, row):
     with torch.no_grad():
         conv.lower.add_(torch.randn(4, 4, generator=gen, dtype=torch.float64))
         conv.upper.add_(torch.randn(4, 4, generator=gen, dtype=torch.float64))
-    m = conv.permutation @ (torch.tril(conv.lower, -1) + torch.eye(4, dtype=torch.float64)) @ (
-        torch.triu(conv.upper, 1) + torch.diag(conv.sign_s * conv.log_s.exp()))
+    m = (
+        conv.permutation
+        @ (torch.tril(conv.lower, -1) + torch.eye(4, dtype=torch.float64))
+        @ (torch.triu(conv.upper, 1) + torch.diag(conv.sign_s * conv.log_s.exp()))
+    )
     x = torch.randn(2, 4, 3, 5, generator=gen, dtype=torch.float64)
     y, logdet = conv(x)
     pixels = x.permute(0, 2, 3, 1)
@@ -169,8 +198,9 @@ def test_log_det_matches_autograd_jacobian(gen):
     cond = NoiseCondition(iso=torch.tensor([1600.0]), camera=torch.tensor([3]))
     fc = flow.flow_condition(clean, cond)
     noise = 0.02 * torch.randn(clean.shape, generator=gen, dtype=torch.float64)
-    jac = torch.autograd.functional.jacobian(lambda n: flow.encode(n.view(1, 4, 3, 3), fc)[0].flatten(), noise.flatten(),
-                                           vectorize=True)
+    jac = torch.autograd.functional.jacobian(
+        lambda n: flow.encode(n.view(1, 4, 3, 3), fc)[0].flatten(), noise.flatten(), vectorize=True
+    )
     _, logdet = flow.encode(noise, fc)
     torch.testing.assert_close(logdet[0], torch.linalg.slogdet(jac)[1])
 
@@ -183,7 +213,9 @@ def test_channel_order_is_a_permutation_of_the_weights_inputs(gen):
     clean, noisy, cond = batch(gen)
     perm = [0, 1, 3, 2]
     with torch.no_grad():
-        torch.testing.assert_close(flow.log_prob(noisy, clean, cond), plain.log_prob(noisy[:, perm], clean[:, perm], cond))
+        torch.testing.assert_close(
+            flow.log_prob(noisy, clean, cond), plain.log_prob(noisy[:, perm], clean[:, perm], cond)
+        )
         a = flow.sample(clean, cond, torch.Generator().manual_seed(1))
         b = plain.sample(clean[:, perm], cond, torch.Generator().manual_seed(1))
     torch.testing.assert_close(a[:, perm] - clean[:, perm], b - clean[:, perm])
@@ -199,10 +231,15 @@ def test_a_mixed_batch_equals_one_sample_per_call(gen, settings):
         decoded = flow.decode(z, flow.flow_condition(clean, cond))
         for i in range(5):
             one = cond.index(torch.tensor([i]))
-            torch.testing.assert_close(flow.log_prob(noisy[i:i + 1], clean[i:i + 1], one)[0], together[i],
-                                       rtol=1e-6, atol=1e-3)
-            torch.testing.assert_close(flow.decode(z[i:i + 1], flow.flow_condition(clean[i:i + 1], one))[0],
-                                       decoded[i], rtol=1e-6, atol=1e-6)
+            torch.testing.assert_close(
+                flow.log_prob(noisy[i : i + 1], clean[i : i + 1], one)[0], together[i], rtol=1e-6, atol=1e-3
+            )
+            torch.testing.assert_close(
+                flow.decode(z[i : i + 1], flow.flow_condition(clean[i : i + 1], one))[0],
+                decoded[i],
+                rtol=1e-6,
+                atol=1e-6,
+            )
 
 
 def test_tiled_sampling_equals_whole_image_sampling(gen):

@@ -161,17 +161,28 @@ def test_no_autograd_graph(flow, packed):
     assert not y.requires_grad
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    (dict(isos=[100, 500]), ValueError, r"isos: unknown ISO \[500\]; the model knows ISO \[100.0, 400.0, 800.0, 3200.0\]"),
-    (dict(cameras=["cam-a", "nikon"]), ValueError, r"cameras: unknown \['nikon'\]; the model knows \['cam-a', 'cam-b', 'cam-c'\]"),
-    (dict(cameras=[0]), TypeError, "cameras must be a sequence of names"),
-    (dict(cameras="cam-a"), TypeError, "cameras must be a sequence of names"),
-    (dict(isos=[]), ValueError, "isos must not be empty"),
-    (dict(isos=[100, 100.2]), ValueError, "isos must be distinct"),
-    (dict(temperature=-0.1), ValueError, "temperature must be a finite number >= 0"),
-    (dict(pattern="RGBG"), ValueError, "pattern must be one of"),
-    (dict(p=1.5), ValueError, "p must be a probability"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (
+            dict(isos=[100, 500]),
+            ValueError,
+            r"isos: unknown ISO \[500\]; the model knows ISO \[100.0, 400.0, 800.0, 3200.0\]",
+        ),
+        (
+            dict(cameras=["cam-a", "nikon"]),
+            ValueError,
+            r"cameras: unknown \['nikon'\]; the model knows \['cam-a', 'cam-b', 'cam-c'\]",
+        ),
+        (dict(cameras=[0]), TypeError, "cameras must be a sequence of names"),
+        (dict(cameras="cam-a"), TypeError, "cameras must be a sequence of names"),
+        (dict(isos=[]), ValueError, "isos must not be empty"),
+        (dict(isos=[100, 100.2]), ValueError, "isos must be distinct"),
+        (dict(temperature=-0.1), ValueError, "temperature must be a finite number >= 0"),
+        (dict(pattern="RGBG"), ValueError, "pattern must be one of"),
+        (dict(p=1.5), ValueError, "p must be a probability"),
+    ],
+)
 def test_constructor_errors(flow, kwargs, error, match):
     with pytest.raises(error, match=match):
         NoiseFlowTransform(flow, **kwargs)

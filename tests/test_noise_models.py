@@ -23,7 +23,9 @@ def test_awgn_nll_matches_normal_density(gen):
     torch.testing.assert_close(GaussianNoise(sigma).nll(noisy, clean), expected)
     # closed form by hand for one pixel-free check: NLL/dim of AWGN at its own variance ~ 0.5*log(2*pi*e*sigma^2)
     big_noisy, big_clean = _pair(gen, GaussianNoise(0.1), shape=(1, 3, 256, 256))
-    assert GaussianNoise(0.1).nll(big_noisy, big_clean).item() == pytest.approx(0.5 * math.log(2 * math.pi * math.e * 0.01), abs=0.01)
+    assert GaussianNoise(0.1).nll(big_noisy, big_clean).item() == pytest.approx(
+        0.5 * math.log(2 * math.pi * math.e * 0.01), abs=0.01
+    )
 
 
 def test_nlf_nll_matches_normal_density(gen):
@@ -59,8 +61,10 @@ def test_poisson_gaussian_exact_nll_matches_brute_force_sum(gen, gain, read):
     model = PoissonGaussianNoise(gain, read, exact_likelihood=True)
     noisy = model.sample(clean, generator=gen)
     noisy[0, 0, 0, 4] += 0.1  # an outlier well away from the mean
-    expected = sum(_brute_force_poisson_gaussian_log_prob(float(y), float(x), gain, read)
-                   for y, x in zip(noisy.flatten(), clean.flatten(), strict=True))
+    expected = sum(
+        _brute_force_poisson_gaussian_log_prob(float(y), float(x), gain, read)
+        for y, x in zip(noisy.flatten(), clean.flatten(), strict=True)
+    )
     assert model.log_prob(noisy, clean).item() == pytest.approx(expected, rel=1e-9, abs=1e-9)
 
 
@@ -72,11 +76,14 @@ def test_exact_and_approximate_poisson_gaussian_agree_when_counts_are_large(gen)
     assert (approx.nll(noisy, clean) - exact.nll(noisy, clean)).abs().item() < 2e-3
 
 
-@pytest.mark.parametrize("model, expected_var", [
-    (GaussianNoise(0.08), lambda x: torch.full_like(x, 0.08**2)),
-    (HeteroscedasticGaussianNoise(0.01, 4e-4), lambda x: 0.01 * x + 4e-4),
-    (PoissonGaussianNoise(0.01, 0.02), lambda x: 0.01 * x + 0.02**2),
-])
+@pytest.mark.parametrize(
+    "model, expected_var",
+    [
+        (GaussianNoise(0.08), lambda x: torch.full_like(x, 0.08**2)),
+        (HeteroscedasticGaussianNoise(0.01, 4e-4), lambda x: 0.01 * x + 4e-4),
+        (PoissonGaussianNoise(0.01, 0.02), lambda x: 0.01 * x + 0.02**2),
+    ],
+)
 def test_sample_mean_and_variance_per_intensity(gen, model, expected_var):
     levels = torch.tensor([0.05, 0.3, 0.8], dtype=torch.float64)
     clean = levels.view(3, 1, 1, 1).expand(3, 1, 200, 200).contiguous()
@@ -152,7 +159,9 @@ def test_poisson_gaussian_fit_recovers_gain_and_read_noise(gen):
     torch.testing.assert_close(fitted.read_sigma, read, rtol=0.02, atol=0)
 
 
-@pytest.mark.parametrize("model", [GaussianNoise(0.1), HeteroscedasticGaussianNoise(0.01, 1e-4), PoissonGaussianNoise(0.01, 0.01)])
+@pytest.mark.parametrize(
+    "model", [GaussianNoise(0.1), HeteroscedasticGaussianNoise(0.01, 1e-4), PoissonGaussianNoise(0.01, 0.01)]
+)
 def test_seeded_sampling_is_bit_identical_and_seed_dependent(model):
     clean = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
     a = model.sample(clean, generator=torch.Generator().manual_seed(7))
@@ -162,7 +171,9 @@ def test_seeded_sampling_is_bit_identical_and_seed_dependent(model):
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64])
-@pytest.mark.parametrize("model", [GaussianNoise(0.1), HeteroscedasticGaussianNoise(0.01, 1e-4), PoissonGaussianNoise(0.01, 0.01)])
+@pytest.mark.parametrize(
+    "model", [GaussianNoise(0.1), HeteroscedasticGaussianNoise(0.01, 1e-4), PoissonGaussianNoise(0.01, 0.01)]
+)
 def test_dtype_and_unbatched_shape_are_kept(gen, model, dtype):
     clean = torch.rand(3, 16, 16, generator=gen).to(dtype)
     noisy = model.sample(clean, generator=gen, clip=True)
@@ -181,26 +192,32 @@ def test_parameters_are_buffers_that_save_load_and_move_with_the_model():
     assert model.to(torch.float64).beta1.dtype == torch.float64
 
 
-@pytest.mark.parametrize("make, error, match", [
-    (lambda: GaussianNoise(-0.1), ValueError, "sigma must be >= 0"),
-    (lambda: GaussianNoise(float("nan")), ValueError, "sigma must be finite"),
-    (lambda: GaussianNoise("0.1"), TypeError, "sigma must be a float"),
-    (lambda: GaussianNoise(torch.ones(2, 2)), ValueError, r"shape \(B,\)"),
-    (lambda: PoissonGaussianNoise(0.0, 0.1), ValueError, "gain must be > 0"),
-    (lambda: HeteroscedasticGaussianNoise(0.1, -1e-3), ValueError, "beta2 must be >= 0"),
-])
+@pytest.mark.parametrize(
+    "make, error, match",
+    [
+        (lambda: GaussianNoise(-0.1), ValueError, "sigma must be >= 0"),
+        (lambda: GaussianNoise(float("nan")), ValueError, "sigma must be finite"),
+        (lambda: GaussianNoise("0.1"), TypeError, "sigma must be a float"),
+        (lambda: GaussianNoise(torch.ones(2, 2)), ValueError, r"shape \(B,\)"),
+        (lambda: PoissonGaussianNoise(0.0, 0.1), ValueError, "gain must be > 0"),
+        (lambda: HeteroscedasticGaussianNoise(0.1, -1e-3), ValueError, "beta2 must be >= 0"),
+    ],
+)
 def test_invalid_parameters_raise_named_errors(make, error, match):
     with pytest.raises(error, match=match):
         make()
 
 
-@pytest.mark.parametrize("clean, error, match", [
-    (torch.zeros(2, 3, 8, 8, dtype=torch.uint8), TypeError, r"x.float\(\) / 255"),
-    (torch.zeros(8, 8), ValueError, r"\(B, C, H, W\) or \(C, H, W\)"),
-    (torch.full((1, 3, 8, 8), 1.5), ValueError, r"must lie in \[0, 1\]"),
-    (torch.full((1, 3, 8, 8), float("nan")), ValueError, "NaN or Inf"),
-    ([[0.5]], TypeError, "must be a torch.Tensor"),
-])
+@pytest.mark.parametrize(
+    "clean, error, match",
+    [
+        (torch.zeros(2, 3, 8, 8, dtype=torch.uint8), TypeError, r"x.float\(\) / 255"),
+        (torch.zeros(8, 8), ValueError, r"\(B, C, H, W\) or \(C, H, W\)"),
+        (torch.full((1, 3, 8, 8), 1.5), ValueError, r"must lie in \[0, 1\]"),
+        (torch.full((1, 3, 8, 8), float("nan")), ValueError, "NaN or Inf"),
+        ([[0.5]], TypeError, "must be a torch.Tensor"),
+    ],
+)
 def test_invalid_images_raise_named_errors(clean, error, match):
     with pytest.raises(error, match=match):
         GaussianNoise(0.1).sample(clean)
@@ -217,8 +234,10 @@ def test_generator_on_another_device_type_is_rejected():
         GaussianNoise(0.1).sample(torch.rand(1, 3, 4, 4), generator=meta_like.manual_seed)
 
 
-@pytest.mark.parametrize("temperature, error", [(-0.5, ValueError), (float("inf"), ValueError),
-                                                (float("nan"), ValueError), (True, TypeError), ("1", TypeError)])
+@pytest.mark.parametrize(
+    "temperature, error",
+    [(-0.5, ValueError), (float("inf"), ValueError), (float("nan"), ValueError), (True, TypeError), ("1", TypeError)],
+)
 def test_invalid_temperature_is_a_named_error(temperature, error):
     with pytest.raises(error, match="temperature must be a finite number >= 0"):
         GaussianNoise(0.1).sample(torch.rand(1, 3, 4, 4), temperature=temperature)

@@ -55,11 +55,15 @@ MODELS = {
     "gaussian": lambda request: (GaussianNoise(torch.tensor([1e-3, 0.2])), None),
     "heteroscedastic": lambda request: (HeteroscedasticGaussianNoise(*_pair(1e-4, 2e-2, 1e-6, 5e-3)), None),
     "poisson_gaussian": lambda request: (PoissonGaussianNoise(*_pair(1e-4, 1.2e-2, 1e-4, 1.5e-2)), None),
-    "poisson_gaussian_exact": lambda request: (PoissonGaussianNoise(*_pair(1e-3, 1.2e-2, 1e-4, 1.5e-2),
-                                                                    exact_likelihood=True), None),
+    "poisson_gaussian_exact": lambda request: (
+        PoissonGaussianNoise(*_pair(1e-3, 1.2e-2, 1e-4, 1.5e-2), exact_likelihood=True),
+        None,
+    ),
     "noise_flow": lambda request: (flow := request.getfixturevalue("noise_flow"), _every_iso_and_camera(flow)),
-    "naflow": lambda request: (flow := request.getfixturevalue("naflow"),
-                               NoiseCondition(config=torch.arange(len(flow.configurations)))),
+    "naflow": lambda request: (
+        flow := request.getfixturevalue("naflow"),
+        NoiseCondition(config=torch.arange(len(flow.configurations))),
+    ),
 }
 
 
@@ -191,8 +195,11 @@ def test_an_iso_outside_the_trained_set_is_an_error_naming_the_known_isos(noise_
     known = rf"knows ISO \[{', '.join(str(i) for i in noise_flow.iso_levels)}\]"
     clean = _constant(0.5, 1, 4)
     cond = NoiseCondition(iso=torch.tensor([iso]), camera=torch.tensor([0]))
-    for call in (lambda: noise_flow.sample(clean, cond), lambda: noise_flow.nll(clean, clean, cond),
-                 lambda: NoiseFlowTransform(noise_flow)(clean, cond),
-                 lambda: NoiseFlowTransform(noise_flow, isos=[iso])):
+    for call in (
+        lambda: noise_flow.sample(clean, cond),
+        lambda: noise_flow.nll(clean, clean, cond),
+        lambda: NoiseFlowTransform(noise_flow)(clean, cond),
+        lambda: NoiseFlowTransform(noise_flow, isos=[iso]),
+    ):
         with pytest.raises(ValueError, match=rf"unknown ISO \[{iso}\]; (this|the) model {known}"):
             call()

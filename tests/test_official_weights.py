@@ -37,7 +37,8 @@ PERM = [0, 1, 3, 2]
 needs_official = pytest.mark.skipif(
     not (NF_PREFIX.with_name("model.ckpt.best.index").is_file() and N2N_PTH.is_file()),
     reason=f"the official SIDD weights are not at {ROOT} (set NOISEAUG_OFFICIAL to the folder holding "
-           f"noiseflow-sidd/ and noise2noiseflow-sidd/)")
+    f"noiseflow-sidd/ and noise2noiseflow-sidd/)",
+)
 pytestmark = needs_official
 
 
@@ -85,12 +86,13 @@ def test_converted_models_reproduce_the_authors_outputs(request, name, folder):
         inverse = flow.decode(z, fc)[:, PERM].numpy()
         latent, _ = flow.encode(noise, fc)
         logdets = layer_logdets(flow, noise, fc)
-    assert np.abs(loglik - g["loglik"]).max() < 0.01           # nats, summed over 4,096 dimensions
-    assert np.abs(inverse - g["inverse_noise"]).max() < 1e-5   # latent -> noise
+    assert np.abs(loglik - g["loglik"]).max() < 0.01  # nats, summed over 4,096 dimensions
+    assert np.abs(inverse - g["inverse_noise"]).max() < 1e-5  # latent -> noise
     assert np.abs(latent.numpy() - g["latent_of_noise"]).max() < 5e-4
-    assert np.abs(logdets - g["layer_logdet"][:, :len(flow.layers)]).max() < 0.01
-    torch.testing.assert_close(flow.nll(clean + noise, clean, cond).double(), torch.from_numpy(-g["loglik_per_dim"]),
-                               rtol=0, atol=0.01 / 4096)
+    assert np.abs(logdets - g["layer_logdet"][:, : len(flow.layers)]).max() < 0.01
+    torch.testing.assert_close(
+        flow.nll(clean + noise, clean, cond).double(), torch.from_numpy(-g["loglik_per_dim"]), rtol=0, atol=0.01 / 4096
+    )
 
 
 def test_reversed_coupling_networks_are_the_authors_sampling_wrapper(nf_dir):
@@ -141,14 +143,19 @@ def test_transform_samples_the_converted_model_with_mixed_conditions(nf_dir):
     std = (noisy - clean).flatten(1).std(1)
     # the golden inverse-noise std: ~0.02 at ISO 100/400, ~0.05 at 800/1600, ~0.086 at ISO 3200 (G4)
     assert 0.015 < float(std[0]) < 0.03 and 0.07 < float(std[4]) < 0.11
-    mosaic = transform(torch.rand(5, 1, 64, 64, generator=torch.Generator().manual_seed(1)),
-                       generator=torch.Generator().manual_seed(2))
+    mosaic = transform(
+        torch.rand(5, 1, 64, 64, generator=torch.Generator().manual_seed(1)), generator=torch.Generator().manual_seed(2)
+    )
     assert mosaic.shape == (5, 1, 64, 64) and bool(torch.isfinite(mosaic).all())
 
 
-@pytest.mark.parametrize("folder, kind, sha", [
-    ("nf_dir", "noiseflow-tf", "b4d17f2c55e87ef064e4da7f4721ea99f3de4dcf4c7245ad8506dc0d942a0426"),
-    ("n2n_dir", "n2nflow-pth", "29800c70097dc36dd32b7483314ecd4556d41a555822531932788077437f2dd0")])
+@pytest.mark.parametrize(
+    "folder, kind, sha",
+    [
+        ("nf_dir", "noiseflow-tf", "b4d17f2c55e87ef064e4da7f4721ea99f3de4dcf4c7245ad8506dc0d942a0426"),
+        ("n2n_dir", "n2nflow-pth", "29800c70097dc36dd32b7483314ecd4556d41a555822531932788077437f2dd0"),
+    ],
+)
 def test_folder_and_card(request, folder, kind, sha):
     out = request.getfixturevalue(folder)
     card = (out / "README.md").read_text()
@@ -161,10 +168,19 @@ def test_folder_and_card(request, folder, kind, sha):
 
 def test_the_denoiser_is_the_authors_dncnn_on_noiseaug_channels(n2n_dir):
     ours = DnCNN.from_pretrained(n2n_dir / "dncnn")
-    assert ours.config == {"model_type": "dncnn", "channels": 4, "depth": 9, "width": 64, "batch_norm": True,
-                           "residual": True}
-    state = {k[len("denoiser.dncnn."):]: v for k, v in load_n2nflow_state(N2N_PTH).items()
-             if k.startswith("denoiser.dncnn.")}
+    assert ours.config == {
+        "model_type": "dncnn",
+        "channels": 4,
+        "depth": 9,
+        "width": 64,
+        "batch_norm": True,
+        "residual": True,
+    }
+    state = {
+        k[len("denoiser.dncnn.") :]: v
+        for k, v in load_n2nflow_state(N2N_PTH).items()
+        if k.startswith("denoiser.dncnn.")
+    }
     layers = [torch.nn.Conv2d(4, 64, 3, padding=1), torch.nn.ReLU()]
     for _ in range(7):
         layers += [torch.nn.Conv2d(64, 64, 3, padding=1, bias=False), torch.nn.BatchNorm2d(64), torch.nn.ReLU()]
@@ -201,8 +217,11 @@ def test_reader_round_trips_a_bundle_written_from_the_format(tmp_path):
 def test_index_that_is_not_a_checkpoint(tmp_path):
     prefix = tmp_path / "model.ckpt"
     shutil.copy(ROOT / "noiseflow-sidd" / "golden.npz", tmp_path / "model.ckpt.index")
-    with pytest.raises(CheckpointError, match=r"model\.ckpt\.index is not a TensorFlow checkpoint index: expected an "
-                                              r"SSTable ending in the magic number"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"model\.ckpt\.index is not a TensorFlow checkpoint index: expected an "
+        r"SSTable ending in the magic number",
+    ):
         convert_noiseflow_tf(prefix, tmp_path / "out")
     with pytest.raises(CheckpointError, match="not found: a TensorFlow checkpoint PREFIX is a pair of files"):
         convert_noiseflow_tf(tmp_path / "missing", tmp_path / "out")
@@ -214,8 +233,11 @@ def test_truncated_index_and_data(tmp_path):
     index, data = (prefix.with_name(prefix.name + s) for s in (".index", ".data-00000-of-00001"))
     good = data.read_bytes()
     data.write_bytes(good[:-100])
-    with pytest.raises(CheckpointError, match=r"data-00000-of-00001 is truncated: tensor '.+' needs bytes \d+\.\.\d+, "
-                                              r"the file has 10784"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"data-00000-of-00001 is truncated: tensor '.+' needs bytes \d+\.\.\d+, "
+        r"the file has 10784",
+    ):
         convert_noiseflow_tf(prefix, tmp_path / "out")
     data.write_bytes(good)
     index.write_bytes(index.read_bytes()[:-20])
@@ -231,8 +253,11 @@ def test_checksum_mismatches(tmp_path):
     raw = bytearray(data.read_bytes())
     raw[entry.offset + 5] ^= 0x01  # one flipped bit in a weight: finite, so only the checksum can see it
     data.write_bytes(bytes(raw))
-    with pytest.raises(CheckpointError, match=r"data-00000-of-00001: tensor 'model/sdn_gain/cam_params' fails its "
-                                              r"CRC-32C check .* the data file is corrupted"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"data-00000-of-00001: tensor 'model/sdn_gain/cam_params' fails its "
+        r"CRC-32C check .* the data file is corrupted",
+    ):
         convert_noiseflow_tf(prefix, tmp_path / "out")
     (tmp_path / "second").mkdir()
     prefix = copy_checkpoint(tmp_path / "second")
@@ -244,19 +269,29 @@ def test_checksum_mismatches(tmp_path):
         convert_noiseflow_tf(prefix, tmp_path / "out")
 
 
-@pytest.mark.parametrize("change, match", [
-    (lambda t: t.pop("model/sdn_gain/gain_val"), r"missing tensors: model/sdn_gain/gain_val"),
-    (lambda t: t.update({"level0/bijector10/rescaling_scale0": np.float32(0.5)}),
-     r"unexpected tensors: level0/bijector10/rescaling_scale0"),
-    (lambda t: t.update({"model/real_nvp_conv_template/l_1/W": np.zeros((3, 3, 2, 8), np.float32)}),
-     r"wrong shapes: model/real_nvp_conv_template/l_1/W: \[3, 3, 2, 8\], expected \[3, 3, 2, 4\]"),
-])
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (lambda t: t.pop("model/sdn_gain/gain_val"), r"missing tensors: model/sdn_gain/gain_val"),
+        (
+            lambda t: t.update({"level0/bijector10/rescaling_scale0": np.float32(0.5)}),
+            r"unexpected tensors: level0/bijector10/rescaling_scale0",
+        ),
+        (
+            lambda t: t.update({"model/real_nvp_conv_template/l_1/W": np.zeros((3, 3, 2, 8), np.float32)}),
+            r"wrong shapes: model/real_nvp_conv_template/l_1/W: \[3, 3, 2, 8\], expected \[3, 3, 2, 4\]",
+        ),
+    ],
+)
 def test_checkpoint_of_another_architecture(tmp_path, change, match):
     tensors = read_checkpoint(NF_PREFIX)
     change(tensors)
     prefix = write_bundle(tmp_path / "other.ckpt", tensors)
-    with pytest.raises(CheckpointError, match=r"other\.ckpt\.index is not the official Noise Flow checkpoint "
-                                              r"\(architecture sdn5\|unc.*" + match):
+    with pytest.raises(
+        CheckpointError,
+        match=r"other\.ckpt\.index is not the official Noise Flow checkpoint "
+        r"\(architecture sdn5\|unc.*" + match,
+    ):
         convert_noiseflow_tf(prefix, tmp_path / "out")
 
 
@@ -276,8 +311,11 @@ def test_optimizer_slots_are_ignored_and_other_hps_refused(tmp_path):
 def test_pth_that_is_not_a_checkpoint(tmp_path):
     wrong = tmp_path / "epoch_160_nf_model_net.pth"
     shutil.copy(NF_PREFIX.with_name("model.ckpt.best.index"), wrong)
-    with pytest.raises(CheckpointError, match=r"epoch_160_nf_model_net\.pth is not a PyTorch checkpoint loadable with "
-                                              r"weights_only=True"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"epoch_160_nf_model_net\.pth is not a PyTorch checkpoint loadable with "
+        r"weights_only=True",
+    ):
         convert_n2nflow_pth(wrong, tmp_path / "out")
     with pytest.raises(CheckpointError, match="not found"):
         convert_n2nflow_pth(tmp_path / "missing.pth", tmp_path / "out")
@@ -295,7 +333,7 @@ def test_pth_checksum_mismatch(tmp_path):
     raw = bytearray(N2N_PTH.read_bytes())
     with zipfile.ZipFile(N2N_PTH) as archive:
         info = max((i for i in archive.infolist() if "/data/" in i.filename), key=lambda i: i.file_size)
-    name_len, extra_len = np.frombuffer(bytes(raw[info.header_offset + 26:info.header_offset + 30]), "<u2")
+    name_len, extra_len = np.frombuffer(bytes(raw[info.header_offset + 26 : info.header_offset + 30]), "<u2")
     raw[info.header_offset + 30 + int(name_len) + int(extra_len)] ^= 0x01
     bad.write_bytes(bytes(raw))
     with pytest.raises(CheckpointError, match=rf"bad\.pth: member '{info.filename}' fails its CRC-32 check"):
@@ -308,9 +346,12 @@ def test_pth_of_another_architecture(tmp_path):
     state["noise_flow.model.2._encoder.weight"] = torch.zeros(1, 10)
     other = tmp_path / "other.pth"
     torch.save({"epoch_num": 1, "state_dict": state}, other)
-    with pytest.raises(CheckpointError, match=r"other\.pth is not a Noise2NoiseFlow checkpoint \(flow sdn\|unc.*missing "
-                                              r"tensors: noise_flow\.model\.9\.scale; unexpected tensors: "
-                                              r"noise_flow\.model\.2\._encoder\.weight"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"other\.pth is not a Noise2NoiseFlow checkpoint \(flow sdn\|unc.*missing "
+        r"tensors: noise_flow\.model\.9\.scale; unexpected tensors: "
+        r"noise_flow\.model\.2\._encoder\.weight",
+    ):
         convert_n2nflow_pth(other, tmp_path / "out")
     torch.save({"state_dict": {"flow.flows.0.beta1": torch.zeros(1)}}, other)  # e.g. the haihabi port's keys
     with pytest.raises(CheckpointError, match="is not a Noise2NoiseFlow checkpoint"):
@@ -349,7 +390,8 @@ def test_golden_benchmark_script(capsys):
     import importlib.util
 
     spec = importlib.util.spec_from_file_location(
-        "official_golden", Path(__file__).resolve().parents[1] / "benchmarks" / "official_golden.py")
+        "official_golden", Path(__file__).resolve().parents[1] / "benchmarks" / "official_golden.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     results = module.main(["--official", str(ROOT)])

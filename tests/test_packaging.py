@@ -23,7 +23,9 @@ def test_the_version_is_pyprojects_read_from_the_package_metadata():
 
     declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
     assert noiseaug.__version__ == importlib.metadata.version("noiseaug") == declared
-    assert not any(line.startswith("__version__ = \"") for line in (ROOT / "noiseaug" / "__init__.py").read_text().splitlines())
+    assert not any(
+        line.startswith('__version__ = "') for line in (ROOT / "noiseaug" / "__init__.py").read_text().splitlines()
+    )
 
 
 def test_the_py_typed_marker_ships_with_the_package():

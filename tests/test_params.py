@@ -51,11 +51,19 @@ def every_family(p: float):
         ("noiseflow cond", noiseflow(p=p), (6, 4, 8, 8), NoiseCondition(camera=torch.tensor([0, 1, 1, 0, 1, 0]))),
         ("naflow random", naflow(p=p), (6, 3, 12, 10), None),
         ("naflow mixture", naflow(mixture=True, p=p), (6, 3, 8, 8), None),
-        ("naflow configuration", naflow(mode="configuration", p=p), (6, 3, 8, 8),
-         NoiseCondition(config=torch.tensor([2, 0, 1, 1, 0, 2]))),
+        (
+            "naflow configuration",
+            naflow(mode="configuration", p=p),
+            (6, 3, 8, 8),
+            NoiseCondition(config=torch.tensor([2, 0, 1, 1, 0, 2])),
+        ),
         ("naflow nas", naflow(mode="reference", reference=reference_pair(), p=p), (6, 3, 8, 8), None),
-        ("naflow fitted", naflow(mode="reference", reference=reference_pair(), reference_method="fitted", p=p),
-         (6, 3, 8, 8), None),
+        (
+            "naflow fitted",
+            naflow(mode="reference", reference=reference_pair(), reference_method="fitted", p=p),
+            (6, 3, 8, 8),
+            None,
+        ),
         ("raw route", RawRouteTransform(noiseflow(), p=p), (6, 3, 16, 16), None),
     ]
 
@@ -144,14 +152,18 @@ def test_params_carry_the_spec_shapes_and_dtypes(name):
 
 def test_what_each_family_draws():
     g = torch.Generator().manual_seed(0)
-    nlf = HeteroscedasticNoiseTransform(beta1=(0.001, 0.002), beta2=0.0001).generate_parameters((5, 3, 4, 4), generator=g)
+    nlf = HeteroscedasticNoiseTransform(beta1=(0.001, 0.002), beta2=0.0001).generate_parameters(
+        (5, 3, 4, 4), generator=g
+    )
     assert sorted(nlf.draws) == ["beta1", "beta2"] and nlf.gate == "all"
     assert ((nlf.draws["beta1"] >= 0.001) & (nlf.draws["beta1"] <= 0.002)).all()
     assert torch.equal(nlf.draws["beta2"], torch.full((5,), 0.0001))
     flow = noiseflow(isos=[800], cameras=["cam1"]).generate_parameters((3, 4, 4, 4), generator=g)
     assert torch.equal(flow.draws["iso"], torch.full((3,), 800.0, dtype=torch.float64))
     assert torch.equal(flow.draws["camera"], torch.ones(3, dtype=torch.long))
-    mixture = naflow(mixture=True, configurations=["a-iso100", "c-iso3200"]).generate_parameters((4, 3, 8, 8), generator=g)
+    mixture = naflow(mixture=True, configurations=["a-iso100", "c-iso3200"]).generate_parameters(
+        (4, 3, 8, 8), generator=g
+    )
     weights = mixture.draws["weights"]
     torch.testing.assert_close(weights.sum(1), torch.ones(4))
     assert not weights[:, 1].any() and (weights[:, [0, 2]] > 0).all()
@@ -206,13 +218,17 @@ def test_wrong_params_are_rejected_at_the_boundary():
     params = transform.generate_parameters(x.shape, generator=torch.Generator().manual_seed(0))
     with pytest.raises(NoiseaugInputError, match=r"params\.selected must be a \(2,\) bool mask"):
         transform(x[:2], params=params)
-    with pytest.raises(NoiseaugInputError, match="params were drawn by a GaussianNoiseTransform, not a Heteroscedastic"):
+    with pytest.raises(
+        NoiseaugInputError, match="params were drawn by a GaussianNoiseTransform, not a Heteroscedastic"
+    ):
         HeteroscedasticNoiseTransform()(x, params=params)
     with pytest.raises(NoiseaugInputError, match=r"params\.selected is on meta, but the images are on cpu"):
         transform(x, params=params.to("meta"))
     with pytest.raises(NoiseaugTypeError, match="params must be NoiseParams"):
         transform(x, params={"sigma": torch.zeros(4)})  # type: ignore[arg-type]
-    with pytest.raises(NoiseaugInputError, match=r"params\.draws hold \['extra', 'sigma'\], but this GaussianNoiseTransform draws"):
+    with pytest.raises(
+        NoiseaugInputError, match=r"params\.draws hold \['extra', 'sigma'\], but this GaussianNoiseTransform draws"
+    ):
         transform(x, params=dataclasses.replace(params, draws={"sigma": params.draws["sigma"], "extra": x[:, 0, 0, 0]}))
     with pytest.raises(NoiseaugInputError, match=r"params\.draws\['sigma'\] must be a float tensor of shape \(4,\)"):
         transform(x, params=dataclasses.replace(params, draws={"sigma": torch.zeros(4, 1)}))
@@ -220,7 +236,9 @@ def test_wrong_params_are_rejected_at_the_boundary():
         transform(x, NoiseCondition(iso=torch.ones(4)), params=params)
     # same class, other configuration: a mixture's params are not a one-configuration transform's
     mixture = naflow(mixture=True)
-    with pytest.raises(NoiseaugInputError, match=r"params\.draws hold \['weights'\], but this NAFlowTransform draws \['config'\]"):
+    with pytest.raises(
+        NoiseaugInputError, match=r"params\.draws hold \['weights'\], but this NAFlowTransform draws \['config'\]"
+    ):
         naflow()(x, params=mixture.generate_parameters(x.shape))
     route = RawRouteTransform(PoissonGaussianNoiseTransform())
     route_params = route.generate_parameters((4, 3, 8, 8))
@@ -228,19 +246,35 @@ def test_wrong_params_are_rejected_at_the_boundary():
         route(x, params=dataclasses.replace(route_params, inner=None))
 
 
-@pytest.mark.parametrize("call, error, pattern", [
-    (lambda t: t.generate_parameters((4, 8, 8, 8)), NoiseaugInputError, "batch_shape must have 3 channels, got shape"),
-    (lambda t: t.generate_parameters((4, 3)), NoiseaugInputError, r"batch_shape must be \(B, C, H, W\)"),
-    (lambda t: t.generate_parameters("4x3x8x8"), NoiseaugInputError, r"batch_shape must be \(B, C, H, W\)"),
-    (lambda t: t.generate_parameters((-1, 3, 8, 8)), NoiseaugInputError, "non-negative"),
-    (lambda t: t.generate_parameters((4, 3, 8, 8), selected=torch.ones(4)), NoiseaugInputError,
-     r"selected must be a \(4,\) bool mask"),
-    (lambda t: t.generate_parameters((4, 3, 8, 8), selected=torch.ones(3, dtype=torch.bool)), NoiseaugInputError,
-     r"selected must be a \(4,\) bool mask"),
-    (lambda t: t.generate_parameters((4, 3, 8, 8), NoiseCondition(iso=torch.ones(2))), NoiseaugInputError,
-     "cond has 2 entries"),
-    (lambda t: t.generate_parameters((4, 3, 8, 8), generator="seed"), NoiseaugTypeError, "generator must be"),
-])
+@pytest.mark.parametrize(
+    "call, error, pattern",
+    [
+        (
+            lambda t: t.generate_parameters((4, 8, 8, 8)),
+            NoiseaugInputError,
+            "batch_shape must have 3 channels, got shape",
+        ),
+        (lambda t: t.generate_parameters((4, 3)), NoiseaugInputError, r"batch_shape must be \(B, C, H, W\)"),
+        (lambda t: t.generate_parameters("4x3x8x8"), NoiseaugInputError, r"batch_shape must be \(B, C, H, W\)"),
+        (lambda t: t.generate_parameters((-1, 3, 8, 8)), NoiseaugInputError, "non-negative"),
+        (
+            lambda t: t.generate_parameters((4, 3, 8, 8), selected=torch.ones(4)),
+            NoiseaugInputError,
+            r"selected must be a \(4,\) bool mask",
+        ),
+        (
+            lambda t: t.generate_parameters((4, 3, 8, 8), selected=torch.ones(3, dtype=torch.bool)),
+            NoiseaugInputError,
+            r"selected must be a \(4,\) bool mask",
+        ),
+        (
+            lambda t: t.generate_parameters((4, 3, 8, 8), NoiseCondition(iso=torch.ones(2))),
+            NoiseaugInputError,
+            "cond has 2 entries",
+        ),
+        (lambda t: t.generate_parameters((4, 3, 8, 8), generator="seed"), NoiseaugTypeError, "generator must be"),
+    ],
+)
 def test_generate_parameters_checks_its_arguments(call, error, pattern):
     with pytest.raises(error, match=pattern):
         call(naflow())
@@ -298,7 +332,11 @@ def test_kornia_params_round_trip():
     same = KorniaNoise(GaussianNoiseTransform(), same_on_batch=True)
     out = same(torch.full((3, 3, 8, 8), 0.5))
     assert same._params["noise.draws.sigma"].shape == (1,)  # one image's draws, for every image
-    assert torch.equal(out[0], out[1]) and torch.equal(out[0], out[2]) and not torch.equal(out[0], torch.full_like(out[0], 0.5))
+    assert (
+        torch.equal(out[0], out[1])
+        and torch.equal(out[0], out[2])
+        and not torch.equal(out[0], torch.full_like(out[0], 0.5))
+    )
     with pytest.raises(NoiseaugInputError, match="params: batch_prob has 6 entries but the batch has 4 images"):
         aug(images((4, 3, 8, 8)), params=recorded)
     every = KorniaNoise(GaussianNoiseTransform())
@@ -311,18 +349,24 @@ def test_synthesize_metadata_comes_from_the_params_of_each_call(tmp_path):
     folder = tmp_path / "clean"
     write_png(folder / "a.png", images((3, 12, 16)))
     write_png(folder / "b.png", torch.full((3, 8, 8), 0.5))
-    for transform, key in [(GaussianNoiseTransform(sigma=(0.01, 0.2)), "params"), (naflow(), "configuration"),
-                           (naflow(mixture=True), "mixture")]:
+    for transform, key in [
+        (GaussianNoiseTransform(sigma=(0.01, 0.2)), "params"),
+        (naflow(), "configuration"),
+        (naflow(mixture=True), "mixture"),
+    ]:
         out = tmp_path / key
-        metadata = json.loads(synthesize_folder(folder, out, transform, model_name="m", seed=3, progress=False).read_text())
+        metadata = json.loads(
+            synthesize_folder(folder, out, transform, model_name="m", seed=3, progress=False).read_text()
+        )
         for name in ("a.png", "b.png"):
             record = metadata["files"][name]
             generator = torch.Generator().manual_seed(image_seed(3, name))
             params = transform.generate_parameters((3, *record["size"]), generator=generator)
             assert {k: record[k] for k in (key,)} == describe_draw(transform, params)
         if key == "params":
-            sigma = transform.generate_parameters((1, 3, 12, 16), generator=torch.Generator().manual_seed(
-                image_seed(3, "a.png"))).draws["sigma"]
+            sigma = transform.generate_parameters(
+                (1, 3, 12, 16), generator=torch.Generator().manual_seed(image_seed(3, "a.png"))
+            ).draws["sigma"]
             assert metadata["files"]["a.png"]["params"] == {"sigma": float(sigma[0])}
         if key == "configuration":
             assert metadata["files"]["a.png"]["configuration"] in transform.model.configurations
@@ -331,8 +375,10 @@ def test_synthesize_metadata_comes_from_the_params_of_each_call(tmp_path):
 def test_describe_parameters_of_the_other_families():
     g = torch.Generator().manual_seed(0)
     flow = noiseflow(isos=[3200], cameras=["cam0"])
-    assert flow.describe_parameters(flow.generate_parameters((1, 4, 4, 4), generator=g)) == {"iso": 3200.0,
-                                                                                             "camera": "cam0"}
+    assert flow.describe_parameters(flow.generate_parameters((1, 4, 4, 4), generator=g)) == {
+        "iso": 3200.0,
+        "camera": "cam0",
+    }
     fitted = naflow(mode="reference", reference=reference_pair(), reference_method="fitted")
     assert fitted.describe_parameters(fitted.generate_parameters((1, 3, 8, 8))) == {"reference_method": "fitted"}
     route = RawRouteTransform(PoissonGaussianNoiseTransform(gain=0.01))

@@ -26,8 +26,14 @@ def by_image(pairs, images):
 
 
 def loader(dataset, workers, seed=0, **kwargs):
-    return DataLoader(dataset, batch_size=3, shuffle=True, num_workers=workers,
-                      generator=torch.Generator().manual_seed(seed), **kwargs)
+    return DataLoader(
+        dataset,
+        batch_size=3,
+        shuffle=True,
+        num_workers=workers,
+        generator=torch.Generator().manual_seed(seed),
+        **kwargs,
+    )
 
 
 def test_noise_of_an_item_does_not_depend_on_workers_order_or_batching():
@@ -138,7 +144,9 @@ class DrawsPerItem(Dataset):
 
 
 def worker_draws(seed):
-    batches = list(DataLoader(DrawsPerItem(), batch_size=3, num_workers=2, generator=torch.Generator().manual_seed(seed)))
+    batches = list(
+        DataLoader(DrawsPerItem(), batch_size=3, num_workers=2, generator=torch.Generator().manual_seed(seed))
+    )
     return torch.cat(batches)
 
 

@@ -89,15 +89,21 @@ def test_every_flag_round_trips_into_the_config(name):
     args = build_parser().parse_args(argv)
     made = config_from_arguments(config, args)
     assert {k: getattr(made, k) for k in expected} == expected
-    assert {f.name: getattr(made, f.name) for f in dataclasses.fields(config)} == {**dataclasses.asdict(config(
-        **({"noise": "awgn"} if name == "dncnn" else {}))), **expected}
+    assert {f.name: getattr(made, f.name) for f in dataclasses.fields(config)} == {
+        **dataclasses.asdict(config(**({"noise": "awgn"} if name == "dncnn" else {}))),
+        **expected,
+    }
 
 
 def _documented_train_commands():
     """Every ``noiseaug train ...`` command quoted in the weight cards, docs, README and benchmarks."""
     commands = set()
-    files = [*ROOT.glob("weights/*/README.md"), *ROOT.glob("docs/**/*.md"), ROOT / "README.md",
-             *ROOT.glob("benchmarks/*.py")]
+    files = [
+        *ROOT.glob("weights/*/README.md"),
+        *ROOT.glob("docs/**/*.md"),
+        ROOT / "README.md",
+        *ROOT.glob("benchmarks/*.py"),
+    ]
     for path in files:
         for line in path.read_text().splitlines():
             if any(mark in line for mark in ("{", "...", "<", "NAME")):
@@ -139,8 +145,9 @@ def _images(folder, n=3, size=40):
 
 def test_batches_and_initialisation_come_from_the_named_streams(tmp_path):
     images = _images(tmp_path / "images")
-    config = DnCNNConfig(noise="awgn", images=images, val_images=images, batch=2, patch=16, depth=3, width=4,
-                         val_crops=2, seed=7)
+    config = DnCNNConfig(
+        noise="awgn", images=images, val_images=images, batch=2, patch=16, depth=3, width=4, val_crops=2, seed=7
+    )
 
     def stage(rank):
         return next(dncnn.build(config, RunContext(config.seed, rank, 2, tmp_path / "run")))
@@ -148,16 +155,19 @@ def test_batches_and_initialisation_come_from_the_named_streams(tmp_path):
     rank0, again, rank1 = stage(0), stage(0), stage(1)
     assert torch.equal(rank0.batches.batch(3).noisy, again.batches.batch(3).noisy)  # the same config, the same batches
     assert not torch.equal(rank0.batches.batch(3).noisy, rank1.batches.batch(3).noisy)  # another rank, another stream
-    expected = SynthesizedPairs(_read(images), noise_source("awgn"), 16, 2,
-                                seed=stream_seed(7, 1, "train")).batch(3)
+    expected = SynthesizedPairs(_read(images), noise_source("awgn"), 16, 2, seed=stream_seed(7, 1, "train")).batch(3)
     assert torch.equal(rank1.batches.batch(3).noisy, expected.noisy)
     validation = SynthesizedPairs(_read(images), noise_source("awgn"), 16, 2, seed=stream_seed(7, 0, "validation"))
     assert not torch.equal(validation.batch(0).noisy, rank0.batches.batch(0).noisy)  # distinct streams, distinct data
     with seeded(stream_seed(7, 0, "init")):
         net = DnCNN(channels=3, depth=3, width=4)
     for rank_stage in (rank0, rank1):  # every rank initialises from rank 0's "init" stream
-        assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(),
-                                                      rank_stage.exports["denoiser"].state_dict().values(), strict=True))
+        assert all(
+            torch.equal(a, b)
+            for a, b in zip(
+                net.state_dict().values(), rank_stage.exports["denoiser"].state_dict().values(), strict=True
+            )
+        )
 
 
 def _read(folder):

@@ -14,10 +14,30 @@ from noiseaug.imageio import write_png
 
 
 def _train(images, out, steps=40):
-    command = [sys.executable, "-m", "noiseaug", "train", "noiseflow", "--images", str(images), "--out", str(out),
-               "--steps", str(steps), "--batch", "4", "--patch", "8", "--val-every", "5", "--val-batches", "1"]
-    return subprocess.Popen(command, env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    command = [
+        sys.executable,
+        "-m",
+        "noiseaug",
+        "train",
+        "noiseflow",
+        "--images",
+        str(images),
+        "--out",
+        str(out),
+        "--steps",
+        str(steps),
+        "--batch",
+        "4",
+        "--patch",
+        "8",
+        "--val-every",
+        "5",
+        "--val-batches",
+        "1",
+    ]
+    return subprocess.Popen(
+        command, env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 @pytest.mark.slow

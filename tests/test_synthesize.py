@@ -24,8 +24,9 @@ def clean_folder(tmp_path):
 
 
 def run_cli(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "noiseaug", "synthesize", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "noiseaug", "synthesize", *args], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
 
 
 def outputs(folder):
@@ -52,8 +53,18 @@ def test_cli_writes_same_size_pngs_and_metadata_reproducibly(clean_folder, tmp_p
 
 
 def test_cli_naflow_configuration_mode(clean_folder, tmp_path):
-    result = run_cli(str(clean_folder), "--out", "n", "--model", "naflow-srgb", "--mode", "configuration",
-                     "--configuration", "d800-iso3200", cwd=tmp_path)
+    result = run_cli(
+        str(clean_folder),
+        "--out",
+        "n",
+        "--model",
+        "naflow-srgb",
+        "--mode",
+        "configuration",
+        "--configuration",
+        "d800-iso3200",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     meta = json.loads((tmp_path / "n" / "metadata.json").read_text())
     assert {r["configuration"] for r in meta["files"].values()} == {"d800-iso3200"}
@@ -80,8 +91,24 @@ def test_cli_errors_for_raw_flows_and_misplaced_options(clean_folder, tmp_path, 
 
 
 def test_recorded_sigma_is_the_drawn_one_and_noise_depends_on_name_not_folder(clean_folder, tmp_path):
-    assert main(["synthesize", str(clean_folder), "--out", str(tmp_path / "g"), "--model", "awgn",
-                 "--sigma", "0.02", "0.08", "--seed", "4"]) == 0
+    assert (
+        main(
+            [
+                "synthesize",
+                str(clean_folder),
+                "--out",
+                str(tmp_path / "g"),
+                "--model",
+                "awgn",
+                "--sigma",
+                "0.02",
+                "0.08",
+                "--seed",
+                "4",
+            ]
+        )
+        == 0
+    )
     meta = json.loads((tmp_path / "g" / "metadata.json").read_text())
     grey = read_image(tmp_path / "g" / "b.png")  # mid-grey source: no clipping, 8-bit rounding only
     sigma = meta["files"]["b.png"]["params"]["sigma"]
@@ -89,16 +116,49 @@ def test_recorded_sigma_is_the_drawn_one_and_noise_depends_on_name_not_folder(cl
     assert float((grey - 0.5).std()) == pytest.approx(sigma, rel=0.08)
     # the written image is the transform's output for the recorded seed
     transform = build_transform("awgn", params={"sigma": [0.02, 0.08]})
-    again = transform(read_image(clean_folder / "b.png"), generator=torch.Generator().manual_seed(
-        meta["files"]["b.png"]["seed"]))
+    again = transform(
+        read_image(clean_folder / "b.png"), generator=torch.Generator().manual_seed(meta["files"]["b.png"]["seed"])
+    )
     assert torch.equal((again * 255).round() / 255, grey)
     # adding a file to the folder does not change the others' noise
     write_png(clean_folder / "c.png", torch.rand(3, 8, 8))
-    assert main(["synthesize", str(clean_folder), "--out", str(tmp_path / "h"), "--model", "awgn",
-                 "--sigma", "0.02", "0.08", "--seed", "4"]) == 0
+    assert (
+        main(
+            [
+                "synthesize",
+                str(clean_folder),
+                "--out",
+                str(tmp_path / "h"),
+                "--model",
+                "awgn",
+                "--sigma",
+                "0.02",
+                "0.08",
+                "--seed",
+                "4",
+            ]
+        )
+        == 0
+    )
     assert torch.equal(read_image(tmp_path / "h" / "a.png"), read_image(tmp_path / "g" / "a.png"))
-    assert main(["synthesize", str(clean_folder), "--out", str(tmp_path / "i"), "--model", "awgn",
-                 "--sigma", "0.02", "0.08", "--seed", "5"]) == 0
+    assert (
+        main(
+            [
+                "synthesize",
+                str(clean_folder),
+                "--out",
+                str(tmp_path / "i"),
+                "--model",
+                "awgn",
+                "--sigma",
+                "0.02",
+                "0.08",
+                "--seed",
+                "5",
+            ]
+        )
+        == 0
+    )
     assert not torch.equal(read_image(tmp_path / "i" / "a.png"), read_image(tmp_path / "g" / "a.png"))
 
 
@@ -114,8 +174,21 @@ def test_cli_naflow_reference_modes(clean_folder, tmp_path, method):
     clean = torch.rand(3, 48, 48, generator=g) * 0.5 + 0.25
     write_png(tmp_path / "ref_clean.png", clean)
     write_png(tmp_path / "ref_noisy.png", (clean + 6 / 255 * torch.randn(3, 48, 48, generator=g)).clamp(0, 1))
-    result = run_cli(str(clean_folder), "--out", "ref", "--model", "naflow-srgb", "--mode", "reference",
-                     "--reference", "ref_noisy.png", "ref_clean.png", "--reference-method", method, cwd=tmp_path)
+    result = run_cli(
+        str(clean_folder),
+        "--out",
+        "ref",
+        "--model",
+        "naflow-srgb",
+        "--mode",
+        "reference",
+        "--reference",
+        "ref_noisy.png",
+        "ref_clean.png",
+        "--reference-method",
+        method,
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     meta = json.loads((tmp_path / "ref" / "metadata.json").read_text())
     assert f"reference_method='{method}'" in meta["transform"]
@@ -123,6 +196,7 @@ def test_cli_naflow_reference_modes(clean_folder, tmp_path, method):
     assert float(noise.std()) > 1 / 255
     if method == "fitted":  # matched to the reference's 6/255 (on its own clean image, so loosely here)
         assert 3 / 255 < float(noise.std()) < 12 / 255
-    misplaced = run_cli(str(clean_folder), "--out", "x", "--model", "naflow-srgb", "--reference-method", method,
-                        cwd=tmp_path)
+    misplaced = run_cli(
+        str(clean_folder), "--out", "x", "--model", "naflow-srgb", "--reference-method", method, cwd=tmp_path
+    )
     assert misplaced.returncode == 2 and "options of --mode reference only" in misplaced.stderr

@@ -6,8 +6,13 @@ from tfbundle_helpers import write_bundle
 
 from noiseaug.tfbundle import CheckpointError, crc32c, mask_crc, read_checkpoint, read_index, unmask_crc
 
-TENSORS = {"a/weights": np.arange(24, dtype=np.float32).reshape(2, 3, 4) / 7, "a/bias": np.float32(0.5),
-           "b/double": np.linspace(-1, 1, 5), "step": np.array(7, np.int64), "z/ints": np.arange(3, dtype=np.int32)}
+TENSORS = {
+    "a/weights": np.arange(24, dtype=np.float32).reshape(2, 3, 4) / 7,
+    "a/bias": np.float32(0.5),
+    "b/double": np.linspace(-1, 1, 5),
+    "step": np.array(7, np.int64),
+    "z/ints": np.arange(3, dtype=np.int32),
+}
 
 
 def test_crc32c_known_values():

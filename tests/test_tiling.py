@@ -93,10 +93,19 @@ def _photo(height, width, batch):
     return image[:, :, :height, :width].repeat(batch, 1, 1, 1)
 
 
-@pytest.mark.parametrize("name,transform,images,max_pixels,tolerance", [
-    ("naflow-srgb", NAFlowTransform, lambda: _photo(128, 128, 2), 112 * 112, 0.02 / 255),
-    ("noiseflow-simcam", NoiseFlowTransform, lambda: _photo(128, 128, 2).mean(1, keepdim=True), 40 * 40, 1e-4 / 255),
-])
+@pytest.mark.parametrize(
+    "name,transform,images,max_pixels,tolerance",
+    [
+        ("naflow-srgb", NAFlowTransform, lambda: _photo(128, 128, 2), 112 * 112, 0.02 / 255),
+        (
+            "noiseflow-simcam",
+            NoiseFlowTransform,
+            lambda: _photo(128, 128, 2).mean(1, keepdim=True),
+            40 * 40,
+            1e-4 / 255,
+        ),
+    ],
+)
 def test_released_flows_sample_large_images_in_tiles_like_whole(name, transform, images, max_pixels, tolerance):
     clean = images()
     noiser = transform.from_pretrained(name, clip=False)

@@ -68,7 +68,9 @@ def test_per_sample_sigma_is_drawn_from_its_range():
 
 def test_fixed_nlf_parameters_give_the_analytic_variance():
     levels = torch.tensor([0.1, 0.5, 0.9]).view(3, 1, 1, 1).expand(3, 1, 128, 128)
-    y = HeteroscedasticNoiseTransform(beta1=0.004, beta2=1e-4, clip=False)(levels, generator=torch.Generator().manual_seed(0))
+    y = HeteroscedasticNoiseTransform(beta1=0.004, beta2=1e-4, clip=False)(
+        levels, generator=torch.Generator().manual_seed(0)
+    )
     var = (y - levels).flatten(1).var(1)
     torch.testing.assert_close(var, 0.004 * torch.tensor([0.1, 0.5, 0.9]) + 1e-4, rtol=0.05, atol=0)
 
@@ -79,15 +81,22 @@ def test_log_uniform_range_draws_cover_orders_of_magnitude():
     assert (values < 1e-3).float().mean().item() == pytest.approx(0.5, abs=0.02)
 
 
-@pytest.mark.parametrize("make, error, match", [
-    (lambda: GaussianNoiseTransform(sigma=(0.2, 0.1)), ValueError, "low <= high"),
-    (lambda: GaussianNoiseTransform(sigma=-0.1), ValueError, "sigma values must be >= 0"),
-    (lambda: GaussianNoiseTransform(sigma="big"), TypeError, "sigma must be a float"),
-    (lambda: PoissonGaussianNoiseTransform(gain=0.0), ValueError, "gain values must be > 0"),
-    (lambda: GaussianNoiseTransform(p=1.5), ValueError, r"p must be a probability in \[0, 1\]"),
-    (lambda: GaussianNoiseTransform(clip="yes"), TypeError, "clip must be a bool"),
-    (lambda: HeteroscedasticNoiseTransform(beta1=ParamRange(0.0, 1e-2, log=True)), ValueError, "beta1 values must be > 0"),
-])
+@pytest.mark.parametrize(
+    "make, error, match",
+    [
+        (lambda: GaussianNoiseTransform(sigma=(0.2, 0.1)), ValueError, "low <= high"),
+        (lambda: GaussianNoiseTransform(sigma=-0.1), ValueError, "sigma values must be >= 0"),
+        (lambda: GaussianNoiseTransform(sigma="big"), TypeError, "sigma must be a float"),
+        (lambda: PoissonGaussianNoiseTransform(gain=0.0), ValueError, "gain values must be > 0"),
+        (lambda: GaussianNoiseTransform(p=1.5), ValueError, r"p must be a probability in \[0, 1\]"),
+        (lambda: GaussianNoiseTransform(clip="yes"), TypeError, "clip must be a bool"),
+        (
+            lambda: HeteroscedasticNoiseTransform(beta1=ParamRange(0.0, 1e-2, log=True)),
+            ValueError,
+            "beta1 values must be > 0",
+        ),
+    ],
+)
 def test_invalid_configuration_raises_named_errors(make, error, match):
     with pytest.raises(error, match=match):
         make()
@@ -130,7 +139,7 @@ def test_subclass_computes_only_selected_rows_and_gets_their_condition(batch):
     cond = NoiseCondition(iso=torch.arange(16, dtype=torch.float32))
     y = t(batch, cond=cond, generator=torch.Generator().manual_seed(0))
     changed = (y == 0.25).flatten(1).all(1)
-    (rows, isos), = t.rows_seen
+    ((rows, isos),) = t.rows_seen
     assert rows == int(changed.sum()) < 16
     assert isos == torch.arange(16, dtype=torch.float32)[changed].tolist()
     assert torch.equal(y[~changed], batch[~changed])
@@ -153,8 +162,10 @@ def test_in_place_sampling_equals_the_formula_bit_for_bit(batch, dtype):
     x = batch.to(dtype)
     for transform, std in [
         (GaussianNoiseTransform(sigma=(0.0, 0.2)), lambda p: p["sigma"].view(-1, 1, 1, 1).to(dtype).square().sqrt()),
-        (HeteroscedasticNoiseTransform(), lambda p: (p["beta1"].view(-1, 1, 1, 1).to(dtype) * x
-                                                    + p["beta2"].view(-1, 1, 1, 1).to(dtype)).sqrt()),
+        (
+            HeteroscedasticNoiseTransform(),
+            lambda p: (p["beta1"].view(-1, 1, 1, 1).to(dtype) * x + p["beta2"].view(-1, 1, 1, 1).to(dtype)).sqrt(),
+        ),
     ]:
         g = torch.Generator().manual_seed(5)
         params = transform.draw_params(x.shape[0], g, x.device)

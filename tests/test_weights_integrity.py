@@ -20,9 +20,21 @@ from noiseaug.training import load_checkpoint
 
 CAMERAS, ISOS = ["cam-a", "cam-b"], [100, 800]
 #: names under which torch, transformers or a training script keep pickled weights and checkpoints
-PICKLE_NAMES = ["pytorch_model.bin", "pytorch_model-00001-of-00002.bin", "model.bin", "model.pt", "model.pth",
-                "pytorch_model.pt", "model.ckpt", "training_args.bin", "optimizer.pt", "adapter_model.bin",
-                "best.pt", "last.pt", "model.pkl"]
+PICKLE_NAMES = [
+    "pytorch_model.bin",
+    "pytorch_model-00001-of-00002.bin",
+    "model.bin",
+    "model.pt",
+    "model.pth",
+    "pytorch_model.pt",
+    "model.ckpt",
+    "training_args.bin",
+    "optimizer.pt",
+    "adapter_model.bin",
+    "best.pt",
+    "last.pt",
+    "model.pkl",
+]
 
 
 class Hostile:
@@ -61,7 +73,7 @@ def _data_start(raw: bytes) -> int:
 def _tensor_start(path: Path, name: str) -> int:
     """File offset of tensor ``name``'s first byte."""
     raw = path.read_bytes()
-    return _data_start(raw) + json.loads(raw[8:_data_start(raw)])[name]["data_offsets"][0]
+    return _data_start(raw) + json.loads(raw[8 : _data_start(raw)])[name]["data_offsets"][0]
 
 
 def _digit_after(marker: bytes):
@@ -104,7 +116,7 @@ def test_non_finite_or_invalid_tensor_data_is_an_error_naming_the_file_and_tenso
 def test_a_whole_flipped_data_region_is_an_error(saved):
     weights = saved / WEIGHTS_NAME
     raw = weights.read_bytes()
-    weights.write_bytes(raw[:_data_start(raw)] + bytes(b ^ 0xFF for b in raw[_data_start(raw):]))
+    weights.write_bytes(raw[: _data_start(raw)] + bytes(b ^ 0xFF for b in raw[_data_start(raw) :]))
     with pytest.raises(ValueError, match=rf"{re.escape(str(weights))} holds invalid values"):
         load_pretrained(saved)
 
@@ -147,8 +159,10 @@ def test_a_bad_config_is_an_error_naming_the_file(saved, name):
 WRONG_TYPED_LISTS = {  # name -> (model, config change that a constructor should reject)
     "noiseflow_cameras": (lambda: trained_looking_flow(CAMERAS, ISOS), {"cameras": "ab"}),
     "noiseflow_iso_levels": (lambda: trained_looking_flow(CAMERAS, ISOS), {"iso_levels": [100, "800"]}),
-    "naflow_configurations": (lambda: NAFlow(["a", "b"], levels=1, blocks=1, hidden=4, features=2),
-                              {"configurations": "ab"}),
+    "naflow_configurations": (
+        lambda: NAFlow(["a", "b"], levels=1, blocks=1, hidden=4, features=2),
+        {"configurations": "ab"},
+    ),
 }
 
 
@@ -207,7 +221,9 @@ def test_loading_from_the_hub_cache_never_unpickles_and_errors_name_the_repo(sav
     cache = tmp_path / "hub"
     build_hub_cache(cache, "someone/flow", {"a" * 40: _hostile_folder(saved, marker)}, main="a" * 40)
     build_hub_cache(cache, "someone/pickled", {"b" * 40: pickled}, main="b" * 40)
-    result = run_offline(cache, """
+    result = run_offline(
+        cache,
+        """
         from noiseaug.hub import load_pretrained
         print(type(load_pretrained("someone/flow")).__name__)
         for repo, revision in [("someone/flow", "c" * 40), ("someone/pickled", None)]:
@@ -215,7 +231,8 @@ def test_loading_from_the_hub_cache_never_unpickles_and_errors_name_the_repo(sav
                 load_pretrained(repo, revision=revision)
             except FileNotFoundError as error:
                 print("ERROR:", error)
-    """)
+    """,
+    )
     assert result.returncode == 0, result.stderr
     loaded, missing_revision, pickle_only = result.stdout.strip().splitlines()
     assert loaded == "NoiseFlow"

@@ -55,8 +55,13 @@ def write_bundle(prefix, tensors: dict) -> Path:
         array = np.array(tensors[name], order="C")  # (ascontiguousarray would make 0-d arrays 1-d)
         raw = array.astype(array.dtype.newbyteorder("<")).tobytes()
         shape = b"".join(field_bytes(2, field_varint(1, d)) for d in array.shape)
-        entry = (field_varint(1, _DTYPES[array.dtype]) + field_bytes(2, shape) + field_varint(4, len(data))
-                 + field_varint(5, len(raw)) + field_fixed32(6, mask_crc(crc32c(raw))))
+        entry = (
+            field_varint(1, _DTYPES[array.dtype])
+            + field_bytes(2, shape)
+            + field_varint(4, len(data))
+            + field_varint(5, len(raw))
+            + field_fixed32(6, mask_crc(crc32c(raw)))
+        )
         entries.append((name.encode(), entry))
         data += raw
     header = field_varint(1, 1) + field_bytes(3, field_varint(1, 1))

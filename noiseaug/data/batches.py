@@ -93,13 +93,23 @@ class CropBatches:
         (torch.Size([4, 3, 16, 16]), True, 3)
     """
 
-    def __init__(self, *, clean: Sequence[Tensor] | None = None, noisy: Sequence[Tensor] | None = None,
-                 noise: NoiseTransform | None = None, patch: int, batch_size: int, seed: int = 0,
-                 device: str | torch.device = "cpu") -> None:
+    def __init__(
+        self,
+        *,
+        clean: Sequence[Tensor] | None = None,
+        noisy: Sequence[Tensor] | None = None,
+        noise: NoiseTransform | None = None,
+        patch: int,
+        batch_size: int,
+        seed: int = 0,
+        device: str | torch.device = "cpu",
+    ) -> None:
         if noisy is None and not clean:
             raise NoiseaugInputError("clean must hold at least one image when no noisy images are given")
         if noisy is not None and (not noisy or noise is not None):
-            raise NoiseaugInputError("noisy must be a non-empty sequence of images, and noise must be None with real noisy images")
+            raise NoiseaugInputError(
+                "noisy must be a non-empty sequence of images, and noise must be None with real noisy images"
+            )
         if noisy is not None and clean is not None and len(clean) != len(noisy):
             raise NoiseaugInputError(f"clean must pair with noisy one to one, got {len(clean)} and {len(noisy)} images")
         if noise is not None and not isinstance(noise, NoiseTransform):
@@ -111,7 +121,9 @@ class CropBatches:
         self.partner = list(clean) if noisy is not None and clean is not None else None
         small = [tuple(img.shape) for img in self.first if img.ndim != 3 or min(img.shape[-2:]) < patch]
         if small:
-            raise NoiseaugInputError(f"every image must be (C, H, W) with H, W >= patch={patch}, got shapes {small[:3]}")
+            raise NoiseaugInputError(
+                f"every image must be (C, H, W) with H, W >= patch={patch}, got shapes {small[:3]}"
+            )
         self.real, self.noise = noisy is not None, noise
         self.patch, self.batch_size, self.seed, self.device = patch, batch_size, seed, torch.device(device)
 
@@ -120,8 +132,9 @@ class CropBatches:
         """Batch ``step`` (the same for the same seed, on every call)."""
         g = batch_generator(self.seed, step)
         picks = torch.randint(len(self.first), (self.batch_size,), generator=g).tolist()
-        crops = [random_patch([self.first[k]] + ([self.partner[k]] if self.partner else []), self.patch, g)
-                 for k in picks]
+        crops = [
+            random_patch([self.first[k]] + ([self.partner[k]] if self.partner else []), self.patch, g) for k in picks
+        ]
         first = _as_float(torch.stack([c[0] for c in crops]))
         second = _as_float(torch.stack([c[1] for c in crops])) if self.partner else None
         noisy: Tensor | None

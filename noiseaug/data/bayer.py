@@ -28,7 +28,9 @@ _POSITIONS = ((0, 0), (0, 1), (1, 0), (1, 1))
 def check_pattern(pattern: object, name: str = "pattern") -> str:
     """Return ``pattern`` upper-cased if it is one of :data:`BAYER_PATTERNS`, else raise."""
     if not isinstance(pattern, str):
-        raise NoiseaugTypeError(f"{name} must be a Bayer pattern string, one of {', '.join(BAYER_PATTERNS)}; got {type(pattern).__name__}")
+        raise NoiseaugTypeError(
+            f"{name} must be a Bayer pattern string, one of {', '.join(BAYER_PATTERNS)}; got {type(pattern).__name__}"
+        )
     if pattern.upper() not in BAYER_PATTERNS:
         raise NoiseaugInputError(f"{name} must be one of {', '.join(BAYER_PATTERNS)}, got {pattern!r}")
     return pattern.upper()
@@ -41,7 +43,9 @@ def channel_colours(pattern: str) -> list[int]:
 
 def _even_hw(x: Tensor, name: str) -> None:
     if x.shape[-1] % 2 or x.shape[-2] % 2:
-        raise NoiseaugInputError(f"{name} must have even height and width for a 2x2 Bayer cell, got shape {tuple(x.shape)}")
+        raise NoiseaugInputError(
+            f"{name} must have even height and width for a 2x2 Bayer cell, got shape {tuple(x.shape)}"
+        )
 
 
 def pack_bayer(mosaic: Tensor, pattern: str = "RGGB") -> Tensor:
@@ -96,7 +100,9 @@ def _by_pattern(x: Tensor, pattern: str | Sequence[str], out_channels: int, scal
 
 
 def _mosaic_one(x: Tensor, pattern: str) -> Tensor:
-    return torch.stack([x[:, c, i::2, j::2] for c, (i, j) in zip(channel_colours(pattern), _POSITIONS, strict=True)], dim=1)
+    return torch.stack(
+        [x[:, c, i::2, j::2] for c, (i, j) in zip(channel_colours(pattern), _POSITIONS, strict=True)], dim=1
+    )
 
 
 def mosaic_rgb(rgb: Tensor, pattern: str | Sequence[str] = "RGGB") -> Tensor:
@@ -114,7 +120,9 @@ def packed_to_rgb_planes(packed: Tensor, pattern: str = "RGGB") -> Tensor:
     x, unbatched = as_batch(packed, "packed", channels=4, unit_range=False)
     colours = channel_colours(pattern)
     greens = [k for k, c in enumerate(colours) if c == 1]
-    out = torch.stack([x[:, colours.index(0)], 0.5 * (x[:, greens[0]] + x[:, greens[1]]), x[:, colours.index(2)]], dim=1)
+    out = torch.stack(
+        [x[:, colours.index(0)], 0.5 * (x[:, greens[0]] + x[:, greens[1]]), x[:, colours.index(2)]], dim=1
+    )
     return unbatch(out, unbatched)
 
 

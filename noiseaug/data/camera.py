@@ -116,8 +116,16 @@ class SimulatedCamera(nn.Module):
     iso_values: Tensor
     fpn_tiles: Tensor
 
-    def __init__(self, sensors: Sequence[SensorSpec] = SIM_SENSORS, isos: Sequence[int] = SIM_ISOS, *,
-                 row_noise: bool = True, fixed_pattern: bool = True, clip: bool = True, quantize: bool = True) -> None:
+    def __init__(
+        self,
+        sensors: Sequence[SensorSpec] = SIM_SENSORS,
+        isos: Sequence[int] = SIM_ISOS,
+        *,
+        row_noise: bool = True,
+        fixed_pattern: bool = True,
+        clip: bool = True,
+        quantize: bool = True,
+    ) -> None:
         super().__init__()
         self.sensors = tuple(sensors)
         self.isos = tuple(int(i) for i in isos)
@@ -131,10 +139,14 @@ class SimulatedCamera(nn.Module):
         self.register_buffer("dn_range", per_cam(lambda s: s.dn_range))
         self.register_buffer("black_floor", per_cam(lambda s: -s.black_level / s.dn_range))
         self.register_buffer("iso_values", torch.tensor(self.isos, dtype=torch.float32))
-        self.register_buffer("fpn_tiles", torch.stack([_fpn_tile(k) for k in range(len(self.sensors))]), persistent=False)
+        self.register_buffer(
+            "fpn_tiles", torch.stack([_fpn_tile(k) for k in range(len(self.sensors))]), persistent=False
+        )
 
     @classmethod
-    def pixel_independent(cls, sensors: Sequence[SensorSpec] = SIM_SENSORS, isos: Sequence[int] = SIM_ISOS) -> SimulatedCamera:
+    def pixel_independent(
+        cls, sensors: Sequence[SensorSpec] = SIM_SENSORS, isos: Sequence[int] = SIM_ISOS
+    ) -> SimulatedCamera:
         """The Poisson-Gaussian core only (no row noise, FPN, clipping or quantization): exact :meth:`nll`."""
         return cls(sensors, isos, row_noise=False, fixed_pattern=False, clip=False, quantize=False)
 
@@ -154,7 +166,9 @@ class SimulatedCamera(nn.Module):
         return not (self.row_noise or self.fixed_pattern or self.clip or self.quantize)
 
     # ----------------------------------------------------------------- conditioning
-    def condition(self, cameras: str | Sequence[str], isos: float | Sequence[float], batch: int | None = None) -> NoiseCondition:
+    def condition(
+        self, cameras: str | Sequence[str], isos: float | Sequence[float], batch: int | None = None
+    ) -> NoiseCondition:
         """Names and ISOs -> ``NoiseCondition(camera=..., iso=...)``; a single value is repeated to ``batch``."""
         names = [cameras] if isinstance(cameras, str) else list(cameras)
         values = [isos] if isinstance(isos, (int, float)) else list(isos)
@@ -180,16 +194,22 @@ class SimulatedCamera(nn.Module):
     def _lookup(self, cond: object, batch: int) -> tuple[Tensor, Tensor]:
         """Validate ``cond`` -> (camera index, ISO index), long tensors ``(B,)`` on this module's device."""
         if not isinstance(cond, NoiseCondition) or cond.camera is None or cond.iso is None:
-            raise NoiseaugTypeError("cond must be a NoiseCondition with per-sample camera and iso "
-                                    f"(use SimulatedCamera.condition(names, isos)), got {cond!r}")
+            raise NoiseaugTypeError(
+                "cond must be a NoiseCondition with per-sample camera and iso "
+                f"(use SimulatedCamera.condition(names, isos)), got {cond!r}"
+            )
         check_condition(cond, batch)
         device = self.iso_values.device
         cam = cond.camera.to(device).long()
         if bool(((cam < 0) | (cam >= len(self.sensors))).any()):
-            raise NoiseaugInputError(f"cond.camera must index the known cameras {list(enumerate(self.cameras))}, got {cond.camera.tolist()}")
+            raise NoiseaugInputError(
+                f"cond.camera must index the known cameras {list(enumerate(self.cameras))}, got {cond.camera.tolist()}"
+            )
         match = cond.iso.to(device=device, dtype=torch.float32)[:, None] == self.iso_values[None, :]
         if not bool(match.any(1).all()):
-            raise NoiseaugInputError(f"cond.iso must be one of the known ISOs {list(self.isos)}, got {cond.iso.tolist()}")
+            raise NoiseaugInputError(
+                f"cond.iso must be one of the known ISOs {list(self.isos)}, got {cond.iso.tolist()}"
+            )
         return cam, match.float().argmax(1)
 
     # ----------------------------------------------------------------- analytic noise level
@@ -243,8 +263,15 @@ class SimulatedCamera(nn.Module):
             y = torch.maximum(y, view(self.black_floor[cam])).clamp(max=1.0)
         return y.to(x.dtype)
 
-    def capture(self, srgb: Tensor, cond: NoiseCondition | None = None, generator: torch.Generator | None = None, *,
-                captures: int = 1, highlight_preserving: bool = True) -> CameraDraw:
+    def capture(
+        self,
+        srgb: Tensor,
+        cond: NoiseCondition | None = None,
+        generator: torch.Generator | None = None,
+        *,
+        captures: int = 1,
+        highlight_preserving: bool = True,
+    ) -> CameraDraw:
         """Unprocess sRGB ``(B, 3, H, W)`` (H, W even) to clean raw and take ``captures`` independent noisy shots.
 
         ``cond`` None draws a random camera and ISO per sample. The ISP settings (CCM, gains) are
@@ -267,8 +294,10 @@ class SimulatedCamera(nn.Module):
     def log_prob(self, noisy_raw: Tensor, clean_raw: Tensor, cond: NoiseCondition) -> Tensor:
         """Exact ``log p(noisy | clean)`` ``(B,)`` in nats, summed over ``4*h*w`` (pixel-independent model only)."""
         if not self.is_pixel_independent:
-            raise NoiseaugInputError("the exact likelihood needs the pixel-independent model (row_noise, fixed_pattern, clip and "
-                                     "quantize all False); use SimulatedCamera.pixel_independent()")
+            raise NoiseaugInputError(
+                "the exact likelihood needs the pixel-independent model (row_noise, fixed_pattern, clip and "
+                "quantize all False); use SimulatedCamera.pixel_independent()"
+            )
         x, unbatched = as_batch(clean_raw, "clean_raw", channels=4)
         y, _ = as_batch(noisy_raw, "noisy_raw", channels=4, unit_range=False)
         check_same_shape(y, x, "noisy_raw", "clean_raw")
@@ -291,8 +320,10 @@ class SimulatedCamera(nn.Module):
         return process(raw, isp)
 
     def extra_repr(self) -> str:
-        return (f"cameras={self.cameras}, isos={self.isos}, row_noise={self.row_noise}, "
-                f"fixed_pattern={self.fixed_pattern}, clip={self.clip}, quantize={self.quantize}")
+        return (
+            f"cameras={self.cameras}, isos={self.isos}, row_noise={self.row_noise}, "
+            f"fixed_pattern={self.fixed_pattern}, clip={self.clip}, quantize={self.quantize}"
+        )
 
 
 def _fpn_tile(camera_index: int) -> Tensor:
@@ -300,6 +331,7 @@ def _fpn_tile(camera_index: int) -> Tensor:
 
     Drawn from a fixed seed per camera index, so it is the same in every process and on every device.
     """
-    tile = torch.randn((4, FPN_TILE, FPN_TILE), generator=torch.Generator().manual_seed(20_240 + camera_index),
-                       dtype=torch.float64)
+    tile = torch.randn(
+        (4, FPN_TILE, FPN_TILE), generator=torch.Generator().manual_seed(20_240 + camera_index), dtype=torch.float64
+    )
     return ((tile - tile.mean()) / tile.std(unbiased=False)).float()

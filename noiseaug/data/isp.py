@@ -26,9 +26,7 @@ from ..errors import NoiseaugInputError, NoiseaugTypeError
 from .bayer import channel_colours, demosaic, mosaic_rgb, per_sample_patterns
 
 #: Linear sRGB (D65) -> CIE XYZ (IEC 61966-2-1).
-RGB_TO_XYZ = ((0.4124564, 0.3575761, 0.1804375),
-              (0.2126729, 0.7151522, 0.0721750),
-              (0.0193339, 0.1191920, 0.9503041))
+RGB_TO_XYZ = ((0.4124564, 0.3575761, 0.1804375), (0.2126729, 0.7151522, 0.0721750), (0.0193339, 0.1191920, 0.9503041))
 
 #: XYZ -> camera matrices of four cameras, mixed at random as in Brooks et al. (2019); see docs/DATA.md.
 XYZ_TO_CAM = (
@@ -86,8 +84,12 @@ def rgb_to_cam_matrix(xyz_to_cam: Tensor) -> Tensor:
     return m / m.sum(dim=-1, keepdim=True)
 
 
-def random_isp_params(batch: int, patterns: str | Sequence[str] = "RGGB", generator: torch.Generator | None = None,
-                      device: torch.device | str = "cpu") -> ISPParams:
+def random_isp_params(
+    batch: int,
+    patterns: str | Sequence[str] = "RGGB",
+    generator: torch.Generator | None = None,
+    device: torch.device | str = "cpu",
+) -> ISPParams:
     """Draw ISP settings as Brooks et al. (2019) do.
 
     CCM: a random convex combination (uniform weights, normalized) of :data:`XYZ_TO_CAM`. Gains:
@@ -101,10 +103,15 @@ def random_isp_params(batch: int, patterns: str | Sequence[str] = "RGGB", genera
     xyz_to_cam = torch.einsum("bk,kij->bij", weights, _constant(XYZ_TO_CAM, torch.float64, gen_device))
     u = torch.rand(batch, 2, generator=generator, device=gen_device, dtype=torch.float64)
     red, blue = 1.9 + 0.5 * u[:, 0], 1.5 + 0.4 * u[:, 1]
-    brightness = (0.8 + 0.1 * torch.randn(batch, generator=generator, device=gen_device, dtype=torch.float64)).clamp(0.5, 1.1)
+    brightness = (0.8 + 0.1 * torch.randn(batch, generator=generator, device=gen_device, dtype=torch.float64)).clamp(
+        0.5, 1.1
+    )
     gains = torch.stack([red, torch.ones_like(red), blue], 1) / brightness[:, None]
-    return ISPParams(rgb_to_cam_matrix(xyz_to_cam).float().to(device), gains.float().to(device),
-                     tuple(per_sample_patterns(patterns, batch)))
+    return ISPParams(
+        rgb_to_cam_matrix(xyz_to_cam).float().to(device),
+        gains.float().to(device),
+        tuple(per_sample_patterns(patterns, batch)),
+    )
 
 
 def tone_curve(x: Tensor) -> Tensor:

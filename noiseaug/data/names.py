@@ -19,7 +19,9 @@ class PairMeta:
 
 
 _CC15 = re.compile(r"^(?P<camera>[^_]+)_iso(?P<iso>\d+)_(?P<index>\d+)$", re.IGNORECASE)
-_POLYU = re.compile(r"^(?P<camera>[A-Za-z0-9]+)_(?P<aperture>[0-9-]+)_(?P<shutter>\d+)_(?P<iso>\d+)_(?P<scene>.+?)_+(?P<index>\d+)$")
+_POLYU = re.compile(
+    r"^(?P<camera>[A-Za-z0-9]+)_(?P<aperture>[0-9-]+)_(?P<shutter>\d+)_(?P<iso>\d+)_(?P<scene>.+?)_+(?P<index>\d+)$"
+)
 _POLYU_NO_ISO = re.compile(r"^(?P<camera>[A-Za-z0-9]+)_(?:[0-9-]+_)*?(?P<scene>[A-Za-z][^_]*?)_+(?P<index>\d+)$")
 
 #: SIDD sRGB development crops whose camera and ISO are known (data README); codes as in SIDD.

@@ -51,8 +51,13 @@ class PairedImageFolder(Dataset):
         (15, '5dmark3', 3200)
     """
 
-    def __init__(self, root: str | Path, noisy_suffix: str = "_real", clean_suffix: str = "_mean",
-                 parser: Callable[[str], PairMeta] = parse_stem_only) -> None:
+    def __init__(
+        self,
+        root: str | Path,
+        noisy_suffix: str = "_real",
+        clean_suffix: str = "_mean",
+        parser: Callable[[str], PairMeta] = parse_stem_only,
+    ) -> None:
         self.root = Path(root)
         if not self.root.is_dir():
             raise NoiseaugFileNotFoundError(f"root folder {self.root} does not exist")
@@ -63,11 +68,15 @@ class PairedImageFolder(Dataset):
             stem = path.stem[: -len(noisy_suffix)]
             clean = path.with_name(f"{stem}{clean_suffix}{path.suffix}")
             if not clean.is_file():
-                raise NoiseaugFileNotFoundError(f"noisy image {path.name} has no clean partner {clean.name} in {self.root}")
+                raise NoiseaugFileNotFoundError(
+                    f"noisy image {path.name} has no clean partner {clean.name} in {self.root}"
+                )
             meta = parser(stem)
             self.pairs.append(ImagePair(stem, path, clean, meta.camera, meta.iso, meta.scene))
         if not self.pairs:
-            raise NoiseaugInputError(f"no '*{noisy_suffix}.<png|jpg>' files with '*{clean_suffix}' partners in {self.root}")
+            raise NoiseaugInputError(
+                f"no '*{noisy_suffix}.<png|jpg>' files with '*{clean_suffix}' partners in {self.root}"
+            )
 
     @classmethod
     def polyu(cls, root: str | Path | None = None) -> PairedImageFolder:
@@ -102,6 +111,12 @@ class PairedImageFolder(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         pair = self.pairs[index]
-        return {"noisy": read_image(pair.noisy_path), "clean": read_image(pair.clean_path),
-                "camera": pair.camera or "unknown", "iso": float(pair.iso) if pair.iso is not None else math.nan,
-                "scene": pair.scene, "name": pair.name, "index": index}
+        return {
+            "noisy": read_image(pair.noisy_path),
+            "clean": read_image(pair.clean_path),
+            "camera": pair.camera or "unknown",
+            "iso": float(pair.iso) if pair.iso is not None else math.nan,
+            "scene": pair.scene,
+            "name": pair.name,
+            "index": index,
+        }

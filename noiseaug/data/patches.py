@@ -16,8 +16,14 @@ from ..errors import NoiseaugInputError
 _SYMMETRIES = [(k, f) for k in range(4) for f in (False, True)]
 
 
-def random_patch(images: Sequence[Tensor], size: int, generator: torch.Generator | None = None, *,
-                 flips: bool = True, rot90: bool = True) -> list[Tensor]:
+def random_patch(
+    images: Sequence[Tensor],
+    size: int,
+    generator: torch.Generator | None = None,
+    *,
+    flips: bool = True,
+    rot90: bool = True,
+) -> list[Tensor]:
     """Crop the same ``size x size`` window from each ``(C, H, W)`` image and apply the same symmetry.
 
     The images must share ``H, W``. The draws (row, column, symmetry) come from ``generator``.
@@ -36,7 +42,7 @@ def random_patch(images: Sequence[Tensor], size: int, generator: torch.Generator
     turns, flip = options[int(torch.randint(len(options), (1,), generator=generator))]
     out = []
     for img in images:
-        patch = img[..., top:top + size, left:left + size]
+        patch = img[..., top : top + size, left : left + size]
         if flip:
             patch = patch.flip(-1)
         out.append(torch.rot90(patch, turns, dims=(-2, -1)).contiguous() if turns else patch.contiguous())
@@ -52,8 +58,17 @@ class RandomPatches(Dataset):
     ``keys`` (default ``("noisy", "clean")``) get the same crop; other entries pass through.
     """
 
-    def __init__(self, dataset: Dataset, size: int, per_image: int = 1, seed: int = 0, *, flips: bool = True,
-                 rot90: bool = True, keys: Sequence[str] = ("noisy", "clean")) -> None:
+    def __init__(
+        self,
+        dataset: Dataset,
+        size: int,
+        per_image: int = 1,
+        seed: int = 0,
+        *,
+        flips: bool = True,
+        rot90: bool = True,
+        keys: Sequence[str] = ("noisy", "clean"),
+    ) -> None:
         check_int(per_image, "per_image")
         self.dataset, self.size, self.per_image, self.seed = dataset, size, per_image, seed
         self.flips, self.rot90, self.keys, self.epoch = flips, rot90, tuple(keys), 0
@@ -69,7 +84,7 @@ class RandomPatches(Dataset):
         missing = [k for k in self.keys if k not in item]
         if missing:
             raise KeyError(f"dataset items lack {missing}; they have {sorted(item)}")
-        g = torch.Generator().manual_seed(self.seed * 1_000_003 ** 2 + self.epoch * 1_000_003 + index)
+        g = torch.Generator().manual_seed(self.seed * 1_000_003**2 + self.epoch * 1_000_003 + index)
         patches = random_patch([item[k] for k in self.keys], self.size, g, flips=self.flips, rot90=self.rot90)
         item.update(zip(self.keys, patches, strict=True))
         return item

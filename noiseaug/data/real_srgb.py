@@ -47,6 +47,7 @@ class RealPairs:
     def load(cls, pairs: list[ImagePair]) -> RealPairs:
         def to_uint8(path: Path) -> Tensor:
             return (read_image(path) * 255).round().to(torch.uint8)
+
         return cls(pairs, [to_uint8(p.noisy_path) for p in pairs], [to_uint8(p.clean_path) for p in pairs])
 
     def configurations(self) -> list[str]:
@@ -66,13 +67,19 @@ def attach_full_photos(photos: Sequence[ImagePair], crops: Sequence[ImagePair]) 
         camera, word = photo.scene.split("/", 1)
         matches = [c for c in crops if c.camera == camera and c.scene.split("/", 1)[-1].startswith(word)]
         scenes, isos = {c.scene for c in matches}, {c.iso for c in matches}
-        out.append(replace(photo, scene=scenes.pop() if len(scenes) == 1 else photo.scene,
-                           iso=isos.pop() if len(isos) == 1 else None))
+        out.append(
+            replace(
+                photo,
+                scene=scenes.pop() if len(scenes) == 1 else photo.scene,
+                iso=isos.pop() if len(isos) == 1 else None,
+            )
+        )
     return out
 
 
-def real_srgb_split(data_root: str | Path | None = None, test_fraction: float = 0.2,
-                    sources: Sequence[str] = ("polyu", "cc15")) -> tuple[list[ImagePair], list[ImagePair]]:
+def real_srgb_split(
+    data_root: str | Path | None = None, test_fraction: float = 0.2, sources: Sequence[str] = ("polyu", "cc15")
+) -> tuple[list[ImagePair], list[ImagePair]]:
     """Train and held-out pairs (deterministic). The held-out pairs are always the same: the PolyU + CC15
     pairs of 20 % of their scenes. The training pairs are those of ``sources`` (:data:`SOURCES`):
     PolyU / CC15 pairs of the other scenes, full PolyU photos whose crops' scene is not held out
@@ -101,8 +108,15 @@ def real_srgb_split(data_root: str | Path | None = None, test_fraction: float = 
 class RealCrops:
     """Deterministic batches of random crops: ``batch(step)`` depends only on ``(seed, step)``."""
 
-    def __init__(self, data: RealPairs, configurations: list[str], patch: int, batch_size: int, seed: int,
-                 dequantize: bool = True) -> None:
+    def __init__(
+        self,
+        data: RealPairs,
+        configurations: list[str],
+        patch: int,
+        batch_size: int,
+        seed: int,
+        dequantize: bool = True,
+    ) -> None:
         self.data, self.patch, self.batch_size, self.seed, self.dequantize = data, patch, batch_size, seed, dequantize
         index = {name: i for i, name in enumerate(configurations)}
         self.config = torch.tensor([index.get(configuration_name(p), -1) for p in data.pairs])

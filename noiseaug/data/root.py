@@ -17,12 +17,16 @@ def data_root() -> Path:
     if override:
         root = Path(override).expanduser()
         if not root.is_dir():
-            raise NoiseaugFileNotFoundError(f"{ENV_VAR} points to {root}, which is not a folder; set {ENV_VAR} to your data root")
+            raise NoiseaugFileNotFoundError(
+                f"{ENV_VAR} points to {root}, which is not a folder; set {ENV_VAR} to your data root"
+            )
         return root
     root = Path.cwd() / DEFAULT_ROOT
     if not root.is_dir():
-        raise NoiseaugFileNotFoundError(f"no data root: {root.resolve()} does not exist; set the {ENV_VAR} environment "
-                                        "variable to the folder holding clean/ and real-srgb/")
+        raise NoiseaugFileNotFoundError(
+            f"no data root: {root.resolve()} does not exist; set the {ENV_VAR} environment "
+            "variable to the folder holding clean/ and real-srgb/"
+        )
     return root
 
 
@@ -30,7 +34,9 @@ def data_folder(*parts: str) -> Path:
     """A folder under :func:`data_root`, e.g. ``data_folder("real-srgb", "polyu")``; raises if missing."""
     folder = data_root().joinpath(*parts)
     if not folder.is_dir():
-        raise NoiseaugFileNotFoundError(f"data folder {folder} does not exist (data root from {ENV_VAR} or ../shared/data)")
+        raise NoiseaugFileNotFoundError(
+            f"data folder {folder} does not exist (data root from {ENV_VAR} or ../shared/data)"
+        )
     return folder
 
 
@@ -46,6 +52,8 @@ def official_root() -> Path:
     root = Path(override).expanduser() if override else Path.cwd() / DEFAULT_OFFICIAL
     if not root.is_dir():
         where = f"{OFFICIAL_ENV_VAR} points to {root}" if override else f"{root.resolve()} does not exist"
-        raise NoiseaugFileNotFoundError(f"no folder of official weights: {where}; set {OFFICIAL_ENV_VAR} to the folder holding "
-                                f"noiseflow-sidd/ and noise2noiseflow-sidd/")
+        raise NoiseaugFileNotFoundError(
+            f"no folder of official weights: {where}; set {OFFICIAL_ENV_VAR} to the folder holding "
+            f"noiseflow-sidd/ and noise2noiseflow-sidd/"
+        )
     return root

@@ -57,7 +57,7 @@ class SensorSpec:
 
     @property
     def white_level(self) -> int:
-        return 2 ** self.bit_depth - 1
+        return 2**self.bit_depth - 1
 
     @property
     def dn_range(self) -> int:
@@ -68,7 +68,9 @@ class SensorSpec:
         for level, beta1, beta2 in self.nlf or ():
             if abs(level - iso) < 0.5:
                 return beta1, beta2
-        raise NoiseaugInputError(f"{self.name}: no calibrated noise level at ISO {iso}; it has ISO {[r[0] for r in self.nlf or ()]}")
+        raise NoiseaugInputError(
+            f"{self.name}: no calibrated noise level at ISO {iso}; it has ISO {[r[0] for r in self.nlf or ()]}"
+        )
 
     def beta1(self, iso: float) -> float:
         """Shot-noise variance slope at ``iso`` (gain proportional to ISO, or the calibrated ``nlf``)."""
@@ -82,8 +84,8 @@ class SensorSpec:
     def read_variance(self, iso: float) -> float:
         if self.nlf is not None:
             beta2 = self._calibrated(iso)[1]
-            quantization = 1.0 / (12.0 * self.dn_range ** 2)
-            return (beta2 - quantization) / (1.0 + self.row_ratio ** 2 + self.fpn_ratio ** 2)
+            quantization = 1.0 / (12.0 * self.dn_range**2)
+            return (beta2 - quantization) / (1.0 + self.row_ratio**2 + self.fpn_ratio**2)
         return math.exp(READ_SLOPE * math.log(self.beta1(iso)) + READ_INTERCEPT + self.read_offset)
 
 
@@ -104,13 +106,21 @@ SIM_SENSORS: tuple[SensorSpec, ...] = (
 #: copied as printed there (6 decimals). Phones: IP Apple iPhone 7, GP Google Pixel, S6 Samsung Galaxy S6 Edge,
 #: N6 Motorola Nexus 6, G4 LG G4.
 SIDD_NLF: dict[tuple[str, int], tuple[float, float]] = {
-    ("IP", 100): (0.000702, 0.000003), ("IP", 400): (0.000735, 0.000003), ("IP", 800): (0.000723, 0.000003),
+    ("IP", 100): (0.000702, 0.000003),
+    ("IP", 400): (0.000735, 0.000003),
+    ("IP", 800): (0.000723, 0.000003),
     ("IP", 1600): (0.000687, 0.000002),
-    ("GP", 100): (0.000228, 0.000002), ("GP", 800): (0.001764, 0.000012),
-    ("S6", 100): (0.000479, 0.000002), ("S6", 400): (0.001774, 0.000002), ("S6", 800): (0.003696, 0.000002),
-    ("S6", 1600): (0.008211, 0.000002), ("S6", 3200): (0.019930, 0.000002),
-    ("N6", 100): (0.000473, 0.000003), ("N6", 800): (0.003476, 0.000052),
-    ("G4", 100): (0.000739, 0.000002), ("G4", 800): (0.003356, 0.000063),
+    ("GP", 100): (0.000228, 0.000002),
+    ("GP", 800): (0.001764, 0.000012),
+    ("S6", 100): (0.000479, 0.000002),
+    ("S6", 400): (0.001774, 0.000002),
+    ("S6", 800): (0.003696, 0.000002),
+    ("S6", 1600): (0.008211, 0.000002),
+    ("S6", 3200): (0.019930, 0.000002),
+    ("N6", 100): (0.000473, 0.000003),
+    ("N6", 800): (0.003476, 0.000052),
+    ("G4", 100): (0.000739, 0.000002),
+    ("G4", 800): (0.003356, 0.000063),
 }
 SIDD_PHONES: tuple[str, ...] = ("IP", "GP", "S6", "N6", "G4")
 

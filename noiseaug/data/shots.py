@@ -35,15 +35,24 @@ class SimCamSplit:
     test_names: list[str]
 
 
-def simcam_split(image_folder: str | Path, camera: SimulatedCamera, patch_size: int, batch_size: int, seed: int,
-                 test_seed: int, test_fraction: float = 0.2, captures: int = 1) -> SimCamSplit:
+def simcam_split(
+    image_folder: str | Path,
+    camera: SimulatedCamera,
+    patch_size: int,
+    batch_size: int,
+    seed: int,
+    test_seed: int,
+    test_fraction: float = 0.2,
+    captures: int = 1,
+) -> SimCamSplit:
     """Training stream (``seed``) from the train images; balanced held-out stream (``test_seed``) from the others."""
     images = read_image_folder(image_folder)
     names = list(images)
     train_idx, test_idx = split_scenes(names, test_fraction)
     train = SimulatedRawPairs([images[names[i]] for i in train_idx], camera, patch_size, batch_size, seed, captures)
-    test = SimulatedRawPairs([images[names[i]] for i in test_idx], camera, patch_size, batch_size, test_seed,
-                             captures, balanced=True)
+    test = SimulatedRawPairs(
+        [images[names[i]] for i in test_idx], camera, patch_size, batch_size, test_seed, captures, balanced=True
+    )
     return SimCamSplit(train, test, [names[i] for i in test_idx])
 
 

@@ -29,12 +29,21 @@ from ..imageio import read_image
 from .bayer import check_pattern, pack_bayer
 
 #: SIDD smartphone codes (from the dataset's read-me).
-SIDD_CAMERAS = {"GP": "Google Pixel", "IP": "iPhone 7", "S6": "Samsung Galaxy S6 Edge", "N6": "Motorola Nexus 6", "G4": "LG G4"}
+SIDD_CAMERAS = {
+    "GP": "Google Pixel",
+    "IP": "iPhone 7",
+    "S6": "Samsung Galaxy S6 Edge",
+    "N6": "Motorola Nexus 6",
+    "G4": "LG G4",
+}
 
-_FOLDER = re.compile(r"^(?P<instance>\d+)_(?P<scene>\d+)_(?P<camera>[A-Z0-9]+)_(?P<iso>\d+)_(?P<shutter>\d+)_"
-                     r"(?P<illuminant>\d+)_(?P<brightness>[A-Z])$")
-_FILE = re.compile(r"^(?P<instance>\d+)_(?P<kind>GT|NOISY)_(?P<space>RAW|SRGB)_(?P<capture>\d+)\.(?P<ext>MAT|PNG)$",
-                   re.IGNORECASE)
+_FOLDER = re.compile(
+    r"^(?P<instance>\d+)_(?P<scene>\d+)_(?P<camera>[A-Z0-9]+)_(?P<iso>\d+)_(?P<shutter>\d+)_"
+    r"(?P<illuminant>\d+)_(?P<brightness>[A-Z])$"
+)
+_FILE = re.compile(
+    r"^(?P<instance>\d+)_(?P<kind>GT|NOISY)_(?P<space>RAW|SRGB)_(?P<capture>\d+)\.(?P<ext>MAT|PNG)$", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True)
@@ -59,10 +68,20 @@ def parse_sidd_folder(name: str) -> SIDDScene:
     """Parse a SIDD scene-instance folder name; ``ValueError`` if it does not follow the layout."""
     m = _FOLDER.match(name)
     if m is None:
-        raise NoiseaugInputError(f"not a SIDD scene-instance folder name: {name!r}; expected "
-                                 "<instance>_<scene>_<camera>_<ISO>_<shutter>_<illuminant>_<L|N|H>, e.g. 0052_002_S6_01600_01000_5500_N")
-    return SIDDScene(name, int(m["instance"]), int(m["scene"]), m["camera"], int(m["iso"]), int(m["shutter"]),
-                     int(m["illuminant"]), m["brightness"])
+        raise NoiseaugInputError(
+            f"not a SIDD scene-instance folder name: {name!r}; expected "
+            "<instance>_<scene>_<camera>_<ISO>_<shutter>_<illuminant>_<L|N|H>, e.g. 0052_002_S6_01600_01000_5500_N"
+        )
+    return SIDDScene(
+        name,
+        int(m["instance"]),
+        int(m["scene"]),
+        m["camera"],
+        int(m["iso"]),
+        int(m["shutter"]),
+        int(m["illuminant"]),
+        m["brightness"],
+    )
 
 
 def read_sidd_mat(path: str | Path, key: str = "x") -> Tensor:
@@ -96,8 +115,11 @@ class _SIDDBase(Dataset):
         if space not in ("raw", "srgb"):
             raise NoiseaugInputError(f"space must be 'raw' or 'srgb', got {space!r}")
         self.root, self.space = Path(root), space
-        self.cfa = check_pattern(cfa, "cfa") if isinstance(cfa, str) else (
-            {k: check_pattern(v, f"cfa[{k!r}]") for k, v in cfa.items()} if cfa is not None else None)
+        self.cfa = (
+            check_pattern(cfa, "cfa")
+            if isinstance(cfa, str)
+            else ({k: check_pattern(v, f"cfa[{k!r}]") for k, v in cfa.items()} if cfa is not None else None)
+        )
         self.scenes: list[SIDDScene] = []
         self.files: list[dict[str, dict[int, Path]]] = []
         for folder in sorted(p for p in _data_dir(self.root).iterdir() if p.is_dir()):
@@ -126,9 +148,16 @@ class _SIDDBase(Dataset):
         return pack_bayer(mosaic[:, :h, :w], "RGGB")  # packing is by CFA position; the pattern is metadata
 
     def _meta(self, scene: SIDDScene) -> dict[str, Any]:
-        return {"camera": scene.camera, "iso": float(scene.iso), "scene": f"{scene.scene:03d}", "folder": scene.folder,
-                "shutter": scene.shutter, "illuminant": scene.illuminant, "brightness": scene.brightness,
-                "pattern": self.pattern(scene.camera) if self.space == "raw" else "sRGB"}
+        return {
+            "camera": scene.camera,
+            "iso": float(scene.iso),
+            "scene": f"{scene.scene:03d}",
+            "folder": scene.folder,
+            "shutter": scene.shutter,
+            "illuminant": scene.illuminant,
+            "brightness": scene.brightness,
+            "pattern": self.pattern(scene.camera) if self.space == "raw" else "sRGB",
+        }
 
     items: list[tuple[int, int]]  # (scene folder index, capture number)
 
@@ -159,8 +188,12 @@ class SIDDPairs(_SIDDBase):
     def __getitem__(self, index: int) -> dict[str, Any]:
         k, capture = self.items[index]
         scene, found = self.scenes[k], self.files[k]
-        return {"noisy": self._load(found["NOISY"][capture]), "clean": self._load(found["GT"][capture]),
-                "capture": capture, **self._meta(scene)}
+        return {
+            "noisy": self._load(found["NOISY"][capture]),
+            "clean": self._load(found["GT"][capture]),
+            "capture": capture,
+            **self._meta(scene),
+        }
 
 
 class SIDDNoisyPairs(_SIDDBase):
@@ -173,14 +206,20 @@ class SIDDNoisyPairs(_SIDDBase):
 
     def __init__(self, root: str | Path, space: str = "raw", cfa: str | Mapping[str, str] | None = None) -> None:
         super().__init__(root, space, cfa)
-        self.items = [(k, c) for k, found in enumerate(self.files) for c in sorted(found["NOISY"]) if c + 1 in found["NOISY"]]
+        self.items = [
+            (k, c) for k, found in enumerate(self.files) for c in sorted(found["NOISY"]) if c + 1 in found["NOISY"]
+        ]
         self._check_nonempty("consecutive noisy captures")
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         k, capture = self.items[index]
         scene, found = self.scenes[k], self.files[k]
-        item = {"noisy1": self._load(found["NOISY"][capture]), "noisy2": self._load(found["NOISY"][capture + 1]),
-                "capture": capture, **self._meta(scene)}
+        item = {
+            "noisy1": self._load(found["NOISY"][capture]),
+            "noisy2": self._load(found["NOISY"][capture + 1]),
+            "capture": capture,
+            **self._meta(scene),
+        }
         gt = found["GT"].get(capture) or (found["GT"][min(found["GT"])] if found["GT"] else None)
         if gt is not None:
             item["clean"] = self._load(gt)

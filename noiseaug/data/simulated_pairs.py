@@ -50,14 +50,24 @@ class SimulatedRawPairs:
         ((4, 4, 8, 8), True)
     """
 
-    def __init__(self, images: Sequence[Tensor], camera: SimulatedCamera, patch_size: int = 32, batch_size: int = 16,
-                 seed: int = 0, captures: int = 1, balanced: bool = False) -> None:
+    def __init__(
+        self,
+        images: Sequence[Tensor],
+        camera: SimulatedCamera,
+        patch_size: int = 32,
+        batch_size: int = 16,
+        seed: int = 0,
+        captures: int = 1,
+        balanced: bool = False,
+    ) -> None:
         if not images:
             raise NoiseaugInputError("images must be a non-empty sequence of (3, H, W) tensors")
         crop = 2 * patch_size
         small = [tuple(im.shape) for im in images if im.ndim != 3 or im.shape[0] != 3 or min(im.shape[1:]) < crop]
         if small:
-            raise NoiseaugInputError(f"every image must be (3, H, W) with H, W >= {crop} (2 x patch_size); got shapes {small[:3]}")
+            raise NoiseaugInputError(
+                f"every image must be (3, H, W) with H, W >= {crop} (2 x patch_size); got shapes {small[:3]}"
+            )
         self.images, self.camera = list(images), camera
         self.patch_size, self.batch_size, self.seed = patch_size, batch_size, seed
         self.captures, self.balanced = captures, balanced
@@ -70,7 +80,7 @@ class SimulatedRawPairs:
             image = self.images[index]
             top = int(torch.randint(image.shape[1] - crop + 1, (1,), generator=generator))
             left = int(torch.randint(image.shape[2] - crop + 1, (1,), generator=generator))
-            patch = image[:, top:top + crop, left:left + crop]
+            patch = image[:, top : top + crop, left : left + crop]
             k, flip = (int(v) for v in torch.randint(4, (2,), generator=generator))
             patch = torch.rot90(patch, k, dims=(1, 2))
             out.append(patch.flip(2) if flip % 2 else patch)
@@ -82,7 +92,9 @@ class SimulatedRawPairs:
             return None
         cams, isos = len(self.camera.cameras), len(self.camera.isos)
         combo = (step * self.batch_size + torch.arange(self.batch_size)) % (cams * isos)
-        return NoiseCondition(iso=torch.tensor(self.camera.isos, dtype=torch.float32)[combo % isos], camera=combo // isos)
+        return NoiseCondition(
+            iso=torch.tensor(self.camera.isos, dtype=torch.float32)[combo % isos], camera=combo // isos
+        )
 
     def batch(self, step: int) -> CameraDraw:
         """Batch ``step`` (the same for the same seed, on every call)."""

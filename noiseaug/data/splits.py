@@ -16,7 +16,9 @@ def scene_key(scene: str, salt: str = "noiseaug") -> int:
     return int.from_bytes(hashlib.sha256(f"{salt}:{scene}".encode()).digest()[:8], "big")
 
 
-def split_scenes(scenes: Sequence[str], test_fraction: float = 0.2, salt: str = "noiseaug") -> tuple[list[int], list[int]]:
+def split_scenes(
+    scenes: Sequence[str], test_fraction: float = 0.2, salt: str = "noiseaug"
+) -> tuple[list[int], list[int]]:
     """Indices ``(train, test)`` of items whose scene ids are ``scenes``.
 
     The distinct scenes are ordered by :func:`scene_key`; the first ``ceil(test_fraction * n)`` go

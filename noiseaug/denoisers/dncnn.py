@@ -36,8 +36,9 @@ class DnCNN(nn.Module, PretrainedMixin):
 
     model_type = "dncnn"
 
-    def __init__(self, channels: int = 3, depth: int = 17, width: int = 64, batch_norm: bool = True,
-                 residual: bool = True) -> None:
+    def __init__(
+        self, channels: int = 3, depth: int = 17, width: int = 64, batch_norm: bool = True, residual: bool = True
+    ) -> None:
         super().__init__()
         self.channels = check_int(channels, "channels")
         self.depth = check_int(depth, "depth", minimum=2)
@@ -76,8 +77,14 @@ class DnCNN(nn.Module, PretrainedMixin):
     @property
     def config(self) -> dict[str, Any]:
         """The constructor arguments plus ``model_type`` (saved as config.json)."""
-        return {"model_type": self.model_type, "channels": self.channels, "depth": self.depth, "width": self.width,
-                "batch_norm": self.batch_norm, "residual": self.residual}
+        return {
+            "model_type": self.model_type,
+            "channels": self.channels,
+            "depth": self.depth,
+            "width": self.width,
+            "batch_norm": self.batch_norm,
+            "residual": self.residual,
+        }
 
     def forward(self, noisy: Tensor) -> Tensor:
         """``(B, channels, H, W)`` (or ``(channels, H, W)``) noisy -> denoised (residual) or the network's raw output.
@@ -90,5 +97,7 @@ class DnCNN(nn.Module, PretrainedMixin):
         return unbatch(x - out if self.residual else out, unbatched)
 
     def extra_repr(self) -> str:
-        return f"channels={self.channels}, depth={self.depth}, width={self.width}, batch_norm={self.batch_norm}, " \
-               f"residual={self.residual}"
+        return (
+            f"channels={self.channels}, depth={self.depth}, width={self.width}, batch_norm={self.batch_norm}, "
+            f"residual={self.residual}"
+        )

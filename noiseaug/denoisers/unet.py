@@ -15,8 +15,12 @@ from ..hub import PretrainedMixin, register_model
 
 
 def _double_conv(in_channels: int, out_channels: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(in_channels, out_channels, 3, padding=1), nn.LeakyReLU(0.1, inplace=True),
-                         nn.Conv2d(out_channels, out_channels, 3, padding=1), nn.LeakyReLU(0.1, inplace=True))
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, 3, padding=1),
+        nn.LeakyReLU(0.1, inplace=True),
+        nn.Conv2d(out_channels, out_channels, 3, padding=1),
+        nn.LeakyReLU(0.1, inplace=True),
+    )
 
 
 @register_model
@@ -57,15 +61,20 @@ class UNet(nn.Module, PretrainedMixin):
 
     @property
     def config(self) -> dict[str, Any]:
-        return {"model_type": self.model_type, "channels": self.channels, "width": self.width, "levels": self.levels,
-                "residual": self.residual}
+        return {
+            "model_type": self.model_type,
+            "channels": self.channels,
+            "width": self.width,
+            "levels": self.levels,
+            "residual": self.residual,
+        }
 
     def forward(self, noisy: Tensor) -> Tensor:
         """``(B, channels, H, W)`` (or ``(channels, H, W)``) noisy -> denoised, same shape; checked as
         :meth:`DnCNN.forward <noiseaug.denoisers.dncnn.DnCNN.forward>` (type, dtype and shape, not values)."""
         x, unbatched = as_batch(noisy, "noisy", channels=self.channels, unit_range=False, finite=False)
         h, w = x.shape[-2:]
-        skips = [self.inc(pad_to_multiple(x, 2 ** self.levels))]
+        skips = [self.inc(pad_to_multiple(x, 2**self.levels))]
         for block in self.down:
             skips.append(block(F.max_pool2d(skips[-1], 2)))
         y = skips.pop()

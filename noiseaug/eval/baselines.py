@@ -30,8 +30,10 @@ ModelFor = Callable[[CameraDraw], NoiseModel]
 def fit_per_image(noisy: Tensor, clean: Tensor, poisson_gaussian: bool = False) -> dict[str, NoiseModel]:
     """``{AWGN_FIT: GaussianNoise, NLF_FIT: HeteroscedasticGaussianNoise}`` (and ``PG_FIT``) fitted by maximum
     likelihood to this pair's residual; one set of parameters per image of the batch."""
-    fitted: dict[str, NoiseModel] = {AWGN_FIT: GaussianNoise.fit(noisy, clean),
-                                     NLF_FIT: HeteroscedasticGaussianNoise.fit(noisy, clean)}
+    fitted: dict[str, NoiseModel] = {
+        AWGN_FIT: GaussianNoise.fit(noisy, clean),
+        NLF_FIT: HeteroscedasticGaussianNoise.fit(noisy, clean),
+    }
     if poisson_gaussian:
         fitted[PG_FIT] = PoissonGaussianNoise.fit(noisy, clean)
     return fitted
@@ -52,8 +54,9 @@ def combo_index(draw: CameraDraw, camera: SimulatedCamera) -> Tensor:
     return camera_index * len(camera.isos) + iso_pos
 
 
-def fit_per_combo(draws: Sequence[CameraDraw], camera: SimulatedCamera,
-                  fit: Callable[..., NoiseModel]) -> dict[int, NoiseModel]:
+def fit_per_combo(
+    draws: Sequence[CameraDraw], camera: SimulatedCamera, fit: Callable[..., NoiseModel]
+) -> dict[int, NoiseModel]:
     """Pooled ML fit ``fit(noisy, clean, per_sample=False)`` (e.g. ``GaussianNoise.fit``) for every
     (camera, ISO) combination seen in ``draws``, keyed by :func:`combo_index`, in increasing order."""
     noisy = torch.cat([d.noisy_raw[0] for d in draws])
@@ -64,10 +67,12 @@ def fit_per_combo(draws: Sequence[CameraDraw], camera: SimulatedCamera,
 
 def per_combo_model(fitted: dict[int, NoiseModel], camera: SimulatedCamera, cls: type[NoiseModel]) -> ModelFor:
     """A :data:`ModelFor` that gives each sample of a draw the parameters fitted for its (camera, ISO)."""
+
     def model_for(draw: CameraDraw) -> NoiseModel:
         chosen = [fitted[int(c)] for c in combo_index(draw, camera)]
         params = {name: torch.stack([getattr(m, name) for m in chosen]) for name, _ in chosen[0].named_buffers()}
         return cls(**params)
+
     return model_for
 
 
@@ -82,13 +87,19 @@ class SimulatorLikelihood(NoiseModel):
     def _log_prob(self, noisy: Tensor, clean: Tensor, cond: NoiseCondition | None) -> Tensor:
         return self.camera.log_prob(noisy, clean, self.cond)
 
-    def _sample(self, clean: Tensor, cond: NoiseCondition | None, generator: torch.Generator | None,
-                temperature: float = 1.0) -> Tensor:
+    def _sample(
+        self, clean: Tensor, cond: NoiseCondition | None, generator: torch.Generator | None, temperature: float = 1.0
+    ) -> Tensor:
         return self.camera.add_noise(clean, self.cond, generator)
 
 
-def nlf_per_group(noise: Tensor, clean: Tensor, group: Tensor, groups: int,
-                  reference: Callable[[int], tuple[float, float] | None] = lambda k: None) -> list[dict]:
+def nlf_per_group(
+    noise: Tensor,
+    clean: Tensor,
+    group: Tensor,
+    groups: int,
+    reference: Callable[[int], tuple[float, float] | None] = lambda k: None,
+) -> list[dict]:
     """Per group ``k < groups`` (samples with ``group == k``): the pooled ML noise level function of ``noise`` on
     ``clean`` (``beta1``, ``beta2``), its RMS ``std`` and, where ``reference(k)`` gives a ``(beta1, beta2)``,
     ``var_ratio``: the mean square of the noise over the mean of the reference's ``beta1 * clean + beta2``
@@ -99,6 +110,7 @@ def nlf_per_group(noise: Tensor, clean: Tensor, group: Tensor, groups: int,
         beta1, beta2 = fit_linear_variance(x + n, x, per_sample=False)
         ref = reference(k)
         ratio = float(n.square().mean() / (ref[0] * x.clamp(min=0) + ref[1]).mean()) if ref else None
-        rows.append({"beta1": float(beta1), "beta2": float(beta2), "var_ratio": ratio,
-                     "std": float(n.square().mean().sqrt())})
+        rows.append(
+            {"beta1": float(beta1), "beta2": float(beta2), "var_ratio": ratio, "std": float(n.square().mean().sqrt())}
+        )
     return rows

@@ -35,8 +35,14 @@ def random_configuration(model: NAFlow, generator: torch.Generator) -> Tensor:
 
 
 @torch.no_grad()
-def synthesize(model: NAFlow, baselines: dict[str, NoiseModel], noisy: Tensor, clean: Tensor,
-               generator: torch.Generator, posterior_temperature: float = 1.0) -> dict[str, Tensor]:
+def synthesize(
+    model: NAFlow,
+    baselines: dict[str, NoiseModel],
+    noisy: Tensor,
+    clean: Tensor,
+    generator: torch.Generator,
+    posterior_temperature: float = 1.0,
+) -> dict[str, Tensor]:
     """8-bit synthetic noisy images for ``clean`` ``(1, 3, H, W)`` (H, W multiples of ``model.multiple``): each
     of ``baselines``, then NAFlow random / Rank-1 / NAS (``posterior_temperature``) / fitted latent with
     ``(noisy, clean)`` as the reference, drawn from ``generator`` in that order."""
@@ -44,15 +50,17 @@ def synthesize(model: NAFlow, baselines: dict[str, NoiseModel], noisy: Tensor, c
     samples = {name: fitted.sample(clean, generator=generator) for name, fitted in baselines.items()}
     samples[NAFLOW_RANDOM] = model.sample_mixture(clean, random_config, generator)
     samples[NAFLOW_RANK1] = model.sample_noise_aware(clean, noisy, clean, generator, posterior_temperature=0.0)
-    samples[NAFLOW_NAS] = model.sample_noise_aware(clean, noisy, clean, generator,
-                                                   posterior_temperature=posterior_temperature)
+    samples[NAFLOW_NAS] = model.sample_noise_aware(
+        clean, noisy, clean, generator, posterior_temperature=posterior_temperature
+    )
     samples[NAFLOW_FITTED] = model.sample_fitted(clean, noisy, clean, generator)
     return {k: quantize_8bit(v) for k, v in samples.items()}
 
 
 @torch.no_grad()
-def likelihoods(model: NAFlow, baselines: dict[str, NoiseModel], noisy: Tensor, clean: Tensor,
-                generator: torch.Generator) -> dict[str, float]:
+def likelihoods(
+    model: NAFlow, baselines: dict[str, NoiseModel], noisy: Tensor, clean: Tensor, generator: torch.Generator
+) -> dict[str, float]:
     """NLL per dimension (nats) of ``noisy`` dequantised (uniform noise of one 8-bit level from ``generator``):
     each baseline's, and NAFlow's configuration-free mixture likelihood under :data:`NAFLOW_NAS`."""
     dequantised = noisy + (torch.rand(noisy.shape, generator=generator) - 0.5) / 255

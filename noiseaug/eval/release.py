@@ -22,28 +22,28 @@ from .tables import markdown_table
 NOISE_TEXT = {
     "awgn": "additive white Gaussian noise, sigma uniform in [0, 50]/255 per crop (`GaussianNoiseTransform()`)",
     "nlf": "heteroscedastic Gaussian noise `var = beta1 * x + beta2`, beta1 log-uniform in [1e-4, 4e-2] and "
-           "beta2 in [1e-6, 1e-2] per crop, ranges that reach phone noise (std up to about 45/255 at mid-grey; "
-           "`HeteroscedasticNoiseTransform(**PHONE_NLF_RANGES)`)",
+    "beta2 in [1e-6, 1e-2] per crop, ranges that reach phone noise (std up to about 45/255 at mid-grey; "
+    "`HeteroscedasticNoiseTransform(**PHONE_NLF_RANGES)`)",
     "pg": "Poisson-Gaussian noise, gain log-uniform in [1e-4, 1.2e-2] and read sigma in [1e-4, 1.5e-2] per crop "
-          "(`PoissonGaussianNoiseTransform()`)",
+    "(`PoissonGaussianNoiseTransform()`)",
     "naflow": "NAFlow noise from the released `naflow-srgb`, one of its DSLR and smartphone camera configurations "
-              "drawn uniformly per crop (`NAFlowTransform.from_pretrained(\"naflow-srgb\")`)",
+    'drawn uniformly per crop (`NAFlowTransform.from_pretrained("naflow-srgb")`)',
     "naflow-phone": "NAFlow noise from the released `naflow-srgb` restricted to its three smartphone configurations "
-                    "(the SIDD phones and ISOs of `real-srgb/sidd-train`: Nexus 6 at ISO 3200, Samsung S6 at ISO 100 "
-                    "and 800), one drawn uniformly per crop (`NAFlowTransform.from_pretrained(\"naflow-srgb\", "
-                    "configurations=PHONE_CONFIGURATIONS)`)",
+    "(the SIDD phones and ISOs of `real-srgb/sidd-train`: Nexus 6 at ISO 3200, Samsung S6 at ISO 100 "
+    'and 800), one drawn uniformly per crop (`NAFlowTransform.from_pretrained("naflow-srgb", '
+    "configurations=PHONE_CONFIGURATIONS)`)",
     "noiseflow-isp": "Noise Flow noise from the released `noiseflow-simcam` in raw (random simulated camera and "
-                     "ISO), through the simulated ISP (`RawRouteTransform`)",
+    "ISO), through the simulated ISP (`RawRouteTransform`)",
     "real": "none synthesized: the real noisy/clean pairs of the PolyU + CC15 training split (95 pairs)",
     "real-phone": "none synthesized: the 43 real SIDD smartphone pairs of `real-srgb/sidd-train` (Samsung S6 at "
-                  "ISO 100 and 800, Nexus 6 at ISO 3200)",
+    "ISO 100 and 800, Nexus 6 at ISO 3200)",
 }
 #: The training data of the sources that use real pairs instead of synthetic noise.
 REAL_DATA = {
     "real": "Real noisy/clean pairs of PolyU and CC15, training split (95 pairs) of "
-            "`noiseaug.data.real_srgb.real_srgb_split`; random 48x48 crops with flips.",
+    "`noiseaug.data.real_srgb.real_srgb_split`; random 48x48 crops with flips.",
     "real-phone": "Real SIDD smartphone pairs of `real-srgb/sidd-train` (43 pairs: Samsung S6 at ISO 100 and 800, "
-                  "Nexus 6 at ISO 3200); random 48x48 crops with flips.",
+    "Nexus 6 at ISO 3200); random 48x48 crops with flips.",
 }
 SIMCAM_CAMERAS = ["sim-a", "sim-b", "sim-c", "sim-d", "sim-e"]
 SIMCAM_ISOS = [100.0, 400.0, 800.0, 1600.0, 3200.0]
@@ -59,21 +59,33 @@ def denoising_table(evaluation: Mapping[str, Any], highlight: str) -> str:
     """PSNR / SSIM per test set of every model in ``denoising.json``; the row ``highlight`` in bold."""
     results = evaluation["results"]
     sets = list(results)
-    rows = [[f"**{label} (these weights)**" if label == highlight else label,
-             *(f"{results[s][label]['psnr']:.2f} dB / {results[s][label]['ssim']:.4f}" for s in sets)]
-            for label in results[sets[0]]]
+    rows = [
+        [
+            f"**{label} (these weights)**" if label == highlight else label,
+            *(f"{results[s][label]['psnr']:.2f} dB / {results[s][label]['ssim']:.4f}" for s in sets),
+        ]
+        for label in results[sets[0]]
+    ]
     return "\n".join(markdown_table(["model", *(f"{s}: PSNR / SSIM" for s in sets)], rows))
 
 
-def denoiser_card(noise: str, checkpoint: Mapping[str, Any], model_config: Mapping[str, Any],
-                  evaluation: Mapping[str, Any], label: str) -> str:
+def denoiser_card(
+    noise: str,
+    checkpoint: Mapping[str, Any],
+    model_config: Mapping[str, Any],
+    evaluation: Mapping[str, Any],
+    label: str,
+) -> str:
     """The card of ``dncnn-<noise>``: ``model_config`` is the denoiser's ``config.json``, ``label`` its row in
     ``evaluation`` (``denoising.json``)."""
     history, config = checkpoint["state"]["history"], checkpoint["config"]
     best, model = best_record(checkpoint), model_config
-    data = (REAL_DATA[noise] if noise in REAL_DATA else
-            "Clean images: BSD300 test set (`clean/bsd300-test`, 100 images), random 48x48 crops with one of the "
-            f"8 flips/rotations. Noise: {NOISE_TEXT[noise]}. Noisy crops are clipped and rounded to 8 bits.")
+    data = (
+        REAL_DATA[noise]
+        if noise in REAL_DATA
+        else "Clean images: BSD300 test set (`clean/bsd300-test`, 100 images), random 48x48 crops with one of the "
+        f"8 flips/rotations. Noise: {NOISE_TEXT[noise]}. Noisy crops are clipped and rounded to 8 bits."
+    )
     return f"""---
 library_name: noiseaug
 license: other
@@ -83,7 +95,7 @@ tags: [denoising, dncnn, srgb]
 
 # dncnn-{noise}
 
-A DnCNN (depth {model['depth']}, width {model['width']}, batch norm, residual output) trained by `noiseaug` on
+A DnCNN (depth {model["depth"]}, width {model["width"]}, batch norm, residual output) trained by `noiseaug` on
 noisy/clean pairs whose noise is: {NOISE_TEXT[noise]}. One of the reference denoisers that answer
 "which noise should I train with?": every `dncnn-*` model had the same budget and differs only in the noise.
 `noiseaug denoise noisy.png out.png --model dncnn-{noise}`, or `DnCNN.from_pretrained("dncnn-{noise}")`.
@@ -92,12 +104,12 @@ noisy/clean pairs whose noise is: {NOISE_TEXT[noise]}. One of the reference deno
 {data} The training images' terms (BSDS, PolyU, CC15, SIDD) are research-only; so are these weights.
 
 ## Training
-`noiseaug train dncnn --noise {noise} --out runs/dncnn/{noise} --steps {config['steps']}` (defaults: batch 16
-crops of 48x48, Adam lr {config['lr']:g} x0.1 at step {config['lr_decay_at'][0]}, MSE against the clean crop;
-width 32 instead of the paper's 64 so that a CPU can train it). {config['steps']} steps =
-{config['steps'] * 16:,} crops, {history[-1]['elapsed_s'] / 60:.0f} min of wall time on one thread of a shared
-2-core CPU. Released: the best validation checkpoint, step {best['step']} (validation PSNR {best['val_psnr']:.2f} dB
-on 64 fixed {'training-pair' if noise in REAL_DATA else 'Kodak24'} crops with the same noise source).
+`noiseaug train dncnn --noise {noise} --out runs/dncnn/{noise} --steps {config["steps"]}` (defaults: batch 16
+crops of 48x48, Adam lr {config["lr"]:g} x0.1 at step {config["lr_decay_at"][0]}, MSE against the clean crop;
+width 32 instead of the paper's 64 so that a CPU can train it). {config["steps"]} steps =
+{config["steps"] * 16:,} crops, {history[-1]["elapsed_s"] / 60:.0f} min of wall time on one thread of a shared
+2-core CPU. Released: the best validation checkpoint, step {best["step"]} (validation PSNR {best["val_psnr"]:.2f} dB
+on 64 fixed {"training-pair" if noise in REAL_DATA else "Kodak24"} crops with the same noise source).
 
 ## Held-out metrics
 Real noisy photographs (`python benchmarks/denoising.py --out out/denoising`): the held-out scenes of
@@ -110,8 +122,9 @@ PolyU + CC15 (20 DSLR pairs) and `sidd-dev` (5 smartphone pairs no model saw); w
 
 def release_labels(evaluation: Mapping[str, Any]) -> dict[str, str]:
     """``{run or model name: label in denoising.json}``: a path ``.../<run>/denoiser`` maps from ``<run>``."""
-    return {Path(path).parent.name if "/" in str(path) else str(path): label
-            for label, path in evaluation["models"].items()}
+    return {
+        Path(path).parent.name if "/" in str(path) else str(path): label for label, path in evaluation["models"].items()
+    }
 
 
 def copy_file(source: Path, target: Path) -> Path:
@@ -145,16 +158,23 @@ def noise_model_table(results: Mapping[str, Any]) -> str:
     return "\n".join(markdown_table(["model", "NLL / dim (nats)", "marginal KL"], rows))
 
 
-def noiseflow_card(name: str, flow: NoiseFlow, checkpoint: Mapping[str, Any], evaluation: Mapping[str, Any],
-                   exact: Mapping[str, Any] | None = None) -> str:
+def noiseflow_card(
+    name: str,
+    flow: NoiseFlow,
+    checkpoint: Mapping[str, Any],
+    evaluation: Mapping[str, Any],
+    exact: Mapping[str, Any] | None = None,
+) -> str:
     """The card of a Noise Flow trained on the simulated camera, released as ``name``; ``evaluation`` (and
     ``exact``, a pixel-independent run's) are ``results.json`` of ``noiseflow_simcam.py``."""
     config, best_step = checkpoint["config"], checkpoint["state"]["best_step"]
     at_best = best_record(checkpoint)
     exact_text = ""
     if exact is not None:
-        exact_text = ("\n\nOn the pixel-independent simulator (a separate run trained on it, where the exact "
-                      f"likelihood is known: {exact['test_patches']} held-out patches):\n\n" + noise_model_table(exact))
+        exact_text = (
+            "\n\nOn the pixel-independent simulator (a separate run trained on it, where the exact "
+            f"likelihood is known: {exact['test_patches']} held-out patches):\n\n" + noise_model_table(exact)
+        )
     return f"""---
 library_name: noiseaug
 license: mit
@@ -176,15 +196,15 @@ row and fixed-pattern noise, black level, clipping, 10/12-bit quantization), all
 ISOs drawn uniformly; fresh 32x32 packed patches every step.
 
 ## Training
-`noiseaug train noiseflow --out runs/{name} --steps {config['steps']} --batch 32 --patch 32 --val-every {config['val_every']} --val-batches 16`
-(Adam, lr {config['lr']} x0.1 at step {config['lr_decay_at'][0] if config['lr_decay_at'] else '-'}; signal-dependent and gain layers at 10x lr).
-These weights are the best validation checkpoint: step {best_step} of the {checkpoint['state']['step']} run when exported,
-{at_best['elapsed_s'] / 60:.0f} min of wall time on 1 CPU thread of a shared 2-core machine (validation NLL
-{at_best['val_nll']:.4f}, KL {at_best['val_kl']:.4f} on 512 patches).
+`noiseaug train noiseflow --out runs/{name} --steps {config["steps"]} --batch 32 --patch 32 --val-every {config["val_every"]} --val-batches 16`
+(Adam, lr {config["lr"]} x0.1 at step {config["lr_decay_at"][0] if config["lr_decay_at"] else "-"}; signal-dependent and gain layers at 10x lr).
+These weights are the best validation checkpoint: step {best_step} of the {checkpoint["state"]["step"]} run when exported,
+{at_best["elapsed_s"] / 60:.0f} min of wall time on 1 CPU thread of a shared 2-core machine (validation NLL
+{at_best["val_nll"]:.4f}, KL {at_best["val_kl"]:.4f} on 512 patches).
 
 ## Held-out metrics
 `python benchmarks/noiseflow_simcam.py --model weights/{name} --out out/{name}`:
-{evaluation['test_patches']} held-out 32x32 packed patches from the 20 held-out images, every camera x ISO
+{evaluation["test_patches"]} held-out 32x32 packed patches from the 20 held-out images, every camera x ISO
 equally often. NLL in nats per dimension on the [0, 1] raw scale; KL: Noise Flow convention
 ([-0.1, 0.1], 64 bins + under/overflow).
 

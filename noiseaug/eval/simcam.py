@@ -31,15 +31,16 @@ def evaluate_on_draws(model_for: ModelFor, draws: Sequence[CameraDraw]) -> dict[
     return {key: sum(t[key] for t in totals) / len(totals) for key in totals[0]}
 
 
-def baseline_models(camera: SimulatedCamera, train: Sequence[CameraDraw],
-                    exact: bool = False) -> dict[str, ModelFor]:
+def baseline_models(camera: SimulatedCamera, train: Sequence[CameraDraw], exact: bool = False) -> dict[str, ModelFor]:
     """The parametric baselines: AWGN / NLF fitted per (camera, ISO) on ``train``, AWGN / NLF fitted on each test
     patch itself (oracle), the simulator's analytic NLF and, with ``exact``, its exact likelihood."""
     models: dict[str, ModelFor] = {
         "NLF, fitted on train per camera/ISO": per_combo_model(
-            fit_per_combo(train, camera, HeteroscedasticGaussianNoise.fit), camera, HeteroscedasticGaussianNoise),
-        "AWGN, fitted on train per camera/ISO": per_combo_model(fit_per_combo(train, camera, GaussianNoise.fit),
-                                                                camera, GaussianNoise),
+            fit_per_combo(train, camera, HeteroscedasticGaussianNoise.fit), camera, HeteroscedasticGaussianNoise
+        ),
+        "AWGN, fitted on train per camera/ISO": per_combo_model(
+            fit_per_combo(train, camera, GaussianNoise.fit), camera, GaussianNoise
+        ),
         "NLF, oracle fit per test patch": lambda d: HeteroscedasticGaussianNoise.fit(d.noisy_raw[0], d.clean_raw),
         "AWGN, oracle fit per test patch": lambda d: GaussianNoise.fit(d.noisy_raw[0], d.clean_raw),
         "simulator's analytic NLF": lambda d: HeteroscedasticGaussianNoise(*camera.nlf(d.cond)),
@@ -49,8 +50,13 @@ def baseline_models(camera: SimulatedCamera, train: Sequence[CameraDraw],
     return models
 
 
-def simcam_results(flows: Mapping[str, str | Path], images: str | Path | None = None,
-                   pixel_independent: bool = False, test_batches: int = 40, train_batches: int = 40) -> dict:
+def simcam_results(
+    flows: Mapping[str, str | Path],
+    images: str | Path | None = None,
+    pixel_independent: bool = False,
+    test_batches: int = 40,
+    train_batches: int = 40,
+) -> dict:
     """Evaluate the NoiseFlow weights in ``flows`` (display name -> folder or released name) and the baselines.
 
     Returns ``{"setting", "test_patches", "held_out_images", "results": {model: {"val_nll", "val_kl"}}}``;
@@ -60,18 +66,30 @@ def simcam_results(flows: Mapping[str, str | Path], images: str | Path | None = 
     """
     camera = SimulatedCamera.pixel_independent() if pixel_independent else SimulatedCamera()
     draws = simcam_draws(images, camera, test_batches, train_batches)
-    models: dict[str, ModelFor] = {name: constant_model(NoiseFlow.from_pretrained(path)) for name, path in flows.items()}
+    models: dict[str, ModelFor] = {
+        name: constant_model(NoiseFlow.from_pretrained(path)) for name, path in flows.items()
+    }
     models |= baseline_models(camera, draws.train, exact=pixel_independent)
-    setting = ("pixel-independent Poisson-Gaussian" if pixel_independent else
-               "full (shot, read, row and fixed-pattern noise, clipping, 10- or 12-bit quantization)")
-    return {"setting": setting, "test_patches": len(draws.test) * 32, "held_out_images": draws.held_out_images,
-            "results": {name: evaluate_on_draws(model_for, draws.test) for name, model_for in models.items()}}
+    setting = (
+        "pixel-independent Poisson-Gaussian"
+        if pixel_independent
+        else "full (shot, read, row and fixed-pattern noise, clipping, 10- or 12-bit quantization)"
+    )
+    return {
+        "setting": setting,
+        "test_patches": len(draws.test) * 32,
+        "held_out_images": draws.held_out_images,
+        "results": {name: evaluate_on_draws(model_for, draws.test) for name, model_for in models.items()},
+    }
 
 
 def simcam_markdown(report: Mapping) -> str:
     """The table of :func:`simcam_results` with its one-line statement of the setting and conventions."""
-    lines = [f"Simulated camera, {report['setting']}; {report['test_patches']} held-out 32x32 packed patches from "
-             f"{report['held_out_images']} held-out images, 5 cameras x 5 ISOs balanced. NLL: nats/dim. KL: Noise "
-             "Flow convention.", ""]
+    lines = [
+        f"Simulated camera, {report['setting']}; {report['test_patches']} held-out 32x32 packed patches from "
+        f"{report['held_out_images']} held-out images, 5 cameras x 5 ISOs balanced. NLL: nats/dim. KL: Noise "
+        "Flow convention.",
+        "",
+    ]
     rows = [[name, f"{r['val_nll']:.4f}", f"{r['val_kl']:.4f}"] for name, r in report["results"].items()]
     return "\n".join(lines + markdown_table(["model", "NLL / dim", "marginal KL"], rows))

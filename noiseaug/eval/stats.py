@@ -34,11 +34,11 @@ def noise_correlation(noise: Tensor, radius: int = CORRELATION_RADIUS) -> Tensor
     """
     n = noise - noise.mean(dim=(-2, -1), keepdim=True)
     h, w = n.shape[-2:]
-    centre = n[..., radius:h - radius, radius:w - radius]
+    centre = n[..., radius : h - radius, radius : w - radius]
     out = torch.zeros(2 * radius + 1, 2 * radius + 1)
     for dy in range(-radius, radius + 1):
         for dx in range(-radius, radius + 1):
-            shifted = n[..., radius + dy:h - radius + dy, radius + dx:w - radius + dx]
+            shifted = n[..., radius + dy : h - radius + dy, radius + dx : w - radius + dx]
             out[dy + radius, dx + radius] = (centre * shifted).mean() / centre.square().mean()
     return out
 
@@ -84,8 +84,9 @@ def mean_or_none(values: Iterable[float | None]) -> float | None:
     return statistics.mean(kept) if kept else None
 
 
-def summarise_rows(rows: Sequence[dict], by: Sequence[str], metrics: Sequence[str],
-                   count_non_finite: bool = False) -> dict:
+def summarise_rows(
+    rows: Sequence[dict], by: Sequence[str], metrics: Sequence[str], count_non_finite: bool = False
+) -> dict:
     """Rows grouped by the keys ``by`` (nested dicts in order of first appearance), each group
     ``{metric: mean_or_none, ..., "images": row count}`` plus ``"non_finite"`` (rows whose ``"finite"`` is
     false) when ``count_non_finite``.

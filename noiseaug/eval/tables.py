@@ -24,8 +24,9 @@ def cell(value: float | None, spec: str = ".4f") -> str:
     return "-" if value is None else format(value, spec)
 
 
-def markdown_table(header: Sequence[str], rows: Iterable[Sequence[str]], align: str | Sequence[str] = "---:",
-                   first: str = "---") -> list[str]:
+def markdown_table(
+    header: Sequence[str], rows: Iterable[Sequence[str]], align: str | Sequence[str] = "---:", first: str = "---"
+) -> list[str]:
     """Lines of a markdown table: the header, the separator (``first`` under the first column, ``align`` under
     the others: one string for all or one per column) and one line per row of already formatted cells.
 

@@ -67,8 +67,9 @@ def limit_sets(sets: Mapping[str, Pairs], limit: int | None) -> dict[str, Pairs]
     return {name: pairs[:limit] for name, pairs in sets.items()}
 
 
-def kodak_awgn_sets(sigmas: Iterable[float], data_root: str | Path | None = None,
-                    limit: int | None = None) -> dict[str, Pairs]:
+def kodak_awgn_sets(
+    sigmas: Iterable[float], data_root: str | Path | None = None, limit: int | None = None
+) -> dict[str, Pairs]:
     """``{"Kodak24 AWGN sigma=S": [(name, noisy, clean)]}`` for each ``S`` (0-255 scale): unclipped Gaussian noise
     of std ``S / 255`` on ``clean/kodak24``, drawn once per image from a generator seeded by
     ``int(S * 1000) + image index``."""
@@ -78,8 +79,13 @@ def kodak_awgn_sets(sigmas: Iterable[float], data_root: str | Path | None = None
     for sigma in sigmas:
         noise = GaussianNoise(sigma / 255)
         sets[f"Kodak24 AWGN sigma={sigma:g}"] = [
-            (name, noise.sample(clean[None], generator=torch.Generator().manual_seed(int(sigma * 1000) + i)), clean[None])
-            for i, (name, clean) in enumerate(images)]
+            (
+                name,
+                noise.sample(clean[None], generator=torch.Generator().manual_seed(int(sigma * 1000) + i)),
+                clean[None],
+            )
+            for i, (name, clean) in enumerate(images)
+        ]
     return sets
 
 
@@ -118,14 +124,21 @@ class SimcamDraws:
 SIMCAM_TEST_SEED = 10_000
 
 
-def simcam_draws(images: str | Path | None, camera: SimulatedCamera, test_batches: int, train_batches: int = 0,
-                 patch: int = 32, batch: int = 32) -> SimcamDraws:
+def simcam_draws(
+    images: str | Path | None,
+    camera: SimulatedCamera,
+    test_batches: int,
+    train_batches: int = 0,
+    patch: int = 32,
+    batch: int = 32,
+) -> SimcamDraws:
     """``test_batches`` held-out and ``train_batches`` balanced training batches of ``batch`` packed
     ``patch x patch`` patches of ``camera`` on the clean sRGB ``images`` (default ``clean/bsd300-test``), split
     by ``simcam_split(..., seed=0, test_seed=SIMCAM_TEST_SEED)``; batch ``k`` is the same whatever the counts
     asked for."""
-    split = simcam_split(images or data_folder("clean", "bsd300-test"), camera, patch, batch, seed=0,
-                         test_seed=SIMCAM_TEST_SEED)
+    split = simcam_split(
+        images or data_folder("clean", "bsd300-test"), camera, patch, batch, seed=0, test_seed=SIMCAM_TEST_SEED
+    )
     test = [split.test.batch(k) for k in range(SIMCAM_TEST_START, SIMCAM_TEST_START + test_batches)]
     split.train.balanced = True
     train = [split.train.batch(k) for k in range(SIMCAM_TRAIN_START, SIMCAM_TRAIN_START + train_batches)]
@@ -145,7 +158,7 @@ def clean_raw_crops(images: str | Path, limit: int | None, size: int, seed: int)
         h, w = img.shape[-2:]
         s = min(size, h, w) // 2 * 2
         top, left = (h - s) // 2, (w - s) // 2
-        crops.append(img[:, top:top + s, left:left + s])
+        crops.append(img[:, top : top + s, left : left + s])
     side = min(c.shape[-1] for c in crops)
     srgb = torch.stack([c[:, :side, :side] for c in crops])
     cam = SimulatedCamera.sidd_phones()

@@ -37,8 +37,12 @@ def cpu_model() -> str:
 def hardware(device: torch.device) -> dict[str, object]:
     """CPU, CPU count, torch threads and versions, the device (and the GPU's name and CUDA version on CUDA)."""
     info: dict[str, object] = {
-        "cpu": cpu_model(), "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__, "python": platform.python_version(), "device": str(device),
+        "cpu": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "device": str(device),
     }
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
@@ -48,8 +52,10 @@ def hardware(device: torch.device) -> dict[str, object]:
 
 def hardware_line() -> str:
     """One line: processor, visible cores, torch threads and version."""
-    return (f"{platform.processor() or platform.machine()} CPU, {os.cpu_count()} cores visible, "
-            f"{torch.get_num_threads()} torch thread(s), torch {torch.__version__}")
+    return (
+        f"{platform.processor() or platform.machine()} CPU, {os.cpu_count()} cores visible, "
+        f"{torch.get_num_threads()} torch thread(s), torch {torch.__version__}"
+    )
 
 
 def timed(fn: Callable[[], object], repeats: int, device: torch.device) -> list[float]:
@@ -65,43 +71,56 @@ def timed(fn: Callable[[], object], repeats: int, device: torch.device) -> list[
     return times
 
 
-def make_step(net: torch.nn.Module, optimizer: torch.optim.Optimizer,
-              autocast: Callable[[], object]) -> Callable[[torch.Tensor, torch.Tensor], None]:
+def make_step(
+    net: torch.nn.Module, optimizer: torch.optim.Optimizer, autocast: Callable[[], object]
+) -> Callable[[torch.Tensor, torch.Tensor], None]:
     """One training step on ``(noisy, clean)``: forward, MSE, backward, Adam."""
+
     def step(noisy: torch.Tensor, clean: torch.Tensor) -> None:
         optimizer.zero_grad(set_to_none=True)
         with autocast():  # type: ignore[attr-defined]
             loss = F.mse_loss(net(noisy).float(), clean.float())
         loss.backward()
         optimizer.step()
+
     return step
 
 
-def add_run_arguments(parser: argparse.ArgumentParser, *, batch: int, size_help: str, repeats: int,
-                      cpu_step_repeats: int) -> None:
+def add_run_arguments(
+    parser: argparse.ArgumentParser, *, batch: int, size_help: str, repeats: int, cpu_step_repeats: int
+) -> None:
     """The options every transform-vs-DnCNN-step benchmark takes (device, batch, timing, layout, output)."""
     parser.add_argument("--device", default="cpu", help="cpu or cuda (or cuda:N)")
     parser.add_argument("--batch", type=int, default=batch)
     parser.add_argument("--size", type=int, default=128, help=size_help)
     parser.add_argument("--repeats", type=int, default=repeats, help="timed calls per transform")
-    parser.add_argument("--step-repeats", type=int, default=None,
-                        help=f"timed DnCNN steps (default: {cpu_step_repeats} on CPU, --repeats on CUDA)")
+    parser.add_argument(
+        "--step-repeats",
+        type=int,
+        default=None,
+        help=f"timed DnCNN steps (default: {cpu_step_repeats} on CPU, --repeats on CUDA)",
+    )
     parser.add_argument("--channels-last", action="store_true", help="channels_last batch and DnCNN")
-    parser.add_argument("--autocast", action="store_true",
-                        help="run everything under torch.autocast (bfloat16); flows opt out internally")
+    parser.add_argument(
+        "--autocast",
+        action="store_true",
+        help="run everything under torch.autocast (bfloat16); flows opt out internally",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("out/bench"))
 
 
-def run_settings(parser: argparse.ArgumentParser,
-                 args: argparse.Namespace) -> tuple[torch.device, torch.memory_format, Callable[[], object]]:
+def run_settings(
+    parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> tuple[torch.device, torch.memory_format, Callable[[], object]]:
     """The device (checked), the memory format and the autocast context factory that ``args`` ask for."""
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda but CUDA is not available")
     memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
-    autocast: Callable[[], object] = ((lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if args.autocast
-                                      else nullcontext)
+    autocast: Callable[[], object] = (
+        (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if args.autocast else nullcontext
+    )
     return device, memory_format, autocast
 
 
@@ -117,5 +136,9 @@ def weights_provenance(name: str) -> dict:
         except (OSError, subprocess.CalledProcessError):
             return None
 
-    return {"folder": str(folder), "commit": git("log", "-1", "--format=%h", "--", "."),
-            "uncommitted_changes": bool(git("status", "--porcelain", "--", ".")), "sha256_16": digest}
+    return {
+        "folder": str(folder),
+        "commit": git("log", "-1", "--format=%h", "--", "."),
+        "uncommitted_changes": bool(git("status", "--porcelain", "--", ".")),
+        "sha256_16": digest,
+    }

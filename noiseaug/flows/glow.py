@@ -99,12 +99,12 @@ class GaussianSplit(FlowLayer):
         return mean, log_std
 
     def forward(self, x: Tensor, cond: FlowCondition | None = None) -> tuple[Tensor, Tensor]:
-        h, z = x[:, :self.keep], x[:, self.keep:]
+        h, z = x[:, : self.keep], x[:, self.keep :]
         mean, log_std = self._mean_log_std(h)
         return torch.cat([h, (z - mean) * (-log_std).exp()], 1), -log_std.flatten(1).sum(1)
 
     def inverse(self, y: Tensor, cond: FlowCondition | None = None) -> Tensor:
-        h, eps = y[:, :self.keep], y[:, self.keep:]
+        h, eps = y[:, : self.keep], y[:, self.keep :]
         mean, log_std = self._mean_log_std(h)
         return torch.cat([h, mean + eps * log_std.exp()], 1)
 
@@ -136,16 +136,17 @@ class Glow(nn.Module, PretrainedMixin):
 
     model_type = "glow"
 
-    def __init__(self, channels: int = 3, levels: int = 3, depth: int = 8, hidden: int = 128,
-                 image_size: int = 32) -> None:
+    def __init__(
+        self, channels: int = 3, levels: int = 3, depth: int = 8, hidden: int = 128, image_size: int = 32
+    ) -> None:
         super().__init__()
         self.channels = check_int(channels, "channels")
         self.levels = check_int(levels, "levels")
         self.depth = check_int(depth, "depth")
         self.hidden = check_int(hidden, "hidden")
         self.image_size = check_int(image_size, "image_size")
-        if image_size % 2 ** levels:
-            raise NoiseaugInputError(f"image_size must be a multiple of 2 ** levels = {2 ** levels}, got {image_size}")
+        if image_size % 2**levels:
+            raise NoiseaugInputError(f"image_size must be a multiple of 2 ** levels = {2**levels}, got {image_size}")
         self.scales = nn.ModuleList()
         width, seed = channels, 0
         for level in range(levels):
@@ -163,20 +164,28 @@ class Glow(nn.Module, PretrainedMixin):
     @property
     def config(self) -> dict[str, Any]:
         """The constructor arguments plus ``model_type`` (saved as config.json)."""
-        return {"model_type": self.model_type, "channels": self.channels, "levels": self.levels, "depth": self.depth,
-                "hidden": self.hidden, "image_size": self.image_size}
+        return {
+            "model_type": self.model_type,
+            "channels": self.channels,
+            "levels": self.levels,
+            "depth": self.depth,
+            "hidden": self.hidden,
+            "image_size": self.image_size,
+        }
 
     @property
     def multiple(self) -> int:
         """H and W must be multiples of this (``2 ** levels``)."""
-        return 2 ** self.levels
+        return 2**self.levels
 
     def _check_size(self, x: Tensor, name: str) -> None:
         if x.ndim != 4 or x.shape[1] != self.channels:
             raise NoiseaugInputError(f"{name} must have shape (B, {self.channels}, H, W), got {tuple(x.shape)}")
         if x.shape[-1] % self.multiple or x.shape[-2] % self.multiple or x.shape[-1] == 0 or x.shape[-2] == 0:
-            raise NoiseaugInputError(f"{name}: Glow with {self.levels} levels needs H and W that are positive multiples of "
-                                     f"{self.multiple}, got {tuple(x.shape[-2:])}")
+            raise NoiseaugInputError(
+                f"{name}: Glow with {self.levels} levels needs H and W that are positive multiples of "
+                f"{self.multiple}, got {tuple(x.shape[-2:])}"
+            )
 
     def forward(self, x: Tensor, cond: FlowCondition | None = None) -> tuple[Tensor, Tensor]:
         """Image ``(B, C, H, W)`` -> standard-normal latent ``eps`` of the same shape and per-sample log |det|."""
@@ -225,7 +234,9 @@ class Glow(nn.Module, PretrainedMixin):
         xb, unbatched = as_batch(x, "x", channels=self.channels, unit_range=False)
         return unbatch(-self._log_prob(xb) / math.prod(xb.shape[1:]), unbatched)
 
-    def bits_per_dim(self, images: Tensor, generator: torch.Generator | None = None, dequantize_images: bool = True) -> Tensor:
+    def bits_per_dim(
+        self, images: Tensor, generator: torch.Generator | None = None, dequantize_images: bool = True
+    ) -> Tensor:
         """``(B,)`` bits per dimension of 8-bit ``images`` in [0, 1]: ``(-log p(y) + D log 256) / (D log 2)``.
 
         ``y`` is the uniformly dequantised image (:func:`dequantize`, drawn from ``generator``); with
@@ -238,8 +249,13 @@ class Glow(nn.Module, PretrainedMixin):
         return unbatch((-self._log_prob(y) + dims * math.log(BINS)) / (dims * math.log(2)), unbatched)
 
     @torch.no_grad()
-    def sample(self, n: int, temperature: float = 1.0, generator: torch.Generator | None = None,
-               size: int | tuple[int, int] | None = None) -> Tensor:
+    def sample(
+        self,
+        n: int,
+        temperature: float = 1.0,
+        generator: torch.Generator | None = None,
+        size: int | tuple[int, int] | None = None,
+    ) -> Tensor:
         """``(n, C, H, W)`` samples (``H = W = image_size`` unless ``size``); not clamped to [0, 1].
 
         ``temperature`` scales the latents' standard deviation (0: deterministic).
@@ -260,5 +276,7 @@ class Glow(nn.Module, PretrainedMixin):
         return self.inverse(temperature * eps)
 
     def extra_repr(self) -> str:
-        return (f"channels={self.channels}, levels={self.levels}, depth={self.depth}, hidden={self.hidden}, "
-                f"image_size={self.image_size}")
+        return (
+            f"channels={self.channels}, levels={self.levels}, depth={self.depth}, hidden={self.hidden}, "
+            f"image_size={self.image_size}"
+        )

@@ -43,6 +43,7 @@ class FlowCondition:
     def crop(self, rows: slice, clean: Tensor | None) -> FlowCondition:
         """This condition for batch ``rows`` only, with ``clean`` (a crop of ``self.clean[rows]``) in its place;
         ``features`` are dropped (they are recomputed from the crop's clean image)."""
+
         def pick(t: Tensor | None) -> Tensor | None:
             return None if t is None else t[rows]
 
@@ -166,8 +167,7 @@ def cached_inverses(module: nn.Module) -> Iterator[None]:
     instead of at each application, while grad is disabled: sampling decodes the same layers once per chunk
     of images or tile. The parameters must not change inside the block. Nested blocks keep the outer cache.
     """
-    opened = [m for m in module.modules() if isinstance(m, InvConv1x1)
-              and getattr(m, "_inverse_cache", None) is None]
+    opened = [m for m in module.modules() if isinstance(m, InvConv1x1) and getattr(m, "_inverse_cache", None) is None]
     for conv in opened:
         conv._inverse_cache = {}
     try:
@@ -201,8 +201,9 @@ def small_cnn(in_channels: int, out_channels: int, hidden: int) -> nn.Sequential
     last = nn.Conv2d(hidden, out_channels, 3, padding=1)
     nn.init.zeros_(last.weight)
     nn.init.zeros_(last.bias)  # type: ignore[arg-type]  # Conv2d's bias is a Parameter here (bias=True)
-    return nn.Sequential(nn.Conv2d(in_channels, hidden, 3, padding=1), nn.ReLU(),
-                         nn.Conv2d(hidden, hidden, 1), nn.ReLU(), last)
+    return nn.Sequential(
+        nn.Conv2d(in_channels, hidden, 3, padding=1), nn.ReLU(), nn.Conv2d(hidden, hidden, 1), nn.ReLU(), last
+    )
 
 
 class AffineCoupling(FlowLayer):
@@ -226,12 +227,12 @@ class AffineCoupling(FlowLayer):
         return _scale(raw, self.scale_floor), shift
 
     def forward(self, x: Tensor, cond: FlowCondition | None = None) -> tuple[Tensor, Tensor]:
-        xa, xb = x[:, :self.split], x[:, self.split:]
+        xa, xb = x[:, : self.split], x[:, self.split :]
         scale, shift = self._scale_shift(xa, cond)
         return torch.cat([xa, (xb + shift) * scale], 1), scale.log().flatten(1).sum(1)
 
     def inverse(self, y: Tensor, cond: FlowCondition | None = None) -> Tensor:
-        ya, yb = y[:, :self.split], y[:, self.split:]
+        ya, yb = y[:, : self.split], y[:, self.split :]
         scale, shift = self._scale_shift(ya, cond)
         return torch.cat([ya, yb / scale - shift], 1)
 
@@ -352,8 +353,9 @@ class FlowStep(FlowLayer):
 
     def __init__(self, channels: int, hidden: int, cond_channels: int = 0, seed: int = 0) -> None:
         super().__init__()
-        self.layers = nn.ModuleList([ActNorm(channels), InvConv1x1(channels, seed=seed),
-                                     AffineCoupling(channels, hidden, cond_channels)])
+        self.layers = nn.ModuleList(
+            [ActNorm(channels), InvConv1x1(channels, seed=seed), AffineCoupling(channels, hidden, cond_channels)]
+        )
 
     def forward(self, x: Tensor, cond: FlowCondition | None = None) -> tuple[Tensor, Tensor]:
         return run_forward(self.layers, x, cond)

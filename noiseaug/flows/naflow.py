@@ -81,11 +81,21 @@ class ConditionEncoder(nn.Module):
 
     def __init__(self, features: int, levels: int) -> None:
         super().__init__()
-        self.stem = nn.Sequential(nn.Conv2d(SRGB_CHANNELS, features, 3, padding=1), nn.ReLU(),
-                                  nn.Conv2d(features, features, 3, padding=1), nn.ReLU())
-        self.down = nn.ModuleList(nn.Sequential(nn.Conv2d(features, features, 3, stride=2, padding=1), nn.ReLU(),
-                                                nn.Conv2d(features, features, 3, padding=1), nn.ReLU())
-                                  for _ in range(levels))
+        self.stem = nn.Sequential(
+            nn.Conv2d(SRGB_CHANNELS, features, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(features, features, 3, padding=1),
+            nn.ReLU(),
+        )
+        self.down = nn.ModuleList(
+            nn.Sequential(
+                nn.Conv2d(features, features, 3, stride=2, padding=1),
+                nn.ReLU(),
+                nn.Conv2d(features, features, 3, padding=1),
+                nn.ReLU(),
+            )
+            for _ in range(levels)
+        )
 
     def forward(self, clean: Tensor) -> list[Tensor]:
         h = self.stem(clean)
@@ -103,12 +113,15 @@ class UnshuffleConditionEncoder(nn.Module):
 
     def __init__(self, features: int, levels: int) -> None:
         super().__init__()
-        self.levels = nn.ModuleList(nn.Sequential(nn.Conv2d(SRGB_CHANNELS * 4 ** level, features, 1), nn.ReLU(),
-                                                  nn.Conv2d(features, features, 1), nn.ReLU())
-                                    for level in range(1, levels + 1))
+        self.levels = nn.ModuleList(
+            nn.Sequential(
+                nn.Conv2d(SRGB_CHANNELS * 4**level, features, 1), nn.ReLU(), nn.Conv2d(features, features, 1), nn.ReLU()
+            )
+            for level in range(1, levels + 1)
+        )
 
     def forward(self, clean: Tensor) -> list[Tensor]:
-        return [block(F.pixel_unshuffle(clean, 2 ** level)) for level, block in enumerate(self.levels, start=1)]
+        return [block(F.pixel_unshuffle(clean, 2**level)) for level, block in enumerate(self.levels, start=1)]
 
 
 #: the condition encoders by name (``NAFlow(encoder=...)``)
@@ -159,8 +172,16 @@ class NAFlow(NoiseModel, PretrainedMixin):
     #: context (pixels) around each tile's core when sampling is tiled (class docs)
     tile_overlap = 48
 
-    def __init__(self, configurations: list[str], levels: int = 3, blocks: int = 2, hidden: int = 64,
-                 features: int = 32, scale_floor: float = 0.5, encoder: str = "cnn") -> None:
+    def __init__(
+        self,
+        configurations: list[str],
+        levels: int = 3,
+        blocks: int = 2,
+        hidden: int = 64,
+        features: int = 32,
+        scale_floor: float = 0.5,
+        encoder: str = "cnn",
+    ) -> None:
         super().__init__()
         check_names(configurations, "configurations")
         if encoder not in ENCODERS:
@@ -178,9 +199,11 @@ class NAFlow(NoiseModel, PretrainedMixin):
             layers: list[nn.Module] = [Squeeze(), *transition_step(channels, seed)]
             for _ in range(blocks):
                 seed += 1
-                layers += [AffineCoupling(channels, hidden, cond_channels=features, scale_floor=scale_floor),
-                           AffineInjector(channels, features, hidden, scale_floor=scale_floor),
-                           *transition_step(channels, seed)]
+                layers += [
+                    AffineCoupling(channels, hidden, cond_channels=features, scale_floor=scale_floor),
+                    AffineInjector(channels, features, hidden, scale_floor=scale_floor),
+                    *transition_step(channels, seed),
+                ]
             self.scales.append(nn.ModuleList(layers))
             seed += 1
         self.encoder_name = encoder
@@ -193,30 +216,45 @@ class NAFlow(NoiseModel, PretrainedMixin):
     @property
     def config(self) -> dict[str, Any]:
         """Everything needed to rebuild the architecture (saved as config.json)."""
-        return {"model_type": self.model_type, "configurations": self.configurations, "levels": self.levels,
-                "blocks": self.blocks, "hidden": self.hidden, "features": self.features,
-                "scale_floor": self.scale_floor, "encoder": self.encoder_name}
+        return {
+            "model_type": self.model_type,
+            "configurations": self.configurations,
+            "levels": self.levels,
+            "blocks": self.blocks,
+            "hidden": self.hidden,
+            "features": self.features,
+            "scale_floor": self.scale_floor,
+            "encoder": self.encoder_name,
+        }
 
     @property
     def multiple(self) -> int:
         """H and W must be multiples of this (``2 ** levels``)."""
-        return 2 ** self.levels
+        return 2**self.levels
 
     def _check_size(self, x: Tensor, name: str) -> None:
         if x.shape[-1] % self.multiple or x.shape[-2] % self.multiple:
-            raise NoiseaugInputError(f"{name}: NAFlow with {self.levels} levels needs H and W divisible by {self.multiple}, "
-                                     f"got {tuple(x.shape[-2:])}; NAFlowTransform pads and crops for you")
+            raise NoiseaugInputError(
+                f"{name}: NAFlow with {self.levels} levels needs H and W divisible by {self.multiple}, "
+                f"got {tuple(x.shape[-2:])}; NAFlowTransform pads and crops for you"
+            )
 
     def config_index(self, cond: NoiseCondition | None, batch: int, device: torch.device) -> Tensor:
         """``cond.config`` validated: ``(B,)`` long indices into :attr:`configurations`."""
         cond = check_condition(cond, batch)
         if cond is None or cond.config is None:
-            raise NoiseaugInputError("NAFlow needs cond=NoiseCondition(config=...) with one configuration index per image "
-                                     "(or use sample_mixture / sample_noise_aware)")
+            raise NoiseaugInputError(
+                "NAFlow needs cond=NoiseCondition(config=...) with one configuration index per image "
+                "(or use sample_mixture / sample_noise_aware)"
+            )
         given = cond.config
         config = given.to(device)
-        check_indices(config, len(self.configurations), f"cond.config must hold integer indices into {self.configurations}",
-                      lambda: f", got {given.tolist()}")
+        check_indices(
+            config,
+            len(self.configurations),
+            f"cond.config must hold integer indices into {self.configurations}",
+            lambda: f", got {given.tolist()}",
+        )
         return config.long()
 
     def encode(self, noise: Tensor, clean: Tensor) -> tuple[Tensor, Tensor]:
@@ -259,8 +297,9 @@ class NAFlow(NoiseModel, PretrainedMixin):
         log_pz = -0.5 * (LOG_2PI + 2 * log_std + ((z - mean) * (-log_std).exp()).square())
         return log_pz.flatten(1).sum(1) + logdet
 
-    def _check_reference(self, noisy: Tensor, clean: Tensor,
-                         names: tuple[str, str] = ("noisy", "clean")) -> tuple[Tensor, Tensor, bool]:
+    def _check_reference(
+        self, noisy: Tensor, clean: Tensor, names: tuple[str, str] = ("noisy", "clean")
+    ) -> tuple[Tensor, Tensor, bool]:
         """Reference pair(s) as batches of the same shape; errors name the arguments ``names``."""
         clean_b, unbatched = as_batch(clean, names[1], channels=self.channels)
         noisy_b, _ = as_batch(noisy, names[0], unit_range=False)
@@ -271,7 +310,9 @@ class NAFlow(NoiseModel, PretrainedMixin):
         """The latent ``z`` of validated reference batches (:meth:`_check_reference`) cropped (top-left) to a
         multiple of ``2 ** levels``, and the cropped pair in the flow's dtype."""
         if min(clean.shape[-2:]) < self.multiple:
-            raise NoiseaugInputError(f"{what} needs images of at least {self.multiple}x{self.multiple}, got {tuple(clean.shape[-2:])}")
+            raise NoiseaugInputError(
+                f"{what} needs images of at least {self.multiple}x{self.multiple}, got {tuple(clean.shape[-2:])}"
+            )
         noisy, clean = (crop_to_multiple(t, self.multiple).to(self.means.dtype) for t in (noisy, clean))
         z, _ = self.encode(noisy - clean, clean)
         return z, noisy, clean
@@ -334,7 +375,9 @@ class NAFlow(NoiseModel, PretrainedMixin):
     def _fit_latent(self, noisy: Tensor, clean: Tensor, match_std: bool) -> tuple[Tensor, Tensor]:
         """:meth:`fit_latent` of validated ``(B, 3, H, W)`` reference batches."""
         if not bool((noisy != clean).any()):
-            raise NoiseaugInputError("reference noisy and clean images are identical: the reference has no noise to fit")
+            raise NoiseaugInputError(
+                "reference noisy and clean images are identical: the reference has no noise to fit"
+            )
         z, noisy, clean = self._reference_latent(noisy, clean, "fit_latent")
         z = z.double()
         mean = z.mean(dim=(0, 2, 3))
@@ -350,8 +393,9 @@ class NAFlow(NoiseModel, PretrainedMixin):
         :meth:`fit_latent`); bisection on ``log k``."""
         target = float((noisy - clean).std())
         clipped = bool(noisy.min() >= 0) and bool(noisy.max() <= 1)
-        eps = standard_normal_like(clean.new_empty(self._latent_shape(clean)),
-                                   torch.Generator(device=clean.device).manual_seed(0))
+        eps = standard_normal_like(
+            clean.new_empty(self._latent_shape(clean)), torch.Generator(device=clean.device).manual_seed(0)
+        )
 
         def too_strong(log_k: float) -> bool:
             z = mean[None, :, None, None] + math.exp(log_k) * std[None, :, None, None] * eps
@@ -372,23 +416,32 @@ class NAFlow(NoiseModel, PretrainedMixin):
         """Mean and std ``(B, C)`` of the Gaussian whose mean and covariance are the ``weights``-mix of the
         configurations' (Alg. 1): ``mu = sum_c w_c mu_c``, ``Sigma = sum_c w_c Sigma_c``."""
         if weights.ndim != 2 or weights.shape[1] != len(self.configurations):
-            raise NoiseaugInputError(f"weights must be (B, {len(self.configurations)}), got shape {tuple(weights.shape)}")
+            raise NoiseaugInputError(
+                f"weights must be (B, {len(self.configurations)}), got shape {tuple(weights.shape)}"
+            )
         require((torch.isfinite(weights) & (weights >= 0)).all(), "weights must be finite and non-negative")
         weights = weights / weights.sum(1, keepdim=True).clamp(min=1e-12)
         w = weights.to(self.means.dtype)
         return w @ self.means, (w @ (2 * self.log_stds).exp()).sqrt()
 
-    def sample_mixture(self, clean: Tensor, weights: Tensor, generator: torch.Generator | None = None,
-                       temperature: float = 1.0) -> Tensor:
+    def sample_mixture(
+        self, clean: Tensor, weights: Tensor, generator: torch.Generator | None = None, temperature: float = 1.0
+    ) -> Tensor:
         """Noisy images for ``clean`` ``(B, 3, H, W)`` (or ``(3, H, W)``) with latents from the ``weights``-mixed
         Gaussian ``(B, N)``."""
         x, unbatched = as_batch(clean, "clean", channels=self.channels)
         check_generator(generator, x.device)
         return unbatch(self._sample_mixture(x, weights, generator, check_temperature(temperature)), unbatched)
 
-    def sample_noise_aware(self, clean: Tensor, reference_noisy: Tensor, reference_clean: Tensor,
-                           generator: torch.Generator | None = None, temperature: float = 1.0,
-                           posterior_temperature: float = 1.0) -> Tensor:
+    def sample_noise_aware(
+        self,
+        clean: Tensor,
+        reference_noisy: Tensor,
+        reference_clean: Tensor,
+        generator: torch.Generator | None = None,
+        temperature: float = 1.0,
+        posterior_temperature: float = 1.0,
+    ) -> Tensor:
         """Noise-aware sampling (Alg. 1): weights from a reference pair's :meth:`posterior` (at
         ``posterior_temperature``), then :meth:`sample_mixture` (at ``temperature``).
 
@@ -407,8 +460,14 @@ class NAFlow(NoiseModel, PretrainedMixin):
             raise NoiseaugInputError(f"reference batch {weights.shape[0]} must be 1 or the target batch {x.shape[0]}")
         return unbatch(self._sample_mixture(x, weights, generator, temperature), unbatched)
 
-    def sample_fitted(self, clean: Tensor, reference_noisy: Tensor, reference_clean: Tensor,
-                      generator: torch.Generator | None = None, temperature: float = 1.0) -> Tensor:
+    def sample_fitted(
+        self,
+        clean: Tensor,
+        reference_noisy: Tensor,
+        reference_clean: Tensor,
+        generator: torch.Generator | None = None,
+        temperature: float = 1.0,
+    ) -> Tensor:
         """Noise like the reference pair(s)' through the latent Gaussian fitted to them (:meth:`fit_latent`),
         for every image of ``clean`` ``(B, 3, H, W)`` (or ``(3, H, W)``)."""
         x, unbatched = as_batch(clean, "clean", channels=self.channels)
@@ -417,18 +476,21 @@ class NAFlow(NoiseModel, PretrainedMixin):
         reference = self._check_reference(reference_noisy, reference_clean, REFERENCE_NAMES)[:2]
         mean, std = self._fit_latent(*reference, match_std=True)
         b = x.shape[0]
-        return unbatch(self._sample_gaussian(x, mean.expand(b, -1), std.expand(b, -1), generator, temperature),
-                       unbatched)
+        return unbatch(
+            self._sample_gaussian(x, mean.expand(b, -1), std.expand(b, -1), generator, temperature), unbatched
+        )
 
-    def _sample_mixture(self, clean: Tensor, weights: Tensor, generator: torch.Generator | None,
-                        temperature: float) -> Tensor:
+    def _sample_mixture(
+        self, clean: Tensor, weights: Tensor, generator: torch.Generator | None, temperature: float
+    ) -> Tensor:
         """:meth:`sample_mixture` on a validated ``(B, 3, H, W)`` batch (what the transform calls: it has
         validated the images already); the flow runs in its parameters' dtype."""
         mean, std = self.mixture(weights.to(clean.device))
         return self._sample_gaussian(clean, mean, std, generator, temperature)
 
-    def _sample_gaussian(self, clean: Tensor, mean: Tensor, std: Tensor, generator: torch.Generator | None,
-                         temperature: float) -> Tensor:
+    def _sample_gaussian(
+        self, clean: Tensor, mean: Tensor, std: Tensor, generator: torch.Generator | None, temperature: float
+    ) -> Tensor:
         """``clean`` plus the decoded noise of latents ``mean + temperature * std * eps`` (mean, std ``(B, C)``)."""
         self._check_size(clean, "clean")
         x = clean.to(self.means.dtype)
@@ -441,19 +503,27 @@ class NAFlow(NoiseModel, PretrainedMixin):
         """:meth:`decode` within ``max_pixels`` (tiled with ``tile_overlap`` of context; :mod:`.tiling`), each
         1x1 convolution inverted once for the call (:func:`~noiseaug.flows.layers.cached_inverses`)."""
         with cached_inverses(self):
-            return decode_within_budget(lambda z_part, clean_part, _: self.decode(z_part, clean_part), z, clean,
-                                        max_pixels=self.max_pixels, overlap=self.tile_overlap)
+            return decode_within_budget(
+                lambda z_part, clean_part, _: self.decode(z_part, clean_part),
+                z,
+                clean,
+                max_pixels=self.max_pixels,
+                overlap=self.tile_overlap,
+            )
 
     def _latent_shape(self, clean: Tensor) -> tuple[int, int, int, int]:
         b, _, h, w = clean.shape
         return b, self.latent_channels, h // self.multiple, w // self.multiple
 
-    def _sample(self, clean: Tensor, cond: NoiseCondition | None, generator: torch.Generator | None,
-                temperature: float = 1.0) -> Tensor:
+    def _sample(
+        self, clean: Tensor, cond: NoiseCondition | None, generator: torch.Generator | None, temperature: float = 1.0
+    ) -> Tensor:
         config = self.config_index(cond, clean.shape[0], clean.device)
         weights = F.one_hot(config, len(self.configurations)).to(self.means.dtype)
         return self._sample_mixture(clean, weights, generator, temperature)
 
     def extra_repr(self) -> str:
-        return (f"configurations={len(self.configurations)}, levels={self.levels}, blocks={self.blocks}, "
-                f"hidden={self.hidden}, features={self.features}, encoder={self.encoder_name!r}")
+        return (
+            f"configurations={len(self.configurations)}, levels={self.levels}, blocks={self.blocks}, "
+            f"hidden={self.hidden}, features={self.features}, encoder={self.encoder_name!r}"
+        )

@@ -42,8 +42,12 @@ NOISEAUG_CHANNEL_ORDER = ((0, 0), (0, 1), (1, 0), (1, 1))
 #: the packed channel order of the authors' ``pack_raw`` (SIDD Noise Flow, Noise2NoiseFlow)
 SIDD_CHANNEL_ORDER = ((0, 0), (0, 1), (1, 1), (1, 0))
 #: the official variant's settings and their defaults (the TF Noise Flow checkpoint's conventions)
-OFFICIAL_DEFAULTS: dict[str, Any] = {"conv_layout": "row", "bn_affine": False, "bn_eps": 1e-4,
-                                     "channel_order": [list(p) for p in SIDD_CHANNEL_ORDER]}
+OFFICIAL_DEFAULTS: dict[str, Any] = {
+    "conv_layout": "row",
+    "bn_affine": False,
+    "bn_eps": 1e-4,
+    "channel_order": [list(p) for p in SIDD_CHANNEL_ORDER],
+}
 
 
 @register_model
@@ -92,14 +96,26 @@ class NoiseFlow(NoiseModel, PretrainedMixin):
     tile_overlap = 8
     iso_table: Tensor
 
-    def __init__(self, cameras: list[str], iso_levels: list[float], hidden: int | None = None, steps: int = 4,
-                 variant: Literal["full", "nlf", "official"] = "full", *, conv_layout: str | None = None,
-                 bn_affine: bool | None = None, bn_eps: float | None = None,
-                 channel_order: list[list[int]] | None = None) -> None:
+    def __init__(
+        self,
+        cameras: list[str],
+        iso_levels: list[float],
+        hidden: int | None = None,
+        steps: int = 4,
+        variant: Literal["full", "nlf", "official"] = "full",
+        *,
+        conv_layout: str | None = None,
+        bn_affine: bool | None = None,
+        bn_eps: float | None = None,
+        channel_order: list[list[int]] | None = None,
+    ) -> None:
         super().__init__()
         check_names(cameras, "cameras")
-        if not isinstance(iso_levels, (list, tuple)) or not iso_levels or not all(
-                isinstance(i, numbers.Real) and not isinstance(i, bool) and i > 0 for i in iso_levels):
+        if (
+            not isinstance(iso_levels, (list, tuple))
+            or not iso_levels
+            or not all(isinstance(i, numbers.Real) and not isinstance(i, bool) and i > 0 for i in iso_levels)
+        ):
             raise NoiseaugInputError(f"iso_levels must be a non-empty list of positive ISO values, got {iso_levels!r}")
         if variant not in ("full", "nlf", "official"):
             raise NoiseaugInputError(f"variant must be 'full', 'nlf' or 'official', got {variant!r}")
@@ -110,7 +126,12 @@ class NoiseFlow(NoiseModel, PretrainedMixin):
         self.iso_levels = [float(i) for i in iso_levels]
         self.hidden, self.steps, self.variant = hidden, steps, variant
         self.register_buffer("iso_table", torch.tensor(self.iso_levels, dtype=torch.float64), persistent=False)
-        official = {"conv_layout": conv_layout, "bn_affine": bn_affine, "bn_eps": bn_eps, "channel_order": channel_order}
+        official = {
+            "conv_layout": conv_layout,
+            "bn_affine": bn_affine,
+            "bn_eps": bn_eps,
+            "channel_order": channel_order,
+        }
         if variant == "official":
             self.official: dict[str, Any] | None = _official_settings(official)
             self._build_official()
@@ -119,10 +140,19 @@ class NoiseFlow(NoiseModel, PretrainedMixin):
             if given:
                 raise NoiseaugInputError(f"{', '.join(given)}: only for variant='official', not {variant!r}")
             self.official = None
-            block = (lambda offset: [FlowStep(RAW_CHANNELS, hidden, seed=offset + i) for i in range(steps)]) \
-                if variant == "full" else (lambda offset: [])
-            self.layers = nn.ModuleList([SignalDependent(len(cameras), len(self.iso_levels)), *block(0),
-                                         Gain(self.iso_levels, len(cameras)), *block(steps)])
+            block = (
+                (lambda offset: [FlowStep(RAW_CHANNELS, hidden, seed=offset + i) for i in range(steps)])
+                if variant == "full"
+                else (lambda offset: [])
+            )
+            self.layers = nn.ModuleList(
+                [
+                    SignalDependent(len(cameras), len(self.iso_levels)),
+                    *block(0),
+                    Gain(self.iso_levels, len(cameras)),
+                    *block(steps),
+                ]
+            )
         self.max_pixels = DEFAULT_MAX_PIXELS
 
     def _build_official(self) -> None:
@@ -130,12 +160,23 @@ class NoiseFlow(NoiseModel, PretrainedMixin):
         row = settings["conv_layout"] == "row"
 
         def block(offset: int) -> list[nn.Module]:
-            return [layer for i in range(self.steps) for layer in (
-                OfficialConv1x1(RAW_CHANNELS, row_vector=row, seed=offset + i),
-                OfficialCoupling(RAW_CHANNELS, self.hidden, settings["bn_affine"], settings["bn_eps"]))]
+            return [
+                layer
+                for i in range(self.steps)
+                for layer in (
+                    OfficialConv1x1(RAW_CHANNELS, row_vector=row, seed=offset + i),
+                    OfficialCoupling(RAW_CHANNELS, self.hidden, settings["bn_affine"], settings["bn_eps"]),
+                )
+            ]
 
-        self.layers = nn.ModuleList([OfficialSignalDependent(len(self.cameras), len(self.iso_levels)), *block(0),
-                                     ScalarGain(), *block(self.steps)])
+        self.layers = nn.ModuleList(
+            [
+                OfficialSignalDependent(len(self.cameras), len(self.iso_levels)),
+                *block(0),
+                ScalarGain(),
+                *block(self.steps),
+            ]
+        )
         positions = [tuple(p) for p in settings["channel_order"]]
         to_weights = [NOISEAUG_CHANNEL_ORDER.index(p) for p in positions]
         self._to_weights = None if to_weights == [0, 1, 2, 3] else to_weights
@@ -145,8 +186,14 @@ class NoiseFlow(NoiseModel, PretrainedMixin):
     @property
     def config(self) -> dict[str, Any]:
         """Everything needed to rebuild the architecture (saved as config.json)."""
-        config = {"model_type": self.model_type, "cameras": self.cameras, "iso_levels": self.iso_levels,
-                  "hidden": self.hidden, "steps": self.steps, "variant": self.variant}
+        config = {
+            "model_type": self.model_type,
+            "cameras": self.cameras,
+            "iso_levels": self.iso_levels,
+            "hidden": self.hidden,
+            "steps": self.steps,
+            "variant": self.variant,
+        }
         if self.official is not None:
             config.update({k: (list(map(list, v)) if k == "channel_order" else v) for k, v in self.official.items()})
         return config
@@ -163,7 +210,9 @@ class NoiseFlow(NoiseModel, PretrainedMixin):
         """
         cond = check_condition(cond, clean.shape[0])
         if cond is None or cond.iso is None or cond.camera is None:
-            raise NoiseaugInputError("NoiseFlow needs cond=NoiseCondition(iso=..., camera=...) with one entry per image")
+            raise NoiseaugInputError(
+                "NoiseFlow needs cond=NoiseCondition(iso=..., camera=...) with one entry per image"
+            )
         iso = cond.iso.to(clean.device, torch.float64)
         match = (iso[:, None] - self.iso_table.to(clean.device)[None]).abs() < 0.5
 
@@ -171,13 +220,22 @@ class NoiseFlow(NoiseModel, PretrainedMixin):
             unknown = sorted({float(v) for v, ok in zip(iso.tolist(), match.any(1).tolist(), strict=True) if not ok})
             return f"unknown ISO {unknown}; this model knows ISO {self.iso_levels}"
 
-        require(match.any(1).all(), f"cond.iso holds an unknown ISO; this model knows ISO {self.iso_levels}",
-                sync_message=unknown_iso)
+        require(
+            match.any(1).all(),
+            f"cond.iso holds an unknown ISO; this model knows ISO {self.iso_levels}",
+            sync_message=unknown_iso,
+        )
         given_camera = cond.camera
         camera = given_camera.to(clean.device)
-        check_indices(camera, len(self.cameras), f"cond.camera must hold integer indices into {self.cameras}",
-                      lambda: f", got {given_camera.tolist()}")
-        return FlowCondition(clean=clean, iso=iso.to(clean.dtype), iso_index=match.long().argmax(1), camera=camera.long())
+        check_indices(
+            camera,
+            len(self.cameras),
+            f"cond.camera must hold integer indices into {self.cameras}",
+            lambda: f", got {given_camera.tolist()}",
+        )
+        return FlowCondition(
+            clean=clean, iso=iso.to(clean.dtype), iso_index=match.long().argmax(1), camera=camera.long()
+        )
 
     def encode(self, noise: Tensor, fc: FlowCondition) -> tuple[Tensor, Tensor]:
         """Noise -> latent ``z`` and per-sample log |det| (noise and ``fc.clean`` in noiseaug's channel order)."""
@@ -199,14 +257,20 @@ class NoiseFlow(NoiseModel, PretrainedMixin):
         z, logdet = self.encode(noisy - clean, fc)
         return -0.5 * (LOG_2PI + z.square()).flatten(1).sum(1) + logdet
 
-    def _sample(self, clean: Tensor, cond: NoiseCondition | None, generator: torch.Generator | None,
-                temperature: float = 1.0) -> Tensor:
+    def _sample(
+        self, clean: Tensor, cond: NoiseCondition | None, generator: torch.Generator | None, temperature: float = 1.0
+    ) -> Tensor:
         x = clean.to(self.parameter_dtype)
         fc = self.flow_condition(x, cond)
         z = temperature * standard_normal_like(x, generator)
         with cached_inverses(self):
-            noise = decode_within_budget(lambda z_part, clean_part, rows: self.decode(z_part, fc.crop(rows, clean_part)),
-                                         z, x, max_pixels=self.max_pixels, overlap=self.tile_overlap)
+            noise = decode_within_budget(
+                lambda z_part, clean_part, rows: self.decode(z_part, fc.crop(rows, clean_part)),
+                z,
+                x,
+                max_pixels=self.max_pixels,
+                overlap=self.tile_overlap,
+            )
         return clean + noise.to(clean.dtype)
 
     def extra_repr(self) -> str:
@@ -224,11 +288,14 @@ def _official_settings(given: dict[str, Any]) -> dict[str, Any]:
     if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not 0 < float(eps) < 1:
         raise NoiseaugInputError(f"bn_eps must be a number in (0, 1), got {eps!r}")
     order = settings["channel_order"]
-    positions = [tuple(p) if isinstance(p, (list, tuple)) else p for p in order] \
-        if isinstance(order, (list, tuple)) else None
+    positions = (
+        [tuple(p) if isinstance(p, (list, tuple)) else p for p in order] if isinstance(order, (list, tuple)) else None
+    )
     if positions is None or sorted(positions) != sorted(NOISEAUG_CHANNEL_ORDER):
-        raise NoiseaugInputError(f"channel_order must list the four CFA positions {[list(p) for p in NOISEAUG_CHANNEL_ORDER]} "
-                         f"in some order, got {order!r}")
+        raise NoiseaugInputError(
+            f"channel_order must list the four CFA positions {[list(p) for p in NOISEAUG_CHANNEL_ORDER]} "
+            f"in some order, got {order!r}"
+        )
     settings["bn_eps"] = float(eps)
     settings["channel_order"] = [list(p) for p in positions]
     return settings

@@ -66,7 +66,7 @@ class OfficialSignalDependent(FlowLayer):
         camera = cond.camera if cond is not None and cond.camera is not None else zeros
         iso_index = cond.iso_index if cond is not None and cond.iso_index is not None else zeros
         wide = _wide_dtype(device)
-        e = self.cam_params.to(wide)[:, camera].exp()                     # (3, B)
+        e = self.cam_params.to(wide)[:, camera].exp()  # (3, B)
         log_gain = self.gain_params.to(wide)[iso_index] * e[_GAIN] + needed(cond, "iso").to(wide).log()
         beta1 = (self.beta1.to(wide) * e[_BETA1]).exp()
         beta2 = (self.beta2.to(wide) * e[_BETA2]).exp()
@@ -190,12 +190,12 @@ class OfficialCoupling(FlowLayer):
         return shift, self.rescale.to(h.dtype) * torch.tanh(raw)
 
     def forward(self, x: Tensor, cond: FlowCondition | None = None) -> tuple[Tensor, Tensor]:
-        xa, xb = x[:, :self.split], x[:, self.split:]
+        xa, xb = x[:, : self.split], x[:, self.split :]
         shift, log_scale = self.shift_and_log_scale(xa)
         return torch.cat([xa, xb * log_scale.exp() + shift], 1), log_scale.flatten(1).sum(1)
 
     def inverse(self, y: Tensor, cond: FlowCondition | None = None) -> Tensor:
-        ya, yb = y[:, :self.split], y[:, self.split:]
+        ya, yb = y[:, : self.split], y[:, self.split :]
         shift, log_scale = self.shift_and_log_scale(ya)
         return torch.cat([ya, (yb - shift) * (-log_scale).exp()], 1)
 

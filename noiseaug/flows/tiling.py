@@ -42,8 +42,9 @@ def tile_side(height: int, width: int, *, max_pixels: int, overlap: int, stride:
     return max(stride, (math.isqrt(max_pixels) - 2 * overlap) // stride * stride)
 
 
-def decode_in_tiles(decode: Decode, z: Tensor, clean: Tensor, *, tile: int, overlap: int,
-                    rows: slice = slice(None)) -> Tensor:
+def decode_in_tiles(
+    decode: Decode, z: Tensor, clean: Tensor, *, tile: int, overlap: int, rows: slice = slice(None)
+) -> Tensor:
     """``decode(z, clean) -> noise`` computed tile by tile (module docs).
 
     Args:
@@ -55,7 +56,9 @@ def decode_in_tiles(decode: Decode, z: Tensor, clean: Tensor, *, tile: int, over
     height, width = clean.shape[-2:]
     stride = height // z.shape[-2]
     if stride * z.shape[-2] != height or stride * z.shape[-1] != width:
-        raise NoiseaugInputError(f"the latent {tuple(z.shape)} is not the image {tuple(clean.shape)} at one integer stride")
+        raise NoiseaugInputError(
+            f"the latent {tuple(z.shape)} is not the image {tuple(clean.shape)} at one integer stride"
+        )
     if tile % stride or overlap % stride:
         raise NoiseaugInputError(f"tile {tile} and overlap {overlap} must be multiples of the latent's stride {stride}")
     out: Tensor | None = None
@@ -63,13 +66,16 @@ def decode_in_tiles(decode: Decode, z: Tensor, clean: Tensor, *, tile: int, over
         for left in range(0, width, tile):
             ys = slice(max(top - overlap, 0), min(top + tile + overlap, height))
             xs = slice(max(left - overlap, 0), min(left + tile + overlap, width))
-            latent = z[..., ys.start // stride: ys.stop // stride, xs.start // stride: xs.stop // stride]
+            latent = z[..., ys.start // stride : ys.stop // stride, xs.start // stride : xs.stop // stride]
             noise = decode(latent, clean[..., ys, xs], rows)
             if out is None:
                 out = noise.new_empty(noise.shape[:2] + (height, width))
             core_ys, core_xs = slice(top, min(top + tile, height)), slice(left, min(left + tile, width))
-            out[..., core_ys, core_xs] = noise[..., core_ys.start - ys.start: core_ys.stop - ys.start,
-                                               core_xs.start - xs.start: core_xs.stop - xs.start]
+            out[..., core_ys, core_xs] = noise[
+                ...,
+                core_ys.start - ys.start : core_ys.stop - ys.start,
+                core_xs.start - xs.start : core_xs.stop - xs.start,
+            ]
     assert out is not None
     return out
 
@@ -86,8 +92,11 @@ def decode_within_budget(decode: Decode, z: Tensor, clean: Tensor, *, max_pixels
     parts = []
     for start in range(0, batch, chunk):
         rows = slice(start, min(start + chunk, batch))
-        parts.append(decode(z[rows], clean[rows], rows) if side is None
-                     else decode_in_tiles(decode, z[rows], clean[rows], tile=side, overlap=overlap, rows=rows))
+        parts.append(
+            decode(z[rows], clean[rows], rows)
+            if side is None
+            else decode_in_tiles(decode, z[rows], clean[rows], tile=side, overlap=overlap, rows=rows)
+        )
     return torch.cat(parts)
 
 

@@ -62,8 +62,15 @@ class NoiseModel(nn.Module, ABC):
     #: Accepted channel counts (``None``: any).
     channels: tuple[int, ...] | None = None
 
-    def sample(self, clean: Tensor, cond: NoiseCondition | None = None, generator: torch.Generator | None = None,
-               *, temperature: float = 1.0, clip: bool = False) -> Tensor:
+    def sample(
+        self,
+        clean: Tensor,
+        cond: NoiseCondition | None = None,
+        generator: torch.Generator | None = None,
+        *,
+        temperature: float = 1.0,
+        clip: bool = False,
+    ) -> Tensor:
         """Draw ``noisy ~ p(noisy | clean, cond)``; same shape and dtype as ``clean``."""
         x, unbatched = as_batch(clean, "clean", channels=self.channels)
         check_generator(generator, x.device)
@@ -83,8 +90,9 @@ class NoiseModel(nn.Module, ABC):
         y, x, unbatched = self._check_pair(noisy, clean, cond)
         return unbatch(-self._log_prob(y, x, cond) / math.prod(x.shape[1:]), unbatched)
 
-    def _check_pair(self, noisy: Tensor, clean: Tensor,
-                    cond: NoiseCondition | None = None) -> tuple[Tensor, Tensor, bool]:
+    def _check_pair(
+        self, noisy: Tensor, clean: Tensor, cond: NoiseCondition | None = None
+    ) -> tuple[Tensor, Tensor, bool]:
         x, unbatched = as_batch(clean, "clean", channels=self.channels)
         y, _ = as_batch(noisy, "noisy", unit_range=False)
         check_same_shape(y, x, "noisy", "clean")
@@ -92,8 +100,9 @@ class NoiseModel(nn.Module, ABC):
         return y, x, unbatched
 
     @abstractmethod
-    def _sample(self, clean: Tensor, cond: NoiseCondition | None, generator: torch.Generator | None,
-                temperature: float = 1.0) -> Tensor:
+    def _sample(
+        self, clean: Tensor, cond: NoiseCondition | None, generator: torch.Generator | None, temperature: float = 1.0
+    ) -> Tensor:
         """``(B, C, H, W)`` clean -> noisy; inputs already validated."""
 
     @abstractmethod
@@ -121,8 +130,9 @@ class GaussianFamilyNoise(NoiseModel):
         """Per-pixel noise standard deviation, ``sqrt(variance(clean))``; subclasses may compute it in place."""
         return self.variance(clean).sqrt()
 
-    def _sample(self, clean: Tensor, cond: NoiseCondition | None, generator: torch.Generator | None,
-                temperature: float = 1.0) -> Tensor:
+    def _sample(
+        self, clean: Tensor, cond: NoiseCondition | None, generator: torch.Generator | None, temperature: float = 1.0
+    ) -> Tensor:
         scale = self.std(clean)
         if temperature != 1.0:
             scale = temperature * scale
@@ -133,9 +143,11 @@ class GaussianFamilyNoise(NoiseModel):
         clean = clean.to(torch.promote_types(clean.dtype, torch.float32))
         variance = self.variance(clean)
         if not bool((variance > 0).all()):  # a zero variance is a point mass: log N is 0/0 = NaN there
-            raise NoiseaugInputError(f"{type(self).__name__}({self.extra_repr()}): the noise variance is 0 at some pixels of "
-                                     f"clean (a zero sigma / read_sigma, or beta2 = 0 where clean is 0), so the likelihood is "
-                                     f"degenerate there; log_prob and nll need a positive variance")
+            raise NoiseaugInputError(
+                f"{type(self).__name__}({self.extra_repr()}): the noise variance is 0 at some pixels of "
+                f"clean (a zero sigma / read_sigma, or beta2 = 0 where clean is 0), so the likelihood is "
+                f"degenerate there; log_prob and nll need a positive variance"
+            )
         return gaussian_log_prob(noisy - clean, variance)
 
 

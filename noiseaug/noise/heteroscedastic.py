@@ -42,7 +42,9 @@ class HeteroscedasticGaussianNoise(GaussianFamilyNoise):
         return self.variance(clean).sqrt_()  # variance() returns a new tensor: take its root in place
 
     @classmethod
-    def fit(cls, noisy: Tensor, clean: Tensor, per_sample: bool = True, iterations: int = 30) -> HeteroscedasticGaussianNoise:
+    def fit(
+        cls, noisy: Tensor, clean: Tensor, per_sample: bool = True, iterations: int = 30
+    ) -> HeteroscedasticGaussianNoise:
         """Maximum-likelihood ``(beta1, beta2)`` from residuals; see :func:`fit_linear_variance`."""
         beta1, beta2 = fit_linear_variance(noisy, clean, per_sample=per_sample, iterations=iterations)
         return cls(beta1, beta2)
@@ -51,8 +53,9 @@ class HeteroscedasticGaussianNoise(GaussianFamilyNoise):
         return f"beta1={self.beta1.tolist()}, beta2={self.beta2.tolist()}"
 
 
-def fit_linear_variance(noisy: Tensor, clean: Tensor, per_sample: bool = True,
-                        iterations: int = 30) -> tuple[Tensor, Tensor]:
+def fit_linear_variance(
+    noisy: Tensor, clean: Tensor, per_sample: bool = True, iterations: int = 30
+) -> tuple[Tensor, Tensor]:
     """Gaussian maximum likelihood for ``var = beta1 * clean + beta2``, with ``beta1 >= 0``, ``beta2 > 0``.
 
     There is no closed form. Starting from the AWGN solution (``beta1 = 0``,

@@ -55,10 +55,14 @@ class PoissonGaussianNoise(GaussianFamilyNoise):
 
     def variance(self, clean: Tensor) -> Tensor:
         """The Gaussian approximation's variance ``gain * clean + read_sigma^2``."""
-        return per_sample(self.gain, "gain", clean) * clean.clamp(min=0) + per_sample(self.read_sigma, "read_sigma", clean).square()
+        return (
+            per_sample(self.gain, "gain", clean) * clean.clamp(min=0)
+            + per_sample(self.read_sigma, "read_sigma", clean).square()
+        )
 
-    def _sample(self, clean: Tensor, cond: NoiseCondition | None, generator: torch.Generator | None,
-                temperature: float = 1.0) -> Tensor:
+    def _sample(
+        self, clean: Tensor, cond: NoiseCondition | None, generator: torch.Generator | None, temperature: float = 1.0
+    ) -> Tensor:
         work = torch.promote_types(clean.dtype, torch.float32)
         x = clean.to(work).clamp(min=0)
         gain = per_sample(self.gain, "gain", x)
@@ -75,7 +79,9 @@ class PoissonGaussianNoise(GaussianFamilyNoise):
         x = clean.double().clamp(min=0)
         gain = per_sample(self.gain, "gain", x).expand_as(x).flatten(1)
         read = per_sample(self.read_sigma, "read_sigma", x).expand_as(x).flatten(1)
-        pixel_lp = poisson_gaussian_pixel_log_prob(noisy.double().flatten(1), x.flatten(1), gain, read, self.exact_chunk)
+        pixel_lp = poisson_gaussian_pixel_log_prob(
+            noisy.double().flatten(1), x.flatten(1), gain, read, self.exact_chunk
+        )
         return pixel_lp.sum(1)
 
     @classmethod
@@ -93,8 +99,9 @@ class PoissonGaussianNoise(GaussianFamilyNoise):
         return f"gain={self.gain.tolist()}, read_sigma={self.read_sigma.tolist()}, exact_likelihood={self.exact_likelihood}"
 
 
-def poisson_gaussian_pixel_log_prob(noisy: Tensor, clean: Tensor, gain: Tensor, read_sigma: Tensor,
-                                    chunk: int = 8192, width: float = 8.0) -> Tensor:
+def poisson_gaussian_pixel_log_prob(
+    noisy: Tensor, clean: Tensor, gain: Tensor, read_sigma: Tensor, chunk: int = 8192, width: float = 8.0
+) -> Tensor:
     """Exact per-pixel ``log sum_k Pois(k; clean/gain) N(noisy; gain*k, read_sigma^2)`` (same shape, float64).
 
     For each pixel the sum runs over the integers within ``width`` standard deviations of the
@@ -103,14 +110,18 @@ def poisson_gaussian_pixel_log_prob(noisy: Tensor, clean: Tensor, gain: Tensor, 
     flat = [t.reshape(-1) for t in (noisy, clean, gain, read_sigma)]
     out = torch.empty_like(flat[0])
     for start in range(0, out.numel(), chunk):
-        y, x, a, s = (t[start:start + chunk] for t in flat)
+        y, x, a, s = (t[start : start + chunk] for t in flat)
         lam, obs, obs_sd = x / a, y / a, s / a
         low = torch.minimum(lam - width * lam.sqrt(), obs - width * obs_sd).floor().clamp(min=0)
         high = torch.maximum(lam + width * lam.sqrt(), obs + width * obs_sd).ceil().clamp(min=0) + 1
         terms = int((high - low).max().item()) + 1
         k = low[:, None] + torch.arange(terms, dtype=y.dtype, device=y.device)
-        log_terms = (torch.xlogy(k, lam[:, None]) - lam[:, None] - torch.lgamma(k + 1)
-                     - 0.5 * (LOG_2PI + 2 * s[:, None].log() + ((y[:, None] - a[:, None] * k) / s[:, None]).square()))
+        log_terms = (
+            torch.xlogy(k, lam[:, None])
+            - lam[:, None]
+            - torch.lgamma(k + 1)
+            - 0.5 * (LOG_2PI + 2 * s[:, None].log() + ((y[:, None] - a[:, None] * k) / s[:, None]).square())
+        )
         log_terms = log_terms.masked_fill(k > high[:, None], -math.inf)
-        out[start:start + chunk] = torch.logsumexp(log_terms, dim=1)
+        out[start : start + chunk] = torch.logsumexp(log_terms, dim=1)
     return out.view_as(noisy)

@@ -11,5 +11,15 @@ from .noise2clean import Noise2Clean
 from .noise2noise_flow import Noise2NoiseFlow, R2RFlow
 from .supervised import SupervisedNLL, evaluate_noise_model, validation
 
-__all__ = ["FlowPriorDenoising", "GlowNLL", "NAFlowNLL", "Neighbor2Neighbor", "Noise2Clean", "Noise2NoiseFlow", "R2RFlow",
-           "SupervisedNLL", "evaluate_noise_model", "validation"]
+__all__ = [
+    "FlowPriorDenoising",
+    "GlowNLL",
+    "NAFlowNLL",
+    "Neighbor2Neighbor",
+    "Noise2Clean",
+    "Noise2NoiseFlow",
+    "R2RFlow",
+    "SupervisedNLL",
+    "evaluate_noise_model",
+    "validation",
+]

@@ -40,8 +40,9 @@ def gamma_ramp(step: int, total_steps: int, gamma: float) -> float:
     return gamma * min(step / max(total_steps - 1, 1), 1.0)
 
 
-def neighbor2neighbor_loss(denoised_first: Tensor, second: Tensor, full_first: Tensor, full_second: Tensor,
-                           gamma: float) -> Tensor:
+def neighbor2neighbor_loss(
+    denoised_first: Tensor, second: Tensor, full_first: Tensor, full_second: Tensor, gamma: float
+) -> Tensor:
     """The loss from its four half-size images: ``f(g1 y)``, ``g2 y``, ``g1 f(y)``, ``g2 f(y)``.
 
     ``mean((f(g1 y) - g2 y)^2) + gamma * mean((f(g1 y) - g2 y - (g1 f(y) - g2 f(y)))^2)``.
@@ -89,5 +90,6 @@ class Neighbor2Neighbor(nn.Module):
             full = self.denoiser(y)
         first, second = neighbour_subsample(torch.cat([y, full], 1), batch.generator(y.device))
         c = y.shape[1]
-        return neighbor2neighbor_loss(self.denoiser(first[:, :c]), second[:, :c], first[:, c:], second[:, c:],
-                                      self.gamma_at(batch.step))
+        return neighbor2neighbor_loss(
+            self.denoiser(first[:, :c]), second[:, :c], first[:, c:], second[:, c:], self.gamma_at(batch.step)
+        )

@@ -69,8 +69,15 @@ def nll_given_estimate(noise_model: NoiseModel, noisy: Tensor, estimate: Tensor,
 class Noise2NoiseFlow(nn.Module):
     """Objective ``L_nm + lam * L_dn`` over :class:`NoisyPair` batches (see module docs)."""
 
-    def __init__(self, noise_model: NoiseModel, denoiser: nn.Module, lam: float = N2NFLOW_LAMBDA,
-                 self_sample: bool = False, denoiser_only: bool = False, residual: str = "denoised") -> None:
+    def __init__(
+        self,
+        noise_model: NoiseModel,
+        denoiser: nn.Module,
+        lam: float = N2NFLOW_LAMBDA,
+        self_sample: bool = False,
+        denoiser_only: bool = False,
+        residual: str = "denoised",
+    ) -> None:
         super().__init__()
         if residual not in RESIDUALS:
             raise NoiseaugInputError(f"residual must be one of {RESIDUALS}, got {residual!r}")
@@ -89,8 +96,9 @@ class Noise2NoiseFlow(nn.Module):
                 given1 = given2 = (d1 + d2) / 2
             half_difference = (pair.first - pair.second) / math.sqrt(2.0)
             noisy1, noisy2 = given1.clamp(0.0, 1.0) + half_difference, given2.clamp(0.0, 1.0) - half_difference
-        l_nm = (nll_given_estimate(self.noise_model, noisy1, given1, pair.cond)
-                + nll_given_estimate(self.noise_model, noisy2, given2, pair.cond))
+        l_nm = nll_given_estimate(self.noise_model, noisy1, given1, pair.cond) + nll_given_estimate(
+            self.noise_model, noisy2, given2, pair.cond
+        )
         return l_nm + self.lam * l_dn
 
 
@@ -100,8 +108,14 @@ class R2RFlow(nn.Module):
 
     calls: Tensor
 
-    def __init__(self, noise_model: NoiseModel, denoiser: nn.Module, lam: float = N2NFLOW_LAMBDA, alpha: float = 2.0,
-                 denoiser_warmup: int = 0) -> None:
+    def __init__(
+        self,
+        noise_model: NoiseModel,
+        denoiser: nn.Module,
+        lam: float = N2NFLOW_LAMBDA,
+        alpha: float = 2.0,
+        denoiser_warmup: int = 0,
+    ) -> None:
         super().__init__()
         if not alpha > 0:
             raise NoiseaugInputError(f"alpha must be > 0, got {alpha}")

@@ -35,29 +35,52 @@ class Recipe(NamedTuple):
 
 
 #: Every recipe by its ``noiseaug train`` name, in the order ``noiseaug train --help`` lists them.
-RECIPES: dict[str, Recipe] = {config.recipe: Recipe(config, build) for config, build in (
-    (DnCNNConfig, dncnn.build),
-    (NoiseFlowConfig, noiseflow.build),
-    (NAFlowConfig, naflow.build),
-    (N2NFlowConfig, clean_free.build),
-    (N2NConfig, clean_free.build),
-    (R2RFlowConfig, clean_free.build),
-    (Nbr2FlowConfig, clean_free.build),
-    (Neighbor2NeighborConfig, neighbor2neighbor.build),
-    (FlowPriorConfig, flow_prior.build),
-)}
+RECIPES: dict[str, Recipe] = {
+    config.recipe: Recipe(config, build)
+    for config, build in (
+        (DnCNNConfig, dncnn.build),
+        (NoiseFlowConfig, noiseflow.build),
+        (NAFlowConfig, naflow.build),
+        (N2NFlowConfig, clean_free.build),
+        (N2NConfig, clean_free.build),
+        (R2RFlowConfig, clean_free.build),
+        (Nbr2FlowConfig, clean_free.build),
+        (Neighbor2NeighborConfig, neighbor2neighbor.build),
+        (FlowPriorConfig, flow_prior.build),
+    )
+}
 
 
-def run_recipe(config: RecipeConfig, out: str | Path, *, resume: bool = True, progress: bool = True) -> dict[str, nn.Module]:
+def run_recipe(
+    config: RecipeConfig, out: str | Path, *, resume: bool = True, progress: bool = True
+) -> dict[str, nn.Module]:
     """Train ``config``'s recipe into the run folder ``out`` (resuming from its checkpoints if ``resume``); returns
     the exported modules by their path under ``out`` (e.g. ``{"denoiser": ...}``, ``{"prior/model": ...}``)."""
     recipe = RECIPES.get(getattr(config, "recipe", ""))
     if recipe is None or type(config) is not recipe.config:
-        raise NoiseaugTypeError(f"config must be one of the recipe configs {[r.config.__name__ for r in RECIPES.values()]}, "
-                                f"got {type(config).__name__}")
+        raise NoiseaugTypeError(
+            f"config must be one of the recipe configs {[r.config.__name__ for r in RECIPES.values()]}, "
+            f"got {type(config).__name__}"
+        )
     return run_stages(config, recipe.build, out, resume=resume, progress=progress)
 
 
-__all__ = ["RECIPES", "CleanFreeConfig", "DnCNNConfig", "FlowPriorConfig", "N2NConfig", "N2NFlowConfig", "NAFlowConfig",
-           "Nbr2FlowConfig", "Neighbor2NeighborConfig", "NoiseFlowConfig", "R2RFlowConfig", "Recipe", "RecipeConfig",
-           "RunContext", "Stage", "run_recipe", "stream_seed"]
+__all__ = [
+    "RECIPES",
+    "CleanFreeConfig",
+    "DnCNNConfig",
+    "FlowPriorConfig",
+    "N2NConfig",
+    "N2NFlowConfig",
+    "NAFlowConfig",
+    "Nbr2FlowConfig",
+    "Neighbor2NeighborConfig",
+    "NoiseFlowConfig",
+    "R2RFlowConfig",
+    "Recipe",
+    "RecipeConfig",
+    "RunContext",
+    "Stage",
+    "run_recipe",
+    "stream_seed",
+]

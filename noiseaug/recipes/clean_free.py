@@ -41,8 +41,10 @@ def effective_nlf(flow: NoiseFlow, camera: SimulatedCamera) -> tuple[NoiseCondit
     fc = flow.flow_condition(torch.zeros(len(names), 4, 1, 1), cond)
     signal, gain = flow.layers[0], flow.layers[1]
     if not (isinstance(signal, SignalDependent) and isinstance(gain, Gain)):
-        raise NoiseaugTypeError(f"flow must be an NLF-only Noise Flow (variant 'nlf'), got layers "
-                                f"{type(signal).__name__}, {type(gain).__name__}")
+        raise NoiseaugTypeError(
+            f"flow must be an NLF-only Noise Flow (variant 'nlf'), got layers "
+            f"{type(signal).__name__}, {type(gain).__name__}"
+        )
     gamma2 = gain.gamma(fc).flatten().square()
     beta1, beta2 = signal.betas(fc)
     return cond, gamma2 * beta1, gamma2 * beta2
@@ -54,8 +56,12 @@ def nlf_recovery(flow: NoiseFlow, camera: SimulatedCamera) -> dict[str, float]:
     cond, est1, est2 = effective_nlf(flow, camera)
     true1, true2 = camera.nlf(cond)
     err1, err2 = (est1 / true1 - 1).abs(), (est2 / true2 - 1).abs()
-    return {"beta1_err_mean": float(err1.mean()), "beta1_err_max": float(err1.max()),
-            "beta2_err_mean": float(err2.mean()), "beta2_err_max": float(err2.max())}
+    return {
+        "beta1_err_mean": float(err1.mean()),
+        "beta1_err_max": float(err1.max()),
+        "beta2_err_mean": float(err2.mean()),
+        "beta2_err_max": float(err2.max()),
+    }
 
 
 def denoiser_psnr(denoiser: torch.nn.Module, draws: list[CameraDraw]) -> float:
@@ -86,29 +92,53 @@ class CleanFreeConfig(RecipeConfig):
     steps: int = field(default=4000, metadata={"help": "training steps"})
     batch: int = field(default=16, metadata={"help": "patches per step"})
     patch: int = field(default=32, metadata={"help": "packed raw patch side (the sRGB crop is twice that)"})
-    lr: float | None = field(default=None, metadata={
-        "help": "Adam learning rate of the denoiser and the flow, x0.1 at 75 % of the steps (default: DnCNN 1e-3, "
-                "U-Net 3e-4)"})
+    lr: float | None = field(
+        default=None,
+        metadata={
+            "help": "Adam learning rate of the denoiser and the flow, x0.1 at 75 % of the steps (default: DnCNN 1e-3, "
+            "U-Net 3e-4)"
+        },
+    )
     val_batches: int = field(default=8, metadata={"help": "fixed held-out validation batches"})
     val_every: int = field(default=500, metadata={"help": "validate and checkpoint every N steps"})
-    variant: Literal["full", "nlf"] = field(default="full", metadata={"help": "noise model: Noise Flow or its "
-                                                                              "NLF-only variant"})
+    variant: Literal["full", "nlf"] = field(
+        default="full", metadata={"help": "noise model: Noise Flow or its NLF-only variant"}
+    )
     lam: float = field(default=N2NFLOW_LAMBDA, metadata={"help": "weight of the denoiser loss (paper: 2^18)"})
-    flow_lr: float | None = field(default=None, metadata={
-        "help": "the noise model's Adam learning rate (default: --lr; its signal-dependent and gain layers take 10x)"})
-    denoiser: Literal["dncnn", "unet"] = field(default="dncnn", metadata={
-        "help": "DnCNN (the paper's) or a residual U-Net; --lr then defaults to 1e-3 for DnCNN, 3e-4 for the U-Net"})
-    denoiser_depth: int | None = field(default=None, metadata={
-        "help": "DnCNN layers (default 9) or U-Net levels (default 3)"})
+    flow_lr: float | None = field(
+        default=None,
+        metadata={
+            "help": "the noise model's Adam learning rate (default: --lr; its signal-dependent and gain layers take 10x)"
+        },
+    )
+    denoiser: Literal["dncnn", "unet"] = field(
+        default="dncnn",
+        metadata={
+            "help": "DnCNN (the paper's) or a residual U-Net; --lr then defaults to 1e-3 for DnCNN, 3e-4 for the U-Net"
+        },
+    )
+    denoiser_depth: int | None = field(
+        default=None, metadata={"help": "DnCNN layers (default 9) or U-Net levels (default 3)"}
+    )
     denoiser_width: int | None = field(default=None, metadata={"help": "channels (default: DnCNN 64, U-Net 48)"})
-    residual: Literal["denoised", "difference", "difference-mean"] = field(default="denoised", metadata={
-        "help": "n2nflow: the flow's noise is I1 - D(I2) (the paper's) or (I1 - I2)/sqrt(2), which keeps the "
-                "denoiser's error out of it, around D(I2) or around (D(I1) + D(I2))/2"})
-    alpha: float = field(default=2.0, metadata={
-        "help": "r2rflow: recorruption strength, > 1 for the noise estimate to converge; R2R's 0.5 diverges"})
+    residual: Literal["denoised", "difference", "difference-mean"] = field(
+        default="denoised",
+        metadata={
+            "help": "n2nflow: the flow's noise is I1 - D(I2) (the paper's) or (I1 - I2)/sqrt(2), which keeps the "
+            "denoiser's error out of it, around D(I2) or around (D(I1) + D(I2))/2"
+        },
+    )
+    alpha: float = field(
+        default=2.0,
+        metadata={"help": "r2rflow: recorruption strength, > 1 for the noise estimate to converge; R2R's 0.5 diverges"},
+    )
     denoiser_warmup: int = field(default=500, metadata={"help": "r2rflow: steps that train the denoiser alone first"})
-    noise: Literal["camera", "pixel-independent", "heteroscedastic"] = field(default="camera", metadata={
-        "help": "the simulated camera, its Poisson-Gaussian core, or pure Gaussian noise with its analytic NLF"})
+    noise: Literal["camera", "pixel-independent", "heteroscedastic"] = field(
+        default="camera",
+        metadata={
+            "help": "the simulated camera, its Poisson-Gaussian core, or pure Gaussian noise with its analytic NLF"
+        },
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -117,11 +147,14 @@ class CleanFreeConfig(RecipeConfig):
         if self.residual not in RESIDUALS:
             raise NoiseaugInputError(f"residual must be one of {RESIDUALS}, got {self.residual!r}")
         if self.residual != "denoised" and self.recipe != "n2nflow":
-            raise NoiseaugInputError(f"residual {self.residual!r} needs two shots of one scene and a noise model: "
-                                     f"recipe 'n2nflow', got {self.recipe!r}")
+            raise NoiseaugInputError(
+                f"residual {self.residual!r} needs two shots of one scene and a noise model: "
+                f"recipe 'n2nflow', got {self.recipe!r}"
+            )
         if self.noise not in ("camera", "pixel-independent", "heteroscedastic"):
-            raise NoiseaugInputError(f"noise must be 'camera', 'pixel-independent' or 'heteroscedastic', got "
-                                     f"{self.noise!r}")
+            raise NoiseaugInputError(
+                f"noise must be 'camera', 'pixel-independent' or 'heteroscedastic', got {self.noise!r}"
+            )
         if self.flow_lr is not None:
             check_nonnegative(self.flow_lr, "flow_lr", strict=True)
 
@@ -161,8 +194,15 @@ def build(config: CleanFreeConfig, ctx: RunContext) -> Iterator[Stage]:
     method = config.recipe
     camera = SimulatedCamera() if config.noise == "camera" else SimulatedCamera.pixel_independent()
     captures = 2 if METHODS[method] == "pairs" else 1
-    split = simcam_split(config.images or data_folder("clean", "bsd300-test"), camera, config.patch, config.batch,
-                         ctx.rank_seed("train"), ctx.shared_seed("validation"), captures=captures)
+    split = simcam_split(
+        config.images or data_folder("clean", "bsd300-test"),
+        camera,
+        config.patch,
+        config.batch,
+        ctx.rank_seed("train"),
+        ctx.shared_seed("validation"),
+        captures=captures,
+    )
     train_source: SimulatedRawPairs | HeteroscedasticShots = split.train
     test_source: SimulatedRawPairs | HeteroscedasticShots = split.test
     if config.noise == "heteroscedastic":
@@ -171,12 +211,18 @@ def build(config: CleanFreeConfig, ctx: RunContext) -> Iterator[Stage]:
     default_depth, default_width, default_lr = CLEAN_FREE_DENOISERS[config.denoiser]
     with ctx.init():
         flow = NoiseFlow(list(camera.cameras), [float(i) for i in camera.isos], variant=config.variant)
-        net = build_denoiser(config.denoiser, channels=4, width=config.denoiser_width or default_width,
-                             depth=config.denoiser_depth or default_depth, residual=True)
+        net = build_denoiser(
+            config.denoiser,
+            channels=4,
+            width=config.denoiser_width or default_width,
+            depth=config.denoiser_depth or default_depth,
+            residual=True,
+        )
     objective: torch.nn.Module = (
         R2RFlow(flow, net, config.lam, alpha=config.alpha, denoiser_warmup=config.denoiser_warmup)
-        if method == "r2rflow" else Noise2NoiseFlow(flow, net, config.lam, denoiser_only=method == "n2n",
-                                                    residual=config.residual))
+        if method == "r2rflow"
+        else Noise2NoiseFlow(flow, net, config.lam, denoiser_only=method == "n2n", residual=config.residual)
+    )
     val_draws = [test_source.batch(k) for k in range(config.val_batches)]
     noisy_psnr = denoiser_psnr(torch.nn.Identity(), val_draws)
     sampling_seed = ctx.shared_seed("validation-sampling")
@@ -194,7 +240,17 @@ def build(config: CleanFreeConfig, ctx: RunContext) -> Iterator[Stage]:
     groups = [{"params": list(net.parameters()), "lr": lr}]
     if method != "n2n":
         groups = parameter_groups(flow, lr if config.flow_lr is None else config.flow_lr) + groups
-    exports: dict[str, torch.nn.Module] = {"denoiser": net} if method == "n2n" else {"noise_model": flow, "denoiser": net}
-    yield Stage(objective, ShotPairs(train_source, METHODS[method], seed=ctx.rank_seed("train-pairs")), validate,
-                config.steps, lr, config.val_every, exports,
-                best_key="val_neg_psnr" if method == "n2n" else "val_nll", parameters=groups)
+    exports: dict[str, torch.nn.Module] = (
+        {"denoiser": net} if method == "n2n" else {"noise_model": flow, "denoiser": net}
+    )
+    yield Stage(
+        objective,
+        ShotPairs(train_source, METHODS[method], seed=ctx.rank_seed("train-pairs")),
+        validate,
+        config.steps,
+        lr,
+        config.val_every,
+        exports,
+        best_key="val_neg_psnr" if method == "n2n" else "val_nll",
+        parameters=groups,
+    )

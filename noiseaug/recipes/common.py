@@ -22,8 +22,9 @@ SIMCAM_IMAGES = "folder of clean sRGB images to simulate from (default: $NOISEAU
 DENOISERS = {"unet": "UNet(width=48, levels=4)", "dncnn": "DnCNN(depth=17, width=64)"}
 
 
-def build_denoiser(name: str, channels: int = 3, width: int | None = None, depth: int | None = None,
-                   residual: bool | None = None) -> nn.Module:
+def build_denoiser(
+    name: str, channels: int = 3, width: int | None = None, depth: int | None = None, residual: bool | None = None
+) -> nn.Module:
     """A library denoiser by name: ``"unet"`` (``depth`` = levels, default 4; ``width`` 48) or
     ``"dncnn"`` (``depth`` default 17; ``width`` 64). ``residual=None`` keeps each network's default
     (the U-Net predicts the clean image, DnCNN the noise). Weight initialisation uses torch's global

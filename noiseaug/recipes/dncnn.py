@@ -82,8 +82,9 @@ def noise_source(name: str) -> NoiseTransform:
     """The synthesizer of a named source (see the module docs); :class:`~noiseaug.errors.NoiseaugInputError` for
     unknown names."""
     if name not in SYNTHETIC_SOURCES:
-        raise NoiseaugInputError(f"noise must be one of {list(SYNTHETIC_SOURCES)} (or {list(REAL_SOURCES)} for real pairs), "
-                         f"got {name!r}")
+        raise NoiseaugInputError(
+            f"noise must be one of {list(SYNTHETIC_SOURCES)} (or {list(REAL_SOURCES)} for real pairs), got {name!r}"
+        )
     return SYNTHETIC_SOURCES[name]().eval()
 
 
@@ -94,12 +95,18 @@ class DnCNNConfig(RecipeConfig):
     recipe: ClassVar[str] = "dncnn"
     outputs: ClassVar[str] = "denoiser/"
 
-    noise: NoiseSource = field(metadata={"help": "where the noise comes from (real: the PolyU + CC15 training pairs; "
-                                                 "real-phone: the SIDD phone pairs of real-srgb/sidd-train)"})
-    images: str | None = field(default=None, metadata={
-        "help": "clean training images (default: $NOISEAUG_DATA/clean/bsd300-test)"})
-    val_images: str | None = field(default=None, metadata={
-        "help": "clean validation images (default: $NOISEAUG_DATA/clean/kodak24)"})
+    noise: NoiseSource = field(
+        metadata={
+            "help": "where the noise comes from (real: the PolyU + CC15 training pairs; "
+            "real-phone: the SIDD phone pairs of real-srgb/sidd-train)"
+        }
+    )
+    images: str | None = field(
+        default=None, metadata={"help": "clean training images (default: $NOISEAUG_DATA/clean/bsd300-test)"}
+    )
+    val_images: str | None = field(
+        default=None, metadata={"help": "clean validation images (default: $NOISEAUG_DATA/clean/kodak24)"}
+    )
     data: str | None = field(default=None, metadata={"help": "data root holding real-srgb/ (default: $NOISEAUG_DATA)"})
     steps: int = field(default=3000, metadata={"help": "training steps"})
     batch: int = field(default=16, metadata={"help": "crops per step"})
@@ -124,22 +131,38 @@ def build(config: DnCNNConfig, ctx: RunContext) -> Iterator[Stage]:
     batches: RealPairBatches | SynthesizedPairs
     if config.noise in REAL_SOURCES:
         train_data = RealPairs.load(real_srgb_split(config.data, sources=REAL_SOURCES[config.noise])[0])
-        batches = RealPairBatches(RealCrops(train_data, [], config.patch, config.batch, ctx.rank_seed("train"),
-                                            dequantize=False))
+        batches = RealPairBatches(
+            RealCrops(train_data, [], config.patch, config.batch, ctx.rank_seed("train"), dequantize=False)
+        )
         val_seed = ctx.shared_seed("validation")
-        val = RealPairBatches(RealCrops(train_data, [], config.patch, config.val_crops, val_seed, dequantize=False)).batch(0)
+        val = RealPairBatches(
+            RealCrops(train_data, [], config.patch, config.val_crops, val_seed, dequantize=False)
+        ).batch(0)
     else:
         source = noise_source(config.noise)
         train_images = read_image_folder(config.images or data_folder("clean", "bsd300-test")).values()
         batches = SynthesizedPairs(list(train_images), source, config.patch, config.batch, ctx.rank_seed("train"))
         kodak = read_image_folder(config.val_images or data_folder("clean", "kodak24")).values()
-        val = SynthesizedPairs(list(kodak), source, config.patch, config.val_crops, ctx.shared_seed("validation")).batch(0)
+        val = SynthesizedPairs(
+            list(kodak), source, config.patch, config.val_crops, ctx.shared_seed("validation")
+        ).batch(0)
 
     val_noisy, val_clean = val.need_noisy(), val.need_clean()
 
     def validate() -> dict[str, float]:
         denoised = denoiser(val_noisy).clamp(0, 1)
-        return {"val_mse": float(F.mse_loss(denoised, val_clean)), "val_psnr": mean_psnr(nn.Identity(), denoised, val_clean)}
+        return {
+            "val_mse": float(F.mse_loss(denoised, val_clean)),
+            "val_psnr": mean_psnr(nn.Identity(), denoised, val_clean),
+        }
 
-    yield Stage(Noise2Clean(denoiser), batches, validate, config.steps, config.lr, config.val_every,
-                {"denoiser": denoiser}, best_key="val_mse")
+    yield Stage(
+        Noise2Clean(denoiser),
+        batches,
+        validate,
+        config.steps,
+        config.lr,
+        config.val_every,
+        {"denoiser": denoiser},
+        best_key="val_mse",
+    )

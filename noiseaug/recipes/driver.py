@@ -56,8 +56,9 @@ class RecipeConfig:
     recipe: ClassVar[str]
     outputs: ClassVar[str]
 
-    seed: int = field(default=0, metadata={"help": "run seed: every batch, initialisation and validation draw "
-                                                   "derives from it"})
+    seed: int = field(
+        default=0, metadata={"help": "run seed: every batch, initialisation and validation draw derives from it"}
+    )
 
     def __post_init__(self) -> None:
         check_seed(self.seed)
@@ -116,8 +117,9 @@ def _barrier(world_size: int) -> None:
         dist.barrier()
 
 
-def run_stages(config: RecipeConfig, build: Build, out: str | Path, *, resume: bool = True,
-               progress: bool = True) -> dict[str, nn.Module]:
+def run_stages(
+    config: RecipeConfig, build: Build, out: str | Path, *, resume: bool = True, progress: bool = True
+) -> dict[str, nn.Module]:
     """Run every stage ``build(config, ctx)`` yields (see the module docs); returns the exports by path under
     ``out`` (e.g. ``"denoiser"``, ``"prior/model"``), with their best weights on rank 0."""
     rank, world_size = init_distributed()
@@ -128,10 +130,23 @@ def run_stages(config: RecipeConfig, build: Build, out: str | Path, *, resume: b
     with recorded_run(config.recipe, options, resume, rank):
         for stage in build(config, ctx):
             folder = out / stage.folder if stage.folder else out
-            schedule = TrainConfig(steps=stage.steps, lr=stage.lr, lr_decay_at=(int(0.75 * stage.steps),),
-                                   val_every=stage.val_every, grad_clip=stage.grad_clip)
-            Trainer(stage.objective, stage.batches, stage.validate, folder, schedule, best_key=stage.best_key,
-                    progress=progress, parameters=stage.parameters).run(resume)
+            schedule = TrainConfig(
+                steps=stage.steps,
+                lr=stage.lr,
+                lr_decay_at=(int(0.75 * stage.steps),),
+                val_every=stage.val_every,
+                grad_clip=stage.grad_clip,
+            )
+            Trainer(
+                stage.objective,
+                stage.batches,
+                stage.validate,
+                folder,
+                schedule,
+                best_key=stage.best_key,
+                progress=progress,
+                parameters=stage.parameters,
+            ).run(resume)
             for name, module in stage.exports.items():
                 if rank == 0:
                     save_pretrained(module.eval(), folder / name)

@@ -41,18 +41,28 @@ class FlowPriorConfig(RecipeConfig):
     recipe: ClassVar[str] = "flow-prior"
     outputs: ClassVar[str] = "prior/ (checkpoints, model/) and denoise/ (checkpoints, denoiser/)"
 
-    stage: Literal["both", "prior", "denoiser"] = field(default="both", metadata={
-        "help": "train the prior, the denoiser, or both in turn"})
-    images: str | None = field(default=None, metadata={
-        "help": "clean images (default: $NOISEAUG_DATA/clean/bsd300-test, split 80/20 by image for both stages)"})
-    prior: str | None = field(default=None, metadata={
-        "help": "prior for --stage denoiser: folder, released name or Hub id (default: OUT/prior/model)"})
+    stage: Literal["both", "prior", "denoiser"] = field(
+        default="both", metadata={"help": "train the prior, the denoiser, or both in turn"}
+    )
+    images: str | None = field(
+        default=None,
+        metadata={
+            "help": "clean images (default: $NOISEAUG_DATA/clean/bsd300-test, split 80/20 by image for both stages)"
+        },
+    )
+    prior: str | None = field(
+        default=None,
+        metadata={"help": "prior for --stage denoiser: folder, released name or Hub id (default: OUT/prior/model)"},
+    )
     prior_steps: int = field(default=20_000, metadata={"help": "prior training steps"})
     prior_batch: int = field(default=32, metadata={"help": "prior crops per step"})
-    prior_patch: int = field(default=32, metadata={"help": "prior crop side, also its image_size (a multiple of "
-                                                           "2^levels)"})
-    prior_lr: float = field(default=5e-4, metadata={"help": "prior Adam learning rate (x0.1 at 75 % of the steps; "
-                                                            "gradient norm clipped at 50)"})
+    prior_patch: int = field(
+        default=32, metadata={"help": "prior crop side, also its image_size (a multiple of 2^levels)"}
+    )
+    prior_lr: float = field(
+        default=5e-4,
+        metadata={"help": "prior Adam learning rate (x0.1 at 75 % of the steps; gradient norm clipped at 50)"},
+    )
     prior_val_crops: int = field(default=256, metadata={"help": "prior validation crops (val_bpd selects best.pt)"})
     levels: int = field(default=3, metadata={"help": "Glow scale levels L"})
     flow_depth: int = field(default=8, metadata={"help": "Glow steps K per level"})
@@ -72,7 +82,11 @@ class FlowPriorConfig(RecipeConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if isinstance(self.max_sigma, bool) or not isinstance(self.max_sigma, (int, float)) or not 0 <= self.max_sigma <= 255:
+        if (
+            isinstance(self.max_sigma, bool)
+            or not isinstance(self.max_sigma, (int, float))
+            or not 0 <= self.max_sigma <= 255
+        ):
             raise NoiseaugInputError(f"max_sigma must be a number in [0, 255] (0-255 scale), got {self.max_sigma!r}")
 
 
@@ -88,26 +102,58 @@ def build(config: FlowPriorConfig, ctx: RunContext) -> Iterator[Stage]:
         yield denoiser_stage(config, ctx, Glow.from_pretrained(prior).to(device), train_images, test_images, device)
 
 
-def prior_stage(config: FlowPriorConfig, ctx: RunContext, train_images: list[Tensor], test_images: list[Tensor],
-                device: torch.device) -> Stage:
+def prior_stage(
+    config: FlowPriorConfig,
+    ctx: RunContext,
+    train_images: list[Tensor],
+    test_images: list[Tensor],
+    device: torch.device,
+) -> Stage:
     """Stage (a): :class:`~noiseaug.objectives.flow_prior.GlowNLL` of a new Glow on clean crops."""
     with ctx.init("prior-init"):
-        glow = Glow(channels=3, levels=config.levels, depth=config.flow_depth, hidden=config.hidden,
-                    image_size=config.prior_patch).to(device)
-    batches = CropBatches(clean=train_images, patch=config.prior_patch, batch_size=config.prior_batch,
-                          seed=ctx.rank_seed("prior-train"), device=device)
-    val = CropBatches(clean=test_images, patch=config.prior_patch, batch_size=config.prior_val_crops,
-                      seed=ctx.shared_seed("prior-validation"), device=device).batch(0)
+        glow = Glow(
+            channels=3,
+            levels=config.levels,
+            depth=config.flow_depth,
+            hidden=config.hidden,
+            image_size=config.prior_patch,
+        ).to(device)
+    batches = CropBatches(
+        clean=train_images,
+        patch=config.prior_patch,
+        batch_size=config.prior_batch,
+        seed=ctx.rank_seed("prior-train"),
+        device=device,
+    )
+    val = CropBatches(
+        clean=test_images,
+        patch=config.prior_patch,
+        batch_size=config.prior_val_crops,
+        seed=ctx.shared_seed("prior-validation"),
+        device=device,
+    ).batch(0)
     val_clean = val.need_clean()
 
     def validate() -> dict[str, float]:
         return {"val_bpd": float(glow.bits_per_dim(val_clean, val.generator(val_clean.device)).mean())}
 
-    return Stage(GlowNLL(glow), batches, validate, config.prior_steps, config.prior_lr, config.val_every,
-                 {"model": glow}, best_key="val_bpd", grad_clip=50.0, folder=PRIOR_FOLDER)
+    return Stage(
+        GlowNLL(glow),
+        batches,
+        validate,
+        config.prior_steps,
+        config.prior_lr,
+        config.val_every,
+        {"model": glow},
+        best_key="val_bpd",
+        grad_clip=50.0,
+        folder=PRIOR_FOLDER,
+    )
 
 
-def validation_crops(images: list[Tensor], patch: int, count: int, seed: int, device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
+def validation_crops(
+    images: list[Tensor], patch: int, count: int, seed: int, device: torch.device
+) -> tuple[Tensor, Tensor, Tensor]:
     """Fixed held-out ``(noisy, clean, sigma)``: ``count`` clean crops, AWGN with sigma cycling through
     :data:`VALIDATION_SIGMAS` (0-255 scale), unclipped."""
     clean = CropBatches(clean=images, patch=patch, batch_size=count, seed=seed).batch(0).need_clean()
@@ -116,18 +162,33 @@ def validation_crops(images: list[Tensor], patch: int, count: int, seed: int, de
     return noisy.to(device), clean.to(device), sigma.to(device)
 
 
-def denoiser_stage(config: FlowPriorConfig, ctx: RunContext, glow: Glow, train_images: list[Tensor],
-                   test_images: list[Tensor], device: torch.device) -> Stage:
+def denoiser_stage(
+    config: FlowPriorConfig,
+    ctx: RunContext,
+    glow: Glow,
+    train_images: list[Tensor],
+    test_images: list[Tensor],
+    device: torch.device,
+) -> Stage:
     """Stage (b): :class:`~noiseaug.objectives.flow_prior.FlowPriorDenoising` of a new denoiser against the frozen
     ``glow``, on AWGN crops with sigma uniform in [0, max_sigma] / 255, unclipped."""
     if config.patch % glow.image_size and config.patch % glow.multiple:
-        raise NoiseaugInputError(f"patch must be a multiple of the prior's image_size {glow.image_size} (or of "
-                                 f"{glow.multiple}), got {config.patch}")
+        raise NoiseaugInputError(
+            f"patch must be a multiple of the prior's image_size {glow.image_size} (or of "
+            f"{glow.multiple}), got {config.patch}"
+        )
     noise = GaussianNoiseTransform(sigma=(0.0, config.max_sigma / 255), clip=False)
-    batches = CropBatches(clean=train_images, noise=noise, patch=config.patch, batch_size=config.batch,
-                          seed=ctx.rank_seed("train"), device=device)
-    val_noisy, val_clean, val_sigma = validation_crops(test_images, config.patch, config.val_crops,
-                                                       ctx.shared_seed("validation"), device)
+    batches = CropBatches(
+        clean=train_images,
+        noise=noise,
+        patch=config.patch,
+        batch_size=config.batch,
+        seed=ctx.rank_seed("train"),
+        device=device,
+    )
+    val_noisy, val_clean, val_sigma = validation_crops(
+        test_images, config.patch, config.val_crops, ctx.shared_seed("validation"), device
+    )
     with ctx.init():
         net = build_denoiser(config.denoiser, width=config.width, depth=config.depth).to(device)
     noisy_psnr = mean_psnr(nn.Identity(), val_noisy, val_clean)
@@ -143,6 +204,15 @@ def denoiser_stage(config: FlowPriorConfig, ctx: RunContext, glow: Glow, train_i
         metrics["val_neg_psnr"] = -metrics["val_psnr"]
         return metrics
 
-    return Stage(FlowPriorDenoising(net, glow, config.lam), batches, validate, config.steps, config.lr,
-                 config.val_every, {"denoiser": net}, best_key="val_neg_psnr",
-                 parameters=[{"params": list(net.parameters())}], folder=DENOISER_FOLDER)
+    return Stage(
+        FlowPriorDenoising(net, glow, config.lam),
+        batches,
+        validate,
+        config.steps,
+        config.lr,
+        config.val_every,
+        {"denoiser": net},
+        best_key="val_neg_psnr",
+        parameters=[{"params": list(net.parameters())}],
+        folder=DENOISER_FOLDER,
+    )

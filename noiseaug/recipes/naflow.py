@@ -29,12 +29,20 @@ class NAFlowConfig(RecipeConfig):
     outputs: ClassVar[str] = "model/"
 
     data: str | None = field(default=None, metadata={"help": "data root holding real-srgb/ (default: $NOISEAUG_DATA)"})
-    sources: str = field(default=",".join(SOURCES), metadata={
-        "help": "comma-separated training folders of real-srgb/: polyu, cc15, polyu-full, sidd-train (the held-out "
-                "PolyU + CC15 scenes are never trained on)"})
-    encoder: Literal["cnn", "unshuffle"] = field(default="cnn", metadata={
-        "help": "clean-image condition: cnn (ours, strided 3x3 CNN) or unshuffle (the paper's: pixel-unshuffle + "
-                "1x1 convs)"})
+    sources: str = field(
+        default=",".join(SOURCES),
+        metadata={
+            "help": "comma-separated training folders of real-srgb/: polyu, cc15, polyu-full, sidd-train (the held-out "
+            "PolyU + CC15 scenes are never trained on)"
+        },
+    )
+    encoder: Literal["cnn", "unshuffle"] = field(
+        default="cnn",
+        metadata={
+            "help": "clean-image condition: cnn (ours, strided 3x3 CNN) or unshuffle (the paper's: pixel-unshuffle + "
+            "1x1 convs)"
+        },
+    )
     steps: int = field(default=3000, metadata={"help": "training steps"})
     batch: int = field(default=8, metadata={"help": "crops per step"})
     patch: int = field(default=96, metadata={"help": "crop side in pixels (a multiple of 8)"})
@@ -59,14 +67,22 @@ def build(config: NAFlowConfig, ctx: RunContext) -> Iterator[Stage]:
     train_data, test_data = RealPairs.load(train_pairs), RealPairs.load(test_pairs)
     configurations = train_data.configurations()
     with ctx.init():
-        model = NAFlow(configurations, levels=config.levels, blocks=config.blocks, hidden=config.hidden,
-                       features=config.features, encoder=config.encoder)
-    val = RealCrops(test_data, configurations, config.patch, config.val_crops, seed=ctx.shared_seed("validation"),
-                    dequantize=False).batch(0)
+        model = NAFlow(
+            configurations,
+            levels=config.levels,
+            blocks=config.blocks,
+            hidden=config.hidden,
+            features=config.features,
+            encoder=config.encoder,
+        )
+    val = RealCrops(
+        test_data, configurations, config.patch, config.val_crops, seed=ctx.shared_seed("validation"), dequantize=False
+    ).batch(0)
 
     def validate() -> dict[str, float]:
         return {"val_nll": float(configuration_free_nll(model, val["noisy"], val["clean"]).mean())}
 
     batches = RealCrops(train_data, configurations, config.patch, config.batch, ctx.rank_seed("train"))
-    yield Stage(NAFlowNLL(model), batches, validate, config.steps, config.lr, config.val_every, {"model": model},
-                grad_clip=10.0)
+    yield Stage(
+        NAFlowNLL(model), batches, validate, config.steps, config.lr, config.val_every, {"model": model}, grad_clip=10.0
+    )

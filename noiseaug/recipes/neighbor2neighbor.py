@@ -50,7 +50,9 @@ def noise_transform(spec: str) -> NoiseTransform:
     """
     match = _SPEC.match(spec) if isinstance(spec, str) else None
     if match is None:
-        raise NoiseaugInputError(f"noise must look like 'gauss25', 'gauss5-50', 'poisson30' or 'poisson5-50', got {spec!r}")
+        raise NoiseaugInputError(
+            f"noise must look like 'gauss25', 'gauss5-50', 'poisson30' or 'poisson5-50', got {spec!r}"
+        )
     kind, low, high = match.group(1), float(match.group(2)), float(match.group(3) or match.group(2))
     valid = 0 < low <= high if kind == "poisson" else 0 <= low <= high
     if not valid:
@@ -68,28 +70,41 @@ class Neighbor2NeighborConfig(RecipeConfig):
     recipe: ClassVar[str] = "neighbor2neighbor"
     outputs: ClassVar[str] = "denoiser/"
 
-    images: str | None = field(default=None, metadata={
-        "help": "clean images to noise (default: $NOISEAUG_DATA/clean/bsd300-test, split 80/20)"})
+    images: str | None = field(
+        default=None,
+        metadata={"help": "clean images to noise (default: $NOISEAUG_DATA/clean/bsd300-test, split 80/20)"},
+    )
     real: bool = field(default=False, metadata={"help": "train on the real noisy PolyU + CC15 train split instead"})
     data: str | None = field(default=None, metadata={"help": "data root for --real (default: $NOISEAUG_DATA)"})
-    objective: Literal["neighbor2neighbor", "noise2clean"] = field(default="neighbor2neighbor", metadata={
-        "help": "the loss: Neighbor2Neighbor, or the supervised baseline on the same network, data and budget"})
-    noise: str = field(default="gauss25", metadata={
-        "help": "synthetic noise (noise_transform): gauss25, gauss5-50, poisson30, poisson5-50 (unclipped)"})
+    objective: Literal["neighbor2neighbor", "noise2clean"] = field(
+        default="neighbor2neighbor",
+        metadata={
+            "help": "the loss: Neighbor2Neighbor, or the supervised baseline on the same network, data and budget"
+        },
+    )
+    noise: str = field(
+        default="gauss25",
+        metadata={"help": "synthetic noise (noise_transform): gauss25, gauss5-50, poisson30, poisson5-50 (unclipped)"},
+    )
     denoiser: Literal["unet", "dncnn"] = field(default="unet", metadata={"help": "the network (build_denoiser)"})
     width: int | None = field(default=None, metadata={"help": "channels (default: UNet 48, DnCNN 64)"})
     depth: int | None = field(default=None, metadata={"help": "UNet levels (default 4) or DnCNN depth (default 17)"})
-    gamma: float | None = field(default=None, metadata={
-        "help": "final regulariser weight, ramped from 0 (default: 2 synthetic, 1 real; the paper's)"})
+    gamma: float | None = field(
+        default=None,
+        metadata={"help": "final regulariser weight, ramped from 0 (default: 2 synthetic, 1 real; the paper's)"},
+    )
     steps: int = field(default=20_000, metadata={"help": "training steps"})
     batch: int = field(default=16, metadata={"help": "crops per step"})
     patch: int = field(default=64, metadata={"help": "crop side (even; sub-images are half)"})
     lr: float = field(default=3e-4, metadata={"help": "Adam learning rate (x0.1 at 75 % of the steps)"})
-    val_crops: int = field(default=32, metadata={
-        "help": "fixed held-out crops scored by PSNR; best.pt keeps the best val_psnr"})
+    val_crops: int = field(
+        default=32, metadata={"help": "fixed held-out crops scored by PSNR; best.pt keeps the best val_psnr"}
+    )
     val_every: int = field(default=500, metadata={"help": "validate and checkpoint every N steps"})
-    device: str = field(default="cpu", metadata={
-        "help": "torch device; batches are drawn on the CPU, so runs match across devices up to arithmetic"})
+    device: str = field(
+        default="cpu",
+        metadata={"help": "torch device; batches are drawn on the CPU, so runs match across devices up to arithmetic"},
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -104,17 +119,26 @@ def build(config: Neighbor2NeighborConfig, ctx: RunContext) -> Iterator[Stage]:
     if not config.real:
         transform = noise_transform(config.noise)
         train_images, test_images = clean_split(config.images or data_folder("clean", "bsd300-test"))
-        batches = CropBatches(clean=train_images, noise=transform, patch=patch, batch_size=config.batch,
-                              seed=train_seed, device=device)
-        val = CropBatches(clean=test_images, noise=transform, patch=patch, batch_size=config.val_crops, seed=val_seed,
-                          device=device).batch(0)
+        batches = CropBatches(
+            clean=train_images, noise=transform, patch=patch, batch_size=config.batch, seed=train_seed, device=device
+        )
+        val = CropBatches(
+            clean=test_images, noise=transform, patch=patch, batch_size=config.val_crops, seed=val_seed, device=device
+        ).batch(0)
     else:
         train_pairs, test_pairs = real_srgb_split(config.data)
         train, test = RealPairs.load(train_pairs), RealPairs.load(test_pairs)
-        batches = CropBatches(noisy=train.noisy, clean=train.clean if config.objective == "noise2clean" else None,
-                              patch=patch, batch_size=config.batch, seed=train_seed, device=device)
-        val = CropBatches(noisy=test.noisy, clean=test.clean, patch=patch, batch_size=config.val_crops, seed=val_seed,
-                          device=device).batch(0)
+        batches = CropBatches(
+            noisy=train.noisy,
+            clean=train.clean if config.objective == "noise2clean" else None,
+            patch=patch,
+            batch_size=config.batch,
+            seed=train_seed,
+            device=device,
+        )
+        val = CropBatches(
+            noisy=test.noisy, clean=test.clean, patch=patch, batch_size=config.val_crops, seed=val_seed, device=device
+        ).batch(0)
     val_noisy, val_clean = val.need_noisy(), val.need_clean()
     with ctx.init():
         net = build_denoiser(config.denoiser, width=config.width, depth=config.depth).to(device)
@@ -129,5 +153,6 @@ def build(config: Neighbor2NeighborConfig, ctx: RunContext) -> Iterator[Stage]:
         value = mean_psnr(net, val_noisy, val_clean)
         return {"val_psnr": value, "val_psnr_noisy": noisy_psnr, "val_neg_psnr": -value}
 
-    yield Stage(module, batches, validate, config.steps, config.lr, config.val_every, {"denoiser": net},
-                best_key="val_neg_psnr")
+    yield Stage(
+        module, batches, validate, config.steps, config.lr, config.val_every, {"denoiser": net}, best_key="val_neg_psnr"
+    )

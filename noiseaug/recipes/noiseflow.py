@@ -33,24 +33,44 @@ class NoiseFlowConfig(RecipeConfig):
     steps: int = field(default=20_000, metadata={"help": "training steps"})
     batch: int = field(default=32, metadata={"help": "patches per step"})
     patch: int = field(default=32, metadata={"help": "packed raw patch side (the sRGB crop is twice that)"})
-    lr: float = field(default=1e-3, metadata={"help": "Adam learning rate (x0.1 at 75 % of the steps; the "
-                                                      "signal-dependent and gain layers take 10x)"})
+    lr: float = field(
+        default=1e-3,
+        metadata={
+            "help": "Adam learning rate (x0.1 at 75 % of the steps; the signal-dependent and gain layers take 10x)"
+        },
+    )
     val_batches: int = field(default=16, metadata={"help": "fixed held-out validation batches"})
     val_every: int = field(default=1000, metadata={"help": "validate and checkpoint every N steps"})
-    variant: Literal["full", "nlf"] = field(default="full", metadata={"help": "noise model: Noise Flow or its "
-                                                                              "NLF-only variant"})
-    pixel_independent: bool = field(default=False, metadata={
-        "help": "simulate without row/fixed-pattern noise, clipping and quantization (exact NLL known)"})
+    variant: Literal["full", "nlf"] = field(
+        default="full", metadata={"help": "noise model: Noise Flow or its NLF-only variant"}
+    )
+    pixel_independent: bool = field(
+        default=False,
+        metadata={"help": "simulate without row/fixed-pattern noise, clipping and quantization (exact NLL known)"},
+    )
 
 
 def build(config: NoiseFlowConfig, ctx: RunContext) -> Iterator[Stage]:
     """One stage: :class:`~noiseaug.objectives.supervised.SupervisedNLL` of a new Noise Flow; exports ``model/``."""
     camera = SimulatedCamera.pixel_independent() if config.pixel_independent else SimulatedCamera()
-    split = simcam_split(config.images or data_folder("clean", "bsd300-test"), camera, config.patch, config.batch,
-                         ctx.rank_seed("train"), ctx.shared_seed("validation"))
+    split = simcam_split(
+        config.images or data_folder("clean", "bsd300-test"),
+        camera,
+        config.patch,
+        config.batch,
+        ctx.rank_seed("train"),
+        ctx.shared_seed("validation"),
+    )
     with ctx.init():
         model = NoiseFlow(list(camera.cameras), [float(i) for i in camera.isos], variant=config.variant)
     val_draws = [split.test.batch(k) for k in range(config.val_batches)]
-    yield Stage(SupervisedNLL(model), split.train, validation(model, val_draws, ctx.shared_seed("validation-sampling")),
-                config.steps, config.lr, config.val_every, {"model": model},
-                parameters=parameter_groups(model, config.lr))
+    yield Stage(
+        SupervisedNLL(model),
+        split.train,
+        validation(model, val_draws, ctx.shared_seed("validation-sampling")),
+        config.steps,
+        config.lr,
+        config.val_every,
+        {"model": model},
+        parameters=parameter_groups(model, config.lr),
+    )

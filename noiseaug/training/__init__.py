@@ -9,5 +9,17 @@ from ..objectives.supervised import SupervisedNLL, evaluate_noise_model, validat
 from .checkpoint import load_checkpoint, save_checkpoint
 from .loop import BatchSource, TrainConfig, Trainer, TrainState, distributed_rank, init_distributed, seeded
 
-__all__ = ["BatchSource", "TrainConfig", "TrainState", "Trainer", "evaluate_noise_model", "load_checkpoint",
-           "SupervisedNLL", "save_checkpoint", "validation", "distributed_rank", "init_distributed", "seeded"]
+__all__ = [
+    "BatchSource",
+    "TrainConfig",
+    "TrainState",
+    "Trainer",
+    "evaluate_noise_model",
+    "load_checkpoint",
+    "SupervisedNLL",
+    "save_checkpoint",
+    "validation",
+    "distributed_rank",
+    "init_distributed",
+    "seeded",
+]

@@ -40,8 +40,10 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
-        raise UnsafeCheckpointError(f"{path} was not loaded: it holds objects other than tensors and plain "
-                                    f"containers, and loading them could run code: {error}") from error
+        raise UnsafeCheckpointError(
+            f"{path} was not loaded: it holds objects other than tensors and plain "
+            f"containers, and loading them could run code: {error}"
+        ) from error
     except Exception as error:  # torch reports a damaged archive as RuntimeError, EOFError, ... depending on where
         detail = str(error).strip().split(". ")[0]  # torch's first sentence; its advice does not apply here
         raise CheckpointError(f"{path} is truncated or corrupted ({type(error).__name__}: {detail})") from error

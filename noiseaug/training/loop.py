@@ -123,14 +123,24 @@ class Trainer:
     ``max_consecutive_nonfinite`` in a row stops training with a ``RuntimeError``.
     """
 
-    def __init__(self, objective: nn.Module, batches: BatchSource, validate: ValidateFn, out_dir: str | Path,
-                 config: TrainConfig, best_key: str = "val_nll", progress: bool = True,
-                 parameters: list[dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        objective: nn.Module,
+        batches: BatchSource,
+        validate: ValidateFn,
+        out_dir: str | Path,
+        config: TrainConfig,
+        best_key: str = "val_nll",
+        progress: bool = True,
+        parameters: list[dict[str, Any]] | None = None,
+    ) -> None:
         self.objective, self.batches, self.validate = objective, batches, validate
         self.out_dir, self.config, self.best_key = Path(out_dir), config, best_key
         self.rank, self.world_size = distributed_rank()
         self.progress = progress and self.rank == 0
-        self.optimizer = torch.optim.Adam(parameters if parameters is not None else objective.parameters(), lr=config.lr)
+        self.optimizer = torch.optim.Adam(
+            parameters if parameters is not None else objective.parameters(), lr=config.lr
+        )
         self.scheduler = torch.optim.lr_scheduler.MultiStepLR(self.optimizer, list(config.lr_decay_at), gamma=0.1)
         self.state = TrainState()
         self._step_module: nn.Module | None = None
@@ -172,18 +182,28 @@ class Trainer:
             except CheckpointError:
                 pass
             else:
-                return (f"{best} is a valid checkpoint (step {step}): copy it to {damaged} to resume from there, "
-                        "or pass --no-resume to start over")
+                return (
+                    f"{best} is a valid checkpoint (step {step}): copy it to {damaged} to resume from there, "
+                    "or pass --no-resume to start over"
+                )
         return "pass --no-resume to start over"
 
     def _checkpoint(self) -> dict[str, Any]:
         """Everything a resumed run needs: weights, Adam moments, lr schedule, step and history (the data
         sampler's state: batch ``k`` is a function of the seed and ``k``), and torch's global RNG state
         (for any layer that draws from it)."""
-        rng = {"cpu": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
-        return {"model": self.objective.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict(), "state": asdict(self.state), "config": asdict(self.config),
-                "rng": rng}
+        rng = {
+            "cpu": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        }
+        return {
+            "model": self.objective.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "state": asdict(self.state),
+            "config": asdict(self.config),
+            "rng": rng,
+        }
 
     def _prepare(self) -> nn.Module:
         """Run data-dependent initialisation once, then wrap in DDP when distributed."""
@@ -218,7 +238,13 @@ class Trainer:
     def fit(self) -> TrainState:
         """Train until ``config.steps``, validating and checkpointing every ``val_every`` steps and at the end."""
         consecutive_nonfinite, start = 0, time.perf_counter()
-        bar = tqdm(total=self.config.steps, initial=self.state.step, disable=not self.progress, desc="train", dynamic_ncols=True)
+        bar = tqdm(
+            total=self.config.steps,
+            initial=self.state.step,
+            disable=not self.progress,
+            desc="train",
+            dynamic_ncols=True,
+        )
         running = None
         while self.state.step < self.config.steps:
             step = self.state.step
@@ -228,8 +254,10 @@ class Trainer:
                 self.state.skipped_nonfinite += 1
                 self._log(bar, f"step {step}: non-finite loss, batch skipped ({self.state.skipped_nonfinite} so far)")
                 if consecutive_nonfinite > self.config.max_consecutive_nonfinite:
-                    raise TrainingStoppedError(f"training stopped at step {step}: {consecutive_nonfinite} consecutive batches "
-                                               f"had a non-finite loss (check the learning rate and the data)")
+                    raise TrainingStoppedError(
+                        f"training stopped at step {step}: {consecutive_nonfinite} consecutive batches "
+                        f"had a non-finite loss (check the learning rate and the data)"
+                    )
             else:
                 consecutive_nonfinite = 0
                 running = loss if running is None else 0.98 * running + 0.02 * loss
@@ -255,7 +283,12 @@ class Trainer:
             metrics = self.validate()
         record = {"step": self.state.step, "train_loss": running_loss, "elapsed_s": round(elapsed, 1), **metrics}
         self.state.history.append(record)
-        self._log(bar, "  ".join(f"{k}={v:.5g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items() if v is not None))
+        self._log(
+            bar,
+            "  ".join(
+                f"{k}={v:.5g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items() if v is not None
+            ),
+        )
         score = metrics.get(self.best_key, math.inf)
         if score < self.state.best:
             self.state.best, self.state.best_step = float(score), self.state.step

@@ -107,8 +107,12 @@ def build_record(recipe: str, options: dict[str, Any]) -> dict[str, Any]:
     if any(name in options and options[name] is None for name in ("images", "val_images", "data")):
         root = _data_root_or_none()  # a default folder under the data root is read
         data["data_root"] = {"path": str(root), **fingerprint(root, out)} if root is not None else None
-    return {"recipe": recipe, "options": recorded, "data": data,
-            "versions": {"noiseaug": __version__, "torch": torch.__version__}}
+    return {
+        "recipe": recipe,
+        "options": recorded,
+        "data": data,
+        "versions": {"noiseaug": __version__, "torch": torch.__version__},
+    }
 
 
 def _flag(name: str) -> str:
@@ -131,9 +135,11 @@ def compare_records(previous: dict[str, Any], current: dict[str, Any]) -> tuple[
     for name in sorted(set(old_data) | set(new_data)):
         if old_data.get(name) != new_data.get(name):
             before, after = old_data.get(name) or {}, new_data.get(name) or {}
-            differences.append(f"data {name} {before.get('path')} ({before.get('files')} files, "
-                               f"{str(before.get('sha256'))[:12]}) -> {after.get('path')} ({after.get('files')} files, "
-                               f"{str(after.get('sha256'))[:12]})")
+            differences.append(
+                f"data {name} {before.get('path')} ({before.get('files')} files, "
+                f"{str(before.get('sha256'))[:12]}) -> {after.get('path')} ({after.get('files')} files, "
+                f"{str(after.get('sha256'))[:12]})"
+            )
     for name, version in current["versions"].items():
         if previous.get("versions", {}).get(name) != version:
             versions.append(f"{name} {previous.get('versions', {}).get(name)} -> {version}")
@@ -161,21 +167,25 @@ def check_train_run(recipe: str, options: dict[str, Any], resume: bool = True, r
             try:
                 previous = json.loads(path.read_text())
             except (OSError, ValueError) as error:
-                raise RunMismatchError(f"{path} is not readable JSON ({error}); pass --no-resume to start over") \
-                    from error
+                raise RunMismatchError(
+                    f"{path} is not readable JSON ({error}); pass --no-resume to start over"
+                ) from error
             differences, allowed, versions = compare_records(previous, record)
             if differences:
                 allowed_names = ", ".join(_flag(name) for name in ALLOWED_ON_RESUME)
                 raise RunMismatchError(
                     f"{out} holds a run with other settings, and resuming it would mix two runs: "
                     f"{'; '.join(differences)} (recorded in {path} -> this command). Pass --no-resume to start over "
-                    f"(or use another --out); options that may change on resume: {allowed_names}")
+                    f"(or use another --out); options that may change on resume: {allowed_names}"
+                )
             for change in versions:
                 _warn(f"resuming {out} with another version: {change}")
             resumes = [*previous.get("resumes", []), *([{"changed": allowed}] if allowed else [])]
         else:
-            _warn(f"{out} has a checkpoint but no {RUN_RECORD} (a run from an older noiseaug): resuming without "
-                  "checking that its options match this command")
+            _warn(
+                f"{out} has a checkpoint but no {RUN_RECORD} (a run from an older noiseaug): resuming without "
+                "checking that its options match this command"
+            )
     if rank == 0:
         atomic_write_text(path, json.dumps({**record, "resumes": resumes}, indent=2) + "\n")
     return path

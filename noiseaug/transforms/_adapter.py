@@ -20,18 +20,24 @@ from .base import NoiseTransform, check_call_shape
 
 def missing_dependency(extra: str, error: Exception) -> ImportError:
     """The error an adapter module raises when its host library is missing or cannot be imported."""
-    return ImportError(f"noiseaug.transforms.{extra} needs the optional dependency {extra!r}: "
-                       f"pip install noiseaug[{extra}] (importing it failed with {type(error).__name__}: {error})")
+    return ImportError(
+        f"noiseaug.transforms.{extra} needs the optional dependency {extra!r}: "
+        f"pip install noiseaug[{extra}] (importing it failed with {type(error).__name__}: {error})"
+    )
 
 
 def check_wrapped(transform: object, adapter: str) -> NoiseTransform:
     """The transform an adapter wraps: a :class:`NoiseTransform` with ``p == 1`` (the adapter owns ``p``)."""
     if not isinstance(transform, NoiseTransform):
-        raise NoiseaugTypeError(f"{adapter}: transform must be a noiseaug NoiseTransform (e.g. GaussianNoiseTransform()), "
-                                f"got {type(transform).__name__}")
+        raise NoiseaugTypeError(
+            f"{adapter}: transform must be a noiseaug NoiseTransform (e.g. GaussianNoiseTransform()), "
+            f"got {type(transform).__name__}"
+        )
     if transform.p != 1.0:
-        raise NoiseaugInputError(f"{adapter}: the adapter applies p itself, so build the wrapped transform with p=1.0 "
-                                 f"(got p={transform.p}) and pass p={transform.p} to {adapter} instead")
+        raise NoiseaugInputError(
+            f"{adapter}: the adapter applies p itself, so build the wrapped transform with p=1.0 "
+            f"(got p={transform.p}) and pass p={transform.p} to {adapter} instead"
+        )
     return transform
 
 
@@ -42,8 +48,9 @@ def transform_device(transform: NoiseTransform) -> torch.device:
     return torch.device("cpu")
 
 
-def noise_selected(transform: NoiseTransform, x: Tensor, selected: Tensor | None,
-                   generator: torch.Generator | None) -> Tensor:
+def noise_selected(
+    transform: NoiseTransform, x: Tensor, selected: Tensor | None, generator: torch.Generator | None
+) -> Tensor:
     """Noise the rows of the ``(B, C, H, W)`` batch ``x`` where ``selected`` is set (every row if ``None``).
 
     The wrapped transform's two steps, with the host library's gate as the mask: a flow
@@ -75,15 +82,17 @@ def from_unit(noisy: Tensor, dtype: torch.dtype, *, in_place: bool = False) -> T
     return noisy.to(dtype)
 
 
-def noise_images(transform: NoiseTransform, images: Tensor, selected: Tensor | None,
-                 generator: torch.Generator | None) -> Tensor:
+def noise_images(
+    transform: NoiseTransform, images: Tensor, selected: Tensor | None, generator: torch.Generator | None
+) -> Tensor:
     """:func:`noise_selected` on a ``(B, C, H, W)`` uint8 or float batch; the result has the input's dtype."""
     x, dtype = to_unit(images)
     return from_unit(noise_selected(transform, x, selected, generator), dtype)
 
 
-def noise_hwc(transform: NoiseTransform, images: np.ndarray, selected: Tensor | None,
-              generator: torch.Generator | None) -> np.ndarray:
+def noise_hwc(
+    transform: NoiseTransform, images: np.ndarray, selected: Tensor | None, generator: torch.Generator | None
+) -> np.ndarray:
     """Noise numpy images ``(N, H, W, C)`` or ``(N, H, W)``, uint8 or float32, on the transform's device.
 
     The images go through torch as one ``(N, C, H, W)`` batch; the result has the input's shape and dtype.

@@ -74,14 +74,16 @@ class AlbumentationsNoise(ImageOnlyTransform):
 
     def apply(self, img: np.ndarray, seed: int, **params: Any) -> np.ndarray:
         if not isinstance(img, np.ndarray) or img.ndim not in (2, 3):
-            raise NoiseaugInputError(f"AlbumentationsNoise: image must be a numpy array (H, W, C) or (H, W), got "
-                                     f"{_describe(img)}")
+            raise NoiseaugInputError(
+                f"AlbumentationsNoise: image must be a numpy array (H, W, C) or (H, W), got {_describe(img)}"
+            )
         return self._noise(img[None], seed)[0]
 
     def apply_to_images(self, images: np.ndarray, seed: int, **params: Any) -> np.ndarray:
         if not isinstance(images, np.ndarray) or images.ndim not in (3, 4):
-            raise NoiseaugInputError(f"AlbumentationsNoise: images must be a numpy array (N, H, W, C) or (N, H, W), got "
-                                     f"{_describe(images)}")
+            raise NoiseaugInputError(
+                f"AlbumentationsNoise: images must be a numpy array (N, H, W, C) or (N, H, W), got {_describe(images)}"
+            )
         return self._noise(images, seed)
 
     def _noise(self, images: np.ndarray, seed: int) -> np.ndarray:

@@ -104,8 +104,14 @@ class NoiseTransform(nn.Module, ABC):
     def validate(self, mode: str) -> None:
         self._validate = check_validate(mode)
 
-    def forward(self, images: Tensor, cond: NoiseCondition | None = None, generator: torch.Generator | None = None,
-                *, params: NoiseParams | None = None) -> Tensor:
+    def forward(
+        self,
+        images: Tensor,
+        cond: NoiseCondition | None = None,
+        generator: torch.Generator | None = None,
+        *,
+        params: NoiseParams | None = None,
+    ) -> Tensor:
         """Return ``images`` with noise added (a new tensor; the input is not modified).
 
         With ``params`` (from :meth:`generate_parameters`, for a batch of this shape on this device) nothing but the
@@ -116,8 +122,10 @@ class NoiseTransform(nn.Module, ABC):
         check_condition(cond, x.shape[0])
         if params is not None:
             if cond is not None:
-                raise NoiseaugInputError("cond: the params already hold what the condition chose; pass cond to "
-                                         "generate_parameters, or call without params")
+                raise NoiseaugInputError(
+                    "cond: the params already hold what the condition chose; pass cond to "
+                    "generate_parameters, or call without params"
+                )
             params = self._check_params(params, x)
         if x.shape[0] == 0 or (params is None and self.p == 0.0):
             return unbatch(x.clone(), unbatched)
@@ -134,9 +142,15 @@ class NoiseTransform(nn.Module, ABC):
         """Add the noise ``params`` describe to ``clean`` (``forward(clean, params=params, generator=generator)``)."""
         return self(clean, generator=generator, params=params)
 
-    def generate_parameters(self, batch_shape: tuple[int, ...] | torch.Size, cond: NoiseCondition | None = None,
-                            generator: torch.Generator | None = None, *, selected: Tensor | None = None,
-                            device: torch.device | str | None = None) -> NoiseParams:
+    def generate_parameters(
+        self,
+        batch_shape: tuple[int, ...] | torch.Size,
+        cond: NoiseCondition | None = None,
+        generator: torch.Generator | None = None,
+        *,
+        selected: Tensor | None = None,
+        device: torch.device | str | None = None,
+    ) -> NoiseParams:
         """Draw the parameters of a call on a batch of ``batch_shape`` (``(B, C, H, W)`` or ``(C, H, W)``).
 
         ``generator`` is consumed exactly as ``forward`` would before its noise field: the ``p`` mask (unless
@@ -170,8 +184,9 @@ class NoiseTransform(nn.Module, ABC):
         (nothing here: a subclass that draws only its noise field needs neither this nor :meth:`draw_parameters`)."""
         return {}
 
-    def draw_parameters(self, shape: Shape, cond: NoiseCondition | None, generator: torch.Generator | None,
-                        device: torch.device) -> dict[str, Tensor]:
+    def draw_parameters(
+        self, shape: Shape, cond: NoiseCondition | None, generator: torch.Generator | None, device: torch.device
+    ) -> dict[str, Tensor]:
         """The :meth:`parameter_spec` draws for ``shape[0]`` rows that are all noised (``cond``: their rows, as
         given), on ``device``, from ``generator``."""
         return {}
@@ -181,8 +196,9 @@ class NoiseTransform(nn.Module, ABC):
         """Noise every row of a validated ``(B, C, H, W)`` batch with its ``params`` rows (``params.draws``); unclipped,
         same dtype. Draws only the noise field, from ``generator``."""
 
-    def _draw_inner(self, shape: Shape, cond: NoiseCondition | None, generator: torch.Generator | None,
-                    device: torch.device) -> NoiseParams | None:
+    def _draw_inner(
+        self, shape: Shape, cond: NoiseCondition | None, generator: torch.Generator | None, device: torch.device
+    ) -> NoiseParams | None:
         """A wrapped transform's parameters, drawn after :meth:`draw_parameters` (none here)."""
         return None
 
@@ -201,33 +217,56 @@ class NoiseTransform(nn.Module, ABC):
 
     def _without_draws(self, shape: Shape, device: torch.device) -> NoiseParams:
         """The parameters of a call that noises nothing (``p = 0``): zeros, no generator consumed."""
-        return NoiseParams(type(self).__name__, torch.zeros(shape[0], dtype=torch.bool, device=device),
-                           empty_draws(self.parameter_spec(), shape[0], device), "none",
-                           inner=self._inner_without_draws(shape, device))
+        return NoiseParams(
+            type(self).__name__,
+            torch.zeros(shape[0], dtype=torch.bool, device=device),
+            empty_draws(self.parameter_spec(), shape[0], device),
+            "none",
+            inner=self._inner_without_draws(shape, device),
+        )
 
-    def _generate(self, shape: Shape, cond: NoiseCondition | None, generator: torch.Generator | None,
-                  device: torch.device, selected: Tensor | None) -> NoiseParams:
+    def _generate(
+        self,
+        shape: Shape,
+        cond: NoiseCondition | None,
+        generator: torch.Generator | None,
+        device: torch.device,
+        selected: Tensor | None,
+    ) -> NoiseParams:
         name, batch = type(self).__name__, shape[0]
         if selected is None:
             if batch == 0 or self.p == 0.0:
                 return self._without_draws(shape, device)
             if self.p == 1.0:
                 every = torch.ones(batch, dtype=torch.bool, device=device)
-                return NoiseParams(name, every, self.draw_parameters(shape, cond, generator, device), "all",
-                                   inner=self._draw_inner(shape, cond, generator, device))
+                return NoiseParams(
+                    name,
+                    every,
+                    self.draw_parameters(shape, cond, generator, device),
+                    "all",
+                    inner=self._draw_inner(shape, cond, generator, device),
+                )
             selected = torch.rand(batch, generator=generator, device=device) < self.p
         if not self.compute_selected_rows_only:
-            return NoiseParams(name, selected, self.draw_parameters(shape, cond, generator, device), "mask",
-                               inner=self._draw_inner(shape, cond, generator, device))
+            return NoiseParams(
+                name,
+                selected,
+                self.draw_parameters(shape, cond, generator, device),
+                "mask",
+                inner=self._draw_inner(shape, cond, generator, device),
+            )
         rows = selected.nonzero().squeeze(1)  # the call's one host sync
         if rows.numel() == 0:
-            return NoiseParams(name, selected, empty_draws(self.parameter_spec(), batch, device), "mask")._cache_rows(rows)
+            return NoiseParams(name, selected, empty_draws(self.parameter_spec(), batch, device), "mask")._cache_rows(
+                rows
+            )
         rows_shape = (rows.shape[0], *shape[1:])
         draws = self.draw_parameters(rows_shape, None if cond is None else cond.index(rows), generator, device)
         return NoiseParams(name, selected, scatter_rows(draws, rows, batch), "mask")._cache_rows(rows)
 
-    def _call(self, x: Tensor, cond: NoiseCondition | None, generator: torch.Generator | None,
-              params: NoiseParams | None) -> Tensor:
+    def _call(
+        self, x: Tensor, cond: NoiseCondition | None, generator: torch.Generator | None, params: NoiseParams | None
+    ) -> Tensor:
         if params is None:
             params = self._generate(x.shape, cond, generator, x.device, None)
         if params.gate == "none":
@@ -248,9 +287,12 @@ class NoiseTransform(nn.Module, ABC):
 
 def check_batch_shape(shape: object, channels: tuple[int, ...] | None, name: str = "batch_shape") -> Shape:
     """A ``(B, C, H, W)`` or ``(C, H, W)`` shape (non-negative ints) as ``(B, C, H, W)``, ``C`` one of ``channels``."""
-    if not isinstance(shape, (tuple, list, torch.Size)) or len(shape) not in (3, 4) \
-            or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in shape) \
-            or min(int(s) for s in shape) < 0:
+    if (
+        not isinstance(shape, (tuple, list, torch.Size))
+        or len(shape) not in (3, 4)
+        or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in shape)
+        or min(int(s) for s in shape) < 0
+    ):
         raise NoiseaugInputError(f"{name} must be (B, C, H, W) or (C, H, W) non-negative ints, got {shape!r}")
     full = tuple(int(s) for s in shape)
     b, c, h, w = full if len(full) == 4 else (1, *full)

@@ -32,9 +32,11 @@ def flow_dtype(model: nn.Module, transform_name: str) -> torch.dtype:
     """The model's parameter dtype; ``TypeError`` unless it is float32 or float64."""
     dtype = next(model.parameters()).dtype
     if dtype not in FLOW_DTYPES:
-        raise NoiseaugTypeError(f"{transform_name} runs its flow in float32 or float64, but the model's parameters are "
-                                f"{dtype}; keep the module in full precision (half-precision images are handled by "
-                                f"upcasting them)")
+        raise NoiseaugTypeError(
+            f"{transform_name} runs its flow in float32 or float64, but the model's parameters are "
+            f"{dtype}; keep the module in full precision (half-precision images are handled by "
+            f"upcasting them)"
+        )
     return dtype
 
 

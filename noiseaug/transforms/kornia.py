@@ -68,8 +68,9 @@ class KorniaNoise(IntensityAugmentationBase2D):
         True
     """
 
-    def __init__(self, transform: NoiseTransform, p: float = 1.0, same_on_batch: bool = False,
-                 keepdim: bool = False) -> None:
+    def __init__(
+        self, transform: NoiseTransform, p: float = 1.0, same_on_batch: bool = False, keepdim: bool = False
+    ) -> None:
         for name, flag in (("same_on_batch", same_on_batch), ("keepdim", keepdim)):
             if not isinstance(flag, bool):
                 raise NoiseaugTypeError(f"KorniaNoise: {name} must be a bool, got {type(flag).__name__}")
@@ -79,8 +80,9 @@ class KorniaNoise(IntensityAugmentationBase2D):
     def generate_parameters(self, batch_shape: tuple[int, ...]) -> dict[str, Tensor]:
         return {"noise_seed": _draw_seed()}
 
-    def apply_transform(self, input: Tensor, params: dict[str, Tensor], flags: dict[str, Any],
-                        transform: Tensor | None = None) -> Tensor:
+    def apply_transform(
+        self, input: Tensor, params: dict[str, Tensor], flags: dict[str, Any], transform: Tensor | None = None
+    ) -> Tensor:
         seed_tensor = params.get("noise_seed")
         if seed_tensor is None:  # hand-made params may lack it
             seed_tensor = _draw_seed()
@@ -89,8 +91,10 @@ class KorniaNoise(IntensityAugmentationBase2D):
         if not (self.p == 1.0 and self.p_batch == 1.0):  # kornia's own fast path ignores batch_prob too
             selected = params["batch_prob"].to(input.device, non_blocking=True).reshape(-1) > 0.5
             if selected.shape[0] != input.shape[0]:
-                raise NoiseaugInputError(f"params: batch_prob has {selected.shape[0]} entries but the batch has "
-                                         f"{input.shape[0]} images (params of another call?)")
+                raise NoiseaugInputError(
+                    f"params: batch_prob has {selected.shape[0]} entries but the batch has "
+                    f"{input.shape[0]} images (params of another call?)"
+                )
         generator = seeded_generator(seed, input.device)
         if not self.same_on_batch:
             noise_params = self._noise_parameters(input.shape, params, generator, selected)
@@ -101,12 +105,14 @@ class KorniaNoise(IntensityAugmentationBase2D):
             return input.clone()
         row_params = self._noise_parameters((1, *input.shape[1:]), params, generator, None)
         after = generator.get_state()  # every row starts its noise field from the same state
-        noisy = torch.cat([self.noise(row[None], generator=_generator_at(after, input.device), params=row_params)
-                           for row in input])
+        noisy = torch.cat(
+            [self.noise(row[None], generator=_generator_at(after, input.device), params=row_params) for row in input]
+        )
         return noisy if selected is None else torch.where(selected.view(-1, 1, 1, 1), noisy, input)
 
-    def _noise_parameters(self, shape: tuple[int, ...], params: dict[str, Tensor], generator: torch.Generator,
-                          selected: Tensor | None) -> NoiseParams:
+    def _noise_parameters(
+        self, shape: tuple[int, ...], params: dict[str, Tensor], generator: torch.Generator, selected: Tensor | None
+    ) -> NoiseParams:
         """The wrapped transform's parameter step, mapped onto kornia's ``params``: drawn from the call's seeded
         generator (which the noise field continues), then overridden by ``params``' own ``noise.draws.*``
         entries (a replayed or edited dict) and recorded into it (kornia keeps that dict as ``_params``)."""
@@ -117,8 +123,10 @@ class KorniaNoise(IntensityAugmentationBase2D):
         return noise_params
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}(transform={self.noise!r}, p={self.p}, same_on_batch={self.same_on_batch}, "
-                f"keepdim={self.keepdim})")
+        return (
+            f"{type(self).__name__}(transform={self.noise!r}, p={self.p}, same_on_batch={self.same_on_batch}, "
+            f"keepdim={self.keepdim})"
+        )
 
 
 def _generator_at(state: Tensor, device: torch.device) -> torch.Generator:

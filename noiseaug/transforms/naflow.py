@@ -86,11 +86,20 @@ class NAFlowTransform(NoiseTransform):
     reference_mean: Tensor
     reference_std: Tensor
 
-    def __init__(self, model: NAFlow, mode: Literal["random", "configuration", "reference"] = "random",
-                 configurations: Sequence[str] | None = None, mixture: bool = False,
-                 reference: tuple[Tensor, Tensor] | None = None, temperature: float = 1.0, p: float = 1.0,
-                 clip: bool = True, reference_method: Literal["nas", "fitted"] = "nas",
-                 posterior_temperature: float = 1.0, validate: str = "sync") -> None:
+    def __init__(
+        self,
+        model: NAFlow,
+        mode: Literal["random", "configuration", "reference"] = "random",
+        configurations: Sequence[str] | None = None,
+        mixture: bool = False,
+        reference: tuple[Tensor, Tensor] | None = None,
+        temperature: float = 1.0,
+        p: float = 1.0,
+        clip: bool = True,
+        reference_method: Literal["nas", "fitted"] = "nas",
+        posterior_temperature: float = 1.0,
+        validate: str = "sync",
+    ) -> None:
         super().__init__(p=p, clip=clip, validate=validate)
         if not isinstance(model, NAFlow):
             raise NoiseaugTypeError(f"model must be an NAFlow, got {type(model).__name__}")
@@ -105,8 +114,10 @@ class NAFlowTransform(NoiseTransform):
         self.posterior_temperature = check_nonnegative(posterior_temperature, "posterior_temperature")
         self.configurations = check_known_names(configurations, model.configurations, "configurations")
         if mode == "configuration" and configurations is not None and len(self.configurations) != 1:
-            raise NoiseaugInputError(f"mode='configuration' takes one name in configurations (or cond.config per call), "
-                                     f"got {self.configurations}")
+            raise NoiseaugInputError(
+                f"mode='configuration' takes one name in configurations (or cond.config per call), "
+                f"got {self.configurations}"
+            )
         rows = [model.configurations.index(c) for c in self.configurations]
         self.register_buffer("config_choices", torch.tensor(rows, dtype=torch.long), persistent=False)
         self.register_buffer("reference_weights", torch.zeros(0), persistent=False)
@@ -118,9 +129,15 @@ class NAFlowTransform(NoiseTransform):
             self.set_reference(*reference)
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str | Path, *, revision: str | None = None,
-                        cache_dir: str | Path | None = None, map_location: str | torch.device = "cpu",
-                        **transform_kwargs: Any) -> NAFlowTransform:
+    def from_pretrained(
+        cls,
+        name_or_path: str | Path,
+        *,
+        revision: str | None = None,
+        cache_dir: str | Path | None = None,
+        map_location: str | torch.device = "cpu",
+        **transform_kwargs: Any,
+    ) -> NAFlowTransform:
         """Load an :class:`NAFlow` (folder, released name such as ``"naflow-srgb"``, or Hub repo id) and wrap it.
 
         ``transform_kwargs`` are this class's constructor arguments (``mode``, ``p``, ``reference``, ...).
@@ -134,10 +151,13 @@ class NAFlowTransform(NoiseTransform):
         noisy_b, _ = as_batch(noisy, "reference noisy", channels=self.channels, unit_range=False)
         clean_b, _ = as_batch(clean, "reference clean", channels=self.channels)
         if noisy_b.shape != clean_b.shape:
-            raise NoiseaugInputError(f"reference noisy {tuple(noisy_b.shape)} and clean {tuple(clean_b.shape)} must have "
-                                     "the same shape")
+            raise NoiseaugInputError(
+                f"reference noisy {tuple(noisy_b.shape)} and clean {tuple(clean_b.shape)} must have the same shape"
+            )
         if not bool((noisy_b != clean_b).any()):
-            raise NoiseaugInputError("reference noisy and clean images are identical: the reference has no noise to match")
+            raise NoiseaugInputError(
+                "reference noisy and clean images are identical: the reference has no noise to match"
+            )
         dtype = flow_dtype(self.model, type(self).__name__)
         device = self.model.means.device
         noisy_b, clean_b = noisy_b.to(device, dtype), clean_b.to(device, dtype)
@@ -146,8 +166,14 @@ class NAFlowTransform(NoiseTransform):
         else:
             self.reference_weights = self.model._posterior(noisy_b, clean_b, self.posterior_temperature).mean(0)
 
-    def forward(self, images: Tensor, cond: NoiseCondition | None = None, generator: torch.Generator | None = None,
-                *, params: NoiseParams | None = None) -> Tensor:
+    def forward(
+        self,
+        images: Tensor,
+        cond: NoiseCondition | None = None,
+        generator: torch.Generator | None = None,
+        *,
+        params: NoiseParams | None = None,
+    ) -> Tensor:
         """Return ``images`` with NAFlow noise added (a new tensor; see the class docs)."""
         flow_dtype(self.model, type(self).__name__)
         self._check_call((), cond, "images")
@@ -155,10 +181,13 @@ class NAFlowTransform(NoiseTransform):
 
     def _check_call(self, shape: tuple[int, ...], cond: NoiseCondition | None, name: str) -> None:
         if self.mode != "configuration" and cond is not None and cond.config is not None:
-            raise NoiseaugInputError(f"cond.config is only used with mode='configuration' (this transform's mode is {self.mode!r})")
+            raise NoiseaugInputError(
+                f"cond.config is only used with mode='configuration' (this transform's mode is {self.mode!r})"
+            )
 
-    def mixture_weights(self, n: int, cond: NoiseCondition | None, generator: torch.Generator | None,
-                        device: torch.device) -> Tensor:
+    def mixture_weights(
+        self, n: int, cond: NoiseCondition | None, generator: torch.Generator | None, device: torch.device
+    ) -> Tensor:
         """``(n, N_configurations)`` weights per image for the current mode."""
         if self.mode == "reference":
             return self.reference_weights.to(device).expand(n, -1)
@@ -169,8 +198,9 @@ class NAFlowTransform(NoiseTransform):
             return weights.index_copy(1, choices, draws / draws.sum(1, keepdim=True))
         return one_hot(self.config_index(n, cond, generator, device), len(self.model.configurations))
 
-    def config_index(self, n: int, cond: NoiseCondition | None, generator: torch.Generator | None,
-                     device: torch.device) -> Tensor:
+    def config_index(
+        self, n: int, cond: NoiseCondition | None, generator: torch.Generator | None, device: torch.device
+    ) -> Tensor:
         """``(n,)`` long configuration indices (into ``model.configurations``) of the one-configuration modes:
         ``cond.config`` or the single name (``"configuration"``), or a uniform draw from ``configurations``."""
         choices = self.config_choices.to(device)
@@ -179,7 +209,9 @@ class NAFlowTransform(NoiseTransform):
                 return self.model.config_index(cond, n, device)
             if len(self.configurations) == 1:
                 return choices.expand(n)
-            raise NoiseaugInputError("mode='configuration' needs cond=NoiseCondition(config=...) or one name in configurations")
+            raise NoiseaugInputError(
+                "mode='configuration' needs cond=NoiseCondition(config=...) or one name in configurations"
+            )
         pick = torch.randint(len(choices), (n,), generator=generator, device=device)
         return choices[pick]
 
@@ -197,7 +229,9 @@ class NAFlowTransform(NoiseTransform):
             return {"reference_method": "fitted"}
         if "config" in params.draws:
             return {"configuration": self.model.configurations[int(params.draws["config"][row])]}
-        named = sorted(zip(self.model.configurations, params.draws["weights"][row].tolist(), strict=True), key=lambda kv: -kv[1])
+        named = sorted(
+            zip(self.model.configurations, params.draws["weights"][row].tolist(), strict=True), key=lambda kv: -kv[1]
+        )
         return {"mixture": {name: round(w, 6) for name, w in named if round(w, 6) > 0}}
 
     @property
@@ -209,11 +243,15 @@ class NAFlowTransform(NoiseTransform):
         """Mixture weights per image (a random mixture or the reference's posterior), not one configuration."""
         return self.mode == "reference" or (self.mode == "random" and self.mixture)
 
-    def draw_parameters(self, shape: Shape, cond: NoiseCondition | None, generator: torch.Generator | None,
-              device: torch.device) -> dict[str, Tensor]:
+    def draw_parameters(
+        self, shape: Shape, cond: NoiseCondition | None, generator: torch.Generator | None, device: torch.device
+    ) -> dict[str, Tensor]:
         n = shape[0]
         if self._fitted:
-            return {"mean": self.reference_mean.to(device).expand(n, -1), "std": self.reference_std.to(device).expand(n, -1)}
+            return {
+                "mean": self.reference_mean.to(device).expand(n, -1),
+                "std": self.reference_std.to(device).expand(n, -1),
+            }
         if self._weighted:
             return {"weights": self.mixture_weights(n, cond, generator, device)}
         return {"config": self.config_index(n, cond, generator, device)}
@@ -231,8 +269,12 @@ class NAFlowTransform(NoiseTransform):
         return noisy[..., :h, :w]
 
     def extra_repr(self) -> str:
-        reference = (f"reference_method={self.reference_method!r}, posterior_temperature={self.posterior_temperature}, "
-                     if self.mode == "reference" else "")
-        return (f"mode={self.mode!r}, configurations={len(self.configurations)}, mixture={self.mixture}, "
-                f"temperature={self.temperature}, {reference}{super().extra_repr()}")
-
+        reference = (
+            f"reference_method={self.reference_method!r}, posterior_temperature={self.posterior_temperature}, "
+            if self.mode == "reference"
+            else ""
+        )
+        return (
+            f"mode={self.mode!r}, configurations={len(self.configurations)}, mixture={self.mixture}, "
+            f"temperature={self.temperature}, {reference}{super().extra_repr()}"
+        )

@@ -81,9 +81,17 @@ class NoiseFlowTransform(NoiseTransform):
     iso_choices: Tensor
     camera_choices: Tensor
 
-    def __init__(self, model: NoiseFlow, isos: Sequence[float] | None = None, cameras: Sequence[str] | None = None,
-                 temperature: float = 1.0, p: float = 1.0, clip: bool = True, pattern: str = "RGGB",
-                 validate: str = "sync") -> None:
+    def __init__(
+        self,
+        model: NoiseFlow,
+        isos: Sequence[float] | None = None,
+        cameras: Sequence[str] | None = None,
+        temperature: float = 1.0,
+        p: float = 1.0,
+        clip: bool = True,
+        pattern: str = "RGGB",
+        validate: str = "sync",
+    ) -> None:
         super().__init__(p=p, clip=clip, validate=validate)
         if not isinstance(model, NoiseFlow):
             raise NoiseaugTypeError(f"model must be a NoiseFlow, got {type(model).__name__}")
@@ -99,19 +107,32 @@ class NoiseFlowTransform(NoiseTransform):
         self.register_buffer("camera_choices", torch.tensor(camera_rows, dtype=torch.long), persistent=False)
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str | Path, *, revision: str | None = None,
-                        cache_dir: str | Path | None = None, map_location: str | torch.device = "cpu",
-                        **transform_kwargs: Any) -> NoiseFlowTransform:
+    def from_pretrained(
+        cls,
+        name_or_path: str | Path,
+        *,
+        revision: str | None = None,
+        cache_dir: str | Path | None = None,
+        map_location: str | torch.device = "cpu",
+        **transform_kwargs: Any,
+    ) -> NoiseFlowTransform:
         """Load a :class:`NoiseFlow` (folder, released name or Hub repo id) and wrap it.
 
         ``transform_kwargs`` are this class's constructor arguments (``isos``, ``cameras``, ``p``, ...).
         """
-        model = NoiseFlow.from_pretrained(name_or_path, revision=revision, cache_dir=cache_dir,
-                                          map_location=map_location)
+        model = NoiseFlow.from_pretrained(
+            name_or_path, revision=revision, cache_dir=cache_dir, map_location=map_location
+        )
         return cls(model, **transform_kwargs)
 
-    def forward(self, images: Tensor, cond: NoiseCondition | None = None, generator: torch.Generator | None = None,
-                *, params: NoiseParams | None = None) -> Tensor:
+    def forward(
+        self,
+        images: Tensor,
+        cond: NoiseCondition | None = None,
+        generator: torch.Generator | None = None,
+        *,
+        params: NoiseParams | None = None,
+    ) -> Tensor:
         """Return ``images`` with Noise Flow noise added (a new tensor; see the class docs)."""
         flow_dtype(self.model, type(self).__name__)
         if isinstance(images, Tensor) and images.ndim in (3, 4):
@@ -120,10 +141,13 @@ class NoiseFlowTransform(NoiseTransform):
 
     def _check_call(self, shape: tuple[int, ...], cond: NoiseCondition | None, name: str) -> None:
         if shape[-3] == 1 and (shape[-1] % 2 or shape[-2] % 2):
-            raise NoiseaugInputError(f"{name}: a Bayer mosaic (B, 1, H, W) needs even H and W, got shape {tuple(shape)}")
+            raise NoiseaugInputError(
+                f"{name}: a Bayer mosaic (B, 1, H, W) needs even H and W, got shape {tuple(shape)}"
+            )
 
-    def draw_condition(self, n: int, generator: torch.Generator | None, device: torch.device,
-                       cond: NoiseCondition | None = None) -> NoiseCondition:
+    def draw_condition(
+        self, n: int, generator: torch.Generator | None, device: torch.device, cond: NoiseCondition | None = None
+    ) -> NoiseCondition:
         """ISO and camera index per sample: ``cond``'s fields where given, else uniform draws from the sets."""
         iso = None if cond is None else cond.iso
         camera = None if cond is None else cond.camera
@@ -140,11 +164,14 @@ class NoiseFlowTransform(NoiseTransform):
 
     def describe_parameters(self, params: NoiseParams, row: int = 0) -> dict[str, Any]:
         camera = int(params.draws["camera"][row])
-        return {"iso": float(params.draws["iso"][row]),
-                "camera": self.model.cameras[camera] if 0 <= camera < len(self.model.cameras) else camera}
+        return {
+            "iso": float(params.draws["iso"][row]),
+            "camera": self.model.cameras[camera] if 0 <= camera < len(self.model.cameras) else camera,
+        }
 
-    def draw_parameters(self, shape: Shape, cond: NoiseCondition | None, generator: torch.Generator | None,
-              device: torch.device) -> dict[str, Tensor]:
+    def draw_parameters(
+        self, shape: Shape, cond: NoiseCondition | None, generator: torch.Generator | None, device: torch.device
+    ) -> dict[str, Tensor]:
         drawn = self.draw_condition(shape[0], generator, device, cond)
         assert drawn.iso is not None and drawn.camera is not None
         return {"iso": drawn.iso.to(device), "camera": drawn.camera.to(device)}
@@ -153,21 +180,29 @@ class NoiseFlowTransform(NoiseTransform):
         mosaic = clean.shape[1] == 1
         x = pack_bayer(clean, self.pattern) if mosaic else clean
         flow_cond = NoiseCondition(iso=params.draws["iso"], camera=params.draws["camera"])
-        noisy = sample_in_flow_precision(x, flow_dtype(self.model, type(self).__name__),
-                                         lambda x_flow: self.model._sample(x_flow, flow_cond, generator, self.temperature))
+        noisy = sample_in_flow_precision(
+            x,
+            flow_dtype(self.model, type(self).__name__),
+            lambda x_flow: self.model._sample(x_flow, flow_cond, generator, self.temperature),
+        )
         return unpack_bayer(noisy, self.pattern) if mosaic else noisy
 
     def extra_repr(self) -> str:
-        return (f"isos={self.isos}, cameras={self.cameras}, temperature={self.temperature}, "
-                f"pattern={self.pattern!r}, {super().extra_repr()}")
+        return (
+            f"isos={self.isos}, cameras={self.cameras}, temperature={self.temperature}, "
+            f"pattern={self.pattern!r}, {super().extra_repr()}"
+        )
 
 
 def _known_isos(model: NoiseFlow, isos: Sequence[float] | None) -> list[float]:
     """``isos`` mapped onto the model's levels (within 0.5, as the model matches ISO); errors list the known ones."""
     if isos is None:
         return list(model.iso_levels)
-    if isinstance(isos, (str, bytes)) or not isinstance(isos, Sequence) \
-            or not all(isinstance(i, numbers.Real) and not isinstance(i, bool) for i in isos):
+    if (
+        isinstance(isos, (str, bytes))
+        or not isinstance(isos, Sequence)
+        or not all(isinstance(i, numbers.Real) and not isinstance(i, bool) for i in isos)
+    ):
         raise NoiseaugTypeError(f"isos must be a sequence of ISO numbers (or None for all), got {isos!r}")
     if not isos:
         raise NoiseaugInputError(f"isos must not be empty; the model knows ISO {model.iso_levels}")
@@ -178,4 +213,3 @@ def _known_isos(model: NoiseFlow, isos: Sequence[float] | None) -> list[float]:
     if len(set(matched)) != len(matched):
         raise NoiseaugInputError(f"isos must be distinct, got {list(isos)}")
     return [m for m in matched if m is not None]
-

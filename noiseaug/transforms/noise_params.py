@@ -74,13 +74,23 @@ class NoiseParams:
 
     def index(self, rows: Tensor) -> NoiseParams:
         """The parameters of the (selected) rows ``rows``, a long index: every one of them is noised."""
-        return NoiseParams(self.transform, self.selected[rows], {k: v[rows] for k, v in self.draws.items()}, "all",
-                           None if self.inner is None else self.inner.index(rows))
+        return NoiseParams(
+            self.transform,
+            self.selected[rows],
+            {k: v[rows] for k, v in self.draws.items()},
+            "all",
+            None if self.inner is None else self.inner.index(rows),
+        )
 
     def to(self, device: torch.device | str) -> NoiseParams:
         """The same parameters on ``device``."""
-        moved = NoiseParams(self.transform, self.selected.to(device), {k: v.to(device) for k, v in self.draws.items()},
-                            self.gate, None if self.inner is None else self.inner.to(device))
+        moved = NoiseParams(
+            self.transform,
+            self.selected.to(device),
+            {k: v.to(device) for k, v in self.draws.items()},
+            self.gate,
+            None if self.inner is None else self.inner.to(device),
+        )
         return moved if self._rows is None else moved._cache_rows(self._rows.to(device))
 
     def flat(self, prefix: str = "") -> dict[str, Tensor]:
@@ -115,16 +125,20 @@ def scatter_rows(draws: Mapping[str, Tensor], rows: Tensor, batch: int) -> dict[
     return full
 
 
-def check_params(params: object, transform: str, spec: ParameterSpec, batch: int, device: torch.device,
-                 name: str = "params") -> NoiseParams:
+def check_params(
+    params: object, transform: str, spec: ParameterSpec, batch: int, device: torch.device, name: str = "params"
+) -> NoiseParams:
     """``params`` as parameters for a ``transform`` call on ``batch`` images on ``device``: from that class, one row
     per image, the names and row shapes of ``spec``, on ``device``. Reads shapes and devices only (no host sync)."""
     if not isinstance(params, NoiseParams):
-        raise NoiseaugTypeError(f"{name} must be NoiseParams (from {transform}.generate_parameters), "
-                                f"got {type(params).__name__}")
+        raise NoiseaugTypeError(
+            f"{name} must be NoiseParams (from {transform}.generate_parameters), got {type(params).__name__}"
+        )
     if params.transform != transform:
-        raise NoiseaugInputError(f"{name} were drawn by a {params.transform}, not a {transform}: draw them with this "
-                                 f"transform's generate_parameters")
+        raise NoiseaugInputError(
+            f"{name} were drawn by a {params.transform}, not a {transform}: draw them with this "
+            f"transform's generate_parameters"
+        )
     if params.gate not in GATES:
         raise NoiseaugInputError(f"{name}.gate must be one of {GATES}, got {params.gate!r}")
     selected = params.selected
@@ -138,12 +152,16 @@ def check_params(params: object, transform: str, spec: ParameterSpec, batch: int
         if not isinstance(value, Tensor):
             raise NoiseaugTypeError(f"{name}.{key} must be a tensor, got {type(value).__name__}")
         if value.device != device:
-            raise NoiseaugInputError(f"{name}.{key} is on {value.device}, but the images are on {device}: move the "
-                                     f"parameters with params.to(device)")
+            raise NoiseaugInputError(
+                f"{name}.{key} is on {value.device}, but the images are on {device}: move the "
+                f"parameters with params.to(device)"
+            )
     for key, (dtype, shape) in spec.items():
         value = params.draws[key]
         if tuple(value.shape) != (batch, *shape) or value.is_floating_point() != dtype.is_floating_point:
             kind = "float" if dtype.is_floating_point else "integer"
-            raise NoiseaugInputError(f"{name}.draws[{key!r}] must be a {kind} tensor of shape {(batch, *shape)}, got "
-                                     f"{value.dtype} {tuple(value.shape)}")
+            raise NoiseaugInputError(
+                f"{name}.draws[{key!r}] must be a {kind} tensor of shape {(batch, *shape)}, got "
+                f"{value.dtype} {tuple(value.shape)}"
+            )
     return params

@@ -45,8 +45,9 @@ class ParametricNoiseTransform(NoiseTransform):
     def describe_parameters(self, params: NoiseParams, row: int = 0) -> dict[str, Any]:
         return {"params": {name: float(value[row]) for name, value in params.draws.items()}}
 
-    def draw_parameters(self, shape: Shape, cond: NoiseCondition | None, generator: torch.Generator | None,
-              device: torch.device) -> dict[str, Tensor]:
+    def draw_parameters(
+        self, shape: Shape, cond: NoiseCondition | None, generator: torch.Generator | None, device: torch.device
+    ) -> dict[str, Tensor]:
         return self.draw_params(shape[0], generator, device)
 
     def add_noise(self, clean: Tensor, params: NoiseParams, generator: torch.Generator | None) -> Tensor:
@@ -70,8 +71,9 @@ class GaussianNoiseTransform(ParametricNoiseTransform):
 
     model_class = GaussianNoise
 
-    def __init__(self, sigma: Spec = (0.0, 50 / 255), p: float = 1.0, clip: bool = True,
-                 validate: str = "sync") -> None:
+    def __init__(
+        self, sigma: Spec = (0.0, 50 / 255), p: float = 1.0, clip: bool = True, validate: str = "sync"
+    ) -> None:
         super().__init__(p, clip, validate, sigma=as_range(sigma, "sigma"))
 
 
@@ -84,8 +86,14 @@ class HeteroscedasticNoiseTransform(ParametricNoiseTransform):
 
     model_class = HeteroscedasticGaussianNoise
 
-    def __init__(self, beta1: Spec = BETA1_DEFAULT, beta2: Spec = BETA2_DEFAULT,
-                 p: float = 1.0, clip: bool = True, validate: str = "sync") -> None:
+    def __init__(
+        self,
+        beta1: Spec = BETA1_DEFAULT,
+        beta2: Spec = BETA2_DEFAULT,
+        p: float = 1.0,
+        clip: bool = True,
+        validate: str = "sync",
+    ) -> None:
         super().__init__(p, clip, validate, beta1=as_range(beta1, "beta1"), beta2=as_range(beta2, "beta2"))
 
 
@@ -99,8 +107,18 @@ class PoissonGaussianNoiseTransform(ParametricNoiseTransform):
 
     model_class = PoissonGaussianNoise
 
-    def __init__(self, gain: Spec = GAIN_DEFAULT,
-                 read_sigma: Spec = READ_SIGMA_DEFAULT, p: float = 1.0, clip: bool = True,
-                 validate: str = "sync") -> None:
-        super().__init__(p, clip, validate, gain=as_range(gain, "gain", strictly_positive=True),
-                         read_sigma=as_range(read_sigma, "read_sigma"))
+    def __init__(
+        self,
+        gain: Spec = GAIN_DEFAULT,
+        read_sigma: Spec = READ_SIGMA_DEFAULT,
+        p: float = 1.0,
+        clip: bool = True,
+        validate: str = "sync",
+    ) -> None:
+        super().__init__(
+            p,
+            clip,
+            validate,
+            gain=as_range(gain, "gain", strictly_positive=True),
+            read_sigma=as_range(read_sigma, "read_sigma"),
+        )

@@ -37,9 +37,11 @@ class ParamRange:
         return f"{'log-' if self.log else ''}U({self.low:.4g}, {self.high:.4g})"
 
 
-def as_range(value: float | tuple[float, float] | ParamRange, name: str, *, minimum: float = 0.0,
-             strictly_positive: bool = False) -> ParamRange:
+def as_range(
+    value: float | tuple[float, float] | ParamRange, name: str, *, minimum: float = 0.0, strictly_positive: bool = False
+) -> ParamRange:
     """Validate a parameter spec (float, ``(low, high)`` or :class:`ParamRange`) into a :class:`ParamRange`."""
+
     def real(v: object) -> bool:
         return isinstance(v, numbers.Real) and not isinstance(v, bool)
 

@@ -39,8 +39,10 @@ ImageKey = str | int
 
 def _check_transform(transform: object, owner: str) -> NoiseTransform:
     if not isinstance(transform, NoiseTransform):
-        raise NoiseaugTypeError(f"{owner}: transform must be a noiseaug NoiseTransform (e.g. GaussianNoiseTransform()), "
-                                f"got {type(transform).__name__}")
+        raise NoiseaugTypeError(
+            f"{owner}: transform must be a noiseaug NoiseTransform (e.g. GaussianNoiseTransform()), "
+            f"got {type(transform).__name__}"
+        )
     return transform
 
 
@@ -57,19 +59,26 @@ def clean_image(item: object, image_key: ImageKey, what: str = "item") -> Tensor
         return item
     if isinstance(item, Mapping):
         if image_key not in item:
-            raise NoiseaugInputError(f"the {what} is a dict without the key image_key={image_key!r}; its keys are "
-                                     f"{sorted(map(str, item))}: pass image_key= naming the clean image")
+            raise NoiseaugInputError(
+                f"the {what} is a dict without the key image_key={image_key!r}; its keys are "
+                f"{sorted(map(str, item))}: pass image_key= naming the clean image"
+            )
         image = item[image_key]
     elif isinstance(item, Sequence) and not isinstance(item, str):
         if not isinstance(image_key, int):
-            raise NoiseaugTypeError(f"the {what} is a {type(item).__name__}; pass image_key=<position> (an int, e.g. 0) "
-                                    f"instead of {image_key!r}")
+            raise NoiseaugTypeError(
+                f"the {what} is a {type(item).__name__}; pass image_key=<position> (an int, e.g. 0) "
+                f"instead of {image_key!r}"
+            )
         image = item[image_key]
     else:
-        raise NoiseaugTypeError(f"the {what} must be an image tensor, a dict or a tuple holding one, "
-                                f"got {type(item).__name__}")
+        raise NoiseaugTypeError(
+            f"the {what} must be an image tensor, a dict or a tuple holding one, got {type(item).__name__}"
+        )
     if not isinstance(image, Tensor):
-        raise NoiseaugTypeError(f"the {what}'s entry image_key={image_key!r} must be a tensor, got {type(image).__name__}")
+        raise NoiseaugTypeError(
+            f"the {what}'s entry image_key={image_key!r} must be a tensor, got {type(image).__name__}"
+        )
     return image
 
 
@@ -105,10 +114,13 @@ class NoisyPairs(Dataset):
         False
     """
 
-    def __init__(self, dataset: Any, transform: NoiseTransform, *, seed: int = 0, image_key: ImageKey = "image") -> None:
+    def __init__(
+        self, dataset: Any, transform: NoiseTransform, *, seed: int = 0, image_key: ImageKey = "image"
+    ) -> None:
         if not (hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__")):
-            raise NoiseaugTypeError(f"dataset must be a map-style Dataset (with __getitem__ and __len__), "
-                                    f"got {type(dataset).__name__}")
+            raise NoiseaugTypeError(
+                f"dataset must be a map-style Dataset (with __getitem__ and __len__), got {type(dataset).__name__}"
+            )
         self.dataset = dataset
         self.transform = _check_transform(transform, "NoisyPairs")
         self.seed = check_seed(seed)
@@ -178,8 +190,15 @@ class DeviceNoise:
         True
     """
 
-    def __init__(self, transform: NoiseTransform, device: str | torch.device = "cpu", *, seed: int = 0,
-                 image_key: ImageKey = "image", validate: str | None = None) -> None:
+    def __init__(
+        self,
+        transform: NoiseTransform,
+        device: str | torch.device = "cpu",
+        *,
+        seed: int = 0,
+        image_key: ImageKey = "image",
+        validate: str | None = None,
+    ) -> None:
         self.device = check_device(device)
         self.transform = _check_transform(transform, "DeviceNoise").to(self.device)
         if validate is not None:
@@ -245,8 +264,9 @@ def worker_generator(seed: int = 0, device: str | torch.device = "cpu") -> torch
     return _GENERATORS[key]
 
 
-def capture_cuda_graph(transform: torch.nn.Module, images: Tensor,
-                       generator: torch.Generator) -> tuple[Callable[[], None], Tensor]:
+def capture_cuda_graph(
+    transform: torch.nn.Module, images: Tensor, generator: torch.Generator
+) -> tuple[Callable[[], None], Tensor]:
     """Capture ``transform(images, generator=generator)`` in a CUDA graph: returns ``(replay, output)``.
 
     ``images`` is a static CUDA batch (copy each step's batch into it) and ``output`` the static tensor every

@@ -55,16 +55,23 @@ class RawRouteTransform(NoiseTransform):
 
     nested_checks = True
 
-    def __init__(self, raw: NoiseTransform, pattern: str = "RGGB", p: float = 1.0, clip: bool = True,
-                 validate: str = "sync") -> None:
+    def __init__(
+        self, raw: NoiseTransform, pattern: str = "RGGB", p: float = 1.0, clip: bool = True, validate: str = "sync"
+    ) -> None:
         super().__init__(p=p, clip=clip, validate=validate)
         if not isinstance(raw, NoiseTransform):
             raise NoiseaugTypeError(f"raw must be a NoiseTransform on packed raw images, got {type(raw).__name__}")
         self.raw = raw
         self.pattern = check_pattern(pattern)
 
-    def forward(self, images: Tensor, cond: NoiseCondition | None = None, generator: torch.Generator | None = None,
-                *, params: NoiseParams | None = None) -> Tensor:
+    def forward(
+        self,
+        images: Tensor,
+        cond: NoiseCondition | None = None,
+        generator: torch.Generator | None = None,
+        *,
+        params: NoiseParams | None = None,
+    ) -> Tensor:
         """Return ``images`` with processed raw noise added (a new tensor; see the class docs)."""
         if isinstance(images, Tensor) and images.ndim in (3, 4):
             self._check_call(images.shape, None, "images")
@@ -72,18 +79,22 @@ class RawRouteTransform(NoiseTransform):
 
     def _check_call(self, shape: tuple[int, ...], cond: NoiseCondition | None, name: str) -> None:
         if shape[-1] % 2 or shape[-2] % 2:
-            raise NoiseaugInputError(f"{name}: the raw route needs even H and W (2x2 Bayer cells), got shape {tuple(shape)}")
+            raise NoiseaugInputError(
+                f"{name}: the raw route needs even H and W (2x2 Bayer cells), got shape {tuple(shape)}"
+            )
 
     def parameter_spec(self) -> ParameterSpec:
         return {"rgb_to_cam": (torch.float32, (3, 3)), "gains": (torch.float32, (3,))}
 
-    def draw_parameters(self, shape: Shape, cond: NoiseCondition | None, generator: torch.Generator | None,
-              device: torch.device) -> dict[str, Tensor]:
+    def draw_parameters(
+        self, shape: Shape, cond: NoiseCondition | None, generator: torch.Generator | None, device: torch.device
+    ) -> dict[str, Tensor]:
         isp = random_isp_params(shape[0], self.pattern, generator, device=device)
         return {"rgb_to_cam": isp.rgb_to_cam, "gains": isp.gains}
 
-    def _draw_inner(self, shape: Shape, cond: NoiseCondition | None, generator: torch.Generator | None,
-                    device: torch.device) -> NoiseParams:
+    def _draw_inner(
+        self, shape: Shape, cond: NoiseCondition | None, generator: torch.Generator | None, device: torch.device
+    ) -> NoiseParams:
         return self.raw.generate_parameters(_raw_shape(shape), cond, generator, device=device)
 
     def _inner_without_draws(self, shape: Shape, device: torch.device) -> NoiseParams:
@@ -95,14 +106,17 @@ class RawRouteTransform(NoiseTransform):
     def _check_params(self, params: object, x: Tensor) -> NoiseParams:
         checked = super()._check_params(params, x)
         if not isinstance(checked.inner, NoiseParams):
-            raise NoiseaugInputError(f"params.inner must hold the raw transform's NoiseParams (from "
-                                     f"{type(self).__name__}.generate_parameters), got {type(checked.inner).__name__}")
+            raise NoiseaugInputError(
+                f"params.inner must hold the raw transform's NoiseParams (from "
+                f"{type(self).__name__}.generate_parameters), got {type(checked.inner).__name__}"
+            )
         return checked
 
     @torch.no_grad()
     def add_noise(self, clean: Tensor, params: NoiseParams, generator: torch.Generator | None) -> Tensor:
-        isp = ISPParams(params.draws["rgb_to_cam"], params.draws["gains"],
-                        tuple(per_sample_patterns(self.pattern, clean.shape[0])))
+        isp = ISPParams(
+            params.draws["rgb_to_cam"], params.draws["gains"], tuple(per_sample_patterns(self.pattern, clean.shape[0]))
+        )
         clean_raw = unprocess(clean.float(), isp)
         noisy_raw = self.raw(clean_raw, generator=generator, params=params.inner)
         noise = process(noisy_raw, isp) - process(clean_raw, isp)

@@ -76,7 +76,9 @@ class TorchvisionNoise(v2.Transform):
         if isinstance(inpt, PIL.Image.Image):
             return self._noise_pil(inpt)
         if inpt.ndim < 3:
-            raise NoiseaugInputError(f"TorchvisionNoise: images must have shape (..., C, H, W), got {tuple(inpt.shape)}")
+            raise NoiseaugInputError(
+                f"TorchvisionNoise: images must have shape (..., C, H, W), got {tuple(inpt.shape)}"
+            )
         images = inpt.as_subclass(Tensor)
         batch = images.reshape(-1, *images.shape[-3:])
         noisy = noise_images(self.noise, batch, self._gate(batch.shape[0], batch.device), None).reshape(images.shape)
@@ -88,8 +90,10 @@ class TorchvisionNoise(v2.Transform):
 
     def _noise_pil(self, image: PIL.Image.Image) -> PIL.Image.Image:
         if image.mode not in _PIL_MODES:
-            raise NoiseaugTypeError(f"TorchvisionNoise: PIL images must have mode {' or '.join(_PIL_MODES)}, got "
-                                    f"{image.mode!r} (convert it first, e.g. image.convert('RGB'))")
+            raise NoiseaugTypeError(
+                f"TorchvisionNoise: PIL images must have mode {' or '.join(_PIL_MODES)}, got "
+                f"{image.mode!r} (convert it first, e.g. image.convert('RGB'))"
+            )
         gate = self._gate(1, torch.device("cpu"))
         if gate is not None and not bool(gate[0]):
             return image

@@ -32,8 +32,8 @@ def test_per_sample_patterns_match_single_pattern_calls():
     patterns = ["RGGB", "GBRG", "RGGB", "BGGR"]
     packed = mosaic_rgb(rgb, patterns)
     for k, p in enumerate(patterns):
-        assert torch.equal(packed[k], mosaic_rgb(rgb[k:k + 1], p)[0])
-        assert torch.allclose(demosaic(packed, patterns)[k], demosaic(packed[k:k + 1], p)[0])
+        assert torch.equal(packed[k], mosaic_rgb(rgb[k : k + 1], p)[0])
+        assert torch.allclose(demosaic(packed, patterns)[k], demosaic(packed[k : k + 1], p)[0])
 
 
 def test_errors_name_the_argument():

@@ -27,8 +27,11 @@ def test_flat_patch_variance_matches_analytic_nlf(camera):
             measured = noisy.double().var(dim=(1, 2, 3))
             expected = beta1.double() * level + beta2.double()
             assert torch.allclose(measured, expected, rtol=0.05), (camera, iso, level, measured, expected)
-            assert torch.allclose(noisy.double().mean(dim=(1, 2, 3)), torch.tensor(level, dtype=torch.float64),
-                                  atol=4 * (expected.max() / 256).sqrt().item())  # rows: 256 per image
+            assert torch.allclose(
+                noisy.double().mean(dim=(1, 2, 3)),
+                torch.tensor(level, dtype=torch.float64),
+                atol=4 * (expected.max() / 256).sqrt().item(),
+            )  # rows: 256 per image
 
 
 def test_row_noise_shows_in_row_means():
@@ -61,7 +64,9 @@ def test_seeded_determinism_and_independent_captures():
     b = sim.capture(srgb, None, torch.Generator().manual_seed(7), captures=2)
     c = sim.capture(srgb, None, torch.Generator().manual_seed(8), captures=2)
     assert a.cameras == b.cameras and torch.equal(a.cond.iso, b.cond.iso)
-    for x, y in zip((a.clean_raw, *a.noisy_raw, a.noisy_srgb(1)), (b.clean_raw, *b.noisy_raw, b.noisy_srgb(1)), strict=True):
+    for x, y in zip(
+        (a.clean_raw, *a.noisy_raw, a.noisy_srgb(1)), (b.clean_raw, *b.noisy_raw, b.noisy_srgb(1)), strict=True
+    ):
         assert torch.equal(x, y)
     assert not torch.equal(a.noisy_raw[0], c.noisy_raw[0])
     n1, n2 = (n - a.clean_raw for n in a.noisy_pair())
@@ -155,8 +160,10 @@ def test_simulated_cameras_are_unchanged_by_the_sidd_presets():
     assert both.cameras[:5] == sim.cameras and both.cameras[5:] == tuple(SIDD_CAMERAS)
     cond = sim.condition(["sim-a", "sim-e"], [100, 3200])
     clean = torch.rand(2, 4, 32, 32, generator=torch.Generator().manual_seed(0))
-    assert torch.equal(sim.add_noise(clean, cond, torch.Generator().manual_seed(3)),
-                       both.add_noise(clean, cond, torch.Generator().manual_seed(3)))
+    assert torch.equal(
+        sim.add_noise(clean, cond, torch.Generator().manual_seed(3)),
+        both.add_noise(clean, cond, torch.Generator().manual_seed(3)),
+    )
 
 
 def test_sidd_presets_reproduce_sidds_calibrated_noise_levels():

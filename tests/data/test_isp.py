@@ -62,8 +62,9 @@ def test_default_round_trip_is_exact_below_highlights():
 def test_mosaic_demosaic_round_trip_is_close():
     """The bilinear demosaic is the lossy step; on smooth content the full round trip stays above 35 dB."""
     g = torch.Generator().manual_seed(5)
-    x = torch.nn.functional.interpolate(torch.rand(2, 3, 6, 6, generator=g), size=(96, 96), mode="bicubic",
-                                        align_corners=True).clamp(0.05, 0.9)
+    x = torch.nn.functional.interpolate(
+        torch.rand(2, 3, 6, 6, generator=g), size=(96, 96), mode="bicubic", align_corners=True
+    ).clamp(0.05, 0.9)
     params = random_isp_params(2, ["RGGB", "GRBG"], torch.Generator().manual_seed(6))
     raw = unprocess(x, params)
     assert raw.shape == (2, 4, 48, 48)

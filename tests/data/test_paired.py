@@ -34,8 +34,13 @@ def test_polyu_pairs_and_metadata(shared_root):
 def test_cc15_and_sidd_dev_pairs_and_metadata(shared_root):
     cc15 = PairedImageFolder.nam_cc15()
     assert len(cc15) == 15
-    assert {(p.camera, p.iso) for p in cc15.pairs} == {("5dmark3", 3200), ("d600", 3200), ("d800", 1600),
-                                                        ("d800", 3200), ("d800", 6400)}
+    assert {(p.camera, p.iso) for p in cc15.pairs} == {
+        ("5dmark3", 3200),
+        ("d600", 3200),
+        ("d800", 1600),
+        ("d800", 3200),
+        ("d800", 6400),
+    }
     sidd = PairedImageFolder.sidd_dev()
     assert len(sidd) == 5
     labels = {p.name: (p.camera, p.iso) for p in sidd.pairs}
@@ -138,13 +143,22 @@ def test_full_photos_join_their_crops_scene_and_iso():
     def pair(name, camera, iso, scene):
         return ImagePair(name, Path(name), Path(name), camera, iso, scene)
 
-    crops = [pair("a", "Canon5D2", 6400, "Canon5D2/bicycle"), pair("b", "NikonD800", 3200, "NikonD800/classroom"),
-             pair("c", "NikonD800", 1800, "NikonD800/classroom")]
-    photos = [pair("p", "Canon5D2", None, "Canon5D2/bicyc"), pair("q", "NikonD800", None, "NikonD800/class"),
-              pair("r", "Sony", None, "Sony/bicyc")]
+    crops = [
+        pair("a", "Canon5D2", 6400, "Canon5D2/bicycle"),
+        pair("b", "NikonD800", 3200, "NikonD800/classroom"),
+        pair("c", "NikonD800", 1800, "NikonD800/classroom"),
+    ]
+    photos = [
+        pair("p", "Canon5D2", None, "Canon5D2/bicyc"),
+        pair("q", "NikonD800", None, "NikonD800/class"),
+        pair("r", "Sony", None, "Sony/bicyc"),
+    ]
     joined = attach_full_photos(photos, crops)
-    assert [(p.scene, p.iso) for p in joined] == [("Canon5D2/bicycle", 6400), ("NikonD800/classroom", None),
-                                                 ("Sony/bicyc", None)]
+    assert [(p.scene, p.iso) for p in joined] == [
+        ("Canon5D2/bicycle", 6400),
+        ("NikonD800/classroom", None),
+        ("Sony/bicyc", None),
+    ]
 
 
 def test_every_source_keeps_the_held_out_scenes_out_of_training(shared_root):

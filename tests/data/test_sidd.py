@@ -37,7 +37,15 @@ def sidd_raw(tmp_path):
 
 def test_parse_sidd_folder():
     s = parse_sidd_folder("0052_002_S6_01600_01000_5500_N")
-    assert (s.instance, s.scene, s.camera, s.iso, s.shutter, s.illuminant, s.brightness) == (52, 2, "S6", 1600, 1000, 5500, "N")
+    assert (s.instance, s.scene, s.camera, s.iso, s.shutter, s.illuminant, s.brightness) == (
+        52,
+        2,
+        "S6",
+        1600,
+        1000,
+        5500,
+        "N",
+    )
     with pytest.raises(ValueError, match="not a SIDD scene-instance folder name"):
         parse_sidd_folder("0052_S6_01600")
 
@@ -54,7 +62,13 @@ def test_raw_pairs(sidd_raw):
     assert len(ds) == 6
     item = ds[0]
     assert item["noisy"].shape == (4, 4, 6)
-    assert (item["camera"], item["iso"], item["scene"], item["pattern"], item["capture"]) == ("S6", 100.0, "001", "GRBG", 10)
+    assert (item["camera"], item["iso"], item["scene"], item["pattern"], item["capture"]) == (
+        "S6",
+        100.0,
+        "001",
+        "GRBG",
+        10,
+    )
     assert item["shutter"] == 60 and item["illuminant"] == 3200 and item["brightness"] == "L"
     expected = torch.from_numpy(mosaics[(FOLDERS[0], "NOISY", 10)])
     assert torch.equal(unpack_bayer(item["noisy"], item["pattern"])[0], expected)
