@@ -9,6 +9,8 @@ differs only in where the noise comes from:
 * ``pg``: :class:`~noiseaug.PoissonGaussianNoiseTransform` with its default ranges;
 * ``naflow``: :class:`~noiseaug.NAFlowTransform` (released ``naflow-srgb``, DSLR and phone configurations),
   a random camera configuration per patch;
+* ``naflow-phone``: the same flow restricted to its smartphone configurations (:data:`PHONE_CONFIGURATIONS`, the
+  phones and ISOs of ``real-srgb/sidd-train``), the synthetic counterpart of ``real-phone``;
 * ``noiseflow-isp``: :class:`~noiseaug.NoiseFlowTransform` (released ``noiseflow-simcam``) in raw,
   through the simulated ISP (:class:`~noiseaug.transforms.raw_route.RawRouteTransform`), a random
   camera and ISO per patch;
@@ -56,12 +58,17 @@ from .naflow_recipe import RealCrops, RealPairs, real_srgb_split
 #: 1.8/255 to 45/255, the span of DSLR (2-8/255) and smartphone (6-40/255) sRGB noise.
 PHONE_NLF_RANGES = {"beta1": ParamRange(1e-4, 4e-2, log=True), "beta2": ParamRange(1e-6, 1e-2, log=True)}
 
+#: The released ``naflow-srgb`` configurations learned from the SIDD phone pairs of ``real-srgb/sidd-train``
+#: (Nexus 6 at ISO 3200, Samsung S6 at ISO 100 and 800).
+PHONE_CONFIGURATIONS = ("n6-iso3200", "s6-iso100", "s6-iso800")
+
 #: Noise sources with a synthesizer, and how each is built.
 SYNTHETIC_SOURCES: dict[str, Callable[[], NoiseTransform]] = {
     "awgn": GaussianNoiseTransform,
     "nlf": lambda: HeteroscedasticNoiseTransform(**PHONE_NLF_RANGES),
     "pg": PoissonGaussianNoiseTransform,
     "naflow": lambda: NAFlowTransform.from_pretrained("naflow-srgb"),
+    "naflow-phone": lambda: NAFlowTransform.from_pretrained("naflow-srgb", configurations=PHONE_CONFIGURATIONS),
     "noiseflow-isp": lambda: RawRouteTransform(NoiseFlowTransform.from_pretrained("noiseflow-simcam")),
 }
 #: Real-pair sources: the training folders of :func:`~noiseaug.training.naflow_recipe.real_srgb_split`.
