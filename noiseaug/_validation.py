@@ -61,7 +61,7 @@ def resolve_validate(validate: str | None) -> str:
 def validation(mode: str) -> Iterator[None]:
     """Set the ambient validation mode for the checks run inside the block (``validate=None``).
 
-    Example:
+    Examples:
         >>> import torch
         >>> with validation("off"):
         ...     batch, _ = as_batch(torch.full((1, 3, 2, 2), 7.0), "images")  # not read, no error

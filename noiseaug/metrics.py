@@ -100,8 +100,8 @@ def marginal_kl(
     """Forward KL divergence ``KL(real || model)`` between marginal histograms of noise values.
 
     Args:
-        real_noise, model_noise: ``noisy - clean`` residuals, ``(B, ...)`` with the same batch size
-            (the spatial sizes may differ); [0, 1] image scale.
+        real_noise: ``noisy - clean`` residuals of the real images, ``(B, ...)``; [0, 1] image scale.
+        model_noise: the model's residuals, ``(B, ...)`` with the same batch size (the spatial sizes may differ).
         convention: ``"noiseflow"`` (raw: [-0.1, 0.1], 64 bins + under/overflow) or ``"naflow"``
             (sRGB KLD: [-1, 1], 256 bins). ``value_range``, ``bins``, ``overflow_bins`` override it.
         reduction: ``"mean"`` of per-image KLs (scalar), ``"none"`` (``(B,)``), or ``"pooled"``

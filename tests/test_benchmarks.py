@@ -358,3 +358,14 @@ def test_naflow_posterior_reports_rank1_at_temperature_zero_and_mixing_above():
         line.split("|") for line in result.stdout.splitlines() if line.startswith("| 0 ") or line.startswith("| 1 ")
     ]
     assert [float(r[2]) for r in rows][0] == 1.0 and float(rows[1][2]) < 0.9  # T = 1 spreads the weight
+
+
+@pytest.mark.skipif(not _have_data(), reason="needs the shared data (../shared/data or $NOISEAUG_DATA)")
+def test_naflow_config_std_reports_one_row_per_phone_configuration_of_sidd_train():
+    command = [sys.executable, str(ROOT / "benchmarks" / "naflow_config_std.py"), "--side", "64"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    rows = {line.split("|")[1].strip(): line.split("|") for line in result.stdout.splitlines() if "-iso" in line}
+    assert set(rows) == {"n6-iso3200", "s6-iso100", "s6-iso800"}
+    assert sum(int(r[2]) for r in rows.values()) == 43  # every sidd-train pair, each under its own configuration
+    assert all(0.1 < float(r[3]) < 10 for r in rows.values())

@@ -82,7 +82,7 @@ class CropBatches:
         seed: the run's seed.
         device: where batches are put (they are drawn on the CPU, so identical on every device).
 
-    Example:
+    Examples:
         >>> import torch
         >>> from noiseaug import GaussianNoiseTransform
         >>> images = [torch.randint(0, 256, (3, 40, 50), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))]
@@ -168,7 +168,7 @@ class SynthesizedPairs:
         patch: crop side (even, so the raw route can take it). batch_size: crops per batch.
         seed: batch ``k`` depends only on ``(seed, k)``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from noiseaug import GaussianNoiseTransform
         >>> images = [torch.rand(3, 40, 50, generator=torch.Generator().manual_seed(0))]

@@ -4,7 +4,7 @@ Raw images are packed Bayer ``(B, 4, H/2, W/2)`` in normalized units (0 = black 
 level; after noise, values may go down to ``-black_level / (white - black)`` and are clipped at 1).
 The noise model and its parameters are described in :mod:`noiseaug.data.sensor` and docs/DATA.md.
 
-Example:
+Examples:
     >>> import torch
     >>> cam = SimulatedCamera()
     >>> srgb = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))

@@ -15,7 +15,7 @@ class GaussianNoise(GaussianFamilyNoise):
         sigma: standard deviation on the [0, 1] scale (``25 / 255`` is the usual "sigma 25"); a float
             or a per-sample ``(B,)`` tensor. Must be >= 0 (``log_prob`` needs > 0).
 
-    Example:
+    Examples:
         >>> import torch
         >>> clean = torch.full((2, 3, 64, 64), 0.5)
         >>> model = GaussianNoise(sigma=torch.tensor([10 / 255, 30 / 255]))

@@ -18,7 +18,7 @@ class HeteroscedasticGaussianNoise(GaussianFamilyNoise):
     ``beta1`` is the signal-dependent (shot-like) slope and ``beta2`` the constant (read-like)
     variance, both on the [0, 1] scale; floats or per-sample ``(B,)`` tensors, >= 0.
 
-    Example:
+    Examples:
         >>> import torch
         >>> clean = torch.rand(1, 3, 128, 128, generator=torch.Generator().manual_seed(0))
         >>> noisy = HeteroscedasticGaussianNoise(beta1=4e-3, beta2=1e-4).sample(clean, generator=torch.Generator().manual_seed(1))

@@ -31,7 +31,7 @@ class PoissonGaussianNoise(GaussianFamilyNoise):
       read_sigma^2)``, summed over every ``k`` within 8 standard deviations of both the prior and the
       observation (the neglected tail is below ``exp(-30)``); float64, chunked; needs ``read_sigma > 0``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> model = PoissonGaussianNoise(gain=0.01, read_sigma=0.02)
         >>> clean = torch.full((1, 1, 32, 32), 0.5)

@@ -78,7 +78,7 @@ class FlowPriorDenoising(nn.Module):
     The prior is frozen: its parameters never require gradients and it stays in eval mode even when
     this module is put in training mode.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from noiseaug import DnCNN
         >>> from noiseaug.flows.glow import Glow

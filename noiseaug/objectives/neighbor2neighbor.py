@@ -33,7 +33,7 @@ GAMMA_SYNTHETIC, GAMMA_REAL = 2.0, 1.0
 def gamma_ramp(step: int, total_steps: int, gamma: float) -> float:
     """``gamma * step / (total_steps - 1)``, clipped to ``gamma``: 0 at step 0, ``gamma`` at the last step.
 
-    Example:
+    Examples:
         >>> [gamma_ramp(s, 5, 2.0) for s in range(6)]
         [0.0, 0.5, 1.0, 1.5, 2.0, 2.0]
     """
@@ -47,7 +47,7 @@ def neighbor2neighbor_loss(
 
     ``mean((f(g1 y) - g2 y)^2) + gamma * mean((f(g1 y) - g2 y - (g1 f(y) - g2 f(y)))^2)``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> one, zero = torch.ones(1, 1, 2, 2), torch.zeros(1, 1, 2, 2)
         >>> float(neighbor2neighbor_loss(one, zero, one, zero, gamma=2.0))  # f(g1 y) - g2 y equals g1 f(y) - g2 f(y)
@@ -65,7 +65,7 @@ class Neighbor2Neighbor(nn.Module):
         gamma: the regulariser's final weight (paper: 2 synthetic, 1 real).
         total_steps: the run's length, over which ``gamma`` ramps up from 0 (:func:`gamma_ramp`).
 
-    Example:
+    Examples:
         >>> import torch
         >>> from noiseaug import UNet
         >>> from noiseaug.data.batches import CropBatch

@@ -40,7 +40,7 @@ def stream_seed(seed: int, rank: int, stream: str) -> int:
     """The seed of the named ``stream`` of rank ``rank`` in a run seeded with ``seed``:
     ``mix_seeds(seed, rank, crc32(stream))``.
 
-    Example:
+    Examples:
         >>> stream_seed(0, 0, "train") == stream_seed(0, 0, "train"), stream_seed(0, 0, "train") == stream_seed(0, 1, "train")
         (True, False)
     """

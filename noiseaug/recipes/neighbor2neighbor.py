@@ -44,7 +44,7 @@ def noise_transform(spec: str) -> NoiseTransform:
     ``"poisson30"``: ``Poisson(lambda x) / lambda`` with ``lambda = 30`` (gain ``1 / lambda``);
     ``"poisson5-50"``: gain log-uniform in [1/50, 1/5] per image (the paper draws lambda uniformly).
 
-    Example:
+    Examples:
         >>> noise_transform("gauss5-50")
         GaussianNoiseTransform(sigma=U(0.01961, 0.1961), p=1.0, clip=False)
     """

@@ -41,7 +41,7 @@ class AlbumentationsNoise(ImageOnlyTransform):
         transform: the noiseaug transform to wrap (its ``p`` must be 1).
         p: probability that the image is noised (drawn by albumentations).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> import albumentations as A
         >>> from noiseaug.transforms import PoissonGaussianNoiseTransform

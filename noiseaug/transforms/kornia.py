@@ -52,7 +52,7 @@ class KorniaNoise(IntensityAugmentationBase2D):
         transform: the noiseaug transform to wrap (``p`` must be 1).
         p: probability that each image is noised. same_on_batch, keepdim: kornia's usual meaning (see above).
 
-    Example:
+    Examples:
         >>> import torch
         >>> import kornia.augmentation as K
         >>> from noiseaug.transforms import GaussianNoiseTransform

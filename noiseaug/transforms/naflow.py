@@ -61,7 +61,7 @@ class NAFlowTransform(NoiseTransform):
     Large images: a call holding more than ``model.max_pixels`` pixels (default 4 Mpx) is decoded a few
     images at a time or in tiles with 48 pixels of context; see :class:`~noiseaug.flows.naflow.NAFlow`.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from noiseaug.flows.naflow import NAFlow
         >>> flow = NAFlow(configurations=["a-iso100", "b-iso3200"], hidden=8, features=4)

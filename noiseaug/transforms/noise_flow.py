@@ -62,7 +62,7 @@ class NoiseFlowTransform(NoiseTransform):
             :class:`~noiseaug.transforms.base.NoiseTransform`): the images, and a given ``cond``'s ISO and
             camera indices.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from noiseaug.flows.noise_flow import NoiseFlow
         >>> flow = NoiseFlow(cameras=["cam0", "cam1"], iso_levels=[100, 800, 3200])

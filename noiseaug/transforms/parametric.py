@@ -60,7 +60,7 @@ class ParametricNoiseTransform(NoiseTransform):
 class GaussianNoiseTransform(ParametricNoiseTransform):
     """AWGN with a per-sample ``sigma`` ([0, 1] scale), uniform in ``[0, 50/255]`` by default.
 
-    Example:
+    Examples:
         >>> import torch
         >>> transform = GaussianNoiseTransform(sigma=(5 / 255, 50 / 255), p=0.5)
         >>> clean = torch.rand(8, 3, 32, 32, generator=torch.Generator().manual_seed(0))

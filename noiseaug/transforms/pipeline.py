@@ -98,7 +98,7 @@ class NoisyPairs(Dataset):
     ``num_workers``. Call :meth:`set_epoch` before each epoch for new noise; the epoch lives in shared memory,
     so this reaches ``persistent_workers`` too (set it before the epoch's ``iter(loader)``).
 
-    Example:
+    Examples:
         >>> import torch
         >>> from torch.utils.data import DataLoader
         >>> from noiseaug import GaussianNoiseTransform
@@ -178,7 +178,7 @@ class DeviceNoise:
     This is the cheapest place for flow noise (``NAFlowTransform``, ``NoiseFlowTransform``): one batched network
     call on the GPU per step, instead of one call per image on a DataLoader worker's CPU thread.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from noiseaug import HeteroscedasticNoiseTransform
         >>> add_noise = DeviceNoise(HeteroscedasticNoiseTransform(), device="cpu", seed=0)
@@ -251,7 +251,7 @@ def worker_generator(seed: int = 0, device: str | torch.device = "cpu") -> torch
         def __getitem__(self, i):
             return self.add_noise(self.images[i], generator=worker_generator(seed=7))
 
-    Example:
+    Examples:
         >>> g = worker_generator(seed=3)
         >>> g is worker_generator(seed=3), g.initial_seed()      # outside a worker: the seed itself
         (True, 3)

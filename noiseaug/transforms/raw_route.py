@@ -38,10 +38,11 @@ class RawRouteTransform(NoiseTransform):
     Args:
         raw: a transform on packed raw ``(B, 4, H/2, W/2)`` (its own ``p`` should be 1).
         pattern: the CFA pattern of the simulated sensor (must match what ``raw`` was trained on).
-        p, clip, validate: as for every :class:`NoiseTransform` (the ISP's checks follow ``validate``; ``raw``
-            keeps its own).
+        p: as for every :class:`NoiseTransform`.
+        clip: as for every :class:`NoiseTransform`.
+        validate: as for every :class:`NoiseTransform` (the ISP's checks follow it; ``raw`` keeps its own).
 
-    Example:
+    Examples:
         >>> import torch
         >>> from noiseaug import PoissonGaussianNoiseTransform
         >>> transform = RawRouteTransform(PoissonGaussianNoiseTransform(gain=0.01, read_sigma=0.005))

@@ -49,7 +49,7 @@ class TorchvisionNoise(v2.Transform):
         transform: the noiseaug transform to wrap (its ``p`` must be 1).
         p: probability that each image is noised.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from torchvision import tv_tensors
         >>> from torchvision.transforms import v2
