@@ -12,6 +12,7 @@ from ..conditioning import NoiseCondition
 from ..errors import NoiseaugInputError
 from .base import LOG_2PI, GaussianFamilyNoise, standard_normal_like
 from .heteroscedastic import fit_linear_variance
+from .poisson_sampling import sample_poisson
 
 
 class PoissonGaussianNoise(GaussianFamilyNoise):
@@ -21,7 +22,8 @@ class PoissonGaussianNoise(GaussianFamilyNoise):
     the shot-noise variance is ``gain * clean``); ``read_sigma`` is the read-noise standard deviation.
     Floats or per-sample ``(B,)`` tensors; ``gain > 0``, ``read_sigma >= 0``.
 
-    Sampling is exact (Poisson counts, drawn in float32); a ``temperature`` other than 1 scales the
+    Sampling is exact (Poisson counts, drawn in float32 by :func:`~noiseaug.noise.poisson_sampling.sample_poisson`,
+    which spreads large CPU batches over the torch threads); a ``temperature`` other than 1 scales the
     deviation ``noisy - clean``. The likelihood has two forms:
 
     * ``exact_likelihood=False`` (default): the **Gaussian approximation**
@@ -66,7 +68,7 @@ class PoissonGaussianNoise(GaussianFamilyNoise):
         work = torch.promote_types(clean.dtype, torch.float32)
         x = clean.to(work).clamp(min=0)
         gain = per_sample(self.gain, "gain", x)
-        photons = torch.poisson(x / gain, generator=generator)
+        photons = sample_poisson(x / gain, generator)
         read = per_sample(self.read_sigma, "read_sigma", x) * standard_normal_like(x, generator)
         noisy = gain * photons + read
         return (noisy if temperature == 1.0 else x + temperature * (noisy - x)).to(clean.dtype)
