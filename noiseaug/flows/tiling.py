@@ -7,7 +7,8 @@ the tiles share one latent and meet without seams wherever the decoder is pixel-
 there tiled and whole-image decoding agree to rounding. Layers with spatial context (coupling
 networks, NAFlow's condition encoder) see the image only up to ``overlap`` pixels beyond the core,
 so values near a core's border can differ from whole-image decoding by as much as the context
-missed contributes; each model states the overlap it uses and the difference measured with it.
+missed contributes; each model states the overlap it uses (the differences measured with them are in
+docs/results.md, "Design measurements").
 
 Memory is bounded by ``max_pixels``: the number of pixels (batch included) one decoding call may
 hold. A batch that exceeds it is first decoded a few whole images at a time (exact: images are
