@@ -39,6 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data.batches import SynthesizedPairs
+from ..data.paired import PairedImageFolder
 from ..data.real_srgb import RealCrops, RealPairBatches, RealPairs, real_srgb_split
 from ..data.root import data_folder
 from ..data.simulated_pairs import read_image_folder
@@ -81,11 +82,13 @@ REAL_SOURCES: dict[str, tuple[str, ...]] = {"real": ("polyu", "cc15"), "real-pho
 
 
 def naflow_phone_fitted(data_root: str | Path | None = None) -> NAFlowTransform:
-    """The released ``naflow-srgb`` following each real phone pair of ``real-phone``'s training folders
-    (``<data_root>/real-srgb/sidd-train``; default root: :func:`~noiseaug.data.root.data_root`): a bank of one latent Gaussian
-    fitted to each pair (``mode="reference", reference_method="fitted", per_reference=True``), one pair drawn
-    uniformly per image. Fitting reads every pair once (a progress bar shows it)."""
-    pairs = real_srgb_split(data_root, sources=REAL_SOURCES["real-phone"])[0]
+    """The released ``naflow-srgb`` following each real phone pair that ``real-phone`` trains on, those of
+    ``<data_root>/real-srgb/sidd-train`` (default root: :func:`~noiseaug.data.root.data_root`), in name order: a
+    bank of one latent Gaussian fitted to each pair (``mode="reference", reference_method="fitted",
+    per_reference=True``), one pair drawn uniformly per image. Fitting reads every pair once (a progress bar
+    shows it)."""
+    folder = None if data_root is None else Path(data_root) / "real-srgb" / "sidd-train"
+    pairs = PairedImageFolder.sidd_train(folder).pairs
     noisy, clean = [read_image(p.noisy_path) for p in pairs], [read_image(p.clean_path) for p in pairs]
     return NAFlowTransform.from_pretrained(
         "naflow-srgb", mode="reference", reference_method="fitted", per_reference=True, reference=(noisy, clean)
