@@ -154,7 +154,9 @@ def reference_bank(flow):
 
 
 def fitted_bank(flow, reference, **kwargs):
-    return NAFlowTransform(flow, mode="reference", reference_method="fitted", per_reference=True, reference=reference, **kwargs)
+    return NAFlowTransform(
+        flow, mode="reference", reference_method="fitted", per_reference=True, reference=reference, **kwargs
+    )
 
 
 def test_the_bank_fits_one_latent_per_pair_of_any_size_or_per_batch_row():
@@ -165,7 +167,9 @@ def test_the_bank_fits_one_latent_per_pair_of_any_size_or_per_batch_row():
     for i, (n, c) in enumerate(zip(noisy, clean, strict=True)):
         mean, std = flow.fit_latent(n, c)
         assert torch.equal(bank.reference_mean[i], mean) and torch.equal(bank.reference_std[i], std)
-    assert float(bank.reference_std[0].mean()) < float(bank.reference_std[2].mean()) < float(bank.reference_std[1].mean())
+    assert (
+        float(bank.reference_std[0].mean()) < float(bank.reference_std[2].mean()) < float(bank.reference_std[1].mean())
+    )
     batch_noisy, batch_clean = reference_pair(flow, batch=2)
     rows = fitted_bank(flow, (batch_noisy, batch_clean))  # a batch: one reference per row, not pooled
     assert rows.reference_mean.shape == (2, flow.latent_channels)
@@ -184,13 +188,20 @@ def test_bank_draws_pick_references_per_image_reproducibly_and_noise_like_them()
     assert torch.equal(params.draws["std"], bank.reference_std[picks])
     again = bank.generate_parameters(target.shape, generator=torch.Generator().manual_seed(5))
     assert torch.equal(again.draws["reference"], picks)
-    assert not torch.equal(bank.generate_parameters(target.shape, generator=torch.Generator().manual_seed(6)).draws["reference"], picks)
+    assert not torch.equal(
+        bank.generate_parameters(target.shape, generator=torch.Generator().manual_seed(6)).draws["reference"], picks
+    )
     out = bank(target, generator=torch.Generator().manual_seed(7))
     assert torch.equal(out, bank(target, generator=torch.Generator().manual_seed(7)))
     # each image follows the reference it drew: the quiet one's noise is the weakest, the loud one's the strongest
     drawn = bank.generate_parameters(target.shape, generator=torch.Generator().manual_seed(7)).draws["reference"]
     std = (out - target).flatten(1).std(1)
-    assert float(std[drawn == 0].max()) < float(std[drawn == 2].min()) <= float(std[drawn == 2].max()) < float(std[drawn == 1].min())
+    assert (
+        float(std[drawn == 0].max())
+        < float(std[drawn == 2].min())
+        <= float(std[drawn == 2].max())
+        < float(std[drawn == 1].min())
+    )
     assert bank.describe_parameters(params, 3) == {"reference_method": "fitted", "reference": int(picks[3])}
 
 
@@ -204,7 +215,9 @@ def test_bank_replays_params_and_edited_picks():
     replayed = bank(target, generator=g, params=params)
     assert torch.equal(replayed, bank(target, generator=torch.Generator().manual_seed(2)))
     rows = params.selected
-    assert torch.equal(replayed[~rows], target[~rows]) and torch.equal(params.draws["reference"][~rows], torch.zeros_like(params.draws["reference"][~rows]))
+    assert torch.equal(replayed[~rows], target[~rows]) and torch.equal(
+        params.draws["reference"][~rows], torch.zeros_like(params.draws["reference"][~rows])
+    )
     # replaying reads mean and std: pointing every row at the loud reference changes the noise accordingly
     loud = {"draws.mean": bank.reference_mean[1].expand(6, -1), "draws.std": bank.reference_std[1].expand(6, -1)}
     g.set_state(state)
@@ -227,7 +240,9 @@ def test_per_reference_false_is_the_pooled_fit():
     assert torch.equal(default.reference_mean, mean) and torch.equal(explicit.reference_std, std)
     assert sorted(explicit.parameter_spec()) == ["mean", "std"] and repr(explicit) == repr(default)
     target = torch.rand(3, 3, 16, 16, generator=torch.Generator().manual_seed(3))
-    expected = flow._sample_gaussian(target, mean.expand(3, -1), std.expand(3, -1), torch.Generator().manual_seed(4), 1.0)
+    expected = flow._sample_gaussian(
+        target, mean.expand(3, -1), std.expand(3, -1), torch.Generator().manual_seed(4), 1.0
+    )
     assert torch.equal(explicit(target, generator=torch.Generator().manual_seed(4)), expected.clamp(0, 1))
 
 
@@ -237,7 +252,11 @@ def test_per_reference_false_is_the_pooled_fit():
         (([], []), ValueError, "reference noisy must hold at least one reference pair"),
         (("noisy", "clean"), TypeError, "reference noisy must be a tensor or a sequence of tensors"),
         ("two lengths", ValueError, "same number of pairs, got 3 and 2"),
-        ("shapes", ValueError, r"reference pair 1 noisy \(1, 3, 32, 32\) and clean \(1, 3, 16, 16\) must have the same shape"),
+        (
+            "shapes",
+            ValueError,
+            r"reference pair 1 noisy \(1, 3, 32, 32\) and clean \(1, 3, 16, 16\) must have the same shape",
+        ),
         ("identical", ValueError, "reference pair 2 noisy and clean images are identical"),
         ("small", ValueError, "reference pair 0: fit_latent needs images of at least 4x4"),
     ],
@@ -261,7 +280,11 @@ def test_bad_banks_fail_at_the_boundary_naming_the_pair(reference, error, match)
     "kwargs, error, match",
     [
         (dict(per_reference=1), TypeError, "per_reference must be a bool, got int"),
-        (dict(per_reference=True), ValueError, "per_reference=True needs mode='reference' and reference_method='fitted'"),
+        (
+            dict(per_reference=True),
+            ValueError,
+            "per_reference=True needs mode='reference' and reference_method='fitted'",
+        ),
     ],
 )
 def test_per_reference_option_errors(kwargs, error, match):

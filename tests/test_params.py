@@ -44,7 +44,9 @@ def reference_bank():
     """Three reference pairs of different sizes and noise levels (``per_reference=True``)."""
     g = torch.Generator().manual_seed(9)
     clean = [torch.rand(3, h, w, generator=g) for h, w in ((8, 8), (12, 8), (8, 16))]
-    noisy = [(c + s * torch.randn(c.shape, generator=g)).clamp(0, 1) for c, s in zip(clean, (0.02, 0.05, 0.1), strict=True)]
+    noisy = [
+        (c + s * torch.randn(c.shape, generator=g)).clamp(0, 1) for c, s in zip(clean, (0.02, 0.05, 0.1), strict=True)
+    ]
     return noisy, clean
 
 

@@ -96,9 +96,7 @@ def naflow_phone_fitted(data_root: str | Path | None = None) -> NAFlowTransform:
 
 
 #: Synthesizers fitted to real pairs: built from the data root holding ``real-srgb/``.
-FITTED_SOURCES: dict[str, Callable[[str | Path | None], NoiseTransform]] = {
-    "naflow-phone-fitted": naflow_phone_fitted
-}
+FITTED_SOURCES: dict[str, Callable[[str | Path | None], NoiseTransform]] = {"naflow-phone-fitted": naflow_phone_fitted}
 #: Every ``--noise`` name (the synthesizers', the fitted ones', then the real pairs').
 NoiseSource = Literal[
     "awgn", "nlf", "pg", "naflow", "naflow-phone", "noiseflow-isp", "naflow-phone-fitted", "real", "real-phone"
@@ -107,9 +105,9 @@ NOISE_SOURCES: tuple[str, ...] = get_args(NoiseSource)
 
 
 def noise_source(name: str, data_root: str | Path | None = None) -> NoiseTransform:
-    """The synthesizer of a named source (see the module docs); ``data_root`` (default :func:`~noiseaug.data.root.data_root`) holds
-    the real pairs that :data:`FITTED_SOURCES` fit to. :class:`~noiseaug.errors.NoiseaugInputError` for unknown
-    names."""
+    """The synthesizer of a named source (see the module docs); ``data_root`` (default
+    :func:`~noiseaug.data.root.data_root`) holds the real pairs that :data:`FITTED_SOURCES` fit to.
+    :class:`~noiseaug.errors.NoiseaugInputError` for unknown names."""
     if name in FITTED_SOURCES:
         return FITTED_SOURCES[name](data_root).eval()
     if name not in SYNTHETIC_SOURCES:

@@ -217,7 +217,10 @@ class NAFlowTransform(NoiseTransform):
                 f"reference noisy and clean must hold the same number of pairs, got {len(noisy_list)} and "
                 f"{len(clean_list)}"
             )
-        pairs = [self._reference_pair(n, c, f"reference pair {i}") for i, (n, c) in enumerate(zip(noisy_list, clean_list, strict=True))]
+        pairs = [
+            self._reference_pair(n, c, f"reference pair {i}")
+            for i, (n, c) in enumerate(zip(noisy_list, clean_list, strict=True))
+        ]
         means, stds = [], []
         bar = tqdm(pairs, desc="fit references", unit="pair", disable=len(pairs) <= PROGRESS_MIN_REFERENCES)
         for i, (noisy_b, clean_b) in enumerate(bar):
@@ -281,7 +284,10 @@ class NAFlowTransform(NoiseTransform):
     def parameter_spec(self) -> ParameterSpec:
         if self._fitted:
             size = (self.reference_mean.shape[-1],)
-            spec: ParameterSpec = {"mean": (self.reference_mean.dtype, size), "std": (self.reference_std.dtype, size)}
+            spec: ParameterSpec = {
+                "mean": (self.reference_mean.dtype, size),
+                "std": (self.reference_std.dtype, size),
+            }
             return {**spec, "reference": (torch.long, ())} if self.per_reference else spec
         if self._weighted:
             dtype = self.reference_weights.dtype if self.mode == "reference" else torch.get_default_dtype()
