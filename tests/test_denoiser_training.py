@@ -61,7 +61,17 @@ def test_synthesized_pairs_reject_bad_settings(kwargs, message):
 
 
 def test_noise_sources_are_named_and_unknown_names_fail():
-    assert set(NOISE_SOURCES) == {"awgn", "nlf", "pg", "naflow", "naflow-phone", "noiseflow-isp", "real", "real-phone"}
+    assert set(NOISE_SOURCES) == {
+        "awgn",
+        "nlf",
+        "pg",
+        "naflow",
+        "naflow-phone",
+        "noiseflow-isp",
+        "naflow-phone-fitted",
+        "real",
+        "real-phone",
+    }
     with pytest.raises(ValueError, match="noise must be one of"):
         noise_source("speckle")
     with pytest.raises(NoiseaugInputError, match="noise must be one of"):
@@ -89,6 +99,63 @@ def test_naflow_phone_source_draws_only_the_released_flows_phone_configurations(
     assert set(PHONE_CONFIGURATIONS) < set(phone.model.configurations)  # a strict subset of the 23 trained ones
     rows = {phone.model.configurations.index(c) for c in PHONE_CONFIGURATIONS}
     assert set(phone.config_choices.tolist()) == rows
+
+
+def _phone_pairs(root, levels=(0.01, 0.03, 0.08)):
+    """A data root whose ``real-srgb/sidd-train`` holds one small phone-named pair per noise level, quietest first."""
+    folder = root / "real-srgb" / "sidd-train"
+    folder.mkdir(parents=True)
+    g = torch.Generator().manual_seed(5)
+    for i, (clean, level) in enumerate(zip(_images(n=len(levels), h=32, w=40, seed=4), levels, strict=True)):
+        noisy = (clean * 0.8 + 0.1 + level * torch.randn(clean.shape, generator=g)).clamp(0, 1)
+        stem = f"S6_iso{100 * 2**i:05d}_000{i}_001_0000-0000"
+        write_png(folder / f"{stem}_noisy.png", noisy)
+        write_png(folder / f"{stem}_clean.png", clean * 0.8 + 0.1)
+    return folder
+
+
+def test_naflow_phone_fitted_source_fits_the_released_flow_to_each_pair_of_the_data_root(tmp_path):
+    from noiseaug.recipes.dncnn import naflow_phone_fitted
+
+    folder = _phone_pairs(tmp_path)
+    bank = noise_source("naflow-phone-fitted", tmp_path)
+    assert bank.per_reference and bank.reference_method == "fitted" and not bank.training
+    names = sorted(p.name for p in folder.glob("*_noisy.png"))
+    assert bank.reference_std.shape == (3, bank.model.latent_channels)
+    for row, name in enumerate(names):  # one latent per pair, in name order
+        noisy, clean = read_image(folder / name), read_image(folder / name.replace("_noisy", "_clean"))
+        mean, std = bank.model.fit_latent(noisy, clean)
+        assert torch.equal(bank.reference_mean[row], mean) and torch.equal(bank.reference_std[row], std)
+    assert torch.equal(naflow_phone_fitted(str(tmp_path)).reference_std, bank.reference_std)
+    clean = torch.stack(_images(n=12, h=48, w=48, seed=6)) * 0.6 + 0.2
+    g = torch.Generator().manual_seed(0)
+    params = bank.generate_parameters(clean.shape, generator=g)
+    noise = (bank(clean, generator=g, params=params) - clean).flatten(1).std(1)
+    picks = params.draws["reference"]
+    assert set(picks.tolist()) == {0, 1, 2} and bool(torch.isfinite(noise).all())
+    assert float(noise[picks == 0].max()) < float(noise[picks == 2].min())  # each crop follows its drawn pair
+
+
+def test_dncnn_recipe_fits_naflow_phone_fitted_to_its_data_root(tmp_path):
+    _phone_pairs(tmp_path / "data", levels=(0.02, 0.06))
+    train = _folder(tmp_path / "train", _images(n=2, h=32, w=32, seed=2))
+    config = DnCNNConfig(
+        noise="naflow-phone-fitted",
+        images=str(train),
+        val_images=str(train),
+        data=str(tmp_path / "data"),
+        steps=2,
+        batch=2,
+        patch=16,
+        depth=2,
+        width=4,
+        val_crops=2,
+        val_every=2,
+    )
+    exports = run_recipe(config, tmp_path / "run", progress=False)
+    assert isinstance(exports["denoiser"], DnCNN) and (tmp_path / "run" / "denoiser").is_dir()
+    with pytest.raises(FileNotFoundError):  # the data root's phone pairs are what it fits to
+        noise_source("naflow-phone-fitted", tmp_path / "empty")
 
 
 def test_naflow_source_stays_finite_on_the_bsd300_crops_that_overflowed_the_first_release():

@@ -307,6 +307,17 @@ def test_denoiser_release_writes_the_weights_and_a_card_from_the_records(tmp_pat
     assert (target / "README.md").read_text() == card
 
 
+def test_every_noise_source_has_a_card_text():
+    from noiseaug.eval.release import NOISE_TEXT
+    from noiseaug.recipes.dncnn import NOISE_SOURCES
+
+    assert set(NOISE_TEXT) == set(NOISE_SOURCES)
+    model = {"depth": 3, "width": 4}
+    evaluation = {"models": {"x": "run"}, "results": {"sidd-dev": {"x": {"psnr": 30.0, "ssim": 0.8}}}}
+    card = denoiser_card("naflow-phone-fitted", _checkpoint(), model, evaluation, "x")
+    assert "# dncnn-naflow-phone-fitted" in card and "each of the 43 real SIDD smartphone pairs" in card
+
+
 def test_noiseflow_release_loads_the_checkpoint_weights_and_states_the_metrics():
     trained = NoiseFlow(["sim-a", "sim-b", "sim-c", "sim-d", "sim-e"], [100.0, 400.0, 800.0, 1600.0, 3200.0])
     with torch.no_grad():

@@ -145,3 +145,151 @@ def test_encoder_choice_round_trips_and_old_configs_load_the_cnn(tmp_path):
     assert model_from_config({k: v for k, v in small_flow().config.items() if k != "encoder"}).encoder_name == "cnn"
     with pytest.raises(ValueError, match="encoder must be one of"):
         NAFlow(CONFIGS, encoder="resnet")
+
+
+def reference_bank(flow):
+    """Three reference pairs of different sizes: quiet, loud and middle configurations' noise."""
+    pairs = [reference_pair(flow, config, size, batch=1, seed=config) for config, size in ((0, 16), (1, 32), (2, 24))]
+    return [noisy[0] for noisy, _ in pairs], [clean[0] for _, clean in pairs]
+
+
+def fitted_bank(flow, reference, **kwargs):
+    return NAFlowTransform(
+        flow, mode="reference", reference_method="fitted", per_reference=True, reference=reference, **kwargs
+    )
+
+
+def test_the_bank_fits_one_latent_per_pair_of_any_size_or_per_batch_row():
+    flow = small_flow()
+    noisy, clean = reference_bank(flow)
+    bank = fitted_bank(flow, (noisy, clean))
+    assert bank.reference_mean.shape == bank.reference_std.shape == (3, flow.latent_channels)
+    for i, (n, c) in enumerate(zip(noisy, clean, strict=True)):
+        mean, std = flow.fit_latent(n, c)
+        assert torch.equal(bank.reference_mean[i], mean) and torch.equal(bank.reference_std[i], std)
+    assert (
+        float(bank.reference_std[0].mean()) < float(bank.reference_std[2].mean()) < float(bank.reference_std[1].mean())
+    )
+    batch_noisy, batch_clean = reference_pair(flow, batch=2)
+    rows = fitted_bank(flow, (batch_noisy, batch_clean))  # a batch: one reference per row, not pooled
+    assert rows.reference_mean.shape == (2, flow.latent_channels)
+    assert torch.equal(rows.reference_std[1], flow.fit_latent(batch_noisy[1], batch_clean[1])[1])
+    assert "per_reference=True, references=2" in repr(rows)
+
+
+def test_bank_draws_pick_references_per_image_reproducibly_and_noise_like_them():
+    flow = small_flow()
+    bank = fitted_bank(flow, reference_bank(flow), clip=False)
+    target = torch.rand(12, 3, 16, 16, generator=torch.Generator().manual_seed(4)) * 0.6 + 0.2
+    params = bank.generate_parameters(target.shape, generator=torch.Generator().manual_seed(5))
+    picks = params.draws["reference"]
+    assert len(set(picks.tolist())) == 3  # different references for different images
+    assert torch.equal(params.draws["mean"], bank.reference_mean[picks])
+    assert torch.equal(params.draws["std"], bank.reference_std[picks])
+    again = bank.generate_parameters(target.shape, generator=torch.Generator().manual_seed(5))
+    assert torch.equal(again.draws["reference"], picks)
+    assert not torch.equal(
+        bank.generate_parameters(target.shape, generator=torch.Generator().manual_seed(6)).draws["reference"], picks
+    )
+    out = bank(target, generator=torch.Generator().manual_seed(7))
+    assert torch.equal(out, bank(target, generator=torch.Generator().manual_seed(7)))
+    # each image follows the reference it drew: the quiet one's noise is the weakest, the loud one's the strongest
+    drawn = bank.generate_parameters(target.shape, generator=torch.Generator().manual_seed(7)).draws["reference"]
+    std = (out - target).flatten(1).std(1)
+    assert (
+        float(std[drawn == 0].max())
+        < float(std[drawn == 2].min())
+        <= float(std[drawn == 2].max())
+        < float(std[drawn == 1].min())
+    )
+    assert bank.describe_parameters(params, 3) == {"reference_method": "fitted", "reference": int(picks[3])}
+
+
+def test_bank_replays_params_and_edited_picks():
+    flow = small_flow()
+    bank = fitted_bank(flow, reference_bank(flow), p=0.5)
+    target = torch.rand(6, 3, 16, 16, generator=torch.Generator().manual_seed(1))
+    g = torch.Generator().manual_seed(2)
+    params = bank.generate_parameters(target.shape, generator=g)
+    state = g.get_state()
+    replayed = bank(target, generator=g, params=params)
+    assert torch.equal(replayed, bank(target, generator=torch.Generator().manual_seed(2)))
+    rows = params.selected
+    assert torch.equal(replayed[~rows], target[~rows]) and torch.equal(
+        params.draws["reference"][~rows], torch.zeros_like(params.draws["reference"][~rows])
+    )
+    # replaying reads mean and std: pointing every row at the loud reference changes the noise accordingly
+    loud = {"draws.mean": bank.reference_mean[1].expand(6, -1), "draws.std": bank.reference_std[1].expand(6, -1)}
+    g.set_state(state)
+    louder = bank(target, generator=g, params=params.replace_tensors(loud))
+    picked = params.draws["reference"][rows]
+    quieter = rows.clone()
+    quieter[rows] = picked != 1
+    assert quieter.any()
+    assert float((louder - target)[quieter].std()) > float((replayed - target)[quieter].std())
+
+
+def test_per_reference_false_is_the_pooled_fit():
+    flow = small_flow()
+    noisy, clean = reference_pair(flow, batch=2)
+    default = NAFlowTransform(flow, mode="reference", reference_method="fitted", reference=(noisy, clean))
+    explicit = NAFlowTransform(
+        flow, mode="reference", reference_method="fitted", reference=(noisy, clean), per_reference=False
+    )
+    mean, std = flow.fit_latent(noisy, clean)
+    assert torch.equal(default.reference_mean, mean) and torch.equal(explicit.reference_std, std)
+    assert sorted(explicit.parameter_spec()) == ["mean", "std"] and repr(explicit) == repr(default)
+    target = torch.rand(3, 3, 16, 16, generator=torch.Generator().manual_seed(3))
+    expected = flow._sample_gaussian(
+        target, mean.expand(3, -1), std.expand(3, -1), torch.Generator().manual_seed(4), 1.0
+    )
+    assert torch.equal(explicit(target, generator=torch.Generator().manual_seed(4)), expected.clamp(0, 1))
+
+
+@pytest.mark.parametrize(
+    "reference, error, match",
+    [
+        (([], []), ValueError, "reference noisy must hold at least one reference pair"),
+        (("noisy", "clean"), TypeError, "reference noisy must be a tensor or a sequence of tensors"),
+        ("two lengths", ValueError, "same number of pairs, got 3 and 2"),
+        (
+            "shapes",
+            ValueError,
+            r"reference pair 1 noisy \(1, 3, 32, 32\) and clean \(1, 3, 16, 16\) must have the same shape",
+        ),
+        ("identical", ValueError, "reference pair 2 noisy and clean images are identical"),
+        ("small", ValueError, "reference pair 0: fit_latent needs images of at least 4x4"),
+    ],
+)
+def test_bad_banks_fail_at_the_boundary_naming_the_pair(reference, error, match):
+    flow = small_flow()
+    noisy, clean = reference_bank(flow)
+    if reference == "two lengths":
+        reference = (noisy, clean[:2])
+    elif reference == "shapes":
+        reference = (noisy, [clean[0], clean[1][:, :16, :16], clean[2]])
+    elif reference == "identical":
+        reference = (noisy[:2] + [clean[2]], clean)
+    elif reference == "small":
+        reference = ([noisy[0][:, :2, :2]], [clean[0][:, :2, :2]])
+    with pytest.raises(error, match=match):
+        fitted_bank(flow, reference)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(per_reference=1), TypeError, "per_reference must be a bool, got int"),
+        (
+            dict(per_reference=True),
+            ValueError,
+            "per_reference=True needs mode='reference' and reference_method='fitted'",
+        ),
+    ],
+)
+def test_per_reference_option_errors(kwargs, error, match):
+    flow = small_flow()
+    with pytest.raises(error, match=match):
+        NAFlowTransform(flow, mode="reference", reference=reference_pair(flow), **kwargs)
+    with pytest.raises(error, match=match):
+        NAFlowTransform(flow, **kwargs)

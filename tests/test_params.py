@@ -40,6 +40,16 @@ def reference_pair():
     return (clean + 0.05 * torch.randn(clean.shape, generator=torch.Generator().manual_seed(8))).clamp(0, 1), clean
 
 
+def reference_bank():
+    """Three reference pairs of different sizes and noise levels (``per_reference=True``)."""
+    g = torch.Generator().manual_seed(9)
+    clean = [torch.rand(3, h, w, generator=g) for h, w in ((8, 8), (12, 8), (8, 16))]
+    noisy = [
+        (c + s * torch.randn(c.shape, generator=g)).clamp(0, 1) for c, s in zip(clean, (0.02, 0.05, 0.1), strict=True)
+    ]
+    return noisy, clean
+
+
 def every_family(p: float):
     """(name, transform, input shape, cond) for every transform family and NAFlow mode, built with ``p``."""
     return [
@@ -61,6 +71,12 @@ def every_family(p: float):
         (
             "naflow fitted",
             naflow(mode="reference", reference=reference_pair(), reference_method="fitted", p=p),
+            (6, 3, 8, 8),
+            None,
+        ),
+        (
+            "naflow fitted bank",
+            naflow(mode="reference", reference=reference_bank(), reference_method="fitted", per_reference=True, p=p),
             (6, 3, 8, 8),
             None,
         ),

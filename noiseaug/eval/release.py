@@ -32,6 +32,10 @@ NOISE_TEXT = {
     "(the SIDD phones and ISOs of `real-srgb/sidd-train`: Nexus 6 at ISO 3200, Samsung S6 at ISO 100 "
     'and 800), one drawn uniformly per crop (`NAFlowTransform.from_pretrained("naflow-srgb", '
     "configurations=PHONE_CONFIGURATIONS)`)",
+    "naflow-phone-fitted": "NAFlow noise from the released `naflow-srgb` following each of the 43 real SIDD "
+    "smartphone pairs of `real-srgb/sidd-train`: one latent Gaussian fitted to each pair (its std matched so that "
+    "decoded noise has the pair's noise std), one pair drawn uniformly per crop (`NAFlowTransform.from_pretrained("
+    '"naflow-srgb", mode="reference", reference_method="fitted", per_reference=True, reference=(noisy, clean))`)',
     "noiseflow-isp": "Noise Flow noise from the released `noiseflow-simcam` in raw (random simulated camera and "
     "ISO), through the simulated ISP (`RawRouteTransform`)",
     "real": "none synthesized: the real noisy/clean pairs of the PolyU + CC15 training split (95 pairs)",

@@ -11,6 +11,9 @@ differs only in where the noise comes from:
   a random camera configuration per patch;
 * ``naflow-phone``: the same flow restricted to its smartphone configurations (:data:`PHONE_CONFIGURATIONS`, the
   phones and ISOs of ``real-srgb/sidd-train``), the synthetic counterpart of ``real-phone``;
+* ``naflow-phone-fitted``: the same flow following each real phone pair of ``real-srgb/sidd-train`` instead
+  (:func:`naflow_phone_fitted`: one fitted latent Gaussian per pair, one pair drawn per patch), the synthetic
+  counterpart of ``real-phone`` that also matches each pair's noise strength;
 * ``noiseflow-isp``: :class:`~noiseaug.NoiseFlowTransform` (released ``noiseflow-simcam``) in raw,
   through the simulated ISP (:class:`~noiseaug.transforms.raw_route.RawRouteTransform`), a random
   camera and ISO per patch;
@@ -29,17 +32,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import ClassVar, Literal, get_args
 
 import torch.nn.functional as F
 from torch import nn
 
 from ..data.batches import SynthesizedPairs
+from ..data.paired import PairedImageFolder
 from ..data.real_srgb import RealCrops, RealPairBatches, RealPairs, real_srgb_split
 from ..data.root import data_folder
 from ..data.simulated_pairs import read_image_folder
 from ..denoisers import DnCNN
 from ..errors import NoiseaugInputError
+from ..imageio import read_image
 from ..objectives.noise2clean import Noise2Clean
 from ..transforms import (
     GaussianNoiseTransform,
@@ -73,17 +79,41 @@ SYNTHETIC_SOURCES: dict[str, Callable[[], NoiseTransform]] = {
 }
 #: Real-pair sources: the training folders of :func:`~noiseaug.data.real_srgb.real_srgb_split`.
 REAL_SOURCES: dict[str, tuple[str, ...]] = {"real": ("polyu", "cc15"), "real-phone": ("sidd-train",)}
-#: Every ``--noise`` name (the synthesizers', then the real pairs').
-NoiseSource = Literal["awgn", "nlf", "pg", "naflow", "naflow-phone", "noiseflow-isp", "real", "real-phone"]
+
+
+def naflow_phone_fitted(data_root: str | Path | None = None) -> NAFlowTransform:
+    """The released ``naflow-srgb`` following each real phone pair that ``real-phone`` trains on, those of
+    ``<data_root>/real-srgb/sidd-train`` (default root: :func:`~noiseaug.data.root.data_root`), in name order: a
+    bank of one latent Gaussian fitted to each pair (``mode="reference", reference_method="fitted",
+    per_reference=True``), one pair drawn uniformly per image. Fitting reads every pair once (a progress bar
+    shows it)."""
+    folder = None if data_root is None else Path(data_root) / "real-srgb" / "sidd-train"
+    pairs = PairedImageFolder.sidd_train(folder).pairs
+    noisy, clean = [read_image(p.noisy_path) for p in pairs], [read_image(p.clean_path) for p in pairs]
+    return NAFlowTransform.from_pretrained(
+        "naflow-srgb", mode="reference", reference_method="fitted", per_reference=True, reference=(noisy, clean)
+    )
+
+
+#: Synthesizers fitted to real pairs: built from the data root holding ``real-srgb/``.
+FITTED_SOURCES: dict[str, Callable[[str | Path | None], NoiseTransform]] = {"naflow-phone-fitted": naflow_phone_fitted}
+#: Every ``--noise`` name (the synthesizers', the fitted ones', then the real pairs').
+NoiseSource = Literal[
+    "awgn", "nlf", "pg", "naflow", "naflow-phone", "noiseflow-isp", "naflow-phone-fitted", "real", "real-phone"
+]
 NOISE_SOURCES: tuple[str, ...] = get_args(NoiseSource)
 
 
-def noise_source(name: str) -> NoiseTransform:
-    """The synthesizer of a named source (see the module docs); :class:`~noiseaug.errors.NoiseaugInputError` for
-    unknown names."""
+def noise_source(name: str, data_root: str | Path | None = None) -> NoiseTransform:
+    """The synthesizer of a named source (see the module docs); ``data_root`` (default
+    :func:`~noiseaug.data.root.data_root`) holds the real pairs that :data:`FITTED_SOURCES` fit to.
+    :class:`~noiseaug.errors.NoiseaugInputError` for unknown names."""
+    if name in FITTED_SOURCES:
+        return FITTED_SOURCES[name](data_root).eval()
     if name not in SYNTHETIC_SOURCES:
         raise NoiseaugInputError(
-            f"noise must be one of {list(SYNTHETIC_SOURCES)} (or {list(REAL_SOURCES)} for real pairs), got {name!r}"
+            f"noise must be one of {[*SYNTHETIC_SOURCES, *FITTED_SOURCES]} (or {list(REAL_SOURCES)} for real "
+            f"pairs), got {name!r}"
         )
     return SYNTHETIC_SOURCES[name]().eval()
 
@@ -98,7 +128,8 @@ class DnCNNConfig(RecipeConfig):
     noise: NoiseSource = field(
         metadata={
             "help": "where the noise comes from (real: the PolyU + CC15 training pairs; "
-            "real-phone: the SIDD phone pairs of real-srgb/sidd-train)"
+            "real-phone: the SIDD phone pairs of real-srgb/sidd-train; naflow-phone-fitted: naflow-srgb "
+            "fitted to each of those pairs)"
         }
     )
     images: str | None = field(
@@ -139,7 +170,7 @@ def build(config: DnCNNConfig, ctx: RunContext) -> Iterator[Stage]:
             RealCrops(train_data, [], config.patch, config.val_crops, val_seed, dequantize=False)
         ).batch(0)
     else:
-        source = noise_source(config.noise)
+        source = noise_source(config.noise, config.data)
         train_images = read_image_folder(config.images or data_folder("clean", "bsd300-test")).values()
         batches = SynthesizedPairs(list(train_images), source, config.patch, config.batch, ctx.rank_seed("train"))
         kodak = read_image_folder(config.val_images or data_folder("clean", "kodak24")).values()

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 import torch
 from torch import Tensor
+from tqdm.auto import tqdm
 
 from .._sizes import pad_to_multiple
 from .._validation import as_batch, check_known_names, check_nonnegative, check_temperature
@@ -21,6 +22,11 @@ from .noise_params import NoiseParams, ParameterSpec
 MODES = ("random", "configuration", "reference")
 #: how ``mode="reference"`` turns the reference pair(s) into a latent Gaussian
 REFERENCE_METHODS = ("nas", "fitted")
+#: fitting a bank of more references than this shows a progress bar (``per_reference=True``)
+PROGRESS_MIN_REFERENCES = 4
+
+#: reference images: one tensor, or (``per_reference=True``) a sequence of tensors, one reference each
+References = Tensor | Sequence[Tensor]
 
 
 class NAFlowTransform(NoiseTransform):
@@ -41,7 +47,10 @@ class NAFlowTransform(NoiseTransform):
         reference batch;
       - ``"fitted"`` (beyond the paper): the latent Gaussian fitted by maximum likelihood to the reference's
         own latent (:meth:`~noiseaug.flows.naflow.NAFlow.fit_latent`), which also follows a camera or ISO
-        noisier than every trained configuration.
+        noisier than every trained configuration. With ``per_reference=True`` the references are a bank:
+        one latent Gaussian is fitted to each reference pair (:meth:`set_reference` takes a list of pairs of
+        any sizes, or a batch whose rows are the pairs), and each image draws one of them uniformly; without
+        it (the default) the pairs are pooled into one fit.
 
     Any H and W: the flow needs multiples of ``2 ** levels`` (8 for the released model), so the batch is
     padded at the bottom and right by reflection, noised, and cropped back; the padded border's noise is
@@ -50,13 +59,15 @@ class NAFlowTransform(NoiseTransform):
     Precision and rows: as :class:`~noiseaug.transforms.noise_flow.NoiseFlowTransform`: the flow runs in
     its parameters' dtype with autocast off and no autograd graph, the output has the input's shape, dtype
     and device; with ``p < 1`` only selected rows reach the flow. Draw order: ``p`` mask, configurations
-    (or mixture weights), latent.
+    (or mixture weights, or the bank's reference), latent.
 
     Parameters (``params.draws``), by mode: ``config``, ``(B,)`` long indices into ``model.configurations``
     (``"random"`` without ``mixture``, ``"configuration"``); ``weights``, ``(B, N_configurations)`` float
     mixture weights summing to 1 (``"random"`` with ``mixture``, ``"reference"`` with ``"nas"``); ``mean`` and
-    ``std``, ``(B, latent channels)``, the latent Gaussian (``"reference"`` with ``"fitted"``). With ``p < 1``
-    only the selected rows are drawn (the others hold zeros).
+    ``std``, ``(B, latent channels)``, the latent Gaussian (``"reference"`` with ``"fitted"``), and with
+    ``per_reference=True`` also ``reference``, ``(B,)`` long indices of the bank's references they belong to
+    (informative: replaying reads ``mean`` and ``std``). With ``p < 1`` only the selected rows are drawn (the
+    others hold zeros).
 
     Large images: a call holding more than ``model.max_pixels`` pixels (default 4 Mpx) is decoded a few
     images at a time or in tiles with 48 pixels of context; see :class:`~noiseaug.flows.naflow.NAFlow`.
@@ -76,6 +87,14 @@ class NAFlowTransform(NoiseTransform):
         >>> fitted = NAFlowTransform(flow, mode="reference", reference_method="fitted", reference=(clean[:1] + 0.05, clean[:1]))
         >>> fitted(clean).shape
         torch.Size([4, 3, 30, 21])
+        >>> pairs = [clean[0], clean[1, :, :16, :16]]  # a bank of two references of different sizes
+        >>> bank = NAFlowTransform(flow, mode="reference", reference_method="fitted", per_reference=True,
+        ...                        reference=([c + 0.05 for c in pairs], pairs))
+        >>> tuple(bank.reference_mean.shape) == (2, flow.latent_channels)
+        True
+        >>> params = bank.generate_parameters(clean.shape, generator=torch.Generator().manual_seed(2))
+        >>> params.draws["reference"].tolist()  # the reference each image follows
+        [0, 1, 1, 0]
     """
 
     channels = (3,)
@@ -92,13 +111,14 @@ class NAFlowTransform(NoiseTransform):
         mode: Literal["random", "configuration", "reference"] = "random",
         configurations: Sequence[str] | None = None,
         mixture: bool = False,
-        reference: tuple[Tensor, Tensor] | None = None,
+        reference: tuple[References, References] | None = None,
         temperature: float = 1.0,
         p: float = 1.0,
         clip: bool = True,
         reference_method: Literal["nas", "fitted"] = "nas",
         posterior_temperature: float = 1.0,
         validate: str = "sync",
+        per_reference: bool = False,
     ) -> None:
         super().__init__(p=p, clip=clip, validate=validate)
         if not isinstance(model, NAFlow):
@@ -109,6 +129,14 @@ class NAFlowTransform(NoiseTransform):
             raise NoiseaugTypeError(f"mixture must be a bool, got {type(mixture).__name__}")
         if reference_method not in REFERENCE_METHODS:
             raise NoiseaugInputError(f"reference_method must be one of {REFERENCE_METHODS}, got {reference_method!r}")
+        if not isinstance(per_reference, bool):
+            raise NoiseaugTypeError(f"per_reference must be a bool, got {type(per_reference).__name__}")
+        if per_reference and (mode, reference_method) != ("reference", "fitted"):
+            raise NoiseaugInputError(
+                f"per_reference=True needs mode='reference' and reference_method='fitted', got mode={mode!r} "
+                f"and reference_method={reference_method!r}"
+            )
+        self.per_reference = per_reference
         self.model, self.mode, self.mixture, self.reference_method = model, mode, mixture, reference_method
         self.temperature = check_temperature(temperature)
         self.posterior_temperature = check_nonnegative(posterior_temperature, "posterior_temperature")
@@ -145,26 +173,64 @@ class NAFlowTransform(NoiseTransform):
         model = NAFlow.from_pretrained(name_or_path, revision=revision, cache_dir=cache_dir, map_location=map_location)
         return cls(model, **transform_kwargs)
 
-    def set_reference(self, noisy: Tensor, clean: Tensor) -> None:
+    def set_reference(self, noisy: References, clean: References) -> None:
         """Set what ``mode="reference"`` samples from reference pair(s) ``(B, 3, H, W)`` (or ``(3, H, W)``): the
-        noise-aware weights (``"nas"``) or the fitted latent Gaussian (``"fitted"``)."""
-        noisy_b, _ = as_batch(noisy, "reference noisy", channels=self.channels, unit_range=False)
-        clean_b, _ = as_batch(clean, "reference clean", channels=self.channels)
-        if noisy_b.shape != clean_b.shape:
-            raise NoiseaugInputError(
-                f"reference noisy {tuple(noisy_b.shape)} and clean {tuple(clean_b.shape)} must have the same shape"
-            )
-        if not bool((noisy_b != clean_b).any()):
-            raise NoiseaugInputError(
-                "reference noisy and clean images are identical: the reference has no noise to match"
-            )
-        dtype = flow_dtype(self.model, type(self).__name__)
-        device = self.model.means.device
-        noisy_b, clean_b = noisy_b.to(device, dtype), clean_b.to(device, dtype)
+        noise-aware weights (``"nas"``) or the fitted latent Gaussian (``"fitted"``).
+
+        With ``per_reference=True``: ``noisy`` and ``clean`` are sequences of the same length, one reference
+        pair per item (``(3, H, W)``, any size of at least ``2 ** levels``; a ``(B, 3, H, W)`` item is one
+        reference pooled over its batch), or ``(B, 3, H, W)`` batches whose rows are the pairs; one latent
+        Gaussian is fitted per pair (``reference_mean``, ``reference_std``: ``(N, latent channels)``), with a
+        progress bar above :data:`PROGRESS_MIN_REFERENCES` pairs. Errors name the pair's index.
+        """
+        if self.per_reference:
+            self._set_reference_bank(noisy, clean)
+            return
+        noisy_b, clean_b = self._reference_pair(noisy, clean, "reference")
         if self.reference_method == "fitted":
             self.reference_mean, self.reference_std = self.model._fit_latent(noisy_b, clean_b, match_std=True)
         else:
             self.reference_weights = self.model._posterior(noisy_b, clean_b, self.posterior_temperature).mean(0)
+
+    def _reference_pair(self, noisy: object, clean: object, what: str) -> tuple[Tensor, Tensor]:
+        """One validated reference pair as ``(B, 3, H, W)`` batches on the flow's device, in its dtype; errors
+        name it ``what`` (``"reference"``, ``"reference pair 3"``)."""
+        noisy_b, _ = as_batch(noisy, f"{what} noisy", channels=self.channels, unit_range=False)
+        clean_b, _ = as_batch(clean, f"{what} clean", channels=self.channels)
+        if noisy_b.shape != clean_b.shape:
+            raise NoiseaugInputError(
+                f"{what} noisy {tuple(noisy_b.shape)} and clean {tuple(clean_b.shape)} must have the same shape"
+            )
+        if not bool((noisy_b != clean_b).any()):
+            raise NoiseaugInputError(
+                f"{what} noisy and clean images are identical: the reference has no noise to match"
+            )
+        dtype = flow_dtype(self.model, type(self).__name__)
+        device = self.model.means.device
+        return noisy_b.to(device, dtype), clean_b.to(device, dtype)
+
+    def _set_reference_bank(self, noisy: References, clean: References) -> None:
+        """``per_reference=True``'s :meth:`set_reference`: one fitted latent Gaussian per reference pair."""
+        noisy_list, clean_list = reference_list(noisy, "reference noisy"), reference_list(clean, "reference clean")
+        if len(noisy_list) != len(clean_list):
+            raise NoiseaugInputError(
+                f"reference noisy and clean must hold the same number of pairs, got {len(noisy_list)} and "
+                f"{len(clean_list)}"
+            )
+        pairs = [
+            self._reference_pair(n, c, f"reference pair {i}")
+            for i, (n, c) in enumerate(zip(noisy_list, clean_list, strict=True))
+        ]
+        means, stds = [], []
+        bar = tqdm(pairs, desc="fit references", unit="pair", disable=len(pairs) <= PROGRESS_MIN_REFERENCES)
+        for i, (noisy_b, clean_b) in enumerate(bar):
+            try:
+                mean, std = self.model._fit_latent(noisy_b, clean_b, match_std=True)
+            except NoiseaugInputError as error:
+                raise NoiseaugInputError(f"reference pair {i}: {error}") from error
+            means.append(mean)
+            stds.append(std)
+        self.reference_mean, self.reference_std = torch.stack(means), torch.stack(stds)
 
     def forward(
         self,
@@ -218,7 +284,11 @@ class NAFlowTransform(NoiseTransform):
     def parameter_spec(self) -> ParameterSpec:
         if self._fitted:
             size = (self.reference_mean.shape[-1],)
-            return {"mean": (self.reference_mean.dtype, size), "std": (self.reference_std.dtype, size)}
+            spec: ParameterSpec = {
+                "mean": (self.reference_mean.dtype, size),
+                "std": (self.reference_std.dtype, size),
+            }
+            return {**spec, "reference": (torch.long, ())} if self.per_reference else spec
         if self._weighted:
             dtype = self.reference_weights.dtype if self.mode == "reference" else torch.get_default_dtype()
             return {"weights": (dtype, (len(self.model.configurations),))}
@@ -226,6 +296,8 @@ class NAFlowTransform(NoiseTransform):
 
     def describe_parameters(self, params: NoiseParams, row: int = 0) -> dict[str, Any]:
         if self._fitted:
+            if self.per_reference:
+                return {"reference_method": "fitted", "reference": int(params.draws["reference"][row])}
             return {"reference_method": "fitted"}
         if "config" in params.draws:
             return {"configuration": self.model.configurations[int(params.draws["config"][row])]}
@@ -247,6 +319,13 @@ class NAFlowTransform(NoiseTransform):
         self, shape: Shape, cond: NoiseCondition | None, generator: torch.Generator | None, device: torch.device
     ) -> dict[str, Tensor]:
         n = shape[0]
+        if self._fitted and self.per_reference:
+            pick = torch.randint(len(self.reference_mean), (n,), generator=generator, device=device)
+            return {
+                "mean": self.reference_mean.to(device)[pick],
+                "std": self.reference_std.to(device)[pick],
+                "reference": pick,
+            }
         if self._fitted:
             return {
                 "mean": self.reference_mean.to(device).expand(n, -1),
@@ -274,7 +353,25 @@ class NAFlowTransform(NoiseTransform):
             if self.mode == "reference"
             else ""
         )
+        if self.per_reference:
+            reference += f"per_reference=True, references={len(self.reference_mean)}, "
         return (
             f"mode={self.mode!r}, configurations={len(self.configurations)}, mixture={self.mixture}, "
             f"temperature={self.temperature}, {reference}{super().extra_repr()}"
         )
+
+
+def reference_list(images: References, name: str) -> list[Tensor]:
+    """``per_reference=True``'s references as a list, one pair's image per item: a ``(B, 3, H, W)`` tensor's rows,
+    a ``(3, H, W)`` tensor, or a sequence's items (validated later, per pair); at least one."""
+    if isinstance(images, Tensor):
+        items = list(images.unbind(0)) if images.ndim == 4 else [images]
+    elif isinstance(images, Sequence) and not isinstance(images, str):
+        items = list(images)
+    else:
+        raise NoiseaugTypeError(
+            f"{name} must be a tensor or a sequence of tensors (one reference pair each), got {type(images).__name__}"
+        )
+    if not items:
+        raise NoiseaugInputError(f"{name} must hold at least one reference pair, got none")
+    return items
