@@ -15,7 +15,7 @@ import statistics
 
 import torch
 
-from noiseaug import NAFlow
+from noiseaug import NAFlow, NoiseCondition
 from noiseaug.data.real_srgb import SOURCES, configuration_name, real_srgb_split
 from noiseaug.eval import crop_pair, std_ratio
 from noiseaug.imageio import quantize_8bit, read_image
@@ -39,10 +39,9 @@ def main() -> None:
         noisy = read_image(pair.noisy_path)[None, :, : args.side, : args.side]
         clean = read_image(pair.clean_path)[None, :, : args.side, : args.side]
         noisy, clean = crop_pair(noisy, clean, 2**model.levels)
-        weights = torch.zeros(1, len(model.configurations))
-        weights[0, model.configurations.index(name)] = 1.0
+        config = NoiseCondition(config=torch.tensor([model.configurations.index(name)]))
         with torch.no_grad():
-            synthetic = quantize_8bit(model.sample_mixture(clean, weights, generator))
+            synthetic = quantize_8bit(model.sample(clean, config, generator=generator))
         ratios.setdefault(name, []).append(std_ratio(synthetic - clean, noisy - clean))
     print("| configuration | training pairs | median std ratio (synthetic / real) | min | max |")
     print("| --- | ---: | ---: | ---: | ---: |")

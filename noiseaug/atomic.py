@@ -34,6 +34,16 @@ def _fsync(path: Path, directory: bool = False) -> None:
         os.close(fd)
 
 
+def _temporary_folder_beside(path: Path) -> Path:
+    """A fresh hidden folder in ``path``'s parent (created if missing); an ``OSError`` becomes a
+    :class:`~noiseaug.errors.NoiseaugFileError` naming ``path``."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=path.parent))
+    except OSError as error:
+        raise NoiseaugFileError(f"cannot write {path}: {error.strerror or error}") from error
+
+
 def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:
     """Have ``write(tmp)`` write the file ``tmp`` (same name as ``path``, in a temporary folder beside it), then
     move it onto ``path`` atomically; creates missing parent folders; returns ``path``.
@@ -42,11 +52,7 @@ def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:
     :class:`~noiseaug.errors.NoiseaugFileError` naming ``path``; the temporary folder is removed on any error.
     """
     path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp_dir = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=path.parent))
-    except OSError as error:
-        raise NoiseaugFileError(f"cannot write {path}: {error.strerror or error}") from error
+    tmp_dir = _temporary_folder_beside(path)
     try:
         tmp = tmp_dir / path.name
         write(tmp)
@@ -76,11 +82,7 @@ def atomic_write_folder(path: str | Path, write: Callable[[Path], object]) -> Pa
     the complete new one, never a part. Returns ``path``; the temporary folders are removed on any error.
     """
     path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=path.parent))
-    except OSError as error:
-        raise NoiseaugFileError(f"cannot write {path}: {error.strerror or error}") from error
+    tmp = _temporary_folder_beside(path)
     try:
         write(tmp)
         if path.exists():

@@ -18,8 +18,7 @@ import torch
 from .._validation import check_nonnegative
 from ..conditioning import NoiseCondition
 from ..data.camera import CameraDraw, SimulatedCamera
-from ..data.root import data_folder
-from ..data.shots import HeteroscedasticShots, ShotPairs, simcam_split
+from ..data.shots import HeteroscedasticShots, ShotPairs
 from ..data.simulated_pairs import SimulatedRawPairs
 from ..errors import NoiseaugInputError, NoiseaugTypeError
 from ..flows.layers import Gain, SignalDependent
@@ -27,7 +26,7 @@ from ..flows.noise_flow import NoiseFlow
 from ..metrics import psnr
 from ..objectives.noise2noise_flow import N2NFLOW_LAMBDA, RESIDUALS, Noise2NoiseFlow, R2RFlow
 from ..objectives.supervised import evaluate_noise_model
-from .common import SIMCAM_IMAGES, build_denoiser, parameter_groups
+from .common import SIMCAM_IMAGES, build_denoiser, parameter_groups, simcam_recipe_split
 from .driver import RecipeConfig, RunContext, Stage
 
 
@@ -194,15 +193,7 @@ def build(config: CleanFreeConfig, ctx: RunContext) -> Iterator[Stage]:
     method = config.recipe
     camera = SimulatedCamera() if config.noise == "camera" else SimulatedCamera.pixel_independent()
     captures = 2 if METHODS[method] == "pairs" else 1
-    split = simcam_split(
-        config.images or data_folder("clean", "bsd300-test"),
-        camera,
-        config.patch,
-        config.batch,
-        ctx.rank_seed("train"),
-        ctx.shared_seed("validation"),
-        captures=captures,
-    )
+    split = simcam_recipe_split(config.images, camera, config.patch, config.batch, ctx, captures)
     train_source: SimulatedRawPairs | HeteroscedasticShots = split.train
     test_source: SimulatedRawPairs | HeteroscedasticShots = split.test
     if config.noise == "heteroscedastic":

@@ -1,19 +1,24 @@
 """What several recipes share: library denoisers by name, the PSNR they are validated with, the device under
-``torchrun``, and Noise Flow's Adam groups."""
+``torchrun``, Noise Flow's Adam groups, and the simulated-camera recipes' data split."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from ..data.camera import SimulatedCamera
+from ..data.root import data_folder
+from ..data.shots import SimCamSplit, simcam_split
 from ..denoisers import DnCNN, UNet
 from ..errors import NoiseaugInputError
 from ..flows.layers import Gain, SignalDependent
 from ..flows.noise_flow import NoiseFlow
 from ..metrics import psnr
+from .driver import RunContext
 
 #: The help of ``--images`` for the simulated-camera recipes (noiseflow and the clean-free family).
 SIMCAM_IMAGES = "folder of clean sRGB images to simulate from (default: $NOISEAUG_DATA/clean/bsd300-test)"
@@ -63,3 +68,19 @@ def parameter_groups(model: NoiseFlow, lr: float) -> list[dict[str, Any]]:
     ids = {id(p) for p in conditional}
     rest = [p for p in model.parameters() if id(p) not in ids]
     return [{"params": rest, "lr": lr}, {"params": conditional, "lr": CONDITIONAL_LR_MULTIPLIER * lr}]
+
+
+def simcam_recipe_split(
+    images: str | Path | None, camera: SimulatedCamera, patch: int, batch: int, ctx: RunContext, captures: int = 1
+) -> SimCamSplit:
+    """The simulated-camera recipes' data: ``images`` (default ``clean/bsd300-test``) split by scene, the training
+    stream seeded by this rank's ``"train"`` seed and the held-out stream by the shared ``"validation"`` seed."""
+    return simcam_split(
+        images or data_folder("clean", "bsd300-test"),
+        camera,
+        patch,
+        batch,
+        ctx.rank_seed("train"),
+        ctx.shared_seed("validation"),
+        captures=captures,
+    )

@@ -14,11 +14,9 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
 from ..data.camera import SimulatedCamera
-from ..data.root import data_folder
-from ..data.shots import simcam_split
 from ..flows.noise_flow import NoiseFlow
 from ..objectives.supervised import SupervisedNLL, validation
-from .common import SIMCAM_IMAGES, parameter_groups
+from .common import SIMCAM_IMAGES, parameter_groups, simcam_recipe_split
 from .driver import RecipeConfig, RunContext, Stage
 
 
@@ -53,14 +51,7 @@ class NoiseFlowConfig(RecipeConfig):
 def build(config: NoiseFlowConfig, ctx: RunContext) -> Iterator[Stage]:
     """One stage: :class:`~noiseaug.objectives.supervised.SupervisedNLL` of a new Noise Flow; exports ``model/``."""
     camera = SimulatedCamera.pixel_independent() if config.pixel_independent else SimulatedCamera()
-    split = simcam_split(
-        config.images or data_folder("clean", "bsd300-test"),
-        camera,
-        config.patch,
-        config.batch,
-        ctx.rank_seed("train"),
-        ctx.shared_seed("validation"),
-    )
+    split = simcam_recipe_split(config.images, camera, config.patch, config.batch, ctx)
     with ctx.init():
         model = NoiseFlow(list(camera.cameras), [float(i) for i in camera.isos], variant=config.variant)
     val_draws = [split.test.batch(k) for k in range(config.val_batches)]
