@@ -33,7 +33,8 @@ def main() -> None:
         run = args.runs / noise
         checkpoint = load_checkpoint(run / "best.pt")
         model = json.loads((run / "denoiser" / "config.json").read_text())
-        card = denoiser_card(noise, checkpoint, model, evaluation, labels.get(noise, f"dncnn-{noise}"))
+        clean = json.loads((run / "run.json").read_text())["options"].get("clean", "bsd300-test")
+        card = denoiser_card(noise, checkpoint, model, evaluation, labels.get(noise, f"dncnn-{noise}"), clean)
         target = release_folder(run / "denoiser", args.weights / f"dncnn-{noise}", card)
         print(f"released {target}")
 

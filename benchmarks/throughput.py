@@ -16,6 +16,10 @@ On one batch of clean images (default ``(16, 3, 128, 128)``, uniform in [0, 1]) 
 * deepinv ``physics.GaussianNoise`` / ``physics.PoissonGaussianNoise`` (batched, on ``--device``; optional:
   ``pip install deepinv`` with a torchvision built for the installed torch);
 * the floor for any torch implementation: ``x + sigma * torch.randn_like(x)``;
+* what the costliest rows cost at least, on the same images: the exact Poisson draw alone
+  (``torch.poisson`` and numpy's ``Generator.poisson`` of ``x / gain``, with the gains the Poisson-Gaussian
+  transform draws) and the noise field alone of one image at a time (``torch.randn``, what the albumentations
+  adapter draws; ``cv2.randn``, what albumentations' ``GaussNoise`` draws);
 * one DnCNN-17/64 training step on the same sRGB batch: forward, MSE against the clean batch, backward, Adam
   (warmed up on a 2-image slice on the CPU, where a full step takes seconds; on the full batch elsewhere).
 
@@ -72,6 +76,10 @@ PRETRAINED = [
 ]
 STEP = "DnCNN-17 step (fwd+MSE+bwd+Adam)"
 FLOOR = "x + sigma * randn_like(x) (floor)"
+POISSON_TORCH = "torch.poisson(x / gain) (exact draw alone)"
+POISSON_NUMPY = "Generator.poisson(x / gain) (exact draw alone)"
+RANDN_PER_IMAGE = "torch.randn per image (noise field alone)"
+CV2_RANDN_PER_IMAGE = "cv2.randn per image (GaussNoise's noise field alone)"
 #: (numerator, denominator) rows of the ratio table: noiseaug against the floor and its peers.
 RATIOS = [
     ("GaussianNoiseTransform", FLOOR),
@@ -80,9 +88,14 @@ RATIOS = [
     ("GaussianNoiseTransform", "physics.GaussianNoise(sigma=0.1)"),
     ("PoissonGaussianNoiseTransform", "GaussianNoiseTransform"),
     ("PoissonGaussianNoiseTransform", "physics.PoissonGaussianNoise(gain=0.01, sigma=0.01)"),
+    ("PoissonGaussianNoiseTransform", POISSON_TORCH),
+    (POISSON_TORCH, "GaussianNoiseTransform"),
+    (POISSON_NUMPY, "GaussianNoiseTransform"),
     ("KorniaNoise(Gaussian) in AugmentationSequential", "RandomGaussianNoise(std=0.1)"),
     ("TorchvisionNoise(Gaussian)", "v2.GaussianNoise(sigma=0.1)"),
     ("AlbumentationsNoise(Gaussian) per image", "GaussNoise (defaults) per image"),
+    (RANDN_PER_IMAGE, "GaussNoise (defaults) per image"),
+    (RANDN_PER_IMAGE, CV2_RANDN_PER_IMAGE),
 ]
 
 
@@ -213,7 +226,35 @@ def build_cases(
 
         return make
 
+    def poisson_rate() -> torch.Tensor:
+        """``x / gain`` with the per-image gains the Poisson-Gaussian transform draws (its own range)."""
+        draws = PoissonGaussianNoiseTransform().draw_params(len(srgb), torch.Generator().manual_seed(args.seed), device)
+        return srgb.clamp(min=0) / draws["gain"].view(-1, 1, 1, 1)
+
+    def poisson_torch() -> Case:
+        rate, generator = poisson_rate(), torch.Generator(device=device).manual_seed(args.seed)
+        return Case("torch", POISSON_TORCH, lambda: torch.poisson(rate, generator), srgb_shape, dev)
+
+    def poisson_numpy() -> Case:
+        rate, generator = poisson_rate().cpu().numpy(), np.random.default_rng(args.seed)
+        return Case("numpy", POISSON_NUMPY, lambda: generator.poisson(rate), srgb_shape, "cpu")
+
+    def randn_per_image() -> Case:
+        shape, generator = images[0].shape, torch.Generator().manual_seed(args.seed)
+        call = lambda: [torch.randn(shape, generator=generator) for _ in images]  # noqa: E731
+        return Case("torch", RANDN_PER_IMAGE, call, per_image_layout, "cpu")
+
+    def cv2_randn_per_image() -> Case:
+        cv2 = optional("cv2")
+        shape = images[0].shape
+        call = lambda: [cv2.randn(np.empty(shape, np.float32), 0.0, 1.0) for _ in images]  # noqa: E731
+        return Case("opencv", CV2_RANDN_PER_IMAGE, call, per_image_layout, "cpu")
+
     add("torch", FLOOR, floor)
+    add("torch", POISSON_TORCH, poisson_torch)
+    add("numpy", POISSON_NUMPY, poisson_numpy)
+    add("torch", RANDN_PER_IMAGE, randn_per_image)
+    add("opencv", CV2_RANDN_PER_IMAGE, cv2_randn_per_image)
     add("noiseaug", "KorniaNoise", kornia_adapter)
     add("noiseaug", "AlbumentationsNoise", albumentations_adapter)
     add("noiseaug", "TorchvisionNoise", torchvision_adapter)

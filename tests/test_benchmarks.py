@@ -252,6 +252,11 @@ def test_throughput_interleaves_cases_and_reports_ratios_and_scaling(tmp_path, m
     assert math.isclose(
         ratio["ratio"], names["GaussianNoiseTransform"]["median_ms"] / names[throughput.FLOOR]["median_ms"]
     )
+    for cost in (throughput.POISSON_TORCH, throughput.POISSON_NUMPY, throughput.RANDN_PER_IMAGE):
+        assert names[cost]["median_ms"] > 0  # torch and numpy are always there; cv2 only with albumentations
+    assert {(throughput.POISSON_TORCH, "GaussianNoiseTransform")} <= {
+        (r["numerator"], r["denominator"]) for r in report["ratios"]
+    }
     points = report["scaling"]["points"]
     assert {(p["sweep"], p["batch"], p["side"]) for p in points} == {("side", 1, 16), ("side", 1, 32), ("batch", 1, 16)}
     assert all(p["median_ms"] > 0 for p in points)

@@ -158,6 +158,23 @@ def test_dncnn_recipe_fits_naflow_phone_fitted_to_its_data_root(tmp_path):
         noise_source("naflow-phone-fitted", tmp_path / "empty")
 
 
+def test_dncnn_clean_images_come_from_images_or_the_sidd_train_pairs(tmp_path):
+    from noiseaug.recipes.dncnn import clean_images
+
+    folder = _phone_pairs(tmp_path / "data")
+    cleans = sorted(folder.glob("*_clean.png"))
+    config = DnCNNConfig(noise="nlf", clean="sidd-train", data=str(tmp_path / "data"))
+    got = clean_images(config)
+    assert len(got) == len(cleans) and all(img.dtype == torch.uint8 for img in got)
+    assert {tuple(img.flatten()[:64].tolist()) for img in got} == {
+        tuple((read_image(path) * 255).round().to(torch.uint8).flatten()[:64].tolist()) for path in cleans
+    }  # the clean halves, not the noisy ones
+    train = _folder(tmp_path / "train", _images(n=2, h=32, w=32, seed=2))
+    assert len(clean_images(DnCNNConfig(noise="nlf", clean="sidd-train", images=str(train)))) == 2  # --images wins
+    with pytest.raises(NoiseaugInputError, match="clean must be one of"):
+        DnCNNConfig(noise="nlf", clean="kodak")
+
+
 def test_naflow_source_stays_finite_on_the_bsd300_crops_that_overflowed_the_first_release():
     from noiseaug.data.root import data_folder
     from noiseaug.data.simulated_pairs import read_image_folder

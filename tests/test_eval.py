@@ -2,6 +2,7 @@
 
 import json
 import math
+from typing import get_args
 
 import pytest
 import torch
@@ -316,6 +317,21 @@ def test_every_noise_source_has_a_card_text():
     evaluation = {"models": {"x": "run"}, "results": {"sidd-dev": {"x": {"psnr": 30.0, "ssim": 0.8}}}}
     card = denoiser_card("naflow-phone-fitted", _checkpoint(), model, evaluation, "x")
     assert "# dncnn-naflow-phone-fitted" in card and "each of the 43 real SIDD smartphone pairs" in card
+    assert "BSD300" in card and "--clean" not in card
+
+
+def test_denoiser_card_states_the_clean_images_of_the_run():
+    from noiseaug.eval.release import CLEAN_TEXT
+    from noiseaug.recipes.dncnn import CleanSource
+
+    assert set(CLEAN_TEXT) == set(get_args(CleanSource))
+    model = {"depth": 3, "width": 4}
+    evaluation = {"models": {"x": "run"}, "results": {"sidd-dev": {"x": {"psnr": 30.0, "ssim": 0.8}}}}
+    card = denoiser_card("naflow-phone", _checkpoint(), model, evaluation, "x", clean="sidd-train")
+    assert "--noise naflow-phone --clean sidd-train --out" in card and "BSD300" not in card
+    assert "clean halves of the 43 `real-srgb/sidd-train` phone pairs" in card
+    real = denoiser_card("real-phone", _checkpoint(), model, evaluation, "x", clean="sidd-train")
+    assert "--clean" not in real  # real pairs bring their own clean images
 
 
 def test_noiseflow_release_loads_the_checkpoint_weights_and_states_the_metrics():

@@ -73,23 +73,33 @@ def denoising_table(evaluation: Mapping[str, Any], highlight: str) -> str:
     return "\n".join(markdown_table(["model", *(f"{s}: PSNR / SSIM" for s in sets)], rows))
 
 
+#: The clean training images of a synthetic source, by the recipe's ``--clean`` value.
+CLEAN_TEXT = {
+    "bsd300-test": "BSD300 test set (`clean/bsd300-test`, 100 images)",
+    "sidd-train": "the clean halves of the 43 `real-srgb/sidd-train` phone pairs (`--clean sidd-train`: the "
+    "scenes `dncnn-real-phone` trains on, so the two differ only in the noise)",
+}
+
+
 def denoiser_card(
     noise: str,
     checkpoint: Mapping[str, Any],
     model_config: Mapping[str, Any],
     evaluation: Mapping[str, Any],
     label: str,
+    clean: str = "bsd300-test",
 ) -> str:
     """The card of ``dncnn-<noise>``: ``model_config`` is the denoiser's ``config.json``, ``label`` its row in
-    ``evaluation`` (``denoising.json``)."""
+    ``evaluation`` (``denoising.json``), ``clean`` the run's ``--clean`` (a key of :data:`CLEAN_TEXT`)."""
     history, config = checkpoint["state"]["history"], checkpoint["config"]
     best, model = best_record(checkpoint), model_config
     data = (
         REAL_DATA[noise]
         if noise in REAL_DATA
-        else "Clean images: BSD300 test set (`clean/bsd300-test`, 100 images), random 48x48 crops with one of the "
+        else f"Clean images: {CLEAN_TEXT[clean]}, random 48x48 crops with one of the "
         f"8 flips/rotations. Noise: {NOISE_TEXT[noise]}. Noisy crops are clipped and rounded to 8 bits."
     )
+    clean_flag = "" if clean == "bsd300-test" or noise in REAL_DATA else f" --clean {clean}"
     return f"""---
 library_name: noiseaug
 license: other
@@ -108,7 +118,7 @@ noisy/clean pairs whose noise is: {NOISE_TEXT[noise]}. One of the reference deno
 {data} The training images' terms (BSDS, PolyU, CC15, SIDD) are research-only; so are these weights.
 
 ## Training
-`noiseaug train dncnn --noise {noise} --out runs/dncnn/{noise} --steps {config["steps"]}` (defaults: batch 16
+`noiseaug train dncnn --noise {noise}{clean_flag} --out runs/dncnn/{noise} --steps {config["steps"]}` (defaults: batch 16
 crops of 48x48, Adam lr {config["lr"]:g} x0.1 at step {config["lr_decay_at"][0]}, MSE against the clean crop;
 width 32 instead of the paper's 64 so that a CPU can train it). {config["steps"]} steps =
 {config["steps"] * 16:,} crops, {history[-1]["elapsed_s"] / 60:.0f} min of wall time on one thread of a shared

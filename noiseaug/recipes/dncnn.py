@@ -21,8 +21,10 @@ differs only in where the noise comes from:
 * ``real-phone``: the real SIDD smartphone pairs of ``real-srgb/sidd-train`` (the upper bound for phones).
 
 Synthetic pairs: random ``patch x patch`` crops (with one of the 8 flips/rotations) of clean sRGB
-images (``clean/bsd300-test`` by default), noised, then clipped and rounded to 8 bits like a
-camera's file. Batch ``k`` is a pure function of ``(seed, k)``. Loss: mean squared error of the
+images (``clean/bsd300-test`` by default; ``--clean sidd-train``: the clean halves of the
+``real-srgb/sidd-train`` pairs, the scenes ``real-phone`` trains on, so that a synthetic source and the real
+pairs differ only in the noise, as in the NAFlow paper's denoising test), noised, then clipped and rounded to
+8 bits like a camera's file. Batch ``k`` is a pure function of ``(seed, k)``. Loss: mean squared error of the
 denoised patch against the clean one. Validation (checkpoint selection only): the same noise
 source on fixed crops of ``clean/kodak24`` (for ``real``: fixed crops of the training pairs,
 so selection is in-sample there); the test sets are never seen.
@@ -36,10 +38,10 @@ from pathlib import Path
 from typing import ClassVar, Literal, get_args
 
 import torch.nn.functional as F
-from torch import nn
+from torch import Tensor, nn
 
 from ..data.batches import SynthesizedPairs
-from ..data.paired import PairedImageFolder
+from ..data.paired import ImagePair, PairedImageFolder
 from ..data.real_srgb import RealCrops, RealPairBatches, RealPairs, real_srgb_split
 from ..data.root import data_folder
 from ..data.simulated_pairs import read_image_folder
@@ -81,14 +83,20 @@ SYNTHETIC_SOURCES: dict[str, Callable[[], NoiseTransform]] = {
 REAL_SOURCES: dict[str, tuple[str, ...]] = {"real": ("polyu", "cc15"), "real-phone": ("sidd-train",)}
 
 
+def sidd_train_pairs(data_root: str | Path | None = None) -> list[ImagePair]:
+    """The real phone pairs of ``<data_root>/real-srgb/sidd-train`` (default root:
+    :func:`~noiseaug.data.root.data_root`) in name order: ``real-phone``'s training pairs."""
+    folder = None if data_root is None else Path(data_root) / "real-srgb" / "sidd-train"
+    return PairedImageFolder.sidd_train(folder).pairs
+
+
 def naflow_phone_fitted(data_root: str | Path | None = None) -> NAFlowTransform:
     """The released ``naflow-srgb`` following each real phone pair that ``real-phone`` trains on, those of
     ``<data_root>/real-srgb/sidd-train`` (default root: :func:`~noiseaug.data.root.data_root`), in name order: a
     bank of one latent Gaussian fitted to each pair (``mode="reference", reference_method="fitted",
     per_reference=True``), one pair drawn uniformly per image. Fitting reads every pair once (a progress bar
     shows it)."""
-    folder = None if data_root is None else Path(data_root) / "real-srgb" / "sidd-train"
-    pairs = PairedImageFolder.sidd_train(folder).pairs
+    pairs = sidd_train_pairs(data_root)
     noisy, clean = [read_image(p.noisy_path) for p in pairs], [read_image(p.clean_path) for p in pairs]
     return NAFlowTransform.from_pretrained(
         "naflow-srgb", mode="reference", reference_method="fitted", per_reference=True, reference=(noisy, clean)
@@ -97,6 +105,9 @@ def naflow_phone_fitted(data_root: str | Path | None = None) -> NAFlowTransform:
 
 #: Synthesizers fitted to real pairs: built from the data root holding ``real-srgb/``.
 FITTED_SOURCES: dict[str, Callable[[str | Path | None], NoiseTransform]] = {"naflow-phone-fitted": naflow_phone_fitted}
+#: Where the clean training images of a synthetic source come from (``--clean``).
+CleanSource = Literal["bsd300-test", "sidd-train"]
+
 #: Every ``--noise`` name (the synthesizers', the fitted ones', then the real pairs').
 NoiseSource = Literal[
     "awgn", "nlf", "pg", "naflow", "naflow-phone", "noiseflow-isp", "naflow-phone-fitted", "real", "real-phone"
@@ -132,9 +143,14 @@ class DnCNNConfig(RecipeConfig):
             "fitted to each of those pairs)"
         }
     )
-    images: str | None = field(
-        default=None, metadata={"help": "clean training images (default: $NOISEAUG_DATA/clean/bsd300-test)"}
+    clean: CleanSource = field(
+        default="bsd300-test",
+        metadata={
+            "help": "clean training images of a synthetic source: clean/bsd300-test, or the clean halves of the "
+            "real-srgb/sidd-train pairs (the scenes real-phone trains on); --images overrides it"
+        },
     )
+    images: str | None = field(default=None, metadata={"help": "a folder of clean training images (see --clean)"})
     val_images: str | None = field(
         default=None, metadata={"help": "clean validation images (default: $NOISEAUG_DATA/clean/kodak24)"}
     )
@@ -152,6 +168,17 @@ class DnCNNConfig(RecipeConfig):
         super().__post_init__()
         if self.noise not in NOISE_SOURCES:
             raise NoiseaugInputError(f"noise must be one of {list(NOISE_SOURCES)}, got {self.noise!r}")
+        if self.clean not in get_args(CleanSource):
+            raise NoiseaugInputError(f"clean must be one of {list(get_args(CleanSource))}, got {self.clean!r}")
+
+
+def clean_images(config: DnCNNConfig) -> list[Tensor]:
+    """The clean uint8 ``(3, H, W)`` images a synthetic source noises: ``--images``, else ``--clean``'s set."""
+    if config.images is not None:
+        return list(read_image_folder(config.images).values())
+    if config.clean == "sidd-train":
+        return RealPairs.load(sidd_train_pairs(config.data)).clean
+    return list(read_image_folder(data_folder("clean", "bsd300-test")).values())
 
 
 def build(config: DnCNNConfig, ctx: RunContext) -> Iterator[Stage]:
@@ -171,8 +198,8 @@ def build(config: DnCNNConfig, ctx: RunContext) -> Iterator[Stage]:
         ).batch(0)
     else:
         source = noise_source(config.noise, config.data)
-        train_images = read_image_folder(config.images or data_folder("clean", "bsd300-test")).values()
-        batches = SynthesizedPairs(list(train_images), source, config.patch, config.batch, ctx.rank_seed("train"))
+        train_images = clean_images(config)
+        batches = SynthesizedPairs(train_images, source, config.patch, config.batch, ctx.rank_seed("train"))
         kodak = read_image_folder(config.val_images or data_folder("clean", "kodak24")).values()
         val = SynthesizedPairs(
             list(kodak), source, config.patch, config.val_crops, ctx.shared_seed("validation")
