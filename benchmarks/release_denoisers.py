@@ -34,7 +34,8 @@ def main() -> None:
         checkpoint = load_checkpoint(run / "best.pt")
         model = json.loads((run / "denoiser" / "config.json").read_text())
         clean = json.loads((run / "run.json").read_text())["options"].get("clean", "bsd300-test")
-        card = denoiser_card(noise, checkpoint, model, evaluation, labels.get(noise, f"dncnn-{noise}"), clean)
+        wall_s = load_checkpoint(run / "last.pt")["state"]["history"][-1]["elapsed_s"]
+        card = denoiser_card(noise, checkpoint, model, evaluation, labels.get(noise, f"dncnn-{noise}"), clean, wall_s)
         target = release_folder(run / "denoiser", args.weights / f"dncnn-{noise}", card)
         print(f"released {target}")
 

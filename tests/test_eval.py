@@ -301,7 +301,10 @@ def test_denoiser_release_writes_the_weights_and_a_card_from_the_records(tmp_pat
     model = json.loads((source / "config.json").read_text())
     card = denoiser_card("awgn", _checkpoint(), model, evaluation, labels["awgn"])
     assert "# dncnn-awgn" in card and "depth 3, width 4" in card and "step 50 (validation PSNR 30.00 dB" in card
-    assert "| **AWGN (these weights)** | 30.12 dB / 0.8000 |" in card and "1,600 crops" in card
+    assert "| **AWGN (these weights)** | 30.12 dB / 0.8000 |" in card and "1,600 crops, 2 min of wall time" in card
+    assert "1,600 crops, 5 min of wall time" in denoiser_card(
+        "awgn", _checkpoint(), model, evaluation, "AWGN", wall_s=300
+    )
     target = release_folder(source, tmp_path / "weights" / "dncnn-awgn", card)
     assert sorted(p.name for p in target.iterdir()) == ["README.md", "config.json", "model.safetensors"]
     assert (target / "model.safetensors").read_bytes() == (source / "model.safetensors").read_bytes()

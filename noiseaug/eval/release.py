@@ -88,10 +88,13 @@ def denoiser_card(
     evaluation: Mapping[str, Any],
     label: str,
     clean: str = "bsd300-test",
+    wall_s: float | None = None,
 ) -> str:
     """The card of ``dncnn-<noise>``: ``model_config`` is the denoiser's ``config.json``, ``label`` its row in
-    ``evaluation`` (``denoising.json``), ``clean`` the run's ``--clean`` (a key of :data:`CLEAN_TEXT`)."""
+    ``evaluation`` (``denoising.json``), ``clean`` the run's ``--clean`` (a key of :data:`CLEAN_TEXT`), ``wall_s``
+    the whole run's wall time (default: the best checkpoint's, which is the run's when it is the last step)."""
     history, config = checkpoint["state"]["history"], checkpoint["config"]
+    wall_s = history[-1]["elapsed_s"] if wall_s is None else wall_s
     best, model = best_record(checkpoint), model_config
     data = (
         REAL_DATA[noise]
@@ -121,7 +124,7 @@ noisy/clean pairs whose noise is: {NOISE_TEXT[noise]}. One of the reference deno
 `noiseaug train dncnn --noise {noise}{clean_flag} --out runs/dncnn/{noise} --steps {config["steps"]}` (defaults: batch 16
 crops of 48x48, Adam lr {config["lr"]:g} x0.1 at step {config["lr_decay_at"][0]}, MSE against the clean crop;
 width 32 instead of the paper's 64 so that a CPU can train it). {config["steps"]} steps =
-{config["steps"] * 16:,} crops, {history[-1]["elapsed_s"] / 60:.0f} min of wall time on one thread of a shared
+{config["steps"] * 16:,} crops, {wall_s / 60:.0f} min of wall time on one thread of a shared
 2-core CPU. Released: the best validation checkpoint, step {best["step"]} (validation PSNR {best["val_psnr"]:.2f} dB
 on 64 fixed {"training-pair" if noise in REAL_DATA else "Kodak24"} crops with the same noise source).
 
