@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     }
     results: dict[str, list[float]] = {}
     for name, transform in transforms.items():
-        transform.to(device)
+        transform.to(device, memory_format=memory_format)
         with autocast():
             call = lambda t=transform: t(clean, generator=gen)  # noqa: E731
             call()  # warm-up

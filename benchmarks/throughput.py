@@ -141,6 +141,7 @@ def build_cases(
     cases: list[Case] = []
     skipped: dict[str, str] = {}
     dev, srgb_shape = str(device), f"{tuple(srgb.shape)}"
+    weight_format = torch.channels_last if args.channels_last else torch.contiguous_format  # the flows
     for transform in (GaussianNoiseTransform(), HeteroscedasticNoiseTransform(), PoissonGaussianNoiseTransform()):
         fn = maybe_compile(transform.to(device))
         cases.append(Case("noiseaug", type(transform).__name__, lambda fn=fn: fn(srgb), srgb_shape, dev))
@@ -151,7 +152,7 @@ def build_cases(
             if cls is None:
                 raise Skip(f"{module} has no {cls_name}")
             try:
-                transform = cls.from_pretrained(weights).to(device).eval()
+                transform = cls.from_pretrained(weights).to(device, memory_format=weight_format).eval()
             except Exception as error:  # noqa: BLE001 - weights not released yet, or not loadable here
                 raise Skip(f"weights {weights!r} not loadable ({type(error).__name__}: {error})") from None
         except Skip as reason:
@@ -431,7 +432,7 @@ def scaling_sweep(
             if model is None:
                 call = lambda x=x: x + 0.1 * torch.randn_like(x)  # noqa: E731
             else:
-                fn = maybe_compile(model.to(device))
+                fn = maybe_compile(model.to(device, memory_format=memory_format))
                 call = lambda fn=fn, x=x: fn(x)  # noqa: E731
             cases.append(Case("noiseaug" if model is not None else "torch", name, call, layout, str(device)))
         skipped: dict[str, str] = {}

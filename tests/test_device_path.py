@@ -325,3 +325,23 @@ def test_parametric_transforms_compile_with_inductor_on_cuda(cls):
     for _ in range(3):
         out = compiled(x)
     assert out.shape == x.shape and torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("flow", ["naflow", "noiseflow"])
+def test_flow_transforms_with_channels_last_weights_give_the_same_noise_and_save_contiguous(flow, tmp_path):
+    """``transform.to(memory_format=torch.channels_last)`` (the CPU speed-up docs/guide.md suggests): the same
+    noise to float rounding, and weights that save and load as before."""
+    from noiseaug.hub import load_pretrained, save_pretrained
+
+    if flow == "naflow":
+        model = trained_looking(NAFlow, configurations=["a-iso100", "b-iso3200"], hidden=8, features=4, scale=0.01)
+        make, x = NAFlowTransform, torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    else:
+        model = trained_looking_flow(["cam-a", "cam-b"], [100, 800], hidden=4, steps=1)
+        make, x = NoiseFlowTransform, torch.rand(2, 4, 8, 8, generator=torch.Generator().manual_seed(0))
+    reference = make(model)(x, generator=torch.Generator().manual_seed(1))
+    fast = make(model).to(memory_format=torch.channels_last)
+    assert any(p.ndim == 4 and not p.is_contiguous() for p in fast.parameters())  # the layout did change
+    torch.testing.assert_close(fast(x, generator=torch.Generator().manual_seed(1)), reference)
+    folder = save_pretrained(fast.model, tmp_path / "flow")
+    torch.testing.assert_close(make(load_pretrained(folder))(x, generator=torch.Generator().manual_seed(1)), reference)

@@ -100,7 +100,7 @@ def add_run_arguments(
         default=None,
         help=f"timed DnCNN steps (default: {cpu_step_repeats} on CPU, --repeats on CUDA)",
     )
-    parser.add_argument("--channels-last", action="store_true", help="channels_last batch and DnCNN")
+    parser.add_argument("--channels-last", action="store_true", help="channels_last batch, DnCNN and flows")
     parser.add_argument(
         "--autocast",
         action="store_true",
