@@ -47,7 +47,7 @@ from ..data.root import data_folder
 from ..data.simulated_pairs import read_image_folder
 from ..denoisers import DnCNN
 from ..errors import NoiseaugInputError
-from ..imageio import read_image
+from ..imageio import read_image, read_image_uint8
 from ..objectives.noise2clean import Noise2Clean
 from ..transforms import (
     GaussianNoiseTransform,
@@ -177,7 +177,7 @@ def clean_images(config: DnCNNConfig) -> list[Tensor]:
     if config.images is not None:
         return list(read_image_folder(config.images).values())
     if config.clean == "sidd-train":
-        return RealPairs.load(sidd_train_pairs(config.data)).clean
+        return [read_image_uint8(pair.clean_path) for pair in sidd_train_pairs(config.data)]
     return list(read_image_folder(data_folder("clean", "bsd300-test")).values())
 
 
