@@ -135,13 +135,14 @@ def build_cases(
     srgb: torch.Tensor,
     raw: torch.Tensor,
     device: torch.device,
+    memory_format: torch.memory_format,
     maybe_compile: Callable[[torch.nn.Module], Callable],
 ) -> tuple[list[Case], dict[str, str]]:
-    """Every case that can run here, and ``{name: reason}`` for those that cannot."""
+    """Every case that can run here, and ``{name: reason}`` for those that cannot; ``memory_format`` is the
+    flows' weights' (the batches come in it already)."""
     cases: list[Case] = []
     skipped: dict[str, str] = {}
     dev, srgb_shape = str(device), f"{tuple(srgb.shape)}"
-    weight_format = torch.channels_last if args.channels_last else torch.contiguous_format  # the flows
     for transform in (GaussianNoiseTransform(), HeteroscedasticNoiseTransform(), PoissonGaussianNoiseTransform()):
         fn = maybe_compile(transform.to(device))
         cases.append(Case("noiseaug", type(transform).__name__, lambda fn=fn: fn(srgb), srgb_shape, dev))
@@ -152,7 +153,7 @@ def build_cases(
             if cls is None:
                 raise Skip(f"{module} has no {cls_name}")
             try:
-                transform = cls.from_pretrained(weights).to(device, memory_format=weight_format).eval()
+                transform = cls.from_pretrained(weights).to(device, memory_format=memory_format).eval()
             except Exception as error:  # noqa: BLE001 - weights not released yet, or not loadable here
                 raise Skip(f"weights {weights!r} not loadable ({type(error).__name__}: {error})") from None
         except Skip as reason:
@@ -227,18 +228,17 @@ def build_cases(
 
         return make
 
-    def poisson_rate() -> torch.Tensor:
-        """``x / gain`` with the per-image gains the Poisson-Gaussian transform draws (its own range)."""
-        draws = PoissonGaussianNoiseTransform().draw_params(len(srgb), torch.Generator().manual_seed(args.seed), device)
-        return srgb.clamp(min=0) / draws["gain"].view(-1, 1, 1, 1)
+    # x / gain with the per-image gains the Poisson-Gaussian transform draws (its own range)
+    gains = PoissonGaussianNoiseTransform().draw_params(len(srgb), torch.Generator().manual_seed(args.seed), device)
+    rate = srgb.clamp(min=0) / gains["gain"].view(-1, 1, 1, 1)
 
     def poisson_torch() -> Case:
-        rate, generator = poisson_rate(), torch.Generator(device=device).manual_seed(args.seed)
+        generator = torch.Generator(device=device).manual_seed(args.seed)
         return Case("torch", POISSON_TORCH, lambda: torch.poisson(rate, generator), srgb_shape, dev)
 
     def poisson_numpy() -> Case:
-        rate, generator = poisson_rate().cpu().numpy(), np.random.default_rng(args.seed)
-        return Case("numpy", POISSON_NUMPY, lambda: generator.poisson(rate), srgb_shape, "cpu")
+        rate_np, generator = rate.cpu().numpy(), np.random.default_rng(args.seed)
+        return Case("numpy", POISSON_NUMPY, lambda: generator.poisson(rate_np), srgb_shape, "cpu")
 
     def randn_per_image() -> Case:
         shape, generator = images[0].shape, torch.Generator().manual_seed(args.seed)
@@ -308,7 +308,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     srgb = torch.rand(args.batch, 3, args.size, args.size, generator=gen, device=device)
     raw = torch.rand(args.batch, 4, args.size // 2, args.size // 2, generator=gen, device=device)
     srgb, raw = srgb.contiguous(memory_format=memory_format), raw.contiguous(memory_format=memory_format)
-    cases, skipped = build_cases(args, srgb, raw, device, maybe_compile)
+    cases, skipped = build_cases(args, srgb, raw, device, memory_format, maybe_compile)
 
     with inference(), autocast():
         results = interleaved(cases, args.warmup, args.repeats, device, skipped)

@@ -14,7 +14,7 @@ from noiseaug._seeds import mix_seeds
 from noiseaug.cli import build_parser
 from noiseaug.data.batches import SynthesizedPairs
 from noiseaug.denoisers import DnCNN
-from noiseaug.errors import NoiseaugTypeError
+from noiseaug.errors import NoiseaugInputError, NoiseaugTypeError
 from noiseaug.imageio import write_png
 from noiseaug.recipes import (
     RECIPES,
@@ -27,7 +27,7 @@ from noiseaug.recipes import (
     stream_seed,
 )
 from noiseaug.recipes.dncnn import noise_source
-from noiseaug.recipes.flags import _base_type, config_from_arguments, field_default
+from noiseaug.recipes.flags import _base_type, config_from_arguments, field_default, literal_choices
 from noiseaug.training.loop import seeded
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -195,3 +195,24 @@ def test_recipes_hold_no_hand_made_seed_offsets():
 def test_run_recipe_refuses_what_is_not_a_recipe_config(tmp_path):
     with pytest.raises(NoiseaugTypeError, match="config must be one of the recipe configs"):
         run_recipe({"noise": "awgn"}, tmp_path / "run")
+
+
+@pytest.mark.parametrize("name", sorted(RECIPES))
+def test_every_literal_field_refuses_other_values_naming_the_field(name):
+    """RecipeConfig checks every ``Literal[...]`` field (what the CLI's ``choices`` check) for Python callers too."""
+    config = RECIPES[name].config
+    required = {"noise": "awgn"} if name == "dncnn" else {}
+    literals = literal_choices(config)
+    assert literals, f"{name} has no Literal field to check"
+    for field_name, choices in literals.items():
+        with pytest.raises(NoiseaugInputError, match=rf"^{field_name} must be one of \[.*\], got 'bogus'$"):
+            config(**{**required, field_name: "bogus"})
+        assert all(isinstance(config(**{**required, field_name: value}), config) for value in choices[:1])
+
+
+def test_literal_choices_are_the_tables_they_index():
+    from noiseaug.objectives.noise2noise_flow import RESIDUALS
+    from noiseaug.recipes.clean_free import CLEAN_FREE_DENOISERS, CleanFreeConfig
+
+    literals = literal_choices(CleanFreeConfig)
+    assert literals["residual"] == RESIDUALS and set(literals["denoiser"]) == set(CLEAN_FREE_DENOISERS)

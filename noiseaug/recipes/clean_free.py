@@ -24,7 +24,7 @@ from ..errors import NoiseaugInputError, NoiseaugTypeError
 from ..flows.layers import Gain, SignalDependent
 from ..flows.noise_flow import NoiseFlow
 from ..metrics import psnr
-from ..objectives.noise2noise_flow import N2NFLOW_LAMBDA, RESIDUALS, Noise2NoiseFlow, R2RFlow
+from ..objectives.noise2noise_flow import N2NFLOW_LAMBDA, Noise2NoiseFlow, R2RFlow
 from ..objectives.supervised import evaluate_noise_model
 from .common import SIMCAM_IMAGES, build_denoiser, parameter_groups, simcam_recipe_split
 from .driver import RecipeConfig, RunContext, Stage
@@ -140,11 +140,7 @@ class CleanFreeConfig(RecipeConfig):
     )
 
     def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.denoiser not in CLEAN_FREE_DENOISERS:
-            raise NoiseaugInputError(f"denoiser must be one of {sorted(CLEAN_FREE_DENOISERS)}, got {self.denoiser!r}")
-        if self.residual not in RESIDUALS:
-            raise NoiseaugInputError(f"residual must be one of {RESIDUALS}, got {self.residual!r}")
+        super().__post_init__()  # checks denoiser and residual against their Literal choices
         if self.residual != "denoised" and self.recipe != "n2nflow":
             raise NoiseaugInputError(
                 f"residual {self.residual!r} needs two shots of one scene and a noise model: "

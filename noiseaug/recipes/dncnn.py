@@ -164,13 +164,6 @@ class DnCNNConfig(RecipeConfig):
     val_crops: int = field(default=64, metadata={"help": "fixed validation crops"})
     val_every: int = field(default=250, metadata={"help": "validate and checkpoint every N steps"})
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.noise not in NOISE_SOURCES:
-            raise NoiseaugInputError(f"noise must be one of {list(NOISE_SOURCES)}, got {self.noise!r}")
-        if self.clean not in get_args(CleanSource):
-            raise NoiseaugInputError(f"clean must be one of {list(get_args(CleanSource))}, got {self.clean!r}")
-
 
 def clean_images(config: DnCNNConfig) -> list[Tensor]:
     """The clean uint8 ``(3, H, W)`` images a synthetic source noises: ``--images``, else ``--clean``'s set."""

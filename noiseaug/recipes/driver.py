@@ -31,9 +31,11 @@ from torch import nn
 
 from .._seeds import mix_seeds
 from .._validation import check_seed
+from ..errors import NoiseaugInputError
 from ..hub import save_pretrained
 from ..training.loop import BatchSource, TrainConfig, Trainer, ValidateFn, init_distributed, seeded
 from ..training.run_record import recorded_run
+from .flags import literal_choices
 
 
 def stream_seed(seed: int, rank: int, stream: str) -> int:
@@ -51,7 +53,8 @@ def stream_seed(seed: int, rank: int, stream: str) -> int:
 class RecipeConfig:
     """What every recipe's config holds: the run seed (every seed of the run derives from it, :func:`stream_seed`).
     Subclasses are ``@dataclass(kw_only=True)``; ``recipe`` names the ``noiseaug train`` command, ``outputs``
-    describes what the run folder receives (for ``--out``'s help)."""
+    describes what the run folder receives (for ``--out``'s help). A ``Literal[...]`` field holding another value
+    fails here, naming the field."""
 
     recipe: ClassVar[str]
     outputs: ClassVar[str]
@@ -62,6 +65,10 @@ class RecipeConfig:
 
     def __post_init__(self) -> None:
         check_seed(self.seed)
+        for name, choices in literal_choices(type(self)).items():
+            value = getattr(self, name)
+            if value is not None and value not in choices:
+                raise NoiseaugInputError(f"{name} must be one of {list(choices)}, got {value!r}")
 
 
 @dataclass

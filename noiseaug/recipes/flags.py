@@ -37,17 +37,27 @@ def field_default(field: dataclasses.Field) -> Any:
     return dataclasses.MISSING
 
 
+def literal_choices(config: type) -> dict[str, tuple[Any, ...]]:
+    """``{field name: allowed values}`` of the dataclass ``config``'s ``Literal[...]`` fields (also ``... | None``)."""
+    hints = get_type_hints(config)
+    return {
+        field.name: get_args(hint)
+        for field in dataclasses.fields(config)
+        if get_origin(hint := _base_type(hints[field.name])) is Literal
+    }
+
+
 def add_config_arguments(parser: argparse.ArgumentParser, config: type) -> None:
     """Add one option per field of the dataclass ``config`` to ``parser`` (see the module docs)."""
-    hints = get_type_hints(config)
+    hints, literals = get_type_hints(config), literal_choices(config)
     for field in dataclasses.fields(config):
         hint, default = _base_type(hints[field.name]), field_default(field)
         text = field_help(field).replace("%", "%%")
         kwargs: dict[str, Any] = {"dest": field.name}
         if hint is bool:
             kwargs["action"] = "store_true"
-        elif get_origin(hint) is Literal:
-            choices = get_args(hint)
+        elif field.name in literals:
+            choices = literals[field.name]
             kwargs.update(choices=choices, type=type(choices[0]))
         else:
             kwargs["type"] = hint
@@ -65,4 +75,4 @@ def config_from_arguments(config: type, args: argparse.Namespace) -> Any:
     return config(**{field.name: getattr(args, field.name) for field in dataclasses.fields(config)})
 
 
-__all__ = ["add_config_arguments", "config_from_arguments", "field_default", "field_help"]
+__all__ = ["add_config_arguments", "config_from_arguments", "field_default", "field_help", "literal_choices"]
