@@ -115,7 +115,7 @@ def run_demo(out_dir: str | Path, seed: int = 0, device: str = "cpu") -> tuple[l
         rows.append(DemoRow(pair.name, "real", _std_255(real_noise), None, None))
         images = [clean, noisy]
         for model_name, sampler in samplers.items():
-            synthetic = quantize_8bit(sampler(noisy, clean, generator))
+            synthetic = quantize_8bit(sampler(noisy, clean, generator)).detach()  # NAFlow.sample_* keep autograd
             model_noise = synthetic - clean
             rows.append(
                 DemoRow(

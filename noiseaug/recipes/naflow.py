@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
+import torch
+
 from ..data.real_srgb import SOURCES, RealCrops, RealPairs, real_srgb_split
 from ..errors import NoiseaugInputError
 from ..flows.naflow import NAFlow
@@ -53,6 +55,13 @@ class NAFlowConfig(RecipeConfig):
     blocks: int = field(default=2, metadata={"help": "flow steps per level"})
     val_crops: int = field(default=48, metadata={"help": "fixed validation crops"})
     val_every: int = field(default=250, metadata={"help": "validate and checkpoint every N steps"})
+    init: str | None = field(
+        default=None,
+        metadata={
+            "help": "fine-tune: start from this NAFlow (folder or released name) instead of a new one; its "
+            "architecture must match the flags, configurations it shares with the data keep their latents"
+        },
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -60,9 +69,36 @@ class NAFlowConfig(RecipeConfig):
             raise NoiseaugInputError(f"sources must be a comma-separated str of {list(SOURCES)}, got {self.sources!r}")
 
 
+#: the state of a NAFlow that belongs to its configurations rather than to the flow
+LATENT_PARAMETERS = ("means", "log_stds")
+
+
+def start_from(model: NAFlow, source: NAFlow, name: str) -> list[str]:
+    """Copy ``source``'s flow and condition-encoder weights into ``model`` (fine-tuning), and the latent Gaussians
+    of the configurations both hold; the others keep ``model``'s initial ones. Returns those new configurations.
+
+    ``NoiseaugInputError`` (naming ``init``) if the architectures differ.
+    """
+    ours, theirs = model.config, source.config
+    differing = [k for k in ours if k != "configurations" and ours[k] != theirs.get(k)]
+    if differing:
+        found = ", ".join(f"{k}={theirs.get(k)!r} (flags: {ours[k]!r})" for k in differing)
+        raise NoiseaugInputError(f"init {name!r} has another architecture: {found}; pass the matching flags")
+    state = {k: v for k, v in source.state_dict().items() if k not in LATENT_PARAMETERS}
+    model.load_state_dict(state, strict=False)
+    new = [c for c in model.configurations if c not in source.configurations]
+    with torch.no_grad():
+        for i, configuration in enumerate(model.configurations):
+            if configuration in source.configurations:
+                j = source.configurations.index(configuration)
+                for key in LATENT_PARAMETERS:
+                    getattr(model, key)[i] = getattr(source, key)[j]
+    return new
+
+
 def build(config: NAFlowConfig, ctx: RunContext) -> Iterator[Stage]:
-    """One stage: :class:`~noiseaug.objectives.naflow.NAFlowNLL` of a new NAFlow, gradient norm clipped at 10;
-    exports ``model/``."""
+    """One stage: :class:`~noiseaug.objectives.naflow.NAFlowNLL` of a new NAFlow (or of ``init``'s weights,
+    :func:`start_from`), gradient norm clipped at 10; exports ``model/``."""
     train_pairs, test_pairs = real_srgb_split(config.data, sources=config.sources.split(","))
     train_data, test_data = RealPairs.load(train_pairs), RealPairs.load(test_pairs)
     configurations = train_data.configurations()
@@ -75,6 +111,8 @@ def build(config: NAFlowConfig, ctx: RunContext) -> Iterator[Stage]:
             features=config.features,
             encoder=config.encoder,
         )
+    if config.init is not None:
+        start_from(model, NAFlow.from_pretrained(config.init), config.init)
     val = RealCrops(
         test_data, configurations, config.patch, config.val_crops, seed=ctx.shared_seed("validation"), dequantize=False
     ).batch(0)
