@@ -98,6 +98,7 @@ def sample_pairs() -> list[SamplePair]:
     return pairs
 
 
+@torch.no_grad()  # the fits are closed-form; NAFlow.sample_* would otherwise record a graph
 def run_demo(out_dir: str | Path, seed: int = 0, device: str = "cpu") -> tuple[list[DemoRow], Path]:
     """Run the demo; write ``demo.png`` (figure) and ``demo.json`` (table) under ``out_dir``.
 
@@ -115,7 +116,7 @@ def run_demo(out_dir: str | Path, seed: int = 0, device: str = "cpu") -> tuple[l
         rows.append(DemoRow(pair.name, "real", _std_255(real_noise), None, None))
         images = [clean, noisy]
         for model_name, sampler in samplers.items():
-            synthetic = quantize_8bit(sampler(noisy, clean, generator)).detach()  # NAFlow.sample_* keep autograd
+            synthetic = quantize_8bit(sampler(noisy, clean, generator))
             model_noise = synthetic - clean
             rows.append(
                 DemoRow(

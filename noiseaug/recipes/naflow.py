@@ -13,8 +13,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
-import torch
-
 from ..data.real_srgb import SOURCES, RealCrops, RealPairs, real_srgb_split
 from ..errors import NoiseaugInputError
 from ..flows.naflow import NAFlow
@@ -84,16 +82,15 @@ def start_from(model: NAFlow, source: NAFlow, name: str) -> list[str]:
     if differing:
         found = ", ".join(f"{k}={theirs.get(k)!r} (flags: {ours[k]!r})" for k in differing)
         raise NoiseaugInputError(f"init {name!r} has another architecture: {found}; pass the matching flags")
-    state = {k: v for k, v in source.state_dict().items() if k not in LATENT_PARAMETERS}
-    model.load_state_dict(state, strict=False)
-    new = [c for c in model.configurations if c not in source.configurations]
-    with torch.no_grad():
+    state = source.state_dict()
+    for key in LATENT_PARAMETERS:  # the model's rows, with the shared configurations' taken from the source
+        rows = getattr(model, key).detach().clone()
         for i, configuration in enumerate(model.configurations):
             if configuration in source.configurations:
-                j = source.configurations.index(configuration)
-                for key in LATENT_PARAMETERS:
-                    getattr(model, key)[i] = getattr(source, key)[j]
-    return new
+                rows[i] = state[key][source.configurations.index(configuration)]
+        state[key] = rows
+    model.load_state_dict(state)
+    return [c for c in model.configurations if c not in source.configurations]
 
 
 def build(config: NAFlowConfig, ctx: RunContext) -> Iterator[Stage]:
