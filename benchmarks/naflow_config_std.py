@@ -1,9 +1,11 @@
-"""How strong each learned NAFlow configuration's noise is against the real noise of its own *training* pairs.
+"""How each learned NAFlow configuration's noise compares with the real noise of its own *training* pairs.
 
 For every training pair of the chosen sources (``real_srgb_split``'s training split, never a test set), the noise of
 the pair's own configuration is sampled on the pair's clean image (top-left, at most ``--side`` pixels square),
-rounded to 8 bits like the real file, and its std is divided by the real noise's. A ratio below 1 means the
-configuration learned weaker noise than its pairs hold. Medians per configuration.
+rounded to 8 bits like the real file, and compared with the real noise: its std divided by the real noise's (below
+1: the configuration learned weaker noise than its pairs hold), its lag-1 horizontal correlation (spatial grain),
+and its shadows-to-highlights ratio (the noise std over the pixels of the darkest quarter of the clean image's
+brightness divided by that over the brightest quarter: the signal dependence). Medians per configuration.
 
     python benchmarks/naflow_config_std.py --model naflow-srgb --sources sidd-train
 """
@@ -17,8 +19,17 @@ import torch
 
 from noiseaug import NAFlow, NoiseCondition
 from noiseaug.data.real_srgb import SOURCES, configuration_name, real_srgb_split
-from noiseaug.eval import crop_pair, std_ratio
+from noiseaug.eval import crop_pair, lag1_correlation, std_ratio
 from noiseaug.imageio import quantize_8bit, read_image
+
+
+def shadows_to_highlights(noise: torch.Tensor, clean: torch.Tensor) -> float:
+    """Noise std over the pixels whose clean brightness (channel mean) is in the lowest quarter, over the std in
+    the highest quarter (``(1, 3, H, W)`` images)."""
+    brightness = clean.mean(1, keepdim=True).expand_as(noise).flatten()
+    low, high = torch.quantile(brightness[:: max(1, brightness.numel() // 100_000)], torch.tensor([0.25, 0.75]))
+    values = noise.flatten()
+    return float(values[brightness <= low].std() / values[brightness >= high].std())
 
 
 def main() -> None:
@@ -31,7 +42,7 @@ def main() -> None:
     model = NAFlow.from_pretrained(args.model).eval()
     train, _ = real_srgb_split(sources=tuple(args.sources))
     generator = torch.Generator().manual_seed(args.seed)
-    ratios: dict[str, list[float]] = {}
+    rows: dict[str, list[tuple[float, ...]]] = {}
     for pair in train:
         name = configuration_name(pair)
         if name not in model.configurations:
@@ -42,11 +53,28 @@ def main() -> None:
         config = NoiseCondition(config=torch.tensor([model.configurations.index(name)]))
         with torch.no_grad():
             synthetic = quantize_8bit(model.sample(clean, config, generator=generator))
-        ratios.setdefault(name, []).append(std_ratio(synthetic - clean, noisy - clean))
-    print("| configuration | training pairs | median std ratio (synthetic / real) | min | max |")
+        fake, real = synthetic - clean, noisy - clean
+        rows.setdefault(name, []).append(
+            (
+                std_ratio(fake, real),
+                lag1_correlation(fake),
+                lag1_correlation(real),
+                shadows_to_highlights(fake, clean),
+                shadows_to_highlights(real, clean),
+            )
+        )
+    print(
+        "| configuration | training pairs | std ratio (synthetic / real): median, min, max | "
+        "lag-1 corr.: synthetic / real | shadows / highlights std: synthetic / real |"
+    )
     print("| --- | ---: | ---: | ---: | ---: |")
-    for name, values in sorted(ratios.items()):
-        print(f"| {name} | {len(values)} | {statistics.median(values):.3f} | {min(values):.3f} | {max(values):.3f} |")
+    for name, values in sorted(rows.items()):
+        ratios = [v[0] for v in values]
+        med = [statistics.median(v[k] for v in values) for k in range(1, 5)]
+        print(
+            f"| {name} | {len(values)} | {statistics.median(ratios):.3f}, {min(ratios):.3f}, {max(ratios):.3f} | "
+            f"{med[0]:.2f} / {med[1]:.2f} | {med[2]:.2f} / {med[3]:.2f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ file, and its noise is compared with the real noise:
   parametric baselines, since they see the answer's statistics;
 * NAFlow with the test pair itself as the reference: noise-aware sampling (NAS, Alg. 1, the tempered
   posterior's mixture), Rank-1 (the most likely configuration alone: the paper's Table 5 baseline) and
-  the latent Gaussian fitted to the pair (beyond the paper);
+  the latent Gaussian fitted to the pair (beyond the paper), and the same fit with a std that follows the
+  clean image's brightness (``signal_dependent=True``);
 * NAFlow with a random configuration (uniform over the trained ones).
 
 Noise std: the synthetic noise's standard deviation over the real one's, per image (``std ratio``).
@@ -32,6 +33,7 @@ import torch
 from torch import Tensor
 
 from noiseaug import NAFlow
+from noiseaug.demo import quantize_8bit
 from noiseaug.eval import (
     CORRELATION_RADIUS,
     NLF_FIT,
@@ -42,6 +44,7 @@ from noiseaug.eval import (
     pyplot,
     real_srgb_test_sets,
     save_figure,
+    seeded_generator,
     std_ratio,
     summarise_rows,
     write_outputs,
@@ -50,20 +53,25 @@ from noiseaug.eval.compare import MODELS, NAFLOW_NAS, likelihoods, synthesize
 from noiseaug.imageio import write_png
 
 METRICS = ("kld", "akld", "nll", "std_ratio")
+FITTED_BRIGHTNESS = "NAFlow (fitted latent, brightness-dependent std)"
 
 
+@torch.no_grad()
 def evaluate(model: NAFlow, sets: dict, seed: int, posterior_temperature: float = 1.0) -> tuple[dict, list, dict]:
     """Per-set mean metrics (and the worst ``|std ratio - 1|``), per-image rows, and mean correlation maps
     (held-out set)."""
-    generator = torch.Generator().manual_seed(seed)
     rows, correlations = [], {}
-    for set_name, pairs in sets.items():
-        for name, noisy, clean in pairs:
+    for s, (set_name, pairs) in enumerate(sets.items()):
+        for i, (name, noisy, clean) in enumerate(pairs):
+            generator = seeded_generator(seed, s, i)
             noisy, clean = crop_pair(noisy, clean, model.multiple)
             real = noisy - clean
             baselines = fit_per_image(noisy, clean)
             nll = likelihoods(model, baselines, noisy, clean, generator)
             synthetic_set = synthesize(model, baselines, noisy, clean, generator, posterior_temperature)
+            synthetic_set[FITTED_BRIGHTNESS] = quantize_8bit(
+                model.sample_fitted(clean, noisy, clean, generator, signal_dependent=True)
+            )
             for model_name, synthetic in synthetic_set.items():
                 noise = synthetic - clean
                 rows.append(
@@ -129,10 +137,10 @@ def crops_figure(
     model: NAFlow, sets: dict, path: Path, seed: int, size: int = 96, posterior_temperature: float = 1.0
 ) -> None:
     """Rows: a few held-out and sidd-dev images; columns: clean, real noisy, each model; noise x4 below."""
-    generator = torch.Generator().manual_seed(seed)
     picks = [pairs[i] for pairs in sets.values() for i in range(min(2, len(pairs)))]
     rows = []
-    for _, noisy, clean in picks:
+    for k, (_, noisy, clean) in enumerate(picks):
+        generator = seeded_generator(seed, k)
         noisy, clean = noisy[..., :size, :size], clean[..., :size, :size]
         synthetic = synthesize(model, fit_per_image(noisy, clean), noisy, clean, generator, posterior_temperature)
         images = [clean, noisy, *synthetic.values()]

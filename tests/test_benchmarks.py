@@ -363,6 +363,10 @@ def test_naflow_posterior_reports_rank1_at_temperature_zero_and_mixing_above():
         line.split("|") for line in result.stdout.splitlines() if line.startswith("| 0 ") or line.startswith("| 1 ")
     ]
     assert [float(r[2]) for r in rows][0] == 1.0 and float(rows[1][2]) < 0.9  # T = 1 spreads the weight
+    for row in rows:  # the noise of each temperature's mixture: KLD, AKLD and std ratio, DSLR / phone
+        scores = [float(v) for cell in row[4:7] for v in cell.split("/")]
+        assert len(scores) == 6 and all(0 < v < 5 for v in scores)
+    assert rows[0][4:7] != rows[1][4:7]  # mixing changes the noise
 
 
 @pytest.mark.skipif(not _have_data(), reason="needs the shared data (../shared/data or $NOISEAUG_DATA)")
@@ -373,4 +377,9 @@ def test_naflow_config_std_reports_one_row_per_phone_configuration_of_sidd_train
     rows = {line.split("|")[1].strip(): line.split("|") for line in result.stdout.splitlines() if "-iso" in line}
     assert set(rows) == {"n6-iso3200", "s6-iso100", "s6-iso800"}
     assert sum(int(r[2]) for r in rows.values()) == 43  # every sidd-train pair, each under its own configuration
-    assert all(0.1 < float(r[3]) < 10 for r in rows.values())
+    for row in rows.values():  # std ratio (median, min, max), lag-1 correlations, shadows / highlights ratios
+        ratio, low, high = (float(v) for v in row[3].split(","))
+        assert 0.1 < low <= ratio <= high < 10
+        correlations = [float(v) for v in row[4].split("/")]
+        assert all(-1 <= c <= 1 for c in correlations)
+        assert all(0 < float(v) < 20 for v in row[5].split("/"))

@@ -69,6 +69,7 @@ def test_noise_sources_are_named_and_unknown_names_fail():
         "naflow-phone",
         "noiseflow-isp",
         "naflow-phone-fitted",
+        "naflow-phone-fitted-brightness",
         "real",
         "real-phone",
     }
@@ -124,9 +125,12 @@ def test_naflow_phone_fitted_source_fits_the_released_flow_to_each_pair_of_the_d
     assert bank.reference_std.shape == (3, bank.model.latent_channels)
     for row, name in enumerate(names):  # one latent per pair, in name order
         noisy, clean = read_image(folder / name), read_image(folder / name.replace("_noisy", "_clean"))
-        mean, std = bank.model.fit_latent(noisy, clean)
-        assert torch.equal(bank.reference_mean[row], mean) and torch.equal(bank.reference_std[row], std)
+        fit = bank.model.fit_latent(noisy, clean)
+        assert torch.equal(bank.reference_mean[row], fit.mean) and torch.equal(bank.reference_std[row], fit.std)
     assert torch.equal(naflow_phone_fitted(str(tmp_path)).reference_std, bank.reference_std)
+    assert not bank.signal_dependent and not bank.reference_slope.any()
+    brightness = noise_source("naflow-phone-fitted-brightness", tmp_path)
+    assert brightness.signal_dependent and brightness.reference_slope.abs().sum() > 0
     clean = torch.stack(_images(n=12, h=48, w=48, seed=6)) * 0.6 + 0.2
     g = torch.Generator().manual_seed(0)
     params = bank.generate_parameters(clean.shape, generator=g)

@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from flow_helpers import trained_looking
 
 from noiseaug import NAFlow, NoiseCondition
+from noiseaug.flows.latent_fit import LatentGaussian
 from noiseaug.flows.naflow import UnshuffleConditionEncoder
 from noiseaug.hub import load_folder, model_from_config, save_pretrained
 from noiseaug.transforms.naflow import NAFlowTransform
@@ -48,8 +49,9 @@ def test_fitted_latent_recovers_a_gaussian_outside_every_configuration():
     channels = flow.latent_channels
     mean = 0.3 * torch.randn(channels, generator=g)
     std = torch.full((channels,), 5.0)  # e^1.6: louder than the loudest configuration (e^1)
-    noisy = flow._sample_gaussian(clean, mean.expand(4, -1), std.expand(4, -1), g, 1.0)
-    fitted_mean, fitted_std = flow.fit_latent(noisy, clean, match_std=False)  # the maximum-likelihood fit alone
+    with torch.no_grad():
+        noisy = flow._sample_gaussian(clean, LatentGaussian(mean, std), g, 1.0)
+    fitted_mean, fitted_std, _ = flow.fit_latent(noisy, clean, match_std=False)  # the maximum-likelihood fit alone
     assert float((fitted_std / std - 1).abs().max()) < 0.25 and float((fitted_std / std).mean()) == pytest.approx(
         1, abs=0.03
     )
@@ -65,15 +67,13 @@ def test_matching_the_std_reproduces_a_louder_reference_closer_than_the_diagonal
     g = torch.Generator().manual_seed(3)
     clean = torch.rand(2, 3, 32, 32, generator=g) * 0.6 + 0.2
     with torch.no_grad():
-        sample = flow._sample_gaussian(clean, flow.means[2].expand(2, -1), flow.log_stds[2].exp().expand(2, -1), g, 1.0)
+        sample = flow._sample_gaussian(clean, LatentGaussian(flow.means[2], flow.log_stds[2].exp()), g, 1.0)
     noisy = clean + 3 * (sample - clean)  # three times a configuration's noise: louder than any
     errors = {}
     for match in (False, True):
-        mean, std = flow.fit_latent(noisy, clean, match)
+        fit = flow.fit_latent(noisy, clean, match)
         with torch.no_grad():
-            flow_noisy = flow._sample_gaussian(
-                clean, mean.expand(2, -1), std.expand(2, -1), torch.Generator().manual_seed(4), 1.0
-            )
+            flow_noisy = flow._sample_gaussian(clean, fit, torch.Generator().manual_seed(4), 1.0)
         errors[match] = abs(float((flow_noisy - clean).std() / (noisy - clean).std()) - 1)
     assert errors[True] < 0.03 and errors[True] < errors[False]
 
@@ -84,8 +84,9 @@ def test_transform_reference_methods():
     nas = NAFlowTransform(flow, mode="reference", reference=(noisy, clean), posterior_temperature=0.5)
     torch.testing.assert_close(nas.reference_weights, flow.posterior(noisy, clean, 0.5).mean(0))
     fitted = NAFlowTransform(flow, mode="reference", reference_method="fitted", reference=(noisy, clean), clip=False)
-    expected_mean, expected_std = flow.fit_latent(noisy, clean)
-    torch.testing.assert_close(fitted.reference_std, expected_std)
+    expected = flow.fit_latent(noisy, clean)
+    torch.testing.assert_close(fitted.reference_std, expected.std)
+    assert expected.slope is None and torch.equal(fitted.reference_slope, torch.zeros_like(expected.std))
     target = torch.rand(3, 3, 21, 30, generator=torch.Generator().manual_seed(4)) * 0.6 + 0.2
     out = fitted(target, generator=torch.Generator().manual_seed(5))
     assert out.shape == target.shape and bool(torch.isfinite(out).all())
@@ -165,8 +166,9 @@ def test_the_bank_fits_one_latent_per_pair_of_any_size_or_per_batch_row():
     bank = fitted_bank(flow, (noisy, clean))
     assert bank.reference_mean.shape == bank.reference_std.shape == (3, flow.latent_channels)
     for i, (n, c) in enumerate(zip(noisy, clean, strict=True)):
-        mean, std = flow.fit_latent(n, c)
-        assert torch.equal(bank.reference_mean[i], mean) and torch.equal(bank.reference_std[i], std)
+        fit = flow.fit_latent(n, c)
+        assert torch.equal(bank.reference_mean[i], fit.mean) and torch.equal(bank.reference_std[i], fit.std)
+        assert fit.slope is None and not bank.reference_slope[i].any()  # a constant std by default
     assert (
         float(bank.reference_std[0].mean()) < float(bank.reference_std[2].mean()) < float(bank.reference_std[1].mean())
     )
@@ -186,6 +188,7 @@ def test_bank_draws_pick_references_per_image_reproducibly_and_noise_like_them()
     assert len(set(picks.tolist())) == 3  # different references for different images
     assert torch.equal(params.draws["mean"], bank.reference_mean[picks])
     assert torch.equal(params.draws["std"], bank.reference_std[picks])
+    assert torch.equal(params.draws["slope"], bank.reference_slope[picks])
     again = bank.generate_parameters(target.shape, generator=torch.Generator().manual_seed(5))
     assert torch.equal(again.draws["reference"], picks)
     assert not torch.equal(
@@ -218,8 +221,8 @@ def test_bank_replays_params_and_edited_picks():
     assert torch.equal(replayed[~rows], target[~rows]) and torch.equal(
         params.draws["reference"][~rows], torch.zeros_like(params.draws["reference"][~rows])
     )
-    # replaying reads mean and std: pointing every row at the loud reference changes the noise accordingly
-    loud = {"draws.mean": bank.reference_mean[1].expand(6, -1), "draws.std": bank.reference_std[1].expand(6, -1)}
+    # replaying reads mean, std and slope: pointing every row at the loud reference changes the noise accordingly
+    loud = {f"draws.{name}": getattr(bank, f"reference_{name}")[1].expand(6, -1) for name in ("mean", "std", "slope")}
     g.set_state(state)
     louder = bank(target, generator=g, params=params.replace_tensors(loud))
     picked = params.draws["reference"][rows]
@@ -236,13 +239,11 @@ def test_per_reference_false_is_the_pooled_fit():
     explicit = NAFlowTransform(
         flow, mode="reference", reference_method="fitted", reference=(noisy, clean), per_reference=False
     )
-    mean, std = flow.fit_latent(noisy, clean)
-    assert torch.equal(default.reference_mean, mean) and torch.equal(explicit.reference_std, std)
-    assert sorted(explicit.parameter_spec()) == ["mean", "std"] and repr(explicit) == repr(default)
+    fit = flow.fit_latent(noisy, clean)
+    assert torch.equal(default.reference_mean, fit.mean) and torch.equal(explicit.reference_std, fit.std)
+    assert sorted(explicit.parameter_spec()) == ["mean", "slope", "std"] and repr(explicit) == repr(default)
     target = torch.rand(3, 3, 16, 16, generator=torch.Generator().manual_seed(3))
-    expected = flow._sample_gaussian(
-        target, mean.expand(3, -1), std.expand(3, -1), torch.Generator().manual_seed(4), 1.0
-    )
+    expected = flow._sample_gaussian(target, fit, torch.Generator().manual_seed(4), 1.0)
     assert torch.equal(explicit(target, generator=torch.Generator().manual_seed(4)), expected.clamp(0, 1))
 
 

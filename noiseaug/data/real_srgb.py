@@ -7,7 +7,8 @@ out), plus, for training only, the full-resolution PolyU photos of the training 
 configurations") are ``<camera>-iso<ISO>`` parsed from the file names (``<camera>-iso?`` when a
 name has no ISO), taken from the training split only. Every step draws ``batch`` random crops
 (pair uniformly, position uniformly, random horizontal/vertical flip applied to both images) and
-dequantises the 8-bit noisy crop with uniform noise inside its quantisation bin.
+dequantises the 8-bit noisy crop with uniform noise inside its quantisation bin. Recipes select checkpoints on
+:func:`validation_split`'s scenes, carved out of the training split, never on the held-out test scenes.
 """
 
 from __future__ import annotations
@@ -103,6 +104,42 @@ def real_srgb_split(
     if "sidd-train" in sources:
         chosen += PairedImageFolder.sidd_train(folder("sidd-train")).pairs
     return chosen, held_out
+
+
+#: Share of a training split's DSLR scenes that :func:`validation_split` holds out for checkpoint selection.
+VALIDATION_FRACTION = 0.1
+
+
+def is_phone_pair(pair: ImagePair) -> bool:
+    """Whether ``pair`` is one of ``real-srgb/sidd-train``'s smartphone pairs."""
+    return pair.noisy_path.parent.name == "sidd-train"
+
+
+def validation_split(
+    train: Sequence[ImagePair], fraction: float = VALIDATION_FRACTION
+) -> tuple[list[ImagePair], list[ImagePair]]:
+    """``(train, validation)`` of a :func:`real_srgb_split` training split: the pairs of ``fraction`` of its DSLR
+    scenes (PolyU / CC15 crops with their full photos, kept together by scene) go to validation, so checkpoint
+    selection never sees the test scenes. A drawn scene stays in training when it holds the only pairs of a
+    configuration (:func:`configuration_name`), and the smartphone pairs always do (two of them are the only
+    Nexus 6 shots), so no configuration is lost. :class:`~noiseaug.errors.NoiseaugInputError` when there are
+    fewer than two DSLR scenes to split, or when every drawn scene holds a configuration's only pairs."""
+    dslr = [i for i, p in enumerate(train) if not is_phone_pair(p)]
+    scenes = [train[i].scene for i in dslr]
+    if len(set(scenes)) < 2:
+        raise NoiseaugInputError(
+            f"validation needs DSLR pairs of at least two scenes (sources polyu and/or cc15), got {len(set(scenes))}"
+        )
+    drawn = {dslr[k] for k in split_scenes(scenes, fraction, salt="validation")[1]}
+    trained = {configuration_name(p) for i, p in enumerate(train) if i not in drawn}
+    lone = {train[i].scene for i in drawn if configuration_name(train[i]) not in trained}
+    held = {i for i in drawn if train[i].scene not in lone}
+    if not held:
+        raise NoiseaugInputError(
+            "no DSLR scene can be held out for validation without losing its camera configuration: the training "
+            "split needs a configuration with pairs of two or more scenes"
+        )
+    return [p for i, p in enumerate(train) if i not in held], [train[i] for i in sorted(held)]
 
 
 class RealCrops:

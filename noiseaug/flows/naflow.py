@@ -22,7 +22,8 @@ spatially correlated sRGB noise is represented. Widths are configurable; the pap
 Sampling: a named configuration (``cond.config``), a mixture of configuration Gaussians (mean and
 covariance mixed with weights, as in Alg. 1), **noise-aware sampling**: the weights are the tempered
 posterior over configurations of a reference noisy/clean pair (:meth:`NAFlow.posterior`), or, beyond the
-paper, a latent Gaussian fitted to the reference's own latent (:meth:`NAFlow.fit_latent`).
+paper, a latent Gaussian fitted to the reference's own latent (:meth:`NAFlow.fit_latent`; optionally with a std
+that follows the clean image's brightness, :mod:`.latent_fit`).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from ..conditioning import NoiseCondition
 from ..errors import NoiseaugInputError
 from ..hub import PretrainedMixin, register_model
 from ..noise.base import LOG_2PI, NoiseModel, standard_normal_like
+from .latent_fit import LatentGaussian, fit_latent_gaussian, latent_brightness
 from .layers import (
     ActNorm,
     AffineCoupling,
@@ -354,12 +356,18 @@ class NAFlow(NoiseModel, PretrainedMixin):
             weights = (log_p / (z[0, 0].numel() * temperature)).softmax(-1)
         return weights.to(clean.dtype)
 
-    def fit_latent(self, noisy: Tensor, clean: Tensor, match_std: bool = True) -> tuple[Tensor, Tensor]:
-        """Latent Gaussian of reference pair(s): per-channel mean and std ``(C,)``, fitted by maximum likelihood
-        to the reference noise's latent (pooled over positions and the reference batch).
+    def fit_latent(
+        self, noisy: Tensor, clean: Tensor, match_std: bool = True, signal_dependent: bool = False
+    ) -> LatentGaussian:
+        """Latent Gaussian of reference pair(s), fitted by maximum likelihood to the reference noise's latent (pooled
+        over positions and the reference batch): per-channel ``mean`` and ``std`` ``(C,)``; with
+        ``signal_dependent=True`` the std is that at mid-grey and ``slope`` ``(C,)`` the change of its log with
+        the clean image's local brightness (:mod:`~noiseaug.flows.latent_fit`), else ``slope`` is ``None``.
 
         Beyond the paper: unlike a mixture of the trained configurations, the fitted Gaussian follows
-        a reference noisier (or cleaner) than any of them. The diagonal fit drops the correlations of
+        a reference noisier (or cleaner) than any of them; the slope follows the signal dependence that the
+        flow leaves in an unseen camera's latent, but it is fitted to the reference's own content and need not
+        carry over to other images (off by default; docs/results.md measures both). The diagonal fit drops the correlations of
         the reference's latent, so decoded noise can be stronger or weaker than the reference's when its
         structure differs from the training noise; ``match_std`` (default) then multiplies the fitted std
         by the factor in [1/8, 8] (bisection in log space, 12 steps, one fixed latent draw) at which noise
@@ -369,37 +377,34 @@ class NAFlow(NoiseModel, PretrainedMixin):
         ``ValueError`` if the reference has no noise.
         """
         noisy, clean, _ = self._check_reference(noisy, clean)
-        return self._fit_latent(noisy, clean, match_std)
+        return self._fit_latent(noisy, clean, match_std, signal_dependent)
 
     @torch.no_grad()
-    def _fit_latent(self, noisy: Tensor, clean: Tensor, match_std: bool) -> tuple[Tensor, Tensor]:
+    def _fit_latent(
+        self, noisy: Tensor, clean: Tensor, match_std: bool, signal_dependent: bool = False
+    ) -> LatentGaussian:
         """:meth:`fit_latent` of validated ``(B, 3, H, W)`` reference batches."""
         if not bool((noisy != clean).any()):
             raise NoiseaugInputError(
                 "reference noisy and clean images are identical: the reference has no noise to fit"
             )
         z, noisy, clean = self._reference_latent(noisy, clean, "fit_latent")
-        z = z.double()
-        mean = z.mean(dim=(0, 2, 3))
-        std = (z - mean[:, None, None]).square().mean(dim=(0, 2, 3)).sqrt().clamp(min=1e-6)
-        mean, std = mean.to(self.means.dtype), std.to(self.means.dtype)
-        if match_std:
-            std = std * self._std_factor(noisy, clean, mean, std)
-        return mean, std
+        fit = fit_latent_gaussian(z, latent_brightness(clean, self.multiple), signal_dependent)
+        return fit.scaled(self._std_factor(noisy, clean, fit)) if match_std else fit
 
-    def _std_factor(self, noisy: Tensor, clean: Tensor, mean: Tensor, std: Tensor, steps: int = 12) -> float:
-        """The factor ``k`` in ``[1/8, 8]`` at which latents ``mean + k std eps`` (one fixed ``eps``) decode on
-        ``clean`` (cropped to the flow's multiple, in its dtype) to noise of ``noisy - clean``'s std (see
+    def _std_factor(self, noisy: Tensor, clean: Tensor, fit: LatentGaussian, steps: int = 12) -> float:
+        """The factor ``k`` in ``[1/8, 8]`` at which ``fit.scaled(k)``'s latents (one fixed standard normal draw)
+        decode on ``clean`` (cropped to the flow's multiple, in its dtype) to noise of ``noisy - clean``'s std (see
         :meth:`fit_latent`); bisection on ``log k``."""
         target = float((noisy - clean).std())
         clipped = bool(noisy.min() >= 0) and bool(noisy.max() <= 1)
         eps = standard_normal_like(
             clean.new_empty(self._latent_shape(clean)), torch.Generator(device=clean.device).manual_seed(0)
         )
+        brightness = latent_brightness(clean, self.multiple)
 
         def too_strong(log_k: float) -> bool:
-            z = mean[None, :, None, None] + math.exp(log_k) * std[None, :, None, None] * eps
-            decoded = clean + self._decode(z, clean)
+            decoded = clean + self._decode(fit.draw(eps, brightness, math.exp(log_k)), clean)
             return float(((decoded.clamp(0, 1) if clipped else decoded) - clean).std()) > target
 
         low, high = -math.log(8), math.log(8)
@@ -467,18 +472,17 @@ class NAFlow(NoiseModel, PretrainedMixin):
         reference_clean: Tensor,
         generator: torch.Generator | None = None,
         temperature: float = 1.0,
+        signal_dependent: bool = False,
     ) -> Tensor:
-        """Noise like the reference pair(s)' through the latent Gaussian fitted to them (:meth:`fit_latent`),
-        for every image of ``clean`` ``(B, 3, H, W)`` (or ``(3, H, W)``)."""
+        """Noise like the reference pair(s)' through the latent Gaussian fitted to them (:meth:`fit_latent`, std
+        matched, ``signal_dependent`` as there), for every image of ``clean`` ``(B, 3, H, W)`` (or ``(3, H, W)``);
+        a signal-dependent std follows each target's own brightness."""
         x, unbatched = as_batch(clean, "clean", channels=self.channels)
         check_generator(generator, x.device)
         temperature = check_temperature(temperature)
         reference = self._check_reference(reference_noisy, reference_clean, REFERENCE_NAMES)[:2]
-        mean, std = self._fit_latent(*reference, match_std=True)
-        b = x.shape[0]
-        return unbatch(
-            self._sample_gaussian(x, mean.expand(b, -1), std.expand(b, -1), generator, temperature), unbatched
-        )
+        fit = self._fit_latent(*reference, match_std=True, signal_dependent=signal_dependent)
+        return unbatch(self._sample_gaussian(x, fit, generator, temperature), unbatched)
 
     def _sample_mixture(
         self, clean: Tensor, weights: Tensor, generator: torch.Generator | None, temperature: float
@@ -486,17 +490,18 @@ class NAFlow(NoiseModel, PretrainedMixin):
         """:meth:`sample_mixture` on a validated ``(B, 3, H, W)`` batch (what the transform calls: it has
         validated the images already); the flow runs in its parameters' dtype."""
         mean, std = self.mixture(weights.to(clean.device))
-        return self._sample_gaussian(clean, mean, std, generator, temperature)
+        return self._sample_gaussian(clean, LatentGaussian(mean, std), generator, temperature)
 
     def _sample_gaussian(
-        self, clean: Tensor, mean: Tensor, std: Tensor, generator: torch.Generator | None, temperature: float
+        self, clean: Tensor, latent: LatentGaussian, generator: torch.Generator | None, temperature: float
     ) -> Tensor:
-        """``clean`` plus the decoded noise of latents ``mean + temperature * std * eps`` (mean, std ``(B, C)``)."""
+        """``clean`` plus the decoded noise of latents drawn from ``latent`` (fields ``(C,)`` or ``(B, C)``;
+        :meth:`~noiseaug.flows.latent_fit.LatentGaussian.draw` at ``temperature``, on ``clean``'s brightness)."""
         self._check_size(clean, "clean")
         x = clean.to(self.means.dtype)
-        mean, std = mean.to(x), std.to(x)
         eps = standard_normal_like(x.new_empty(self._latent_shape(x)), generator)
-        z = mean[:, :, None, None] + temperature * std[:, :, None, None] * eps
+        brightness = None if latent.slope is None else latent_brightness(x, self.multiple)
+        z = latent.draw(eps, brightness, temperature)
         return clean + self._decode(z, x).to(clean.dtype)
 
     def _decode(self, z: Tensor, clean: Tensor) -> Tensor:

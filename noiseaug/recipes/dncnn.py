@@ -13,7 +13,8 @@ differs only in where the noise comes from:
   phones and ISOs of ``real-srgb/sidd-train``), the synthetic counterpart of ``real-phone``;
 * ``naflow-phone-fitted``: the same flow following each real phone pair of ``real-srgb/sidd-train`` instead
   (:func:`naflow_phone_fitted`: one fitted latent Gaussian per pair, one pair drawn per patch), the synthetic
-  counterpart of ``real-phone`` that also matches each pair's noise strength;
+  counterpart of ``real-phone`` that also matches each pair's noise strength (``naflow-phone-fitted-brightness``:
+  the same bank with latent stds that follow the brightness, ``signal_dependent=True``);
 * ``noiseflow-isp``: :class:`~noiseaug.NoiseFlowTransform` (released ``noiseflow-simcam``) in raw,
   through the simulated ISP (:class:`~noiseaug.transforms.raw_route.RawRouteTransform`), a random
   camera and ISO per patch;
@@ -90,27 +91,44 @@ def sidd_train_pairs(data_root: str | Path | None = None) -> list[ImagePair]:
     return PairedImageFolder.sidd_train(folder).pairs
 
 
-def naflow_phone_fitted(data_root: str | Path | None = None) -> NAFlowTransform:
+def naflow_phone_fitted(data_root: str | Path | None = None, signal_dependent: bool = False) -> NAFlowTransform:
     """The released ``naflow-srgb`` following each real phone pair that ``real-phone`` trains on, those of
     ``<data_root>/real-srgb/sidd-train`` (default root: :func:`~noiseaug.data.root.data_root`), in name order: a
     bank of one latent Gaussian fitted to each pair (``mode="reference", reference_method="fitted",
-    per_reference=True``), one pair drawn uniformly per image. Fitting reads every pair once (a progress bar
-    shows it)."""
+    per_reference=True``, ``signal_dependent`` as there), one pair drawn uniformly per image. Fitting reads every
+    pair once (a progress bar shows it)."""
     pairs = sidd_train_pairs(data_root)
     noisy, clean = [read_image(p.noisy_path) for p in pairs], [read_image(p.clean_path) for p in pairs]
     return NAFlowTransform.from_pretrained(
-        "naflow-srgb", mode="reference", reference_method="fitted", per_reference=True, reference=(noisy, clean)
+        "naflow-srgb",
+        mode="reference",
+        reference_method="fitted",
+        per_reference=True,
+        signal_dependent=signal_dependent,
+        reference=(noisy, clean),
     )
 
 
 #: Synthesizers fitted to real pairs: built from the data root holding ``real-srgb/``.
-FITTED_SOURCES: dict[str, Callable[[str | Path | None], NoiseTransform]] = {"naflow-phone-fitted": naflow_phone_fitted}
+FITTED_SOURCES: dict[str, Callable[[str | Path | None], NoiseTransform]] = {
+    "naflow-phone-fitted": naflow_phone_fitted,
+    "naflow-phone-fitted-brightness": lambda root: naflow_phone_fitted(root, signal_dependent=True),
+}
 #: Where the clean training images of a synthetic source come from (``--clean``).
 CleanSource = Literal["bsd300-test", "sidd-train"]
 
 #: Every ``--noise`` name (the synthesizers', the fitted ones', then the real pairs').
 NoiseSource = Literal[
-    "awgn", "nlf", "pg", "naflow", "naflow-phone", "noiseflow-isp", "naflow-phone-fitted", "real", "real-phone"
+    "awgn",
+    "nlf",
+    "pg",
+    "naflow",
+    "naflow-phone",
+    "noiseflow-isp",
+    "naflow-phone-fitted",
+    "naflow-phone-fitted-brightness",
+    "real",
+    "real-phone",
 ]
 NOISE_SOURCES: tuple[str, ...] = get_args(NoiseSource)
 

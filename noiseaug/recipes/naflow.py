@@ -3,8 +3,10 @@
 Data: the training pairs of the chosen real-sRGB folders (:func:`~noiseaug.data.real_srgb.real_srgb_split`:
 the held-out PolyU + CC15 scenes are never trained on); classes ("camera configurations") are
 ``<camera>-iso<ISO>`` from the training split only. Every step draws random crops with flips, the 8-bit
-noisy crop dequantised (:class:`~noiseaug.data.real_srgb.RealCrops`). Validation: the configuration-free NLL
-(:func:`~noiseaug.objectives.naflow.configuration_free_nll`, nats per dimension) on fixed held-out crops.
+noisy crop dequantised (:class:`~noiseaug.data.real_srgb.RealCrops`). Validation (checkpoint selection): the
+configuration-free NLL (:func:`~noiseaug.objectives.naflow.configuration_free_nll`, nats per dimension) on fixed
+crops of the validation scenes (:func:`~noiseaug.data.real_srgb.validation_split`: 10 % of the training split's
+DSLR scenes, not trained on); the test scenes are never seen.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
-from ..data.real_srgb import SOURCES, RealCrops, RealPairs, real_srgb_split
+from ..data.real_srgb import SOURCES, RealCrops, RealPairs, real_srgb_split, validation_split
 from ..errors import NoiseaugInputError
 from ..flows.naflow import NAFlow
 from ..objectives.naflow import NAFlowNLL, configuration_free_nll
@@ -96,8 +98,8 @@ def start_from(model: NAFlow, source: NAFlow, name: str) -> list[str]:
 def build(config: NAFlowConfig, ctx: RunContext) -> Iterator[Stage]:
     """One stage: :class:`~noiseaug.objectives.naflow.NAFlowNLL` of a new NAFlow (or of ``init``'s weights,
     :func:`start_from`), gradient norm clipped at 10; exports ``model/``."""
-    train_pairs, test_pairs = real_srgb_split(config.data, sources=config.sources.split(","))
-    train_data, test_data = RealPairs.load(train_pairs), RealPairs.load(test_pairs)
+    train_pairs, val_pairs = validation_split(real_srgb_split(config.data, sources=config.sources.split(","))[0])
+    train_data, val_data = RealPairs.load(train_pairs), RealPairs.load(val_pairs)
     configurations = train_data.configurations()
     with ctx.init():
         model = NAFlow(
@@ -111,7 +113,7 @@ def build(config: NAFlowConfig, ctx: RunContext) -> Iterator[Stage]:
     if config.init is not None:
         start_from(model, NAFlow.from_pretrained(config.init), config.init)
     val = RealCrops(
-        test_data, configurations, config.patch, config.val_crops, seed=ctx.shared_seed("validation"), dequantize=False
+        val_data, configurations, config.patch, config.val_crops, seed=ctx.shared_seed("validation"), dequantize=False
     ).batch(0)
 
     def validate() -> dict[str, float]:

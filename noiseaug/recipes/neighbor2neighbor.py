@@ -9,7 +9,8 @@ Data: ``real=False`` noises random crops of clean images
 AWGN sigma 25/255, *unclipped*: the paper adds unclipped noise, and clipping would bias the
 zero-mean noise that the self-supervised target relies on near 0 and 1); ``real=True`` crops the
 noisy images of the real-sRGB PolyU + CC15 training split (the clean means are used only by the
-Noise2Clean baseline and for validation on the held-out scenes).
+Noise2Clean baseline and for validation on the validation scenes of
+:func:`~noiseaug.data.real_srgb.validation_split`, carved out of the training split; the test scenes are never seen).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import ClassVar, Literal
 from torch import nn
 
 from ..data.batches import CropBatches, clean_split
-from ..data.real_srgb import RealPairs, real_srgb_split
+from ..data.real_srgb import RealPairs, real_srgb_split, validation_split
 from ..data.root import data_folder
 from ..errors import NoiseaugInputError
 from ..objectives.neighbor2neighbor import GAMMA_REAL, GAMMA_SYNTHETIC, Neighbor2Neighbor
@@ -126,8 +127,8 @@ def build(config: Neighbor2NeighborConfig, ctx: RunContext) -> Iterator[Stage]:
             clean=test_images, noise=transform, patch=patch, batch_size=config.val_crops, seed=val_seed, device=device
         ).batch(0)
     else:
-        train_pairs, test_pairs = real_srgb_split(config.data)
-        train, test = RealPairs.load(train_pairs), RealPairs.load(test_pairs)
+        train_pairs, val_pairs = validation_split(real_srgb_split(config.data)[0])
+        train, held = RealPairs.load(train_pairs), RealPairs.load(val_pairs)
         batches = CropBatches(
             noisy=train.noisy,
             clean=train.clean if config.objective == "noise2clean" else None,
@@ -137,7 +138,7 @@ def build(config: Neighbor2NeighborConfig, ctx: RunContext) -> Iterator[Stage]:
             device=device,
         )
         val = CropBatches(
-            noisy=test.noisy, clean=test.clean, patch=patch, batch_size=config.val_crops, seed=val_seed, device=device
+            noisy=held.noisy, clean=held.clean, patch=patch, batch_size=config.val_crops, seed=val_seed, device=device
         ).batch(0)
     val_noisy, val_clean = val.need_noisy(), val.need_clean()
     with ctx.init():

@@ -14,6 +14,7 @@ from .._sizes import pad_to_multiple
 from .._validation import as_batch, check_known_names, check_nonnegative, check_temperature
 from ..conditioning import NoiseCondition
 from ..errors import NoiseaugInputError, NoiseaugTypeError
+from ..flows.latent_fit import LatentGaussian
 from ..flows.naflow import NAFlow
 from .base import NoiseTransform, Shape, one_hot
 from .flow_precision import flow_dtype, sample_in_flow_precision
@@ -46,11 +47,12 @@ class NAFlowTransform(NoiseTransform):
         ``posterior_temperature``; 0 is Rank-1, the most likely configuration alone), averaged over the
         reference batch;
       - ``"fitted"`` (beyond the paper): the latent Gaussian fitted by maximum likelihood to the reference's
-        own latent (:meth:`~noiseaug.flows.naflow.NAFlow.fit_latent`), which also follows a camera or ISO
-        noisier than every trained configuration. With ``per_reference=True`` the references are a bank:
-        one latent Gaussian is fitted to each reference pair (:meth:`set_reference` takes a list of pairs of
-        any sizes, or a batch whose rows are the pairs), and each image draws one of them uniformly; without
-        it (the default) the pairs are pooled into one fit.
+        own latent (:meth:`~noiseaug.flows.naflow.NAFlow.fit_latent`: one std per latent channel, or, with
+        ``signal_dependent=True``, a std that follows each image's local brightness), which also follows a
+        camera or ISO noisier than every trained configuration. With
+        ``per_reference=True`` the references are a bank: one latent Gaussian is fitted to each reference pair
+        (:meth:`set_reference` takes a list of pairs of any sizes, or a batch whose rows are the pairs), and
+        each image draws one of them uniformly; without it (the default) the pairs are pooled into one fit.
 
     Any H and W: the flow needs multiples of ``2 ** levels`` (8 for the released model), so the batch is
     padded at the bottom and right by reflection, noised, and cropped back; the padded border's noise is
@@ -104,6 +106,7 @@ class NAFlowTransform(NoiseTransform):
     reference_weights: Tensor
     reference_mean: Tensor
     reference_std: Tensor
+    reference_slope: Tensor
 
     def __init__(
         self,
@@ -119,6 +122,7 @@ class NAFlowTransform(NoiseTransform):
         posterior_temperature: float = 1.0,
         validate: str = "sync",
         per_reference: bool = False,
+        signal_dependent: bool = False,
     ) -> None:
         super().__init__(p=p, clip=clip, validate=validate)
         if not isinstance(model, NAFlow):
@@ -129,14 +133,15 @@ class NAFlowTransform(NoiseTransform):
             raise NoiseaugTypeError(f"mixture must be a bool, got {type(mixture).__name__}")
         if reference_method not in REFERENCE_METHODS:
             raise NoiseaugInputError(f"reference_method must be one of {REFERENCE_METHODS}, got {reference_method!r}")
-        if not isinstance(per_reference, bool):
-            raise NoiseaugTypeError(f"per_reference must be a bool, got {type(per_reference).__name__}")
+        for name, flag in (("per_reference", per_reference), ("signal_dependent", signal_dependent)):
+            if not isinstance(flag, bool):
+                raise NoiseaugTypeError(f"{name} must be a bool, got {type(flag).__name__}")
         if per_reference and (mode, reference_method) != ("reference", "fitted"):
             raise NoiseaugInputError(
                 f"per_reference=True needs mode='reference' and reference_method='fitted', got mode={mode!r} "
                 f"and reference_method={reference_method!r}"
             )
-        self.per_reference = per_reference
+        self.per_reference, self.signal_dependent = per_reference, signal_dependent
         self.model, self.mode, self.mixture, self.reference_method = model, mode, mixture, reference_method
         self.temperature = check_temperature(temperature)
         self.posterior_temperature = check_nonnegative(posterior_temperature, "posterior_temperature")
@@ -151,6 +156,7 @@ class NAFlowTransform(NoiseTransform):
         self.register_buffer("reference_weights", torch.zeros(0), persistent=False)
         self.register_buffer("reference_mean", torch.zeros(0), persistent=False)
         self.register_buffer("reference_std", torch.zeros(0), persistent=False)
+        self.register_buffer("reference_slope", torch.zeros(0), persistent=False)
         if (mode == "reference") != (reference is not None):
             raise NoiseaugInputError("reference=(noisy, clean) is required with mode='reference' and only used there")
         if reference is not None:
@@ -180,15 +186,16 @@ class NAFlowTransform(NoiseTransform):
         With ``per_reference=True``: ``noisy`` and ``clean`` are sequences of the same length, one reference
         pair per item (``(3, H, W)``, any size of at least ``2 ** levels``; a ``(B, 3, H, W)`` item is one
         reference pooled over its batch), or ``(B, 3, H, W)`` batches whose rows are the pairs; one latent
-        Gaussian is fitted per pair (``reference_mean``, ``reference_std``: ``(N, latent channels)``), with a
-        progress bar above :data:`PROGRESS_MIN_REFERENCES` pairs. Errors name the pair's index.
+        Gaussian is fitted per pair (``reference_mean``, ``reference_std``, ``reference_slope``: ``(N, latent
+        channels)``; :meth:`~noiseaug.flows.naflow.NAFlow.fit_latent`), with a progress bar above
+        :data:`PROGRESS_MIN_REFERENCES` pairs. Errors name the pair's index.
         """
         if self.per_reference:
             self._set_reference_bank(noisy, clean)
             return
         noisy_b, clean_b = self._reference_pair(noisy, clean, "reference")
         if self.reference_method == "fitted":
-            self.reference_mean, self.reference_std = self.model._fit_latent(noisy_b, clean_b, match_std=True)
+            self._store_fits([self._fit(noisy_b, clean_b)], stacked=False)
         else:
             self.reference_weights = self.model._posterior(noisy_b, clean_b, self.posterior_temperature).mean(0)
 
@@ -221,16 +228,27 @@ class NAFlowTransform(NoiseTransform):
             self._reference_pair(n, c, f"reference pair {i}")
             for i, (n, c) in enumerate(zip(noisy_list, clean_list, strict=True))
         ]
-        means, stds = [], []
+        fits = []
         bar = tqdm(pairs, desc="fit references", unit="pair", disable=len(pairs) <= PROGRESS_MIN_REFERENCES)
         for i, (noisy_b, clean_b) in enumerate(bar):
             try:
-                mean, std = self.model._fit_latent(noisy_b, clean_b, match_std=True)
+                fits.append(self._fit(noisy_b, clean_b))
             except NoiseaugInputError as error:
                 raise NoiseaugInputError(f"reference pair {i}: {error}") from error
-            means.append(mean)
-            stds.append(std)
-        self.reference_mean, self.reference_std = torch.stack(means), torch.stack(stds)
+        self._store_fits(fits, stacked=True)
+
+    def _fit(self, noisy: Tensor, clean: Tensor) -> LatentGaussian:
+        """The std-matched latent fit of one validated reference pair; a constant std has slope 0."""
+        fit = self.model._fit_latent(noisy, clean, match_std=True, signal_dependent=self.signal_dependent)
+        return fit if fit.slope is not None else fit._replace(slope=torch.zeros_like(fit.std))
+
+    def _store_fits(self, fits: list[LatentGaussian], stacked: bool) -> None:
+        """Keep fitted latents (every slope set) as the ``reference_*`` buffers: stacked ``(N, C)`` for a bank,
+        the single ``(C,)`` fit otherwise."""
+        fields = [[getattr(fit, name) for fit in fits] for name in LatentGaussian._fields]
+        self.reference_mean, self.reference_std, self.reference_slope = (
+            torch.stack(values) if stacked else values[0] for values in fields
+        )
 
     def forward(
         self,
@@ -287,6 +305,7 @@ class NAFlowTransform(NoiseTransform):
             spec: ParameterSpec = {
                 "mean": (self.reference_mean.dtype, size),
                 "std": (self.reference_std.dtype, size),
+                "slope": (self.reference_slope.dtype, size),
             }
             return {**spec, "reference": (torch.long, ())} if self.per_reference else spec
         if self._weighted:
@@ -324,12 +343,14 @@ class NAFlowTransform(NoiseTransform):
             return {
                 "mean": self.reference_mean.to(device)[pick],
                 "std": self.reference_std.to(device)[pick],
+                "slope": self.reference_slope.to(device)[pick],
                 "reference": pick,
             }
         if self._fitted:
             return {
                 "mean": self.reference_mean.to(device).expand(n, -1),
                 "std": self.reference_std.to(device).expand(n, -1),
+                "slope": self.reference_slope.to(device).expand(n, -1),
             }
         if self._weighted:
             return {"weights": self.mixture_weights(n, cond, generator, device)}
@@ -338,7 +359,8 @@ class NAFlowTransform(NoiseTransform):
     def add_noise(self, clean: Tensor, params: NoiseParams, generator: torch.Generator | None) -> Tensor:
         draws = params.draws
         if self._fitted:
-            sample = lambda x: self.model._sample_gaussian(x, draws["mean"], draws["std"], generator, self.temperature)  # noqa: E731
+            latent = LatentGaussian(draws["mean"], draws["std"], draws["slope"])
+            sample = lambda x: self.model._sample_gaussian(x, latent, generator, self.temperature)  # noqa: E731
         else:
             weights = draws["weights"] if self._weighted else one_hot(draws["config"], len(self.model.configurations))
             sample = lambda x: self.model._sample_mixture(x, weights, generator, self.temperature)  # noqa: E731

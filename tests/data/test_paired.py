@@ -175,3 +175,33 @@ def test_every_source_keeps_the_held_out_scenes_out_of_training(shared_root):
     assert 0 < len(full) < 29  # the photos of held-out scenes are left out
     with pytest.raises(ValueError, match="sources must be a non-empty selection"):
         real_srgb_split(sources=("sidd-dev",))
+
+
+def test_validation_scenes_come_from_training_and_keep_every_configuration(shared_root):
+    from noiseaug.data.real_srgb import SOURCES, configuration_name, is_phone_pair, real_srgb_split, validation_split
+
+    train, test = real_srgb_split(sources=SOURCES)
+    kept, validation = validation_split(train)
+    assert validation and sorted(map(str, kept + validation)) == sorted(map(str, train))
+    scenes = {p.scene for p in validation}
+    assert not scenes & {p.scene for p in kept} and not scenes & {p.scene for p in test}
+    assert {configuration_name(p) for p in kept} == {configuration_name(p) for p in train}
+    assert not any(is_phone_pair(p) for p in validation)
+    assert {p.noisy_path.parent.name for p in validation} == {"polyu", "polyu-full"}  # photos go with their crops
+    assert validation_split(train) == (kept, validation)
+
+
+def test_validation_split_errors_name_what_is_missing(tmp_path):
+    from noiseaug.data.real_srgb import validation_split
+
+    def pairs(*stems):
+        for stem in stems:
+            for suffix in ("mean", "real"):
+                write_png(tmp_path / "polyu" / f"{stem}_{suffix}.png", torch.zeros(3, 4, 4))
+        return PairedImageFolder.polyu(tmp_path / "polyu").pairs
+
+    with pytest.raises(ValueError, match="at least two scenes .* got 1"):
+        validation_split(pairs("Canon5D2_5_160_3200_chair_1"))
+    lone = pairs("Canon5D2_5_160_3200_chair_1", "Nikon800_4-5_125_1600_door_3")  # one configuration per scene
+    with pytest.raises(ValueError, match="without losing its camera configuration"):
+        validation_split(lone)
