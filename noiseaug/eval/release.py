@@ -36,6 +36,8 @@ NOISE_TEXT = {
     "smartphone pairs of `real-srgb/sidd-train`: one latent Gaussian fitted to each pair (its std matched so that "
     "decoded noise has the pair's noise std), one pair drawn uniformly per crop (`NAFlowTransform.from_pretrained("
     '"naflow-srgb", mode="reference", reference_method="fitted", per_reference=True, reference=(noisy, clean))`)',
+    "naflow-phone-fitted-brightness": "the same bank as `naflow-phone-fitted`, each latent Gaussian's std following "
+    "the clean crop's brightness (`signal_dependent=True`)",
     "noiseflow-isp": "Noise Flow noise from the released `noiseflow-simcam` in raw (random simulated camera and "
     "ISO), through the simulated ISP (`RawRouteTransform`)",
     "real": "none synthesized: the real noisy/clean pairs of the PolyU + CC15 training split (95 pairs)",
