@@ -62,20 +62,20 @@ def latent_brightness(clean: Tensor, block: int) -> Tensor:
     return F.avg_pool2d(clean.mean(1, keepdim=True), block)
 
 
-def fit_latent_gaussian(z: Tensor, brightness: Tensor, signal_dependent: bool = True) -> LatentGaussian:
+def fit_latent_gaussian(z: Tensor, brightness: Tensor | None) -> LatentGaussian:
     """Maximum-likelihood :class:`LatentGaussian` ``(C,)`` of latents ``z`` ``(B, C, h, w)`` pooled over the batch
     and positions, in float64, returned in ``z``'s dtype.
 
-    ``mean`` is the per-channel mean. With ``signal_dependent`` the log std is linear in ``brightness - 0.5``
-    (``(B, 1, h, w)``), fitted per channel by Newton's method on the Gaussian likelihood (convex in the log std's
-    intercept and slope; steps capped at 1 in each), with the prior :data:`SLOPE_PRIOR` on the slope; otherwise
-    ``slope`` is ``None`` and ``std`` the per-channel RMS deviation.
+    ``mean`` is the per-channel mean. Given ``brightness`` (``(B, 1, h, w)``, :func:`latent_brightness`) the log
+    std is linear in ``brightness - 0.5``, fitted per channel by Newton's method on the Gaussian likelihood (convex
+    in the log std's intercept and slope; steps capped at 1 in each), with the prior :data:`SLOPE_PRIOR` on the
+    slope; with ``None``, ``slope`` is ``None`` and ``std`` the per-channel RMS deviation.
     """
     z64 = z.double().transpose(0, 1).flatten(1)  # (C, n)
     mean = z64.mean(1)
     squares = (z64 - mean[:, None]).square().clamp(min=1e-12)
     intercept = 0.5 * squares.mean(1).log()
-    if not signal_dependent:
+    if brightness is None:
         return LatentGaussian(mean.to(z.dtype), intercept.exp().clamp(min=1e-6).to(z.dtype))
     slope = torch.zeros_like(intercept)
     x = (brightness.double() - 0.5).expand(z.shape[0], 1, *z.shape[2:]).transpose(0, 1).flatten(1)  # (1, n)

@@ -367,8 +367,8 @@ class NAFlow(NoiseModel, PretrainedMixin):
         Beyond the paper: unlike a mixture of the trained configurations, the fitted Gaussian follows
         a reference noisier (or cleaner) than any of them; the slope follows the signal dependence that the
         flow leaves in an unseen camera's latent, but it is fitted to the reference's own content and need not
-        carry over to other images (off by default; docs/results.md measures both). The diagonal fit drops the correlations of
-        the reference's latent, so decoded noise can be stronger or weaker than the reference's when its
+        carry over to other images (off by default; docs/results.md measures both). The diagonal fit drops the
+        correlations of the reference's latent, so decoded noise can be stronger or weaker than the reference's when its
         structure differs from the training noise; ``match_std`` (default) then multiplies the fitted std
         by the factor in [1/8, 8] (bisection in log space, 12 steps, one fixed latent draw) at which noise
         decoded on the reference's clean image (clipped to [0, 1] when the reference noisy image is) has the
@@ -389,19 +389,22 @@ class NAFlow(NoiseModel, PretrainedMixin):
                 "reference noisy and clean images are identical: the reference has no noise to fit"
             )
         z, noisy, clean = self._reference_latent(noisy, clean, "fit_latent")
-        fit = fit_latent_gaussian(z, latent_brightness(clean, self.multiple), signal_dependent)
-        return fit.scaled(self._std_factor(noisy, clean, fit)) if match_std else fit
+        brightness = latent_brightness(clean, self.multiple) if signal_dependent else None
+        fit = fit_latent_gaussian(z, brightness)
+        return fit.scaled(self._std_factor(noisy, clean, fit, brightness)) if match_std else fit
 
-    def _std_factor(self, noisy: Tensor, clean: Tensor, fit: LatentGaussian, steps: int = 12) -> float:
-        """The factor ``k`` in ``[1/8, 8]`` at which ``fit.scaled(k)``'s latents (one fixed standard normal draw)
-        decode on ``clean`` (cropped to the flow's multiple, in its dtype) to noise of ``noisy - clean``'s std (see
-        :meth:`fit_latent`); bisection on ``log k``."""
+    def _std_factor(
+        self, noisy: Tensor, clean: Tensor, fit: LatentGaussian, brightness: Tensor | None, steps: int = 12
+    ) -> float:
+        """The factor ``k`` in ``[1/8, 8]`` at which ``fit.scaled(k)``'s latents (one fixed standard normal draw, on
+        ``clean``'s latent ``brightness`` when ``fit`` has a slope) decode on ``clean`` (cropped to the flow's
+        multiple, in its dtype) to noise of ``noisy - clean``'s std (see :meth:`fit_latent`); bisection on
+        ``log k``."""
         target = float((noisy - clean).std())
         clipped = bool(noisy.min() >= 0) and bool(noisy.max() <= 1)
         eps = standard_normal_like(
             clean.new_empty(self._latent_shape(clean)), torch.Generator(device=clean.device).manual_seed(0)
         )
-        brightness = latent_brightness(clean, self.multiple)
 
         def too_strong(log_k: float) -> bool:
             decoded = clean + self._decode(fit.draw(eps, brightness, math.exp(log_k)), clean)
