@@ -9,11 +9,15 @@ sets out. Whole images are denoised in one pass; outputs are
 clipped to [0, 1] and compared in float with the clean image: PSNR and SSIM (kornia, data range 1,
 11x11 window) per image, averaged per set. The "noisy input" row is the identity.
 
-Models: ``--model LABEL=PATH_OR_NAME`` (repeatable), any DnCNN / U-Net folder, released name or Hub id;
-by default every released ``dncnn-*`` denoiser.
+Models: ``--model LABEL=PATH_OR_NAME`` (repeatable), any DnCNN / U-Net folder, released name or Hub id, or a
+training checkpoint ``RUN/last.pt`` (or ``best.pt``) of a finished ``noiseaug train dncnn`` run: the architecture of
+``RUN/denoiser/``, the checkpoint's weights; by default every released ``dncnn-*`` denoiser. Replicates: labels
+``GROUP#K`` (e.g. ``real-phone#1``, ``real-phone#2``: runs of one recipe with different seeds) are also summarised
+per group (mean, sample std, min and max PSNR over the runs, per test set).
 
     python benchmarks/denoising.py --out out/denoising
     python benchmarks/denoising.py --model AWGN=runs/dncnn/awgn/denoiser --model NAFlow=runs/dncnn/naflow/denoiser --out out/d
+    python benchmarks/denoising.py --model last=runs/dncnn/naflow/last.pt --out out/last-step
     python benchmarks/denoising.py --no-real --kodak-sigma 25 --model N2N=runs/n2n/denoiser --out out/kodak
 """
 
@@ -41,6 +45,7 @@ from noiseaug.eval import (
 )
 from noiseaug.hub import released_models
 from noiseaug.metrics import psnr, ssim
+from noiseaug.training import load_checkpoint
 
 NOISY_INPUT = "noisy input"
 
@@ -56,6 +61,17 @@ def parse_models(specs: list[str] | None) -> dict[str, str]:
             raise SystemExit(f"--model takes LABEL=PATH_OR_NAME, got {spec!r}")
         models[label] = path
     return models
+
+
+def load_model(path: str) -> nn.Module:
+    """A denoiser folder, released name or Hub id; or a ``.pt`` checkpoint of a ``noiseaug train dncnn`` run, whose
+    ``denoiser`` weights go into the architecture of the run's exported ``denoiser/`` folder beside it."""
+    if not path.endswith(".pt"):
+        return load_denoiser(path)
+    model = load_denoiser(Path(path).parent / "denoiser")
+    weights = load_checkpoint(path)["model"]
+    model.load_state_dict({k.removeprefix("denoiser."): v for k, v in weights.items() if k.startswith("denoiser.")})
+    return model.eval()
 
 
 @torch.no_grad()
@@ -80,6 +96,47 @@ def evaluate(models: dict[str, nn.Module], sets: dict[str, list[tuple[str, Tenso
                 flush=True,
             )
     return results
+
+
+def replicate_groups(results: dict) -> dict:
+    """``{set: {group: {"n", "mean", "std", "min", "max"}}}`` of the PSNRs of the labels ``GROUP#K`` (groups of at
+    least two runs; sample std)."""
+    summary: dict = {}
+    for set_name, per_model in results.items():
+        groups: dict[str, list[float]] = {}
+        for label, scores in per_model.items():
+            group, sep, _ = label.rpartition("#")
+            if sep and group:
+                groups.setdefault(group, []).append(scores["psnr"])
+        summary[set_name] = {
+            group: {
+                "n": len(v),
+                "mean": statistics.fmean(v),
+                "std": statistics.stdev(v),
+                "min": min(v),
+                "max": max(v),
+            }
+            for group, v in groups.items()
+            if len(v) >= 2
+        }
+    return summary
+
+
+def replicates_markdown(summary: dict) -> str:
+    sets = list(summary)
+    groups = list(summary[sets[0]]) if sets else []
+    rows = [
+        [
+            f"{group} ({summary[sets[0]][group]['n']} runs)",
+            *(
+                f"{summary[s][group]['mean']:.2f} +- {summary[s][group]['std']:.2f} "
+                f"({summary[s][group]['min']:.2f} to {summary[s][group]['max']:.2f})"
+                for s in sets
+            ),
+        ]
+        for group in groups
+    ]
+    return "\n".join(markdown_table(["runs", *(f"{s} PSNR (dB): mean +- std (min to max)" for s in sets)], rows))
 
 
 def markdown(results: dict) -> str:
@@ -137,7 +194,7 @@ def main() -> None:
     specs = parse_models(args.model)
     if not specs:
         raise SystemExit("no denoisers: pass --model LABEL=PATH (no released dncnn-* models found)")
-    models = {label: load_denoiser(path) for label, path in specs.items()}
+    models = {label: load_model(path) for label, path in specs.items()}
     sets = {} if args.no_real else limit_sets(real_srgb_test_sets(args.data), args.limit)
     sets.update(kodak_awgn_sets(args.kodak_sigma, args.data, args.limit))
     if not sets:
@@ -145,6 +202,9 @@ def main() -> None:
     start = time.perf_counter()
     results = evaluate(models, sets)
     table = markdown(results)
+    groups = replicate_groups(results)
+    if any(groups.values()):
+        table += "\n\nReplicates (labels GROUP#K):\n\n" + replicates_markdown(groups)
     hardware = (
         f"{platform.processor() or platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} thread(s)"
     )
@@ -154,7 +214,10 @@ def main() -> None:
     )
     write_outputs(
         args.out,
-        {"denoising.md": report, "denoising.json": json.dumps({"models": specs, "results": results}, indent=2)},
+        {
+            "denoising.md": report,
+            "denoising.json": json.dumps({"models": specs, "results": results, "replicates": groups}, indent=2),
+        },
     )
     if not args.no_figure:
         crops_figure(models, sets, args.out / "denoising_crops.png")

@@ -4,8 +4,11 @@ For every training pair of the chosen sources (``real_srgb_split``'s training sp
 the pair's own configuration is sampled on the pair's clean image (top-left, at most ``--side`` pixels square),
 rounded to 8 bits like the real file, and compared with the real noise: its std divided by the real noise's (below
 1: the configuration learned weaker noise than its pairs hold), its lag-1 horizontal correlation (spatial grain),
-and its shadows-to-highlights ratio (the noise std over the pixels of the darkest quarter of the clean image's
-brightness divided by that over the brightest quarter: the signal dependence). Medians per configuration.
+its shadows-to-highlights ratio (the noise std over the pixels of the darkest quarter of the clean image's
+brightness divided by that over the brightest quarter: the signal dependence), its edges-to-flat ratio (the noise
+std over the tenth of the pixels where the clean image's Laplacian is largest divided by that over the half where
+it is smallest: the content dependence) and its kurtosis (3 for Gaussian noise; heavier tails above). Medians per
+configuration.
 
     python benchmarks/naflow_config_std.py --model naflow-srgb --sources sidd-train
 """
@@ -16,6 +19,7 @@ import argparse
 import statistics
 
 import torch
+import torch.nn.functional as F
 
 from noiseaug import NAFlow, NoiseCondition
 from noiseaug.data.real_srgb import SOURCES, configuration_name, real_srgb_split
@@ -30,6 +34,23 @@ def shadows_to_highlights(noise: torch.Tensor, clean: torch.Tensor) -> float:
     low, high = torch.quantile(brightness[:: max(1, brightness.numel() // 100_000)], torch.tensor([0.25, 0.75]))
     values = noise.flatten()
     return float(values[brightness <= low].std() / values[brightness >= high].std())
+
+
+def edges_to_flat(noise: torch.Tensor, clean: torch.Tensor) -> float:
+    """Noise std over the pixels whose clean Laplacian magnitude (channel mean, replicate-padded 4-neighbour
+    kernel) is in the highest tenth, over the std in the lowest half (``(1, 3, H, W)`` images)."""
+    kernel = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]]).expand(3, 1, 3, 3)
+    laplacian = F.conv2d(F.pad(clean, (1, 1, 1, 1), mode="replicate"), kernel, groups=3).abs().mean(1, keepdim=True)
+    edges = laplacian.expand_as(noise).flatten()
+    low, high = torch.quantile(edges[:: max(1, edges.numel() // 100_000)], torch.tensor([0.5, 0.9]))
+    values = noise.flatten()
+    return float(values[edges >= high].std() / values[edges <= low].std())
+
+
+def kurtosis(noise: torch.Tensor) -> float:
+    """Fourth standardised moment of the noise values (3 for a Gaussian)."""
+    centred = noise - noise.mean()
+    return float(centred.pow(4).mean() / centred.pow(2).mean().pow(2))
 
 
 def main() -> None:
@@ -61,19 +82,25 @@ def main() -> None:
                 lag1_correlation(real),
                 shadows_to_highlights(fake, clean),
                 shadows_to_highlights(real, clean),
+                edges_to_flat(fake, clean),
+                edges_to_flat(real, clean),
+                kurtosis(fake),
+                kurtosis(real),
             )
         )
     print(
         "| configuration | training pairs | std ratio (synthetic / real): median, min, max | "
-        "lag-1 corr.: synthetic / real | shadows / highlights std: synthetic / real |"
+        "lag-1 corr.: synthetic / real | shadows / highlights std: synthetic / real | "
+        "edges / flat std: synthetic / real | kurtosis: synthetic / real |"
     )
-    print("| --- | ---: | ---: | ---: | ---: |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, values in sorted(rows.items()):
         ratios = [v[0] for v in values]
-        med = [statistics.median(v[k] for v in values) for k in range(1, 5)]
+        med = [statistics.median(v[k] for v in values) for k in range(1, 9)]
         print(
             f"| {name} | {len(values)} | {statistics.median(ratios):.3f}, {min(ratios):.3f}, {max(ratios):.3f} | "
-            f"{med[0]:.2f} / {med[1]:.2f} | {med[2]:.2f} / {med[3]:.2f} |"
+            f"{med[0]:.2f} / {med[1]:.2f} | {med[2]:.2f} / {med[3]:.2f} | {med[4]:.2f} / {med[5]:.2f} | "
+            f"{med[6]:.1f} / {med[7]:.1f} |"
         )
 
 

@@ -33,9 +33,11 @@ def main() -> None:
         run = args.runs / noise
         checkpoint = load_checkpoint(run / "best.pt")
         model = json.loads((run / "denoiser" / "config.json").read_text())
-        clean = json.loads((run / "run.json").read_text())["options"].get("clean", "bsd300-test")
+        options = json.loads((run / "run.json").read_text())["options"]
+        clean, flow = options.get("clean", "bsd300-test"), options.get("flow", "naflow-srgb")
         wall_s = load_checkpoint(run / "last.pt")["state"]["history"][-1]["elapsed_s"]
-        card = denoiser_card(noise, checkpoint, model, evaluation, labels.get(noise, f"dncnn-{noise}"), clean, wall_s)
+        label = labels.get(noise, f"dncnn-{noise}")
+        card = denoiser_card(noise, checkpoint, model, evaluation, label, clean, wall_s, flow)
         target = release_folder(run / "denoiser", args.weights / f"dncnn-{noise}", card)
         print(f"released {target}")
 

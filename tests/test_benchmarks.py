@@ -383,3 +383,62 @@ def test_naflow_config_std_reports_one_row_per_phone_configuration_of_sidd_train
         correlations = [float(v) for v in row[4].split("/")]
         assert all(-1 <= c <= 1 for c in correlations)
         assert all(0 < float(v) < 20 for v in row[5].split("/"))
+        assert all(0 < float(v) < 20 for v in row[6].split("/"))  # edges / flat std ratios
+        assert all(1 < float(v) < 100 for v in row[7].split("/"))  # kurtosis: at least a uniform's 1.8
+
+
+def test_denoising_benchmark_loads_a_runs_checkpoint_into_its_exported_architecture(tmp_path):
+    import torch
+
+    from noiseaug import DnCNN
+    from noiseaug.hub import save_pretrained
+
+    denoising = _load_benchmark("denoising")
+    save_pretrained(DnCNN(depth=3, width=4), tmp_path / "run" / "denoiser")
+    trained = DnCNN(depth=3, width=4)
+    with torch.no_grad():
+        for p in trained.parameters():
+            p.add_(0.5)
+    weights = {f"denoiser.{k}": v for k, v in trained.state_dict().items()}
+    torch.save({"model": weights, "state": {}}, tmp_path / "run" / "last.pt")
+    loaded = denoising.load_model(str(tmp_path / "run" / "last.pt"))
+    assert not loaded.training
+    assert all(torch.equal(loaded.state_dict()[k], v) for k, v in trained.state_dict().items())
+    exported = denoising.load_model(str(tmp_path / "run" / "denoiser"))
+    assert not torch.equal(exported.state_dict()["body.0.weight"], trained.state_dict()["body.0.weight"])
+    torch.save({"model": {"denoiser.body.0.weight": weights["denoiser.body.0.weight"]}}, tmp_path / "run" / "bad.pt")
+    with pytest.raises(RuntimeError, match="Missing key"):
+        denoising.load_model(str(tmp_path / "run" / "bad.pt"))
+
+
+def test_denoising_benchmark_summarises_replicate_runs_per_group():
+    denoising = _load_benchmark("denoising")
+    results = {
+        "sidd-dev": {
+            "noisy input": {"psnr": 19.0},
+            "real#0": {"psnr": 28.0},
+            "real#1": {"psnr": 27.0},
+            "real#2": {"psnr": 29.0},
+            "flow#0": {"psnr": 26.0},  # a group of one: no spread to report
+        }
+    }
+    summary = denoising.replicate_groups(results)["sidd-dev"]
+    assert set(summary) == {"real"}
+    assert summary["real"] == {"n": 3, "mean": 28.0, "std": 1.0, "min": 27.0, "max": 29.0}
+    table = denoising.replicates_markdown({"sidd-dev": summary})
+    assert "| real (3 runs) | 28.00 +- 1.00 (27.00 to 29.00) |" in table
+
+
+@pytest.mark.skipif(not _have_data(), reason="needs the shared data (../shared/data or $NOISEAUG_DATA)")
+def test_crop_noise_range_compares_a_source_with_the_real_noise_of_the_same_crops():
+    command = [sys.executable, str(ROOT / "benchmarks" / "crop_noise_range.py"), "--noise", "nlf", "--batches", "2"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("32 crops of 48x48 from 43 sidd-train pairs")
+    lines = [line.split("|") for line in result.stdout.splitlines() if line.startswith("| ")]
+    rows = {cells[1].strip(): cells for cells in lines[2:]}  # after the header and separator
+    assert set(rows) == {"real pairs", "nlf"}
+    for row in rows.values():
+        quantiles = [float(v) for v in row[2].split("/")]
+        assert quantiles == sorted(quantiles) and 0 < quantiles[0] and quantiles[-1] <= float(row[3]) < 255
+    assert 0.05 < float(rows["real pairs"][4]) <= 0.125  # about a tenth of 32 crops lie above their own q90

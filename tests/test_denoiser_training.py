@@ -102,6 +102,20 @@ def test_naflow_phone_source_draws_only_the_released_flows_phone_configurations(
     assert set(phone.config_choices.tolist()) == rows
 
 
+def test_flow_option_draws_the_naflow_sources_from_the_named_model_folder(tmp_path):
+    from noiseaug.recipes.dncnn import PHONE_CONFIGURATIONS
+
+    flow = NAFlow([*PHONE_CONFIGURATIONS, "d800-iso3200"], levels=1, blocks=1, hidden=8, features=4)
+    save_pretrained(flow, tmp_path / "flow")
+    phone = noise_source("naflow-phone", flow=str(tmp_path / "flow"))
+    assert phone.model.configurations == flow.configurations and phone.configurations == list(PHONE_CONFIGURATIONS)
+    loaded = phone.model.state_dict()
+    assert all(torch.equal(loaded[k], v) for k, v in flow.state_dict().items())
+    assert noise_source("naflow", flow=str(tmp_path / "flow")).model.hidden == 8
+    with pytest.raises(NoiseaugInputError, match="flow applies to the naflow"):
+        DnCNNConfig(noise="awgn", flow=str(tmp_path / "flow"))  # refused: awgn would silently ignore it
+
+
 def _phone_pairs(root, levels=(0.01, 0.03, 0.08)):
     """A data root whose ``real-srgb/sidd-train`` holds one small phone-named pair per noise level, quietest first."""
     folder = root / "real-srgb" / "sidd-train"

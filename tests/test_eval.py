@@ -335,6 +335,9 @@ def test_denoiser_card_states_the_clean_images_of_the_run():
     assert "clean halves of the 43 `real-srgb/sidd-train` phone pairs" in card
     real = denoiser_card("real-phone", _checkpoint(), model, evaluation, "x", clean="sidd-train")
     assert "--clean" not in real  # real pairs bring their own clean images
+    other = denoiser_card("naflow-phone", _checkpoint(), model, evaluation, "x", clean="sidd-train", flow="runs/f")
+    assert "--clean sidd-train --flow runs/f --out" in other
+    assert "the NAFlow `runs/f`" in other and "the released `naflow-srgb`" not in other
 
 
 def test_noiseflow_release_loads_the_checkpoint_weights_and_states_the_metrics():

@@ -91,18 +91,25 @@ def denoiser_card(
     label: str,
     clean: str = "bsd300-test",
     wall_s: float | None = None,
+    flow: str = "naflow-srgb",
 ) -> str:
     """The card of ``dncnn-<noise>``: ``model_config`` is the denoiser's ``config.json``, ``label`` its row in
     ``evaluation`` (``denoising.json``), ``clean`` the run's ``--clean`` (a key of :data:`CLEAN_TEXT`), ``wall_s``
-    the whole run's wall time (default: the best checkpoint's, which is the run's when it is the last step)."""
+    the whole run's wall time (default: the best checkpoint's, which is the run's when it is the last step),
+    ``flow`` the run's ``--flow`` (the NAFlow of the ``naflow*`` sources)."""
     history, config = checkpoint["state"]["history"], checkpoint["config"]
+    noise_text = NOISE_TEXT[noise]
+    flow_flag = ""
+    if flow != "naflow-srgb":
+        noise_text = noise_text.replace("the released `naflow-srgb`", f"the NAFlow `{flow}`")
+        flow_flag = f" --flow {flow}"
     wall_s = history[-1]["elapsed_s"] if wall_s is None else wall_s
     best, model = best_record(checkpoint), model_config
     data = (
         REAL_DATA[noise]
         if noise in REAL_DATA
         else f"Clean images: {CLEAN_TEXT[clean]}, random 48x48 crops with one of the "
-        f"8 flips/rotations. Noise: {NOISE_TEXT[noise]}. Noisy crops are clipped and rounded to 8 bits."
+        f"8 flips/rotations. Noise: {noise_text}. Noisy crops are clipped and rounded to 8 bits."
     )
     clean_flag = "" if clean == "bsd300-test" or noise in REAL_DATA else f" --clean {clean}"
     return f"""---
@@ -115,7 +122,7 @@ tags: [denoising, dncnn, srgb]
 # dncnn-{noise}
 
 A DnCNN (depth {model["depth"]}, width {model["width"]}, batch norm, residual output) trained by `noiseaug` on
-noisy/clean pairs whose noise is: {NOISE_TEXT[noise]}. One of the reference denoisers that answer
+noisy/clean pairs whose noise is: {noise_text}. One of the reference denoisers that answer
 "which noise should I train with?": every `dncnn-*` model had the same budget and differs only in the noise.
 `noiseaug denoise noisy.png out.png --model dncnn-{noise}`, or `DnCNN.from_pretrained("dncnn-{noise}")`.
 
@@ -123,7 +130,7 @@ noisy/clean pairs whose noise is: {NOISE_TEXT[noise]}. One of the reference deno
 {data} The training images' terms (BSDS, PolyU, CC15, SIDD) are research-only; so are these weights.
 
 ## Training
-`noiseaug train dncnn --noise {noise}{clean_flag} --out runs/dncnn/{noise} --steps {config["steps"]}` (defaults: batch 16
+`noiseaug train dncnn --noise {noise}{clean_flag}{flow_flag} --out runs/dncnn/{noise} --steps {config["steps"]}` (defaults: batch 16
 crops of 48x48, Adam lr {config["lr"]:g} x0.1 at step {config["lr_decay_at"][0]}, MSE against the clean crop;
 width 32 instead of the paper's 64 so that a CPU can train it). {config["steps"]} steps =
 {config["steps"] * 16:,} crops, {wall_s / 60:.0f} min of wall time on one thread of a shared

@@ -7,8 +7,8 @@ differs only in where the noise comes from:
 * ``nlf``: :class:`~noiseaug.HeteroscedasticNoiseTransform` with log-uniform ranges that reach phone noise
   (:data:`PHONE_NLF_RANGES`: up to about 45/255 std at mid-grey, where the transform's defaults stop near 31);
 * ``pg``: :class:`~noiseaug.PoissonGaussianNoiseTransform` with its default ranges;
-* ``naflow``: :class:`~noiseaug.NAFlowTransform` (released ``naflow-srgb``, DSLR and phone configurations),
-  a random camera configuration per patch;
+* ``naflow``: :class:`~noiseaug.NAFlowTransform` (released ``naflow-srgb``, DSLR and phone configurations,
+  or the NAFlow that ``--flow`` names, for every ``naflow*`` source), a random camera configuration per patch;
 * ``naflow-phone``: the same flow restricted to its smartphone configurations (:data:`PHONE_CONFIGURATIONS`, the
   phones and ISOs of ``real-srgb/sidd-train``), the synthetic counterpart of ``real-phone``;
 * ``naflow-phone-fitted``: the same flow following each real phone pair of ``real-srgb/sidd-train`` instead
@@ -71,14 +71,18 @@ PHONE_NLF_RANGES = {"beta1": ParamRange(1e-4, 4e-2, log=True), "beta2": ParamRan
 #: (Nexus 6 at ISO 3200, Samsung S6 at ISO 100 and 800).
 PHONE_CONFIGURATIONS = ("n6-iso3200", "s6-iso100", "s6-iso800")
 
-#: Noise sources with a synthesizer, and how each is built.
-SYNTHETIC_SOURCES: dict[str, Callable[[], NoiseTransform]] = {
-    "awgn": GaussianNoiseTransform,
-    "nlf": lambda: HeteroscedasticNoiseTransform(beta1=PHONE_NLF_RANGES["beta1"], beta2=PHONE_NLF_RANGES["beta2"]),
-    "pg": PoissonGaussianNoiseTransform,
-    "naflow": lambda: NAFlowTransform.from_pretrained("naflow-srgb"),
-    "naflow-phone": lambda: NAFlowTransform.from_pretrained("naflow-srgb", configurations=PHONE_CONFIGURATIONS),
-    "noiseflow-isp": lambda: RawRouteTransform(NoiseFlowTransform.from_pretrained("noiseflow-simcam")),
+#: The NAFlow that the ``naflow*`` sources draw from unless ``--flow`` names another.
+DEFAULT_FLOW = "naflow-srgb"
+
+#: Noise sources with a synthesizer, and how each is built from the NAFlow (folder or released name) that the
+#: ``naflow*`` sources draw from.
+SYNTHETIC_SOURCES: dict[str, Callable[[str], NoiseTransform]] = {
+    "awgn": lambda flow: GaussianNoiseTransform(),
+    "nlf": lambda flow: HeteroscedasticNoiseTransform(beta1=PHONE_NLF_RANGES["beta1"], beta2=PHONE_NLF_RANGES["beta2"]),
+    "pg": lambda flow: PoissonGaussianNoiseTransform(),
+    "naflow": lambda flow: NAFlowTransform.from_pretrained(flow),
+    "naflow-phone": lambda flow: NAFlowTransform.from_pretrained(flow, configurations=PHONE_CONFIGURATIONS),
+    "noiseflow-isp": lambda flow: RawRouteTransform(NoiseFlowTransform.from_pretrained("noiseflow-simcam")),
 }
 #: Real-pair sources: the training folders of :func:`~noiseaug.data.real_srgb.real_srgb_split`.
 REAL_SOURCES: dict[str, tuple[str, ...]] = {"real": ("polyu", "cc15"), "real-phone": ("sidd-train",)}
@@ -91,16 +95,18 @@ def sidd_train_pairs(data_root: str | Path | None = None) -> list[ImagePair]:
     return PairedImageFolder.sidd_train(folder).pairs
 
 
-def naflow_phone_fitted(data_root: str | Path | None = None, signal_dependent: bool = False) -> NAFlowTransform:
-    """The released ``naflow-srgb`` following each real phone pair that ``real-phone`` trains on, those of
-    ``<data_root>/real-srgb/sidd-train`` (default root: :func:`~noiseaug.data.root.data_root`), in name order: a
-    bank of one latent Gaussian fitted to each pair (``mode="reference", reference_method="fitted",
-    per_reference=True``, ``signal_dependent`` as there), one pair drawn uniformly per image. Fitting reads every
-    pair once (a progress bar shows it)."""
+def naflow_phone_fitted(
+    data_root: str | Path | None = None, signal_dependent: bool = False, flow: str = DEFAULT_FLOW
+) -> NAFlowTransform:
+    """The NAFlow ``flow`` (folder or released name; default the released ``naflow-srgb``) following each real
+    phone pair that ``real-phone`` trains on, those of ``<data_root>/real-srgb/sidd-train`` (default root:
+    :func:`~noiseaug.data.root.data_root`), in name order: a bank of one latent Gaussian fitted to each pair
+    (``mode="reference", reference_method="fitted", per_reference=True``, ``signal_dependent`` as there), one pair
+    drawn uniformly per image. Fitting reads every pair once (a progress bar shows it)."""
     pairs = sidd_train_pairs(data_root)
     noisy, clean = [read_image(p.noisy_path) for p in pairs], [read_image(p.clean_path) for p in pairs]
     return NAFlowTransform.from_pretrained(
-        "naflow-srgb",
+        flow,
         mode="reference",
         reference_method="fitted",
         per_reference=True,
@@ -109,10 +115,10 @@ def naflow_phone_fitted(data_root: str | Path | None = None, signal_dependent: b
     )
 
 
-#: Synthesizers fitted to real pairs: built from the data root holding ``real-srgb/``.
-FITTED_SOURCES: dict[str, Callable[[str | Path | None], NoiseTransform]] = {
-    "naflow-phone-fitted": naflow_phone_fitted,
-    "naflow-phone-fitted-brightness": lambda root: naflow_phone_fitted(root, signal_dependent=True),
+#: Synthesizers fitted to real pairs: built from the data root holding ``real-srgb/`` and the NAFlow to fit.
+FITTED_SOURCES: dict[str, Callable[[str | Path | None, str], NoiseTransform]] = {
+    "naflow-phone-fitted": lambda root, flow: naflow_phone_fitted(root, flow=flow),
+    "naflow-phone-fitted-brightness": lambda root, flow: naflow_phone_fitted(root, signal_dependent=True, flow=flow),
 }
 #: Where the clean training images of a synthetic source come from (``--clean``).
 CleanSource = Literal["bsd300-test", "sidd-train"]
@@ -133,18 +139,19 @@ NoiseSource = Literal[
 NOISE_SOURCES: tuple[str, ...] = get_args(NoiseSource)
 
 
-def noise_source(name: str, data_root: str | Path | None = None) -> NoiseTransform:
+def noise_source(name: str, data_root: str | Path | None = None, flow: str = DEFAULT_FLOW) -> NoiseTransform:
     """The synthesizer of a named source (see the module docs); ``data_root`` (default
-    :func:`~noiseaug.data.root.data_root`) holds the real pairs that :data:`FITTED_SOURCES` fit to.
+    :func:`~noiseaug.data.root.data_root`) holds the real pairs that :data:`FITTED_SOURCES` fit to, ``flow`` is
+    the NAFlow (folder or released name) that the ``naflow*`` sources draw from.
     :class:`~noiseaug.errors.NoiseaugInputError` for unknown names."""
     if name in FITTED_SOURCES:
-        return FITTED_SOURCES[name](data_root).eval()
+        return FITTED_SOURCES[name](data_root, flow).eval()
     if name not in SYNTHETIC_SOURCES:
         raise NoiseaugInputError(
             f"noise must be one of {[*SYNTHETIC_SOURCES, *FITTED_SOURCES]} (or {list(REAL_SOURCES)} for real "
             f"pairs), got {name!r}"
         )
-    return SYNTHETIC_SOURCES[name]().eval()
+    return SYNTHETIC_SOURCES[name](flow).eval()
 
 
 @dataclass(kw_only=True)
@@ -173,6 +180,10 @@ class DnCNNConfig(RecipeConfig):
         default=None, metadata={"help": "clean validation images (default: $NOISEAUG_DATA/clean/kodak24)"}
     )
     data: str | None = field(default=None, metadata={"help": "data root holding real-srgb/ (default: $NOISEAUG_DATA)"})
+    flow: str = field(
+        default=DEFAULT_FLOW,
+        metadata={"help": "the NAFlow (model folder or released name) that the naflow* noise sources draw from"},
+    )
     steps: int = field(default=3000, metadata={"help": "training steps"})
     batch: int = field(default=16, metadata={"help": "crops per step"})
     patch: int = field(default=48, metadata={"help": "crop side in pixels (even)"})
@@ -181,6 +192,11 @@ class DnCNNConfig(RecipeConfig):
     width: int = field(default=32, metadata={"help": "channels (the paper's 64 costs 4x on a CPU)"})
     val_crops: int = field(default=64, metadata={"help": "fixed validation crops"})
     val_every: int = field(default=250, metadata={"help": "validate and checkpoint every N steps"})
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.flow != DEFAULT_FLOW and not self.noise.startswith("naflow"):
+            raise NoiseaugInputError(f"flow applies to the naflow* noise sources only, got noise {self.noise!r}")
 
 
 def clean_images(config: DnCNNConfig) -> list[Tensor]:
@@ -208,7 +224,7 @@ def build(config: DnCNNConfig, ctx: RunContext) -> Iterator[Stage]:
             RealCrops(train_data, [], config.patch, config.val_crops, val_seed, dequantize=False)
         ).batch(0)
     else:
-        source = noise_source(config.noise, config.data)
+        source = noise_source(config.noise, config.data, config.flow)
         train_images = clean_images(config)
         batches = SynthesizedPairs(train_images, source, config.patch, config.batch, ctx.rank_seed("train"))
         kodak = read_image_folder(config.val_images or data_folder("clean", "kodak24")).values()
