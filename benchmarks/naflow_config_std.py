@@ -27,13 +27,20 @@ from noiseaug.eval import crop_pair, lag1_correlation, std_ratio
 from noiseaug.imageio import quantize_8bit, read_image
 
 
+def std_below_and_above(noise: torch.Tensor, key: torch.Tensor, low: float, high: float) -> tuple[float, float]:
+    """The noise std over the pixels whose ``key`` (a per-pixel ``(1, 1, H, W)`` map, shared by the channels) is at
+    most its ``low`` quantile, and over those at least its ``high`` quantile (quantiles of a subsample)."""
+    keys = key.expand_as(noise).flatten()
+    below, above = torch.quantile(keys[:: max(1, keys.numel() // 100_000)], torch.tensor([low, high]))
+    values = noise.flatten()
+    return float(values[keys <= below].std()), float(values[keys >= above].std())
+
+
 def shadows_to_highlights(noise: torch.Tensor, clean: torch.Tensor) -> float:
     """Noise std over the pixels whose clean brightness (channel mean) is in the lowest quarter, over the std in
     the highest quarter (``(1, 3, H, W)`` images)."""
-    brightness = clean.mean(1, keepdim=True).expand_as(noise).flatten()
-    low, high = torch.quantile(brightness[:: max(1, brightness.numel() // 100_000)], torch.tensor([0.25, 0.75]))
-    values = noise.flatten()
-    return float(values[brightness <= low].std() / values[brightness >= high].std())
+    shadows, highlights = std_below_and_above(noise, clean.mean(1, keepdim=True), 0.25, 0.75)
+    return shadows / highlights
 
 
 def edges_to_flat(noise: torch.Tensor, clean: torch.Tensor) -> float:
@@ -41,10 +48,8 @@ def edges_to_flat(noise: torch.Tensor, clean: torch.Tensor) -> float:
     kernel) is in the highest tenth, over the std in the lowest half (``(1, 3, H, W)`` images)."""
     kernel = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]]).expand(3, 1, 3, 3)
     laplacian = F.conv2d(F.pad(clean, (1, 1, 1, 1), mode="replicate"), kernel, groups=3).abs().mean(1, keepdim=True)
-    edges = laplacian.expand_as(noise).flatten()
-    low, high = torch.quantile(edges[:: max(1, edges.numel() // 100_000)], torch.tensor([0.5, 0.9]))
-    values = noise.flatten()
-    return float(values[edges >= high].std() / values[edges <= low].std())
+    flat, edges = std_below_and_above(noise, laplacian, 0.5, 0.9)
+    return edges / flat
 
 
 def kurtosis(noise: torch.Tensor) -> float:

@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 
 from noiseaug.eval.release import denoiser_card, release_folder, release_labels
-from noiseaug.recipes.dncnn import NOISE_SOURCES
+from noiseaug.recipes.dncnn import DEFAULT_FLOW, NOISE_SOURCES
 from noiseaug.training import load_checkpoint
 
 
@@ -34,7 +34,7 @@ def main() -> None:
         checkpoint = load_checkpoint(run / "best.pt")
         model = json.loads((run / "denoiser" / "config.json").read_text())
         options = json.loads((run / "run.json").read_text())["options"]
-        clean, flow = options.get("clean", "bsd300-test"), options.get("flow", "naflow-srgb")
+        clean, flow = options.get("clean", "bsd300-test"), options.get("flow", DEFAULT_FLOW)
         wall_s = load_checkpoint(run / "last.pt")["state"]["history"][-1]["elapsed_s"]
         label = labels.get(noise, f"dncnn-{noise}")
         card = denoiser_card(noise, checkpoint, model, evaluation, label, clean, wall_s, flow)

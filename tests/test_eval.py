@@ -338,6 +338,7 @@ def test_denoiser_card_states_the_clean_images_of_the_run():
     other = denoiser_card("naflow-phone", _checkpoint(), model, evaluation, "x", clean="sidd-train", flow="runs/f")
     assert "--clean sidd-train --flow runs/f --out" in other
     assert "the NAFlow `runs/f`" in other and "the released `naflow-srgb`" not in other
+    assert 'from_pretrained("runs/f", configurations=PHONE_CONFIGURATIONS)' in other and "naflow-srgb" not in other
 
 
 def test_noiseflow_release_loads_the_checkpoint_weights_and_states_the_metrics():

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..atomic import atomic_write, atomic_write_text
 from ..flows.noise_flow import NoiseFlow
+from ..recipes.dncnn import DEFAULT_FLOW
 from .tables import markdown_table
 
 #: What each ``noiseaug train dncnn --noise`` source is, as the cards say it.
@@ -91,7 +92,7 @@ def denoiser_card(
     label: str,
     clean: str = "bsd300-test",
     wall_s: float | None = None,
-    flow: str = "naflow-srgb",
+    flow: str = DEFAULT_FLOW,
 ) -> str:
     """The card of ``dncnn-<noise>``: ``model_config`` is the denoiser's ``config.json``, ``label`` its row in
     ``evaluation`` (``denoising.json``), ``clean`` the run's ``--clean`` (a key of :data:`CLEAN_TEXT`), ``wall_s``
@@ -100,8 +101,9 @@ def denoiser_card(
     history, config = checkpoint["state"]["history"], checkpoint["config"]
     noise_text = NOISE_TEXT[noise]
     flow_flag = ""
-    if flow != "naflow-srgb":
+    if flow != DEFAULT_FLOW:
         noise_text = noise_text.replace("the released `naflow-srgb`", f"the NAFlow `{flow}`")
+        noise_text = noise_text.replace('"naflow-srgb"', f'"{flow}"')  # the code the text quotes
         flow_flag = f" --flow {flow}"
     wall_s = history[-1]["elapsed_s"] if wall_s is None else wall_s
     best, model = best_record(checkpoint), model_config
