@@ -16,6 +16,7 @@ from noiseaug.hub import save_pretrained
 from noiseaug.imageio import read_image, write_png
 from noiseaug.recipes import DnCNNConfig, run_recipe, stream_seed
 from noiseaug.recipes.dncnn import NOISE_SOURCES, noise_source
+from noiseaug.training.checkpoint import load_checkpoint
 from noiseaug.transforms.raw_route import RawRouteTransform
 
 
@@ -67,6 +68,7 @@ def test_noise_sources_are_named_and_unknown_names_fail():
         "pg",
         "naflow",
         "naflow-phone",
+        "naflow-phone-spread",
         "noiseflow-isp",
         "naflow-phone-fitted",
         "naflow-phone-fitted-brightness",
@@ -79,7 +81,9 @@ def test_noise_sources_are_named_and_unknown_names_fail():
         DnCNNConfig(noise="speckle")  # refused when the config is made, before any run folder is touched
 
 
-@pytest.mark.parametrize("name", ["awgn", "nlf", "pg", "naflow", "naflow-phone", "noiseflow-isp"])
+@pytest.mark.parametrize(
+    "name", ["awgn", "nlf", "pg", "naflow", "naflow-phone", "naflow-phone-spread", "noiseflow-isp"]
+)
 def test_every_synthetic_source_gives_finite_noise_on_saturated_content(name):
     """Regression: the first NAFlow release (Glow's unfloored coupling scale) overflowed to Inf on crops
     with saturated regions; a floored scale keeps sampling bounded."""
@@ -100,6 +104,21 @@ def test_naflow_phone_source_draws_only_the_released_flows_phone_configurations(
     assert set(PHONE_CONFIGURATIONS) < set(phone.model.configurations)  # a strict subset of the 23 trained ones
     rows = {phone.model.configurations.index(c) for c in PHONE_CONFIGURATIONS}
     assert set(phone.config_choices.tolist()) == rows
+
+
+def test_naflow_phone_spread_source_is_naflow_phone_with_a_temperature_per_crop():
+    from noiseaug.recipes.dncnn import PHONE_TEMPERATURES
+
+    phone, spread = noise_source("naflow-phone"), noise_source("naflow-phone-spread")
+    assert spread.configurations == phone.configurations and spread.temperature == PHONE_TEMPERATURES
+    clean = torch.stack(_images(n=16, h=48, w=48, seed=7)) * 0.6 + 0.2
+    params = spread.generate_parameters(clean.shape, generator=torch.Generator().manual_seed(0))
+    temperatures = params.draws["temperature"]
+    assert float(temperatures.min()) >= 2 / 3 and float(temperatures.max()) <= 3 / 2
+    noise = (spread(clean, generator=torch.Generator().manual_seed(1), params=params) - clean).flatten(1).std(1)
+    same_config = params.draws["config"] == params.draws["config"][0]
+    hot, cold = temperatures[same_config].argmax(), temperatures[same_config].argmin()
+    assert float(noise[same_config][hot]) > float(noise[same_config][cold])  # a hotter latent, louder noise
 
 
 def test_flow_option_draws_the_naflow_sources_from_the_named_model_folder(tmp_path):
@@ -174,6 +193,29 @@ def test_dncnn_recipe_fits_naflow_phone_fitted_to_its_data_root(tmp_path):
     assert isinstance(exports["denoiser"], DnCNN) and (tmp_path / "run" / "denoiser").is_dir()
     with pytest.raises(FileNotFoundError):  # the data root's phone pairs are what it fits to
         noise_source("naflow-phone-fitted", tmp_path / "empty")
+
+
+def test_val_on_training_validates_on_the_training_images_and_leaves_training_alone(tmp_path):
+    train = _folder(tmp_path / "train", _images(n=2, h=32, w=32, seed=2))
+    other = _folder(tmp_path / "other", _images(n=2, h=32, w=32, seed=9))
+    small = dict(noise="nlf", images=str(train), steps=4, batch=2, patch=16, depth=2, width=4, val_crops=2, val_every=2)
+    runs = {
+        "on-training": DnCNNConfig(**small, val_on_training=True),
+        "training-folder": DnCNNConfig(**small, val_images=str(train)),
+        "other-folder": DnCNNConfig(**small, val_images=str(other)),
+    }
+    for label, config in runs.items():
+        run_recipe(config, tmp_path / label, progress=False)
+    history = {label: json.loads((tmp_path / label / "history.json").read_text()) for label in runs}
+    weights = {label: load_checkpoint(tmp_path / label / "last.pt")["model"] for label in runs}
+    val = {label: [entry["val_mse"] for entry in h if "val_mse" in entry] for label, h in history.items()}
+    assert len(val["on-training"]) == 2 and val["on-training"] == val["training-folder"] != val["other-folder"]
+    for label in ("training-folder", "other-folder"):  # validation draws nothing from the training streams
+        assert all(torch.equal(weights["on-training"][k], v) for k, v in weights[label].items())
+    with pytest.raises(NoiseaugInputError, match="val_on_training applies to the synthetic sources"):
+        DnCNNConfig(**small, val_on_training=True, val_images=str(other))
+    with pytest.raises(NoiseaugInputError, match="val_on_training applies to the synthetic sources"):
+        DnCNNConfig(noise="real-phone", val_on_training=True)
 
 
 def test_dncnn_clean_images_come_from_images_or_the_sidd_train_pairs(tmp_path):

@@ -1,5 +1,7 @@
 """NAFlowTransform: any size, the three modes, row selection, precision, seeding, errors."""
 
+import dataclasses
+
 import pytest
 import torch
 from flow_helpers import trained_looking
@@ -118,6 +120,31 @@ def test_seeded_calls_are_bit_identical_and_seeds_differ(flow, images):
     assert not torch.equal(t(images, generator=seeded(7)), t(images, generator=seeded(8)))
 
 
+@pytest.mark.parametrize(
+    "kwargs",
+    [dict(configurations=["cam-b-iso800"]), dict(mixture=True)],
+    ids=["configuration", "mixture"],
+)
+def test_a_temperature_range_gives_each_image_the_noise_of_its_own_fixed_temperature(flow, images, kwargs):
+    spread = NAFlowTransform(flow, temperature=(0.5, 2.0), **kwargs)
+    params = spread.generate_parameters(images.shape, generator=seeded(3))
+    temperatures = params.draws["temperature"]
+    assert temperatures.shape == (5,) and float(temperatures.min()) >= 0.5 and float(temperatures.max()) <= 2.0
+    assert len(set(temperatures.tolist())) == 5
+    assert spread.describe_parameters(params, 2)["temperature"] == float(temperatures[2])
+    noisy = spread(images, generator=seeded(4), params=params)
+    for row, temperature in enumerate(temperatures.tolist()):
+        fixed = NAFlowTransform(flow, temperature=temperature, **kwargs)
+        latent = {k: v for k, v in params.draws.items() if k != "temperature"}
+        replay = fixed(images, generator=seeded(4), params=dataclasses.replace(params, draws=latent))
+        torch.testing.assert_close(noisy[row], replay[row])
+
+
+def test_a_fixed_temperature_draws_nothing_extra(flow, images):
+    params = NAFlowTransform(flow, temperature=1.5).generate_parameters(images.shape, generator=seeded(3))
+    assert set(params.draws) == {"config"}
+
+
 def test_autocast_and_no_grad_graph(flow, images):
     with torch.autocast("cpu", dtype=torch.bfloat16):
         y = NAFlowTransform(flow)(images.clone().requires_grad_(), generator=seeded())
@@ -134,6 +161,9 @@ def test_autocast_and_no_grad_graph(flow, images):
         (dict(mode="configuration", configurations=CONFIGS[:2]), ValueError, "takes one name"),
         (dict(mixture=1), TypeError, "mixture must be a bool"),
         (dict(temperature=-1.0), ValueError, "temperature must be a finite number >= 0"),
+        (dict(temperature=(-0.5, 1.0)), ValueError, "temperature values must be >= 0"),
+        (dict(temperature=(2.0, 1.0)), ValueError, "temperature must be finite with low <= high"),
+        (dict(temperature="hot"), TypeError, "temperature must be"),
     ],
 )
 def test_constructor_errors(flow, kwargs, error, match):

@@ -33,6 +33,9 @@ NOISE_TEXT = {
     "(the SIDD phones and ISOs of `real-srgb/sidd-train`: Nexus 6 at ISO 3200, Samsung S6 at ISO 100 "
     'and 800), one drawn uniformly per crop (`NAFlowTransform.from_pretrained("naflow-srgb", '
     "configurations=PHONE_CONFIGURATIONS)`)",
+    "naflow-phone-spread": "the noise of `naflow-phone` with a latent temperature drawn log-uniformly in [2/3, 3/2] "
+    "per crop, so that the crops' noise strengths span those of the real phone pairs (`temperature="
+    "PHONE_TEMPERATURES`)",
     "naflow-phone-fitted": "NAFlow noise from the released `naflow-srgb` following each of the 43 real SIDD "
     "smartphone pairs of `real-srgb/sidd-train`: one latent Gaussian fitted to each pair (its std matched so that "
     "decoded noise has the pair's noise std), one pair drawn uniformly per crop (`NAFlowTransform.from_pretrained("

@@ -40,10 +40,11 @@ class LatentGaussian(NamedTuple):
         """The same Gaussian with ``std`` multiplied by ``factor``."""
         return LatentGaussian(self.mean, self.std * factor, self.slope)
 
-    def draw(self, eps: Tensor, brightness: Tensor | None, temperature: float = 1.0) -> Tensor:
+    def draw(self, eps: Tensor, brightness: Tensor | None, temperature: float | Tensor = 1.0) -> Tensor:
         """Latents ``mean + temperature * std * exp(slope * (brightness - 0.5)) * eps`` for standard normal ``eps``
         ``(B, C, h, w)`` and ``brightness`` ``(B, 1, h, w)`` (:func:`latent_brightness`); fields ``(C,)`` or
-        ``(B, C)``; ``brightness`` may be ``None`` when ``slope`` is."""
+        ``(B, C)``; ``temperature`` one number or ``(B,)``, one per image; ``brightness`` may be ``None`` when
+        ``slope`` is."""
 
         def per_image(t: Tensor) -> Tensor:
             return t.to(eps).expand(eps.shape[0], -1)[:, :, None, None]
@@ -53,6 +54,8 @@ class LatentGaussian(NamedTuple):
             if brightness is None:
                 raise ValueError("a signal-dependent LatentGaussian needs the brightness map")
             std = std * torch.exp(per_image(self.slope) * (brightness.to(eps) - 0.5))
+        if isinstance(temperature, Tensor):
+            temperature = temperature.to(eps)[:, None, None, None]
         return per_image(self.mean) + temperature * std * eps
 
 

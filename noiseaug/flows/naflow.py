@@ -488,7 +488,7 @@ class NAFlow(NoiseModel, PretrainedMixin):
         return unbatch(self._sample_gaussian(x, fit, generator, temperature), unbatched)
 
     def _sample_mixture(
-        self, clean: Tensor, weights: Tensor, generator: torch.Generator | None, temperature: float
+        self, clean: Tensor, weights: Tensor, generator: torch.Generator | None, temperature: float | Tensor
     ) -> Tensor:
         """:meth:`sample_mixture` on a validated ``(B, 3, H, W)`` batch (what the transform calls: it has
         validated the images already); the flow runs in its parameters' dtype."""
@@ -496,10 +496,11 @@ class NAFlow(NoiseModel, PretrainedMixin):
         return self._sample_gaussian(clean, LatentGaussian(mean, std), generator, temperature)
 
     def _sample_gaussian(
-        self, clean: Tensor, latent: LatentGaussian, generator: torch.Generator | None, temperature: float
+        self, clean: Tensor, latent: LatentGaussian, generator: torch.Generator | None, temperature: float | Tensor
     ) -> Tensor:
         """``clean`` plus the decoded noise of latents drawn from ``latent`` (fields ``(C,)`` or ``(B, C)``;
-        :meth:`~noiseaug.flows.latent_fit.LatentGaussian.draw` at ``temperature``, on ``clean``'s brightness)."""
+        :meth:`~noiseaug.flows.latent_fit.LatentGaussian.draw` at ``temperature``, one number or ``(B,)``, on
+        ``clean``'s brightness)."""
         self._check_size(clean, "clean")
         x = clean.to(self.means.dtype)
         eps = standard_normal_like(x.new_empty(self._latent_shape(x)), generator)

@@ -11,6 +11,8 @@ differs only in where the noise comes from:
   or the NAFlow that ``--flow`` names, for every ``naflow*`` source), a random camera configuration per patch;
 * ``naflow-phone``: the same flow restricted to its smartphone configurations (:data:`PHONE_CONFIGURATIONS`, the
   phones and ISOs of ``real-srgb/sidd-train``), the synthetic counterpart of ``real-phone``;
+* ``naflow-phone-spread``: ``naflow-phone`` with a latent temperature drawn per patch (:data:`PHONE_TEMPERATURES`),
+  so that the per-crop noise strengths span the real pairs' from their 10th to their 99th percentile;
 * ``naflow-phone-fitted``: the same flow following each real phone pair of ``real-srgb/sidd-train`` instead
   (:func:`naflow_phone_fitted`: one fitted latent Gaussian per pair, one pair drawn per patch), the synthetic
   counterpart of ``real-phone`` that also matches each pair's noise strength (``naflow-phone-fitted-brightness``:
@@ -27,8 +29,9 @@ images (``clean/bsd300-test`` by default; ``--clean sidd-train``: the clean halv
 pairs differ only in the noise, as in the NAFlow paper's denoising test), noised, then clipped and rounded to
 8 bits like a camera's file. Batch ``k`` is a pure function of ``(seed, k)``. Loss: mean squared error of the
 denoised patch against the clean one. Validation (checkpoint selection only): the same noise
-source on fixed crops of ``clean/kodak24`` (for ``real``: fixed crops of the training pairs,
-so selection is in-sample there); the test sets are never seen.
+source on fixed crops of ``clean/kodak24``, or with ``--val-on-training`` of the source's own clean training
+images (for the real sources always: fixed crops of the training pairs, so selection is in-sample there); the
+test sets are never seen.
 """
 
 from __future__ import annotations
@@ -71,6 +74,11 @@ PHONE_NLF_RANGES = {"beta1": ParamRange(1e-4, 4e-2, log=True), "beta2": ParamRan
 #: (Nexus 6 at ISO 3200, Samsung S6 at ISO 100 and 800).
 PHONE_CONFIGURATIONS = ("n6-iso3200", "s6-iso100", "s6-iso800")
 
+#: ``naflow-phone-spread``'s latent temperatures, log-uniform in [2/3, 3/2]: the narrowest range symmetric in log
+#: whose per-crop noise std on the ``real-phone`` training crops reaches the real pairs' 10th and 99th percentiles
+#: (``benchmarks/crop_noise_range.py``; training data only).
+PHONE_TEMPERATURES = ParamRange(2 / 3, 3 / 2, log=True)
+
 #: The NAFlow that the ``naflow*`` sources draw from unless ``--flow`` names another.
 DEFAULT_FLOW = "naflow-srgb"
 
@@ -82,6 +90,9 @@ SYNTHETIC_SOURCES: dict[str, Callable[[str], NoiseTransform]] = {
     "pg": lambda flow: PoissonGaussianNoiseTransform(),
     "naflow": lambda flow: NAFlowTransform.from_pretrained(flow),
     "naflow-phone": lambda flow: NAFlowTransform.from_pretrained(flow, configurations=PHONE_CONFIGURATIONS),
+    "naflow-phone-spread": lambda flow: NAFlowTransform.from_pretrained(
+        flow, configurations=PHONE_CONFIGURATIONS, temperature=PHONE_TEMPERATURES
+    ),
     "noiseflow-isp": lambda flow: RawRouteTransform(NoiseFlowTransform.from_pretrained("noiseflow-simcam")),
 }
 #: Real-pair sources: the training folders of :func:`~noiseaug.data.real_srgb.real_srgb_split`.
@@ -130,6 +141,7 @@ NoiseSource = Literal[
     "pg",
     "naflow",
     "naflow-phone",
+    "naflow-phone-spread",
     "noiseflow-isp",
     "naflow-phone-fitted",
     "naflow-phone-fitted-brightness",
@@ -179,6 +191,13 @@ class DnCNNConfig(RecipeConfig):
     val_images: str | None = field(
         default=None, metadata={"help": "clean validation images (default: $NOISEAUG_DATA/clean/kodak24)"}
     )
+    val_on_training: bool = field(
+        default=False,
+        metadata={
+            "help": "validate a synthetic source on fixed crops of its own clean training images, noised by it "
+            "(as the real sources always validate on their training pairs), instead of --val-images"
+        },
+    )
     data: str | None = field(default=None, metadata={"help": "data root holding real-srgb/ (default: $NOISEAUG_DATA)"})
     flow: str = field(
         default=DEFAULT_FLOW,
@@ -197,6 +216,11 @@ class DnCNNConfig(RecipeConfig):
         super().__post_init__()
         if self.flow != DEFAULT_FLOW and not self.noise.startswith("naflow"):
             raise NoiseaugInputError(f"flow applies to the naflow* noise sources only, got noise {self.noise!r}")
+        if self.val_on_training and (self.val_images is not None or self.noise in REAL_SOURCES):
+            raise NoiseaugInputError(
+                "val_on_training applies to the synthetic sources without val_images (real pairs always validate "
+                f"on their training pairs), got noise {self.noise!r} and val_images {self.val_images!r}"
+            )
 
 
 def clean_images(config: DnCNNConfig) -> list[Tensor]:
@@ -227,10 +251,13 @@ def build(config: DnCNNConfig, ctx: RunContext) -> Iterator[Stage]:
         source = noise_source(config.noise, config.data, config.flow)
         train_images = clean_images(config)
         batches = SynthesizedPairs(train_images, source, config.patch, config.batch, ctx.rank_seed("train"))
-        kodak = read_image_folder(config.val_images or data_folder("clean", "kodak24")).values()
-        val = SynthesizedPairs(
-            list(kodak), source, config.patch, config.val_crops, ctx.shared_seed("validation")
-        ).batch(0)
+        if config.val_on_training:
+            val_images = train_images
+        else:
+            val_images = list(read_image_folder(config.val_images or data_folder("clean", "kodak24")).values())
+        val = SynthesizedPairs(val_images, source, config.patch, config.val_crops, ctx.shared_seed("validation")).batch(
+            0
+        )
 
     val_noisy, val_clean = val.need_noisy(), val.need_clean()
 

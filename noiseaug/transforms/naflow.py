@@ -19,6 +19,7 @@ from ..flows.naflow import NAFlow
 from .base import NoiseTransform, Shape, one_hot
 from .flow_precision import flow_dtype, sample_in_flow_precision
 from .noise_params import NoiseParams, ParameterSpec
+from .params import ParamRange, as_range
 
 MODES = ("random", "configuration", "reference")
 #: how ``mode="reference"`` turns the reference pair(s) into a latent Gaussian
@@ -54,6 +55,10 @@ class NAFlowTransform(NoiseTransform):
         (:meth:`set_reference` takes a list of pairs of any sizes, or a batch whose rows are the pairs), and
         each image draws one of them uniformly; without it (the default) the pairs are pooled into one fit.
 
+    ``temperature`` scales every latent's std (1 samples the model, 0 decodes the mean): one number, or a range
+    (``(low, high)`` or :class:`~noiseaug.transforms.params.ParamRange`, e.g. log-uniform) that each image draws
+    its own temperature from, a strength augmentation around the chosen latent.
+
     Any H and W: the flow needs multiples of ``2 ** levels`` (8 for the released model), so the batch is
     padded at the bottom and right by reflection, noised, and cropped back; the padded border's noise is
     discarded, and the last rows and columns see mirrored content as context.
@@ -61,14 +66,15 @@ class NAFlowTransform(NoiseTransform):
     Precision and rows: as :class:`~noiseaug.transforms.noise_flow.NoiseFlowTransform`: the flow runs in
     its parameters' dtype with autocast off and no autograd graph, the output has the input's shape, dtype
     and device; with ``p < 1`` only selected rows reach the flow. Draw order: ``p`` mask, configurations
-    (or mixture weights, or the bank's reference), latent.
+    (or mixture weights, or the bank's reference), temperatures (a range only), latent.
 
     Parameters (``params.draws``), by mode: ``config``, ``(B,)`` long indices into ``model.configurations``
     (``"random"`` without ``mixture``, ``"configuration"``); ``weights``, ``(B, N_configurations)`` float
     mixture weights summing to 1 (``"random"`` with ``mixture``, ``"reference"`` with ``"nas"``); ``mean`` and
     ``std``, ``(B, latent channels)``, the latent Gaussian (``"reference"`` with ``"fitted"``), and with
     ``per_reference=True`` also ``reference``, ``(B,)`` long indices of the bank's references they belong to
-    (informative: replaying reads ``mean`` and ``std``). With ``p < 1`` only the selected rows are drawn (the
+    (informative: replaying reads ``mean`` and ``std``); with a ``temperature`` range, in every mode, also
+    ``temperature``, ``(B,)`` float32. With ``p < 1`` only the selected rows are drawn (the
     others hold zeros).
 
     Large images: a call holding more than ``model.max_pixels`` pixels (default 4 Mpx) is decoded a few
@@ -97,6 +103,9 @@ class NAFlowTransform(NoiseTransform):
         >>> params = bank.generate_parameters(clean.shape, generator=torch.Generator().manual_seed(2))
         >>> params.draws["reference"].tolist()  # the reference each image follows
         [0, 1, 1, 0]
+        >>> spread = NAFlowTransform(flow, temperature=(0.5, 2.0))  # one latent temperature per image
+        >>> spread.generate_parameters(clean.shape, generator=torch.Generator().manual_seed(3)).draws["temperature"].shape
+        torch.Size([4])
     """
 
     channels = (3,)
@@ -115,7 +124,7 @@ class NAFlowTransform(NoiseTransform):
         configurations: Sequence[str] | None = None,
         mixture: bool = False,
         reference: tuple[References, References] | None = None,
-        temperature: float = 1.0,
+        temperature: float | tuple[float, float] | ParamRange = 1.0,
         p: float = 1.0,
         clip: bool = True,
         reference_method: Literal["nas", "fitted"] = "nas",
@@ -143,7 +152,7 @@ class NAFlowTransform(NoiseTransform):
             )
         self.per_reference, self.signal_dependent = per_reference, signal_dependent
         self.model, self.mode, self.mixture, self.reference_method = model, mode, mixture, reference_method
-        self.temperature = check_temperature(temperature)
+        self.temperature = temperature_spec(temperature)
         self.posterior_temperature = check_nonnegative(posterior_temperature, "posterior_temperature")
         self.configurations = check_known_names(configurations, model.configurations, "configurations")
         if mode == "configuration" and configurations is not None and len(self.configurations) != 1:
@@ -300,6 +309,10 @@ class NAFlowTransform(NoiseTransform):
         return choices[pick]
 
     def parameter_spec(self) -> ParameterSpec:
+        spec = self._latent_parameter_spec()
+        return {**spec, "temperature": (torch.float32, ())} if isinstance(self.temperature, ParamRange) else spec
+
+    def _latent_parameter_spec(self) -> ParameterSpec:
         if self._fitted:
             size = (self.reference_mean.shape[-1],)
             spec: ParameterSpec = {
@@ -314,6 +327,12 @@ class NAFlowTransform(NoiseTransform):
         return {"config": (torch.long, ())}
 
     def describe_parameters(self, params: NoiseParams, row: int = 0) -> dict[str, Any]:
+        described = self._describe_latent(params, row)
+        if "temperature" in params.draws:
+            described["temperature"] = float(params.draws["temperature"][row])
+        return described
+
+    def _describe_latent(self, params: NoiseParams, row: int) -> dict[str, Any]:
         if self._fitted:
             if self.per_reference:
                 return {"reference_method": "fitted", "reference": int(params.draws["reference"][row])}
@@ -337,7 +356,14 @@ class NAFlowTransform(NoiseTransform):
     def draw_parameters(
         self, shape: Shape, cond: NoiseCondition | None, generator: torch.Generator | None, device: torch.device
     ) -> dict[str, Tensor]:
-        n = shape[0]
+        draws = self._draw_latent(shape[0], cond, generator, device)
+        if isinstance(self.temperature, ParamRange):
+            draws["temperature"] = self.temperature.draw(shape[0], generator, device)
+        return draws
+
+    def _draw_latent(
+        self, n: int, cond: NoiseCondition | None, generator: torch.Generator | None, device: torch.device
+    ) -> dict[str, Tensor]:
         if self._fitted and self.per_reference:
             pick = torch.randint(len(self.reference_mean), (n,), generator=generator, device=device)
             return {
@@ -358,12 +384,13 @@ class NAFlowTransform(NoiseTransform):
 
     def add_noise(self, clean: Tensor, params: NoiseParams, generator: torch.Generator | None) -> Tensor:
         draws = params.draws
+        temperature = draws["temperature"] if isinstance(self.temperature, ParamRange) else self.temperature
         if self._fitted:
             latent = LatentGaussian(draws["mean"], draws["std"], draws["slope"])
-            sample = lambda x: self.model._sample_gaussian(x, latent, generator, self.temperature)  # noqa: E731
+            sample = lambda x: self.model._sample_gaussian(x, latent, generator, temperature)  # noqa: E731
         else:
             weights = draws["weights"] if self._weighted else one_hot(draws["config"], len(self.model.configurations))
-            sample = lambda x: self.model._sample_mixture(x, weights, generator, self.temperature)  # noqa: E731
+            sample = lambda x: self.model._sample_mixture(x, weights, generator, temperature)  # noqa: E731
         h, w = clean.shape[-2:]
         padded = pad_to_multiple(clean, self.model.multiple)
         noisy = sample_in_flow_precision(padded, flow_dtype(self.model, type(self).__name__), sample)
@@ -381,6 +408,14 @@ class NAFlowTransform(NoiseTransform):
             f"mode={self.mode!r}, configurations={len(self.configurations)}, mixture={self.mixture}, "
             f"temperature={self.temperature}, {reference}{super().extra_repr()}"
         )
+
+
+def temperature_spec(value: object) -> float | ParamRange:
+    """A fixed latent temperature (a number >= 0), or a range (``(low, high)`` or :class:`ParamRange`, values >= 0)
+    that each image draws its own temperature from."""
+    if isinstance(value, ParamRange | tuple):
+        return as_range(value, "temperature")
+    return check_temperature(value)
 
 
 def reference_list(images: References, name: str) -> list[Tensor]:
