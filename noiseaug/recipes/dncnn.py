@@ -74,8 +74,8 @@ PHONE_NLF_RANGES = {"beta1": ParamRange(1e-4, 4e-2, log=True), "beta2": ParamRan
 #: (Nexus 6 at ISO 3200, Samsung S6 at ISO 100 and 800).
 PHONE_CONFIGURATIONS = ("n6-iso3200", "s6-iso100", "s6-iso800")
 
-#: ``naflow-phone-spread``'s latent temperatures, log-uniform in [2/3, 3/2]: the narrowest range symmetric in log
-#: whose per-crop noise std on the ``real-phone`` training crops reaches the real pairs' 10th and 99th percentiles
+#: ``naflow-phone-spread``'s latent temperatures, log-uniform in [2/3, 3/2]: a range symmetric in log whose
+#: per-crop noise std on the ``real-phone`` training crops reaches the real pairs' 10th and 99th percentiles
 #: (``benchmarks/crop_noise_range.py``; training data only).
 PHONE_TEMPERATURES = ParamRange(2 / 3, 3 / 2, log=True)
 
@@ -255,9 +255,8 @@ def build(config: DnCNNConfig, ctx: RunContext) -> Iterator[Stage]:
             val_images = train_images
         else:
             val_images = list(read_image_folder(config.val_images or data_folder("clean", "kodak24")).values())
-        val = SynthesizedPairs(val_images, source, config.patch, config.val_crops, ctx.shared_seed("validation")).batch(
-            0
-        )
+        val_pairs = SynthesizedPairs(val_images, source, config.patch, config.val_crops, ctx.shared_seed("validation"))
+        val = val_pairs.batch(0)
 
     val_noisy, val_clean = val.need_noisy(), val.need_clean()
 
