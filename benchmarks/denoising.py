@@ -7,7 +7,10 @@ pairs, a camera family none of the models saw); with ``--kodak-sigma S`` (repeat
 both), the Neighbor2Neighbor and flow-prior papers' synthetic test; ``--no-real`` leaves the real
 sets out. Whole images are denoised in one pass; outputs are
 clipped to [0, 1] and compared in float with the clean image: PSNR and SSIM (kornia, data range 1,
-11x11 window) per image, averaged per set. The "noisy input" row is the identity.
+11x11 window) per image, averaged per set. The "noisy input" row is the identity. A second table splits off
+the brightness: each output's mean error (output minus clean, over pixels and channels, /255; negative: darker
+than clean) and its PSNR once each channel's mean error is subtracted (what a denoiser would score if it got
+every image's mean colour right).
 
 Models: ``--model LABEL=PATH_OR_NAME`` (repeatable), any DnCNN / U-Net folder, released name or Hub id, or a
 training checkpoint ``RUN/last.pt`` (or ``best.pt``) of a finished ``noiseaug train dncnn`` run: the architecture of
@@ -76,7 +79,8 @@ def load_model(path: str) -> nn.Module:
 
 @torch.no_grad()
 def evaluate(models: dict[str, nn.Module], sets: dict[str, list[tuple[str, Tensor, Tensor]]]) -> dict:
-    """``{set: {model: {"psnr", "ssim", "per_image": {name: [psnr, ssim]}}}}`` (the identity included)."""
+    """``{set: {model: {"psnr", "ssim", "offset", "psnr_without_offset", "per_image": {name: [psnr, ssim, offset,
+    psnr_without_offset]}}}}`` (the identity included; offset: mean error on the 0-255 scale)."""
     results: dict = {}
     for set_name, pairs in sets.items():
         results[set_name] = {}
@@ -84,12 +88,17 @@ def evaluate(models: dict[str, nn.Module], sets: dict[str, list[tuple[str, Tenso
             per_image = {}
             for name, noisy, clean in pairs:
                 out = noisy if model is None else model(noisy).clamp(0, 1)
-                per_image[name] = [float(psnr(out, clean)), float(ssim(out, clean))]
+                channel_offset = (out - clean).mean((-2, -1), keepdim=True)
+                per_image[name] = [
+                    float(psnr(out, clean)),
+                    float(ssim(out, clean)),
+                    float(channel_offset.mean()) * 255,
+                    float(psnr(out - channel_offset, clean)),
+                ]
             results[set_name][label] = {
-                "psnr": statistics.fmean(v[0] for v in per_image.values()),
-                "ssim": statistics.fmean(v[1] for v in per_image.values()),
-                "per_image": per_image,
-            }
+                key: statistics.fmean(v[k] for v in per_image.values())
+                for k, key in enumerate(("psnr", "ssim", "offset", "psnr_without_offset"))
+            } | {"per_image": per_image}
             print(
                 f"  {set_name:28s} {label:24s} PSNR {results[set_name][label]['psnr']:.2f} dB  "
                 f"SSIM {results[set_name][label]['ssim']:.4f}",
@@ -98,16 +107,16 @@ def evaluate(models: dict[str, nn.Module], sets: dict[str, list[tuple[str, Tenso
     return results
 
 
-def replicate_groups(results: dict) -> dict:
-    """``{set: {group: {"n", "mean", "std", "min", "max"}}}`` of the PSNRs of the labels ``GROUP#K`` (groups of at
-    least two runs; sample std)."""
+def replicate_groups(results: dict, key: str = "psnr") -> dict:
+    """``{set: {group: {"n", "mean", "std", "min", "max"}}}`` of the ``key`` scores (PSNRs) of the labels ``GROUP#K``
+    (groups of at least two runs; sample std)."""
     summary: dict = {}
     for set_name, per_model in results.items():
         groups: dict[str, list[float]] = {}
         for label, scores in per_model.items():
             group, sep, _ = label.rpartition("#")
             if sep and group:
-                groups.setdefault(group, []).append(scores["psnr"])
+                groups.setdefault(group, []).append(scores[key])
         summary[set_name] = {
             group: {
                 "n": len(v),
@@ -122,7 +131,7 @@ def replicate_groups(results: dict) -> dict:
     return summary
 
 
-def replicates_markdown(summary: dict) -> str:
+def replicates_markdown(summary: dict, what: str = "PSNR (dB)") -> str:
     sets = list(summary)
     groups = list(summary[sets[0]]) if sets else []
     rows = [
@@ -136,7 +145,7 @@ def replicates_markdown(summary: dict) -> str:
         ]
         for group in groups
     ]
-    return "\n".join(markdown_table(["runs", *(f"{s} PSNR (dB): mean +- std (min to max)" for s in sets)], rows))
+    return "\n".join(markdown_table(["runs", *(f"{s} {what}: mean +- std (min to max)" for s in sets)], rows))
 
 
 def markdown(results: dict) -> str:
@@ -146,6 +155,17 @@ def markdown(results: dict) -> str:
         for label in results[sets[0]]
     ]
     return "\n".join(markdown_table(["model", *(f"{s} PSNR (dB) | SSIM" for s in sets)], rows, "---: | ---:"))
+
+
+def offset_markdown(results: dict) -> str:
+    """Each model's mean error (/255) and PSNR with each image's per-channel mean error removed, per set."""
+    sets = list(results)
+    rows = [
+        [label, *(f"{results[s][label]['offset']:+.2f} | {results[s][label]['psnr_without_offset']:.2f}" for s in sets)]
+        for label in results[sets[0]]
+    ]
+    header = ["model", *(f"{s} mean error (/255) | PSNR without it (dB)" for s in sets)]
+    return "\n".join(markdown_table(header, rows, "---: | ---:"))
 
 
 @torch.no_grad()
@@ -205,6 +225,11 @@ def main() -> None:
     groups = replicate_groups(results)
     if any(groups.values()):
         table += "\n\nReplicates (labels GROUP#K):\n\n" + replicates_markdown(groups)
+    table += "\n\nBrightness (each image's mean error, and PSNR once it is removed per channel):\n\n"
+    table += offset_markdown(results)
+    if any(groups.values()):
+        without = replicate_groups(results, "psnr_without_offset")
+        table += "\n\nReplicates, PSNR without the mean error:\n\n" + replicates_markdown(without, "PSNR (dB)")
     hardware = (
         f"{platform.processor() or platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} thread(s)"
     )

@@ -48,6 +48,8 @@ def _synthesize(args: argparse.Namespace) -> int:
         reference=args.reference,
         reference_method=args.reference_method,
         posterior_temperature=args.posterior_temperature,
+        temperature=args.temperature,
+        tone_shift=args.tone_shift,
     )
     metadata = synthesize_folder(
         args.images,
@@ -127,6 +129,21 @@ def _add_synthesize_command(commands: argparse._SubParsersAction) -> None:
         metavar="T",
         help="NAFlow --mode reference --reference-method nas: temperature of the per-position "
         "posterior over configurations (default 1; 0 = the most likely configuration alone)",
+    )
+    synth.add_argument(
+        "--temperature",
+        type=float,
+        nargs="+",
+        metavar="T",
+        help="NAFlow: the latent's temperature (std scale), one value (default 1; 0 decodes the mean) or LOW HIGH "
+        "drawn log-uniformly per image",
+    )
+    synth.add_argument(
+        "--tone-shift",
+        type=float,
+        metavar="C",
+        help="NAFlow: add a tone curve's second-order term, noise n -> n - C n^2 / max(clean, 0.05), which darkens "
+        "the noisy image as a camera's sRGB rendering does (default 0, off)",
     )
     synth.add_argument(
         "--seed",

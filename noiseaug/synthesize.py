@@ -34,6 +34,7 @@ from .transforms import (
     NAFlowTransform,
     NoiseTransform,
     ParametricNoiseTransform,
+    ParamRange,
     PoissonGaussianNoiseTransform,
 )
 from .transforms.noise_params import NoiseParams
@@ -73,11 +74,15 @@ def naflow_transform(
     reference: Sequence[str | Path] | None,
     reference_method: str | None = None,
     posterior_temperature: float | None = None,
+    temperature: Sequence[float] | None = None,
+    tone_shift: float | None = None,
 ) -> NAFlowTransform:
     """An :class:`NAFlowTransform` for one of :data:`~noiseaug.transforms.naflow.MODES` (default ``"random"``).
 
     ``reference`` is ``(noisy image path, clean image path)`` for ``mode="reference"``; ``reference_method``
     (``"nas"`` by default, or ``"fitted"``) and ``posterior_temperature`` are that mode's options.
+    ``temperature`` (one value, or ``low, high`` drawn log-uniformly per image) and ``tone_shift`` are every mode's
+    (``None``: the transform's defaults).
     """
     mode = mode or "random"
     if mode == "configuration" and (configurations is None or len(configurations) != 1):
@@ -101,7 +106,21 @@ def naflow_transform(
         "reference": pair,
         **given,
     }
+    if temperature is not None:
+        options["temperature"] = temperature_option(temperature)
+    if tone_shift is not None:
+        options["tone_shift"] = tone_shift
     return NAFlowTransform(model, **options)
+
+
+def temperature_option(values: Sequence[float]) -> float | ParamRange:
+    """``--temperature``'s one value (fixed), or two (``low high``: a log-uniform range, one draw per image)."""
+    values = [check_real(v, "temperature", "a number >= 0") for v in values]
+    if len(values) == 1:
+        return values[0]
+    if len(values) != 2:
+        raise NoiseaugInputError(f"temperature takes one value (fixed) or two (low high, log-uniform), got {values}")
+    return ParamRange(values[0], values[1], log=True)
 
 
 def build_transform(
@@ -114,11 +133,13 @@ def build_transform(
     reference: Sequence[str | Path] | None = None,
     reference_method: str | None = None,
     posterior_temperature: float | None = None,
+    temperature: Sequence[float] | None = None,
+    tone_shift: float | None = None,
 ) -> NoiseTransform:
     """The transform for ``model``: ``awgn``, ``nlf``, ``pg``, or a pretrained sRGB flow (folder, released name
     such as ``"naflow-srgb"``, or Hub id). ``mode``, ``configurations``, ``mixture``, ``reference``,
-    ``reference_method`` and ``posterior_temperature`` are NAFlow's options and an error elsewhere; ``params``
-    are the parametric models' and an error for a flow.
+    ``reference_method``, ``posterior_temperature``, ``temperature`` and ``tone_shift`` are NAFlow's options (see
+    :func:`naflow_transform`) and an error elsewhere; ``params`` are the parametric models' and an error for a flow.
     """
     params = params or {}
     flow_options = {
@@ -128,6 +149,8 @@ def build_transform(
         "reference": reference,
         "reference_method": reference_method,
         "posterior_temperature": posterior_temperature,
+        "temperature": temperature,
+        "tone_shift": tone_shift,
     }
     given = [name for name, value in flow_options.items() if value is not None]
     if model in PARAMETRIC:
@@ -151,7 +174,17 @@ def build_transform(
         )
     if not isinstance(loaded, NAFlow):
         raise NoiseaugInputError(f"{model!r} holds a {type(loaded).__name__}, not a noise model")
-    return naflow_transform(loaded, mode, configurations, mixture, reference, reference_method, posterior_temperature)
+    return naflow_transform(
+        loaded,
+        mode,
+        configurations,
+        mixture,
+        reference,
+        reference_method,
+        posterior_temperature,
+        temperature,
+        tone_shift,
+    )
 
 
 def image_seed(seed: int, name: str) -> int:

@@ -442,3 +442,5 @@ def test_crop_noise_range_compares_a_source_with_the_real_noise_of_the_same_crop
         quantiles = [float(v) for v in row[2].split("/")]
         assert quantiles == sorted(quantiles) and 0 < quantiles[0] and quantiles[-1] <= float(row[3]) < 255
     assert 0.05 < float(rows["real pairs"][4]) <= 0.125  # about a tenth of 32 crops lie above their own q90
+    assert float(rows["real pairs"][5]) < 0 < float(rows["real pairs"][6])  # the real noisy crops are darker
+    assert abs(float(rows["nlf"][6])) < float(rows["real pairs"][6])  # a symmetric noise is hardly darker

@@ -15,7 +15,7 @@ from noiseaug.flows.naflow import NAFlow
 from noiseaug.hub import save_pretrained
 from noiseaug.imageio import read_image, write_png
 from noiseaug.recipes import DnCNNConfig, run_recipe, stream_seed
-from noiseaug.recipes.dncnn import NOISE_SOURCES, noise_source
+from noiseaug.recipes.dncnn import NOISE_SOURCES, SYNTHETIC_SOURCES, noise_source
 from noiseaug.training.checkpoint import load_checkpoint
 from noiseaug.transforms.raw_route import RawRouteTransform
 
@@ -69,6 +69,8 @@ def test_noise_sources_are_named_and_unknown_names_fail():
         "naflow",
         "naflow-phone",
         "naflow-phone-spread",
+        "naflow-phone-tone",
+        "naflow-phone-spread-tone",
         "noiseflow-isp",
         "naflow-phone-fitted",
         "naflow-phone-fitted-brightness",
@@ -81,9 +83,7 @@ def test_noise_sources_are_named_and_unknown_names_fail():
         DnCNNConfig(noise="speckle")  # refused when the config is made, before any run folder is touched
 
 
-@pytest.mark.parametrize(
-    "name", ["awgn", "nlf", "pg", "naflow", "naflow-phone", "naflow-phone-spread", "noiseflow-isp"]
-)
+@pytest.mark.parametrize("name", list(SYNTHETIC_SOURCES))
 def test_every_synthetic_source_gives_finite_noise_on_saturated_content(name):
     """Regression: the first NAFlow release (Glow's unfloored coupling scale) overflowed to Inf on crops
     with saturated regions; a floored scale keeps sampling bounded."""
@@ -119,6 +119,24 @@ def test_naflow_phone_spread_source_is_naflow_phone_with_a_temperature_per_crop(
     same_config = params.draws["config"] == params.draws["config"][0]
     hot, cold = temperatures[same_config].argmax(), temperatures[same_config].argmin()
     assert float(noise[same_config][hot]) > float(noise[same_config][cold])  # a hotter latent, louder noise
+
+
+@pytest.mark.parametrize(
+    ("plain_name", "toned_name"),
+    [("naflow-phone", "naflow-phone-tone"), ("naflow-phone-spread", "naflow-phone-spread-tone")],
+)
+def test_tone_sources_are_their_plain_source_darkened_by_the_tone_curves_term(plain_name, toned_name):
+    from noiseaug.noise.tone_curve import tone_curve_shift
+    from noiseaug.recipes.dncnn import PHONE_TONE_SHIFT
+
+    phone, toned = noise_source(plain_name), noise_source(toned_name)
+    assert toned.configurations == phone.configurations and toned.temperature == phone.temperature
+    assert toned.tone_shift == PHONE_TONE_SHIFT > 0 and phone.tone_shift == 0
+    phone.clip = toned.clip = False  # compare the noise before the [0, 1] clamp
+    clean = torch.stack(_images(n=8, h=48, w=48, seed=7))
+    plain = phone(clean, generator=torch.Generator().manual_seed(1))
+    expected = clean + tone_curve_shift(clean, plain - clean, PHONE_TONE_SHIFT)
+    torch.testing.assert_close(toned(clean, generator=torch.Generator().manual_seed(1)), expected)
 
 
 def test_flow_option_draws_the_naflow_sources_from_the_named_model_folder(tmp_path):
@@ -379,5 +397,8 @@ def test_denoising_benchmark_smoke(tmp_path):
     report = json.loads((tmp_path / "out" / "denoising.json").read_text())
     for per_set in report["results"].values():
         # a fresh residual DnCNN is the identity: the same PSNR as the noisy input
-        assert per_set["tiny"]["psnr"] == pytest.approx(per_set["noisy input"]["psnr"])
+        for key in ("psnr", "offset", "psnr_without_offset"):
+            assert per_set["tiny"][key] == pytest.approx(per_set["noisy input"][key])
+        # removing each channel's mean error can only lower the error
+        assert per_set["noisy input"]["psnr_without_offset"] >= per_set["noisy input"]["psnr"]
     assert not (tmp_path / "out" / "denoising_crops.png").exists()

@@ -198,3 +198,15 @@ def test_cuda_seeded_and_half(flow, images):
         and a.is_cuda
         and torch.equal(a, t(x, generator=torch.Generator("cuda").manual_seed(0)))
     )
+
+
+def test_tone_shift_adds_the_tone_curves_term_to_the_same_draw(flow, images):
+    from noiseaug.noise.tone_curve import tone_curve_shift
+
+    plain = NAFlowTransform(flow, clip=False)(images, generator=seeded(5))
+    toned = NAFlowTransform(flow, clip=False, tone_shift=0.4)(images, generator=seeded(5))
+    torch.testing.assert_close(toned, images + tone_curve_shift(images, plain - images, 0.4))
+    assert float((toned - images).mean()) < float((plain - images).mean())  # darker on average
+    torch.testing.assert_close(NAFlowTransform(flow, tone_shift=0.0)(images, generator=seeded(5)), plain.clamp(0, 1))
+    with pytest.raises(ValueError, match="tone_shift must be"):
+        NAFlowTransform(flow, tone_shift=-0.1)

@@ -83,6 +83,10 @@ def test_cli_errors_for_raw_flows_and_misplaced_options(clean_folder, tmp_path, 
         (["--model", "naflow-srgb", "--mode", "reference"], "reference=.* is required"),
         (["--model", "awgn", "--sigma", "0.1", "0.2", "0.3"], "one value .fixed. or two"),
         (["--model", "nlf", "--sigma", "0.1"], r"takes the parameters \['beta1', 'beta2'\]"),
+        (["--model", "awgn", "--tone-shift", "0.3"], "tone_shift: only NAFlow models take"),
+        (["--model", "naflow-srgb", "--temperature", "0.5", "1", "2"], "temperature takes one value"),
+        (["--model", "naflow-srgb", "--temperature", "0", "2"], "temperature values must be > 0"),
+        (["--model", "naflow-srgb", "--tone-shift", "-0.1"], "tone_shift must be"),
         (["--model", "no-such-model"], "model must be one of"),
     ]:
         assert main(["synthesize", str(clean_folder), "--out", str(tmp_path / "x"), *args]) == 2, args
@@ -200,3 +204,22 @@ def test_cli_naflow_reference_modes(clean_folder, tmp_path, method):
         str(clean_folder), "--out", "x", "--model", "naflow-srgb", "--reference-method", method, cwd=tmp_path
     )
     assert misplaced.returncode == 2 and "options of --mode reference only" in misplaced.stderr
+
+
+def test_cli_naflow_temperature_range_and_tone_shift_are_recorded_and_replayable(clean_folder, tmp_path):
+    args = ["--model", "naflow-srgb", "--mode", "configuration", "--configuration", "s6-iso800", "--seed", "2"]
+    plain = run_cli(str(clean_folder), "--out", "plain", *args, "--temperature", "1", cwd=tmp_path)
+    toned = run_cli(
+        str(clean_folder), "--out", "toned", *args, "--temperature", "1", "--tone-shift", "0.6", cwd=tmp_path
+    )
+    spread = run_cli(str(clean_folder), "--out", "spread", *args, "--temperature", "0.5", "2", cwd=tmp_path)
+    for result in (plain, toned, spread):
+        assert result.returncode == 0, result.stderr
+    meta = json.loads((tmp_path / "spread" / "metadata.json").read_text())
+    assert "temperature=log-U(0.5, 2)" in meta["transform"]
+    drawn = [record["temperature"] for record in meta["files"].values()]
+    assert all(0.5 <= v <= 2 for v in drawn) and drawn[0] != drawn[1]  # one log-uniform draw per image
+    assert "tone_shift=0.6" in json.loads((tmp_path / "toned" / "metadata.json").read_text())["transform"]
+    # the same draw, darkened: on the flat grey image the toned noise's mean is lower
+    grey = {name: outputs(tmp_path / name)["b.png"] - 0.5 for name in ("plain", "toned")}
+    assert float(grey["toned"].mean()) < float(grey["plain"].mean())

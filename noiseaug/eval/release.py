@@ -36,6 +36,11 @@ NOISE_TEXT = {
     "naflow-phone-spread": "the noise of `naflow-phone` with a latent temperature drawn log-uniformly in [2/3, 3/2] "
     "per crop, so that the crops' noise strengths span those of the real phone pairs (`temperature="
     "PHONE_TEMPERATURES`)",
+    "naflow-phone-tone": "the noise of `naflow-phone` with a concave tone curve's second-order term, which darkens "
+    "each noisy crop as a camera's sRGB rendering does (`tone_shift=PHONE_TONE_SHIFT`)",
+    "naflow-phone-spread-tone": "the noise of `naflow-phone` with both a latent temperature drawn log-uniformly in "
+    "[2/3, 3/2] per crop and a concave tone curve's second-order term (`temperature=PHONE_TEMPERATURES, "
+    "tone_shift=PHONE_TONE_SHIFT`)",
     "naflow-phone-fitted": "NAFlow noise from the released `naflow-srgb` following each of the 43 real SIDD "
     "smartphone pairs of `real-srgb/sidd-train`: one latent Gaussian fitted to each pair (its std matched so that "
     "decoded noise has the pair's noise std), one pair drawn uniformly per crop (`NAFlowTransform.from_pretrained("

@@ -13,6 +13,9 @@ differs only in where the noise comes from:
   phones and ISOs of ``real-srgb/sidd-train``), the synthetic counterpart of ``real-phone``;
 * ``naflow-phone-spread``: ``naflow-phone`` with a latent temperature drawn per patch (:data:`PHONE_TEMPERATURES`),
   so that the per-crop noise strengths span the real pairs' from their 10th to their 99th percentile;
+* ``naflow-phone-tone``: ``naflow-phone`` with a tone curve's second-order term (:data:`PHONE_TONE_SHIFT`,
+  :func:`~noiseaug.noise.tone_curve.tone_curve_shift`), so that the noisy crops are darker than the clean ones as
+  the real pairs' are; ``naflow-phone-spread-tone``: both, the spread's temperatures with the tone curve's term;
 * ``naflow-phone-fitted``: the same flow following each real phone pair of ``real-srgb/sidd-train`` instead
   (:func:`naflow_phone_fitted`: one fitted latent Gaussian per pair, one pair drawn per patch), the synthetic
   counterpart of ``real-phone`` that also matches each pair's noise strength (``naflow-phone-fitted-brightness``:
@@ -79,6 +82,11 @@ PHONE_CONFIGURATIONS = ("n6-iso3200", "s6-iso100", "s6-iso800")
 #: (``benchmarks/crop_noise_range.py``; training data only).
 PHONE_TEMPERATURES = ParamRange(2 / 3, 3 / 2, log=True)
 
+#: ``naflow-phone-tone``'s ``tone_shift``: the tenth whose noise gives the ``real-phone`` training crops the real
+#: pairs' darkening per unit of noise power, 0.40 against 0.42 (the tone slope of ``benchmarks/crop_noise_range.py``;
+#: training data only; 0 gives 0.09).
+PHONE_TONE_SHIFT = 0.3
+
 #: The NAFlow that the ``naflow*`` sources draw from unless ``--flow`` names another.
 DEFAULT_FLOW = "naflow-srgb"
 
@@ -92,6 +100,12 @@ SYNTHETIC_SOURCES: dict[str, Callable[[str], NoiseTransform]] = {
     "naflow-phone": lambda flow: NAFlowTransform.from_pretrained(flow, configurations=PHONE_CONFIGURATIONS),
     "naflow-phone-spread": lambda flow: NAFlowTransform.from_pretrained(
         flow, configurations=PHONE_CONFIGURATIONS, temperature=PHONE_TEMPERATURES
+    ),
+    "naflow-phone-tone": lambda flow: NAFlowTransform.from_pretrained(
+        flow, configurations=PHONE_CONFIGURATIONS, tone_shift=PHONE_TONE_SHIFT
+    ),
+    "naflow-phone-spread-tone": lambda flow: NAFlowTransform.from_pretrained(
+        flow, configurations=PHONE_CONFIGURATIONS, temperature=PHONE_TEMPERATURES, tone_shift=PHONE_TONE_SHIFT
     ),
     "noiseflow-isp": lambda flow: RawRouteTransform(NoiseFlowTransform.from_pretrained("noiseflow-simcam")),
 }
@@ -142,6 +156,8 @@ NoiseSource = Literal[
     "naflow",
     "naflow-phone",
     "naflow-phone-spread",
+    "naflow-phone-tone",
+    "naflow-phone-spread-tone",
     "noiseflow-isp",
     "naflow-phone-fitted",
     "naflow-phone-fitted-brightness",

@@ -16,6 +16,7 @@ from ..conditioning import NoiseCondition
 from ..errors import NoiseaugInputError, NoiseaugTypeError
 from ..flows.latent_fit import LatentGaussian
 from ..flows.naflow import NAFlow
+from ..noise.tone_curve import tone_curve_shift
 from .base import NoiseTransform, Shape, one_hot
 from .flow_precision import flow_dtype, sample_in_flow_precision
 from .noise_params import NoiseParams, ParameterSpec
@@ -58,6 +59,11 @@ class NAFlowTransform(NoiseTransform):
     ``temperature`` scales every latent's std (1 samples the model, 0 decodes the mean): one number, or a range
     (``(low, high)`` or :class:`~noiseaug.transforms.params.ParamRange`, e.g. log-uniform) that each image draws
     its own temperature from, a strength augmentation around the chosen latent.
+
+    ``tone_shift`` (beyond the paper; default 0, off) adds a concave tone curve's second-order term to the
+    sampled noise ``n``: ``n - tone_shift * n ** 2 / max(clean, 0.05)``
+    (:func:`~noiseaug.noise.tone_curve.tone_curve_shift`), which darkens the noisy image by an amount that
+    grows with the noise's power and in the shadows, as a camera's sRGB rendering does.
 
     Any H and W: the flow needs multiples of ``2 ** levels`` (8 for the released model), so the batch is
     padded at the bottom and right by reflection, noised, and cropped back; the padded border's noise is
@@ -132,6 +138,7 @@ class NAFlowTransform(NoiseTransform):
         validate: str = "sync",
         per_reference: bool = False,
         signal_dependent: bool = False,
+        tone_shift: float = 0.0,
     ) -> None:
         super().__init__(p=p, clip=clip, validate=validate)
         if not isinstance(model, NAFlow):
@@ -154,6 +161,7 @@ class NAFlowTransform(NoiseTransform):
         self.model, self.mode, self.mixture, self.reference_method = model, mode, mixture, reference_method
         self.temperature = temperature_spec(temperature)
         self.posterior_temperature = check_nonnegative(posterior_temperature, "posterior_temperature")
+        self.tone_shift = check_nonnegative(tone_shift, "tone_shift")
         self.configurations = check_known_names(configurations, model.configurations, "configurations")
         if mode == "configuration" and configurations is not None and len(self.configurations) != 1:
             raise NoiseaugInputError(
@@ -393,8 +401,8 @@ class NAFlowTransform(NoiseTransform):
             sample = lambda x: self.model._sample_mixture(x, weights, generator, temperature)  # noqa: E731
         h, w = clean.shape[-2:]
         padded = pad_to_multiple(clean, self.model.multiple)
-        noisy = sample_in_flow_precision(padded, flow_dtype(self.model, type(self).__name__), sample)
-        return noisy[..., :h, :w]
+        noisy = sample_in_flow_precision(padded, flow_dtype(self.model, type(self).__name__), sample)[..., :h, :w]
+        return clean + tone_curve_shift(clean, noisy - clean, self.tone_shift) if self.tone_shift else noisy
 
     def extra_repr(self) -> str:
         reference = (
@@ -406,7 +414,7 @@ class NAFlowTransform(NoiseTransform):
             reference += f"per_reference=True, references={len(self.reference_mean)}, "
         return (
             f"mode={self.mode!r}, configurations={len(self.configurations)}, mixture={self.mixture}, "
-            f"temperature={self.temperature}, {reference}{super().extra_repr()}"
+            f"temperature={self.temperature}, tone_shift={self.tone_shift}, {reference}{super().extra_repr()}"
         )
 
 
