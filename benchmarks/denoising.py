@@ -148,24 +148,30 @@ def replicates_markdown(summary: dict, what: str = "PSNR (dB)") -> str:
     return "\n".join(markdown_table(["runs", *(f"{s} {what}: mean +- std (min to max)" for s in sets)], rows))
 
 
-def markdown(results: dict) -> str:
+def score_pair_markdown(results: dict, first: tuple[str, str], second: tuple[str, str], header: str) -> str:
+    """A row per model, two scores per set: ``first`` and ``second`` are ``(key, format spec)``; ``header`` names the
+    pair after each set's name."""
     sets = list(results)
     rows = [
-        [label, *(f"{results[s][label]['psnr']:.2f} | {results[s][label]['ssim']:.4f}" for s in sets)]
+        [
+            label,
+            *(f"{results[s][label][first[0]]:{first[1]}} | {results[s][label][second[0]]:{second[1]}}" for s in sets),
+        ]
         for label in results[sets[0]]
     ]
-    return "\n".join(markdown_table(["model", *(f"{s} PSNR (dB) | SSIM" for s in sets)], rows, "---: | ---:"))
+    return "\n".join(markdown_table(["model", *(f"{s} {header}" for s in sets)], rows, "---: | ---:"))
+
+
+def markdown(results: dict) -> str:
+    """Each model's PSNR and SSIM per set."""
+    return score_pair_markdown(results, ("psnr", ".2f"), ("ssim", ".4f"), "PSNR (dB) | SSIM")
 
 
 def offset_markdown(results: dict) -> str:
     """Each model's mean error (/255) and PSNR with each image's per-channel mean error removed, per set."""
-    sets = list(results)
-    rows = [
-        [label, *(f"{results[s][label]['offset']:+.2f} | {results[s][label]['psnr_without_offset']:.2f}" for s in sets)]
-        for label in results[sets[0]]
-    ]
-    header = ["model", *(f"{s} mean error (/255) | PSNR without it (dB)" for s in sets)]
-    return "\n".join(markdown_table(header, rows, "---: | ---:"))
+    return score_pair_markdown(
+        results, ("offset", "+.2f"), ("psnr_without_offset", ".2f"), "mean error (/255) | PSNR without it (dB)"
+    )
 
 
 @torch.no_grad()

@@ -57,13 +57,22 @@ def parametric_transform(model: str, params: dict[str, Sequence[float]]) -> Para
     unknown = sorted(set(params) - set(names))
     if unknown:
         raise NoiseaugInputError(f"model {model!r} takes the parameters {list(names)}, not {unknown}")
-    specs: dict[str, Any] = {}
-    for name, values in params.items():
-        values = [check_real(v, name, "a number on the [0, 1] scale") for v in values]
-        if len(values) not in (1, 2):
-            raise NoiseaugInputError(f"{name} takes one value (fixed) or two (low high, uniform), got {values}")
-        specs[name] = values[0] if len(values) == 1 else (values[0], values[1])
+    specs: dict[str, Any] = {
+        name: fixed_or_range(values, name, "a number on the [0, 1] scale") for name, values in params.items()
+    }
     return cls(**specs)
+
+
+def fixed_or_range(values: Sequence[float], name: str, what: str, *, log: bool = False) -> float | ParamRange:
+    """A command-line option's one value (fixed) or two (``low high``: a range, one draw per image; log-uniform with
+    ``log``); each value a real number (``what`` describes it in the error)."""
+    values = [check_real(v, name, what) for v in values]
+    if len(values) == 1:
+        return values[0]
+    if len(values) != 2:
+        spread = "log-uniform" if log else "uniform"
+        raise NoiseaugInputError(f"{name} takes one value (fixed) or two (low high, {spread}), got {values}")
+    return ParamRange(values[0], values[1], log=log)
 
 
 def naflow_transform(
@@ -107,20 +116,10 @@ def naflow_transform(
         **given,
     }
     if temperature is not None:
-        options["temperature"] = temperature_option(temperature)
+        options["temperature"] = fixed_or_range(temperature, "temperature", "a number >= 0", log=True)
     if tone_shift is not None:
         options["tone_shift"] = tone_shift
     return NAFlowTransform(model, **options)
-
-
-def temperature_option(values: Sequence[float]) -> float | ParamRange:
-    """``--temperature``'s one value (fixed), or two (``low high``: a log-uniform range, one draw per image)."""
-    values = [check_real(v, "temperature", "a number >= 0") for v in values]
-    if len(values) == 1:
-        return values[0]
-    if len(values) != 2:
-        raise NoiseaugInputError(f"temperature takes one value (fixed) or two (low high, log-uniform), got {values}")
-    return ParamRange(values[0], values[1], log=True)
 
 
 def build_transform(
