@@ -9,6 +9,7 @@ import torch
 
 from noiseaug import DnCNN, GaussianNoiseTransform, NAFlowTransform, PoissonGaussianNoiseTransform
 from noiseaug.data.batches import SynthesizedPairs
+from noiseaug.data.root import data_root
 from noiseaug.denoise import denoise_files, load_denoiser
 from noiseaug.errors import NoiseaugInputError
 from noiseaug.flows.naflow import NAFlow
@@ -234,6 +235,45 @@ def test_val_on_training_validates_on_the_training_images_and_leaves_training_al
         DnCNNConfig(**small, val_on_training=True, val_images=str(other))
     with pytest.raises(NoiseaugInputError, match="val_on_training applies to the synthetic sources"):
         DnCNNConfig(noise="real-phone", val_on_training=True)
+
+
+def test_val_on_real_pairs_validates_on_real_phones_crops_and_leaves_training_alone(tmp_path):
+    from noiseaug.data.real_srgb import RealPairs, real_srgb_split
+    from noiseaug.recipes.dncnn import real_validation_crops
+
+    try:
+        data_root()
+    except FileNotFoundError as err:
+        pytest.skip(f"shared data not available: {err}")
+    small = dict(steps=2, batch=2, patch=16, depth=2, width=4, val_crops=4, val_every=2)
+    runs = {
+        "real-phone": DnCNNConfig(**small, noise="real-phone"),
+        "real-pairs": DnCNNConfig(**small, noise="nlf", clean="sidd-train", val_on_real_pairs=True),
+        "kodak": DnCNNConfig(**small, noise="nlf", clean="sidd-train"),
+    }
+    phone_pairs = RealPairs.load(real_srgb_split(sources=("sidd-train",))[0])
+    crops = real_validation_crops(phone_pairs, runs["real-phone"], stream_seed(0, 0, "validation"))
+    val_mse = {}
+    for label, config in runs.items():
+        run_recipe(config, tmp_path / label, progress=False)
+        state = load_checkpoint(tmp_path / label / "last.pt")["model"]
+        denoiser = DnCNN(channels=3, depth=2, width=4).eval()
+        denoiser.load_state_dict({k.removeprefix("denoiser."): v for k, v in state.items()})
+        with torch.no_grad():
+            val_mse[label] = float(torch.nn.functional.mse_loss(denoiser(crops.noisy).clamp(0, 1), crops.clean))
+        history = json.loads((tmp_path / label / "history.json").read_text())
+        assert (history[-1]["val_mse"] == pytest.approx(val_mse[label], rel=1e-6)) == (label != "kodak")
+    kodak_weights = load_checkpoint(tmp_path / "kodak" / "last.pt")["model"]  # validation draws nothing from training
+    real_pairs_weights = load_checkpoint(tmp_path / "real-pairs" / "last.pt")["model"]
+    assert all(torch.equal(kodak_weights[k], v) for k, v in real_pairs_weights.items())
+    for bad in (
+        dict(noise="real-phone"),
+        dict(noise="nlf"),  # clean defaults to clean/bsd300-test, which has no real pairs
+        dict(noise="nlf", clean="sidd-train", val_on_training=True),
+        dict(noise="nlf", clean="sidd-train", val_images=str(tmp_path)),
+    ):
+        with pytest.raises(NoiseaugInputError, match="val_on_real_pairs applies to a synthetic source"):
+            DnCNNConfig(**bad, val_on_real_pairs=True)
 
 
 def test_dncnn_clean_images_come_from_images_or_the_sidd_train_pairs(tmp_path):

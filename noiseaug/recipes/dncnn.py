@@ -33,8 +33,10 @@ pairs differ only in the noise, as in the NAFlow paper's denoising test), noised
 8 bits like a camera's file. Batch ``k`` is a pure function of ``(seed, k)``. Loss: mean squared error of the
 denoised patch against the clean one. Validation (checkpoint selection only): the same noise
 source on fixed crops of ``clean/kodak24``, or with ``--val-on-training`` of the source's own clean training
-images (for the real sources always: fixed crops of the training pairs, so selection is in-sample there); the
-test sets are never seen.
+images (for the real sources always: fixed crops of the training pairs, so selection is in-sample there), or with
+``--val-on-real-pairs`` (``--clean sidd-train`` only) on the real pairs' crops that ``real-phone`` validates on, so
+that a synthetic source and the real pairs select their checkpoints on the same real noise; the test sets are never
+seen.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ from typing import ClassVar, Literal, get_args
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..data.batches import SynthesizedPairs
+from ..data.batches import CropBatch, SynthesizedPairs
 from ..data.paired import ImagePair, PairedImageFolder
 from ..data.real_srgb import RealCrops, RealPairBatches, RealPairs, real_srgb_split
 from ..data.root import data_folder
@@ -214,6 +216,13 @@ class DnCNNConfig(RecipeConfig):
             "(as the real sources always validate on their training pairs), instead of --val-images"
         },
     )
+    val_on_real_pairs: bool = field(
+        default=False,
+        metadata={
+            "help": "with --clean sidd-train: validate on fixed crops of the real sidd-train pairs whose clean halves "
+            "the source noises (the crops real-phone validates on), instead of --val-images"
+        },
+    )
     data: str | None = field(default=None, metadata={"help": "data root holding real-srgb/ (default: $NOISEAUG_DATA)"})
     flow: str = field(
         default=DEFAULT_FLOW,
@@ -237,6 +246,18 @@ class DnCNNConfig(RecipeConfig):
                 "val_on_training applies to the synthetic sources without val_images (real pairs always validate "
                 f"on their training pairs), got noise {self.noise!r} and val_images {self.val_images!r}"
             )
+        if self.val_on_real_pairs and (
+            self.noise in REAL_SOURCES
+            or self.clean != "sidd-train"
+            or self.images is not None
+            or self.val_images is not None
+            or self.val_on_training
+        ):
+            raise NoiseaugInputError(
+                "val_on_real_pairs applies to a synthetic source on --clean sidd-train without images, val_images "
+                f"or val_on_training, got noise {self.noise!r}, clean {self.clean!r}, images {self.images!r}, "
+                f"val_images {self.val_images!r}, val_on_training {self.val_on_training}"
+            )
 
 
 def clean_images(config: DnCNNConfig) -> list[Tensor]:
@@ -248,31 +269,38 @@ def clean_images(config: DnCNNConfig) -> list[Tensor]:
     return list(read_image_folder(data_folder("clean", "bsd300-test")).values())
 
 
+def real_validation_crops(pairs: RealPairs, config: DnCNNConfig, seed: int) -> CropBatch:
+    """``config.val_crops`` fixed ``config.patch`` crops of real ``pairs`` drawn with ``seed``: what the real
+    sources validate on, and (on the ``real-phone`` pairs) a synthetic source with ``val_on_real_pairs``."""
+    return RealPairBatches(RealCrops(pairs, [], config.patch, config.val_crops, seed, dequantize=False)).batch(0)
+
+
 def build(config: DnCNNConfig, ctx: RunContext) -> Iterator[Stage]:
     """One stage: :class:`~noiseaug.objectives.noise2clean.Noise2Clean` of a new DnCNN (see the module docs);
     ``best.pt`` keeps the lowest ``val_mse``; exports ``denoiser/``."""
     with ctx.init():
         denoiser = DnCNN(channels=3, depth=config.depth, width=config.width)
     batches: RealPairBatches | SynthesizedPairs
+    val_seed = ctx.shared_seed("validation")
     if config.noise in REAL_SOURCES:
         train_data = RealPairs.load(real_srgb_split(config.data, sources=REAL_SOURCES[config.noise])[0])
         batches = RealPairBatches(
             RealCrops(train_data, [], config.patch, config.batch, ctx.rank_seed("train"), dequantize=False)
         )
-        val_seed = ctx.shared_seed("validation")
-        val = RealPairBatches(
-            RealCrops(train_data, [], config.patch, config.val_crops, val_seed, dequantize=False)
-        ).batch(0)
+        val = real_validation_crops(train_data, config, val_seed)
     else:
         source = noise_source(config.noise, config.data, config.flow)
         train_images = clean_images(config)
         batches = SynthesizedPairs(train_images, source, config.patch, config.batch, ctx.rank_seed("train"))
-        if config.val_on_training:
-            val_images = train_images
+        if config.val_on_real_pairs:
+            phone_pairs = RealPairs.load(real_srgb_split(config.data, sources=REAL_SOURCES["real-phone"])[0])
+            val = real_validation_crops(phone_pairs, config, val_seed)
         else:
-            val_images = list(read_image_folder(config.val_images or data_folder("clean", "kodak24")).values())
-        val_pairs = SynthesizedPairs(val_images, source, config.patch, config.val_crops, ctx.shared_seed("validation"))
-        val = val_pairs.batch(0)
+            if config.val_on_training:
+                val_images = train_images
+            else:
+                val_images = list(read_image_folder(config.val_images or data_folder("clean", "kodak24")).values())
+            val = SynthesizedPairs(val_images, source, config.patch, config.val_crops, val_seed).batch(0)
 
     val_noisy, val_clean = val.need_noisy(), val.need_clean()
 
