@@ -130,7 +130,8 @@ def test_a_batch_mixing_all_cameras_and_isos_equals_one_sample_per_call(request,
             one, rows = cond.index(torch.tensor([i])), slice(i, i + 1)
             assert abs(float(flow.log_prob(clean[rows] + noise[rows], clean[rows], one)[0] - together[i])) < 1e-3
             alone = flow.decode(z[rows], flow.flow_condition(clean[rows], one))[0]
-            assert float((alone - decoded[i]).abs().max()) < 1e-6
+            # float32 through every layer: a batch of one may take other kernels (9e-6 of the max seen on AVX2)
+            assert float((alone - decoded[i]).abs().max()) < 1e-4 * float(decoded[i].abs().max())
     assert sorted(set(cond.camera.tolist())) == [0, 1, 2, 3, 4] and len(set(cond.iso.tolist())) == 5
 
 
