@@ -296,10 +296,11 @@ def build(config: DnCNNConfig, ctx: RunContext) -> Iterator[Stage]:
             phone_pairs = RealPairs.load(real_srgb_split(config.data, sources=REAL_SOURCES["real-phone"])[0])
             val = real_validation_crops(phone_pairs, config, val_seed)
         else:
-            if config.val_on_training:
-                val_images = train_images
-            else:
-                val_images = list(read_image_folder(config.val_images or data_folder("clean", "kodak24")).values())
+            val_images = (
+                train_images
+                if config.val_on_training
+                else list(read_image_folder(config.val_images or data_folder("clean", "kodak24")).values())
+            )
             val = SynthesizedPairs(val_images, source, config.patch, config.val_crops, val_seed).batch(0)
 
     val_noisy, val_clean = val.need_noisy(), val.need_clean()
