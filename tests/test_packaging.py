@@ -32,3 +32,13 @@ def test_the_py_typed_marker_ships_with_the_package():
     setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     assert "py.typed" in setuptools["package-data"]["noiseaug"]
     assert (ROOT / "noiseaug" / "py.typed").is_file()
+
+
+def test_every_demo_sample_file_is_declared_as_package_data():
+    from fnmatch import fnmatch
+
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"][
+        "noiseaug.assets.samples"
+    ]
+    files = [p.name for p in (ROOT / "noiseaug" / "assets" / "samples").iterdir() if p.is_file()]
+    assert files and [f for f in files if not any(fnmatch(f, pattern) for pattern in patterns)] == []
