@@ -124,11 +124,11 @@ def test_unet_keeps_any_size_round_trips_and_learns(tmp_path):
     first = None
     for _ in range(60):
         loss = (net(noisy) - clean).square().mean()
-        first = first if first is not None else float(loss)
+        first = first if first is not None else loss.item()
         opt.zero_grad()
         loss.backward()
         opt.step()
-    assert float(loss) < 0.5 * first
+    assert loss.item() < 0.5 * first
 
 
 def test_residual_unet_starts_as_the_identity_and_still_learns():
@@ -148,4 +148,4 @@ def test_residual_unet_starts_as_the_identity_and_still_learns():
         opt.zero_grad()
         loss.backward()
         opt.step()
-    assert float(loss) < 0.6 * first
+    assert loss.item() < 0.6 * first
