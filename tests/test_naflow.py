@@ -165,7 +165,7 @@ def test_a_floored_coupling_amplifies_at_most_one_over_the_floor_when_inverted()
     layer = layer.double()
     x = layer.inverse(y)
     _, shift = layer._scale_shift(y[:, :2], None)
-    assert float(((x[:, 2:] + shift).abs() / y[:, 2:].abs()).max()) <= 2.0 + 1e-9
+    assert ((x[:, 2:] + shift).abs() / y[:, 2:].abs()).max().item() <= 2.0 + 1e-9
     torch.testing.assert_close(layer(x)[0], y)
     with pytest.raises(ValueError, match="scale_floor"):
         AffineCoupling(4, hidden=8, scale_floor=1.0)
