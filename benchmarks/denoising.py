@@ -78,15 +78,19 @@ def load_model(path: str) -> nn.Module:
 
 
 @torch.no_grad()
-def evaluate(models: dict[str, nn.Module], sets: dict[str, list[tuple[str, Tensor, Tensor]]]) -> dict:
+def evaluate(
+    models: dict[str, nn.Module], sets: dict[str, list[tuple[str, Tensor, Tensor]]], device: torch.device | None = None
+) -> dict:
     """``{set: {model: {"psnr", "ssim", "offset", "psnr_without_offset", "per_image": {name: [psnr, ssim, offset,
-    psnr_without_offset]}}}}`` (the identity included; offset: mean error on the 0-255 scale)."""
+    psnr_without_offset]}}}}`` (the identity included; offset: mean error on the 0-255 scale); images are moved to
+    ``device`` (default: the CPU), where the models must be."""
+    device = device or torch.device("cpu")
     results: dict = {}
     for set_name, pairs in sets.items():
         results[set_name] = {}
         for label, model in {NOISY_INPUT: None, **models}.items():
             per_image = {}
-            for name, noisy, clean in pairs:
+            for name, noisy, clean in ((n, x.to(device), y.to(device)) for n, x, y in pairs):
                 out = noisy if model is None else model(noisy).clamp(0, 1)
                 channel_offset = (out - clean).mean((-2, -1), keepdim=True)
                 per_image[name] = [
@@ -215,18 +219,26 @@ def main() -> None:
     parser.add_argument("--no-real", action="store_true", help="leave out the real test sets")
     parser.add_argument("--limit", type=int, help="first N images of each set only (smoke runs)")
     parser.add_argument("--no-figure", action="store_true", help="skip the crops figure (no matplotlib needed)")
+    parser.add_argument(
+        "--device", default="cpu", help="torch device, e.g. cuda (TF32 off, so scores match the CPU's to rounding)"
+    )
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
+    device = torch.device(args.device)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            parser.error("--device cuda but CUDA is not available")
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
     specs = parse_models(args.model)
     if not specs:
         raise SystemExit("no denoisers: pass --model LABEL=PATH (no released dncnn-* models found)")
-    models = {label: load_model(path) for label, path in specs.items()}
+    models = {label: load_model(path).to(device) for label, path in specs.items()}
     sets = {} if args.no_real else limit_sets(real_srgb_test_sets(args.data), args.limit)
     sets.update(kodak_awgn_sets(args.kodak_sigma, args.data, args.limit))
     if not sets:
         raise SystemExit("no test sets: drop --no-real or add --kodak-sigma")
     start = time.perf_counter()
-    results = evaluate(models, sets)
+    results = evaluate(models, sets, device)
     table = markdown(results)
     groups = replicate_groups(results)
     if any(groups.values()):
@@ -238,6 +250,7 @@ def main() -> None:
         table += "\n\nReplicates, PSNR without the mean error:\n\n" + replicates_markdown(without, "PSNR (dB)")
     hardware = (
         f"{platform.processor() or platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} thread(s)"
+        + (f", {torch.cuda.get_device_name(device)}" if device.type == "cuda" else "")
     )
     report = (
         f"# Denoising\n\nPSNR / SSIM (kornia, data range 1) per image, averaged; "
@@ -251,7 +264,7 @@ def main() -> None:
         },
     )
     if not args.no_figure:
-        crops_figure(models, sets, args.out / "denoising_crops.png")
+        crops_figure({label: model.cpu() for label, model in models.items()}, sets, args.out / "denoising_crops.png")
     print("\n" + table)
     print(
         f"\nwritten under {args.out}: denoising.md, denoising.json"

@@ -229,7 +229,9 @@ def build_cases(
         return make
 
     # x / gain with the per-image gains the Poisson-Gaussian transform draws (its own range)
-    gains = PoissonGaussianNoiseTransform().draw_params(len(srgb), torch.Generator().manual_seed(args.seed), device)
+    gains = PoissonGaussianNoiseTransform().draw_params(
+        len(srgb), torch.Generator(device=device).manual_seed(args.seed), device
+    )
     rate = srgb.clamp(min=0) / gains["gain"].view(-1, 1, 1, 1)
 
     def poisson_torch() -> Case:

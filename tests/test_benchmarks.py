@@ -444,3 +444,53 @@ def test_crop_noise_range_compares_a_source_with_the_real_noise_of_the_same_crop
     assert 0.05 < float(rows["real pairs"][4]) <= 0.125  # about a tenth of 32 crops lie above their own q90
     assert float(rows["real pairs"][5]) < 0 < float(rows["real pairs"][6])  # the real noisy crops are darker
     assert abs(float(rows["nlf"][6])) < float(rows["real pairs"][6])  # a symmetric noise is hardly darker
+
+
+def test_phone_replicates_picks_the_lowest_validation_mse_per_group_and_keeps_the_histories(tmp_path):
+    replicates = _load_benchmark("phone_replicates")
+    scores: dict = {s: {} for s in replicates.SETS}
+    runs = {}
+    for label, (mses, psnr) in {
+        "real#0": ([3.0, 2.0], 28.0),
+        "real#1": ([2.5, 2.2], 27.0),
+        "flow#0": ([4.0], 26.0),
+    }.items():
+        folder = tmp_path / label.replace("#", "-")
+        folder.mkdir()
+        history = [{"step": 10 * (i + 1), "val_mse": m, "val_psnr": 30.0, "elapsed_s": 1.0} for i, m in enumerate(mses)]
+        (folder / "history.json").write_text(json.dumps([{"step": 0, "note": "no validation"}, *history]))
+        (folder / "run.json").write_text(json.dumps({"options": {"seed": int(label[-1])}}))
+        runs[label] = folder
+        for s in replicates.SETS:
+            scores[s][label] = {"psnr": psnr}
+    scores[replicates.SETS[0]]["ref"] = scores[replicates.SETS[1]]["ref"] = {"psnr": 28.5}
+    summary = replicates.summarise(runs, scores, {"before": "ref"})
+    picks = replicates.picks(summary)
+    assert {g: run["label"] for g, run in picks.items()} == {"real": "real#0", "flow": "flow#0"}
+    assert picks["real"]["best_step"] == 20 and len(picks["real"]["history"]) == 2  # the validations only
+    table = replicates.markdown(summary)
+    assert (
+        "| **real#0** (picked) | 20000.000 (step 20) | 28.00 | 28.00 |" in table
+        and "| before |  | 28.50 | 28.50 |" in table
+    )
+    assert "| real: mean (std) of 2 |  | 27.50 (0.71) | 27.50 (0.71) |" in table and "flow: mean" not in table
+
+
+def test_phone_replicates_redraws_the_committed_gpu_runs():
+    summary = ROOT / "docs" / "runs" / "phone_gpu_replicates.json"
+    replicates = _load_benchmark("phone_replicates")
+    picks = replicates.picks(json.loads(summary.read_text()))
+    assert {g: run["seed"] for g, run in picks.items()} == {"real": 4, "flow": 5}  # the released phone DnCNNs
+
+
+@pytest.mark.skipif(not _have_data(), reason="needs the shared data (../shared/data or $NOISEAUG_DATA)")
+def test_device_noise_stats_reports_the_cpu_row_without_a_gpu(tmp_path):
+    command = [sys.executable, str(ROOT / "benchmarks" / "device_noise_stats.py"), "--noise", "nlf"]
+    result = subprocess.run([*command, "--device", "cpu", "--batches", "2", "--out", str(tmp_path)], **_CAPTURE)
+    assert result.returncode == 0, result.stderr
+    stats = json.loads((tmp_path / "device_noise.json").read_text())
+    assert list(stats) == ["cpu"] and stats["cpu"]["crops"] == 32
+    assert stats["cpu"]["std_p10"] <= stats["cpu"]["std_p50"] <= stats["cpu"]["std_p90"] and stats["cpu"]["std"] > 1
+
+
+_CAPTURE = dict(capture_output=True, text=True, timeout=300)

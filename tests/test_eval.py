@@ -117,6 +117,10 @@ def test_kodak_awgn_sets_draw_fixed_unclipped_noise_of_the_given_std(data_root):
     assert bool((torch.cat([n.flatten() for _, n, _ in sets["Kodak24 AWGN sigma=50"]]) < 0).any())  # not clipped
 
 
+def test_kodak_awgn_sets_without_sigmas_read_nothing(tmp_path):
+    assert kodak_awgn_sets([], tmp_path / "no-data-here") == {}  # the real sets alone need no clean/kodak24
+
+
 def test_crop_pair_and_seeded_generator():
     noisy, clean = crop_pair(torch.rand(1, 3, 21, 35), torch.rand(1, 3, 21, 35), 8)
     assert noisy.shape == clean.shape == (1, 3, 16, 32)

@@ -80,7 +80,10 @@ class CropBatches:
         patch: crop side in pixels (even, so that 2x2 sub-sampling and squeezes fit).
         batch_size: crops per batch.
         seed: the run's seed.
-        device: where batches are put (they are drawn on the CPU, so identical on every device).
+        device: where batches are put. Crops are drawn on the CPU; a synthetic batch is noised on ``device``
+            (``noise`` must live there), with the CPU generator's draws on the CPU and, elsewhere, with a
+            ``device`` generator seeded from it: batch ``k`` is the same on every call on one device, and a CPU
+            run and a CUDA run of one seed share their crops but not their noise.
 
     Examples:
         >>> import torch
@@ -142,11 +145,17 @@ class CropBatches:
         if self.real:
             noisy, clean = first, second
         else:
-            clean = first
-            noisy = self.noise(clean, generator=g) if self.noise is not None else None
+            clean = first.to(self.device)
+            noisy = None if self.noise is None else self.noise(clean, generator=self._noise_generator(g))
         seed = int(torch.randint(_SEED_RANGE, (1,), generator=g))
         move = lambda t: None if t is None else t.to(self.device)  # noqa: E731
         return CropBatch(move(noisy), move(clean), step, seed)
+
+    def _noise_generator(self, g: torch.Generator) -> torch.Generator:
+        """``g`` itself on the CPU; elsewhere a generator on :attr:`device` seeded with one draw of ``g``."""
+        if self.device.type == "cpu":
+            return g
+        return torch.Generator(device=self.device).manual_seed(int(torch.randint(_SEED_RANGE, (1,), generator=g)))
 
 
 def clean_split(folder: str | Path, test_fraction: float = 0.2) -> tuple[list[Tensor], list[Tensor]]:
@@ -166,7 +175,8 @@ class SynthesizedPairs:
         images: clean sRGB images, uint8 or float ``(3, H, W)``; each at least ``patch`` on both sides.
         noise: the noise transform (called with the batch's generator).
         patch: crop side (even, so the raw route can take it). batch_size: crops per batch.
-        seed: batch ``k`` depends only on ``(seed, k)``.
+        seed: batch ``k`` depends only on ``(seed, k)`` (and the device: see :class:`CropBatches`).
+        device: where crops are noised and batches put; ``noise`` must live there.
 
     Examples:
         >>> import torch
@@ -178,8 +188,18 @@ class SynthesizedPairs:
         (torch.Size([4, 3, 16, 16]), True)
     """
 
-    def __init__(self, images: Sequence[Tensor], noise: NoiseTransform, patch: int, batch_size: int, seed: int) -> None:
-        self.crops = CropBatches(clean=list(images), noise=noise, patch=patch, batch_size=batch_size, seed=seed)
+    def __init__(
+        self,
+        images: Sequence[Tensor],
+        noise: NoiseTransform,
+        patch: int,
+        batch_size: int,
+        seed: int,
+        device: str | torch.device = "cpu",
+    ) -> None:
+        self.crops = CropBatches(
+            clean=list(images), noise=noise, patch=patch, batch_size=batch_size, seed=seed, device=device
+        )
 
     def batch(self, step: int) -> CropBatch:
         crops = self.crops.batch(step)

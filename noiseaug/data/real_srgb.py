@@ -143,7 +143,8 @@ def validation_split(
 
 
 class RealCrops:
-    """Deterministic batches of random crops: ``batch(step)`` depends only on ``(seed, step)``."""
+    """Deterministic batches of random crops: ``batch(step)`` depends only on ``(seed, step)``; drawn on the CPU
+    and put on ``device``, so identical on every device."""
 
     def __init__(
         self,
@@ -153,8 +154,10 @@ class RealCrops:
         batch_size: int,
         seed: int,
         dequantize: bool = True,
+        device: str | torch.device = "cpu",
     ) -> None:
         self.data, self.patch, self.batch_size, self.seed, self.dequantize = data, patch, batch_size, seed, dequantize
+        self.device = torch.device(device)
         index = {name: i for i, name in enumerate(configurations)}
         self.config = torch.tensor([index.get(configuration_name(p), -1) for p in data.pairs])
 
@@ -175,7 +178,8 @@ class RealCrops:
         noisy_t = torch.stack(noisy).float() / 255.0
         if self.dequantize:
             noisy_t = noisy_t + (torch.rand(noisy_t.shape, generator=g) - 0.5) * QUANTIZATION_STEP
-        return {"noisy": noisy_t, "clean": torch.stack(clean).float() / 255.0, "config": self.config[picks]}
+        batch = {"noisy": noisy_t, "clean": torch.stack(clean).float() / 255.0, "config": self.config[picks]}
+        return {key: value.to(self.device) for key, value in batch.items()}
 
 
 class RealPairBatches:

@@ -72,7 +72,10 @@ def kodak_awgn_sets(
 ) -> dict[str, Pairs]:
     """``{"Kodak24 AWGN sigma=S": [(name, noisy, clean)]}`` for each ``S`` (0-255 scale): unclipped Gaussian noise
     of std ``S / 255`` on ``clean/kodak24``, drawn once per image from a generator seeded by
-    ``int(S * 1000) + image index``."""
+    ``int(S * 1000) + image index``; no sigmas: ``{}``, without reading the folder."""
+    sigmas = list(sigmas)
+    if not sigmas:
+        return {}
     folder = data_folder("clean", "kodak24") if data_root is None else Path(data_root) / "clean" / "kodak24"
     images = [(path.name, read_image(path)) for path in image_files(folder)[:limit]]
     sets = {}

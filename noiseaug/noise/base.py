@@ -56,7 +56,8 @@ class NoiseModel(nn.Module, ABC):
         The noise formulas stay in the model classes.
         """
         view = cls.__new__(cls)
-        view.__dict__.update(params)
+        for name, value in params.items():  # setattr, not __dict__.update: torch 2.11's compiler traces only this
+            setattr(view, name, value)
         return view
 
     #: Accepted channel counts (``None``: any).

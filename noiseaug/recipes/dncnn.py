@@ -68,7 +68,7 @@ from ..transforms import (
     PoissonGaussianNoiseTransform,
 )
 from ..transforms.raw_route import RawRouteTransform
-from .common import mean_psnr
+from .common import mean_psnr, resolve_device
 from .driver import RecipeConfig, RunContext, Stage
 
 #: ``nlf``'s ``beta1`` / ``beta2`` ranges ([0, 1] scale): std ``sqrt(0.5 beta1 + beta2)`` at mid-grey from about
@@ -236,6 +236,10 @@ class DnCNNConfig(RecipeConfig):
     width: int = field(default=32, metadata={"help": "channels (the paper's 64 costs 4x on a CPU)"})
     val_crops: int = field(default=64, metadata={"help": "fixed validation crops"})
     val_every: int = field(default=250, metadata={"help": "validate and checkpoint every N steps"})
+    device: str = field(
+        default="cpu",
+        metadata={"help": "torch device, e.g. cuda; crops are drawn on the CPU, synthetic noise on the device"},
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -278,20 +282,26 @@ def real_validation_crops(pairs: RealPairs, config: DnCNNConfig, seed: int) -> C
 def build(config: DnCNNConfig, ctx: RunContext) -> Iterator[Stage]:
     """One stage: :class:`~noiseaug.objectives.noise2clean.Noise2Clean` of a new DnCNN (see the module docs);
     ``best.pt`` keeps the lowest ``val_mse``; exports ``denoiser/``."""
+    device = resolve_device(config.device)
     with ctx.init():
         denoiser = DnCNN(channels=3, depth=config.depth, width=config.width)
+    denoiser.to(device)
     batches: RealPairBatches | SynthesizedPairs
     val_seed = ctx.shared_seed("validation")
     if config.noise in REAL_SOURCES:
         train_data = RealPairs.load(real_srgb_split(config.data, sources=REAL_SOURCES[config.noise])[0])
         batches = RealPairBatches(
-            RealCrops(train_data, [], config.patch, config.batch, ctx.rank_seed("train"), dequantize=False)
+            RealCrops(
+                train_data, [], config.patch, config.batch, ctx.rank_seed("train"), dequantize=False, device=device
+            )
         )
         val = real_validation_crops(train_data, config, val_seed)
     else:
-        source = noise_source(config.noise, config.data, config.flow)
+        source = noise_source(config.noise, config.data, config.flow).to(device)
         train_images = clean_images(config)
-        batches = SynthesizedPairs(train_images, source, config.patch, config.batch, ctx.rank_seed("train"))
+        batches = SynthesizedPairs(
+            train_images, source, config.patch, config.batch, ctx.rank_seed("train"), device=device
+        )
         if config.val_on_real_pairs:
             phone_pairs = RealPairs.load(real_srgb_split(config.data, sources=REAL_SOURCES["real-phone"])[0])
             val = real_validation_crops(phone_pairs, config, val_seed)
@@ -301,9 +311,9 @@ def build(config: DnCNNConfig, ctx: RunContext) -> Iterator[Stage]:
                 if config.val_on_training
                 else list(read_image_folder(config.val_images or data_folder("clean", "kodak24")).values())
             )
-            val = SynthesizedPairs(val_images, source, config.patch, config.val_crops, val_seed).batch(0)
+            val = SynthesizedPairs(val_images, source, config.patch, config.val_crops, val_seed, device=device).batch(0)
 
-    val_noisy, val_clean = val.need_noisy(), val.need_clean()
+    val_noisy, val_clean = val.need_noisy().to(device), val.need_clean().to(device)
 
     def validate() -> dict[str, float]:
         denoised = denoiser(val_noisy).clamp(0, 1)

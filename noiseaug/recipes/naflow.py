@@ -19,6 +19,7 @@ from ..data.real_srgb import SOURCES, RealCrops, RealPairs, real_srgb_split, val
 from ..errors import NoiseaugInputError
 from ..flows.naflow import NAFlow
 from ..objectives.naflow import NAFlowNLL, configuration_free_nll
+from .common import resolve_device
 from .driver import RecipeConfig, RunContext, Stage
 
 
@@ -55,6 +56,10 @@ class NAFlowConfig(RecipeConfig):
     blocks: int = field(default=2, metadata={"help": "flow steps per level"})
     val_crops: int = field(default=48, metadata={"help": "fixed validation crops"})
     val_every: int = field(default=250, metadata={"help": "validate and checkpoint every N steps"})
+    device: str = field(
+        default="cpu",
+        metadata={"help": "torch device, e.g. cuda; crops are drawn on the CPU, so the same on every device"},
+    )
     init: str | None = field(
         default=None,
         metadata={
@@ -112,14 +117,22 @@ def build(config: NAFlowConfig, ctx: RunContext) -> Iterator[Stage]:
         )
     if config.init is not None:
         start_from(model, NAFlow.from_pretrained(config.init), config.init)
+    device = resolve_device(config.device)
+    model.to(device)
     val = RealCrops(
-        val_data, configurations, config.patch, config.val_crops, seed=ctx.shared_seed("validation"), dequantize=False
+        val_data,
+        configurations,
+        config.patch,
+        config.val_crops,
+        seed=ctx.shared_seed("validation"),
+        dequantize=False,
+        device=device,
     ).batch(0)
 
     def validate() -> dict[str, float]:
         return {"val_nll": float(configuration_free_nll(model, val["noisy"], val["clean"]).mean())}
 
-    batches = RealCrops(train_data, configurations, config.patch, config.batch, ctx.rank_seed("train"))
+    batches = RealCrops(train_data, configurations, config.patch, config.batch, ctx.rank_seed("train"), device=device)
     yield Stage(
         NAFlowNLL(model), batches, validate, config.steps, config.lr, config.val_every, {"model": model}, grad_clip=10.0
     )

@@ -104,7 +104,7 @@ class Neighbor2NeighborConfig(RecipeConfig):
     val_every: int = field(default=500, metadata={"help": "validate and checkpoint every N steps"})
     device: str = field(
         default="cpu",
-        metadata={"help": "torch device; batches are drawn on the CPU, so runs match across devices up to arithmetic"},
+        metadata={"help": "torch device; crops are drawn on the CPU and synthetic noise on the device (CropBatches)"},
     )
 
     def __post_init__(self) -> None:
@@ -118,7 +118,7 @@ def build(config: Neighbor2NeighborConfig, ctx: RunContext) -> Iterator[Stage]:
     device = resolve_device(config.device)
     patch, train_seed, val_seed = config.patch, ctx.rank_seed("train"), ctx.shared_seed("validation")
     if not config.real:
-        transform = noise_transform(config.noise)
+        transform = noise_transform(config.noise).to(device)
         train_images, test_images = clean_split(config.images or data_folder("clean", "bsd300-test"))
         batches = CropBatches(
             clean=train_images, noise=transform, patch=patch, batch_size=config.batch, seed=train_seed, device=device
