@@ -29,8 +29,9 @@ step() {  # step NAME SECONDS COMMAND...
     echo "rc=$? after $((SECONDS - start))s" | tee -a "$OUT/$name.log"
     tail -n 3 "$OUT/$name.log"
 }
-step tests 150 python -m pytest -q -p no:cacheprovider -rs tests/test_device_path.py tests/test_pipeline.py \
-    tests/test_naflow_transform.py tests/test_noise_flow_transform.py -k "cuda or graph or device or sync"
+step tests 150 python -m pytest -q -p no:cacheprovider -rs tests/test_device_path.py tests/test_recipe_devices.py \
+    tests/test_pipeline.py tests/test_naflow_transform.py tests/test_noise_flow_transform.py \
+    -k "cuda or graph or device or sync"
 step throughput_fp32 110 python benchmarks/throughput.py --device cuda --batch 32 --size 256 --repeats 20 \
     --warmup 3 --inference-mode --out "$OUT/fp32"
 step throughput_bf16 110 python benchmarks/throughput.py --device cuda --batch 32 --size 256 --repeats 20 \

@@ -1,6 +1,6 @@
 """The DnCNN and NAFlow recipes on a CUDA device (``device="cuda"``): crops drawn on the CPU as on every device,
 synthetic noise drawn on the device, scores that agree with the CPU's. Skipped without CUDA (CI has none);
-``benchmarks/device_check.sh`` runs them on a GPU machine."""
+``benchmarks/device_check.sh`` and ``benchmarks/device_phone_runs.sh`` run them on a GPU machine."""
 
 import json
 
@@ -15,6 +15,13 @@ from noiseaug.imageio import write_png
 from noiseaug.recipes import DnCNNConfig, NAFlowConfig, run_recipe
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+
+
+def _need_shared_data() -> None:
+    try:
+        data_root()
+    except FileNotFoundError as err:
+        pytest.skip(f"shared data not available: {err}")
 
 
 def _images(n: int, side: int, seed: int) -> list[torch.Tensor]:
@@ -37,10 +44,7 @@ def test_synthetic_batches_share_the_cpu_crops_and_draw_their_noise_on_the_devic
 
 @cuda
 def test_real_crops_are_the_same_on_every_device():
-    try:
-        data_root()
-    except FileNotFoundError as err:
-        pytest.skip(f"shared data not available: {err}")
+    _need_shared_data()
     pairs = RealPairs.load(real_srgb_split(sources=("sidd-train",))[0])
     on_cpu = RealCrops(pairs, [], 16, 4, seed=2).batch(3)
     on_gpu = RealCrops(pairs, [], 16, 4, seed=2, device="cuda").batch(3)
@@ -53,10 +57,7 @@ def _first_validation(run) -> dict:
 
 @cuda
 def test_dncnn_recipe_trains_on_cuda_and_validates_like_the_cpu(tmp_path):
-    try:
-        data_root()
-    except FileNotFoundError as err:
-        pytest.skip(f"shared data not available: {err}")
+    _need_shared_data()
     small = dict(noise="real-phone", steps=2, batch=4, patch=16, depth=3, width=8, val_crops=8, val_every=2, lr=1e-9)
     for device in ("cpu", "cuda"):
         exports = run_recipe(DnCNNConfig(**small, device=device), tmp_path / device, progress=False)
