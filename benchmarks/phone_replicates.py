@@ -54,13 +54,17 @@ def summarise(runs: dict[str, Path], scores: dict, references: dict[str, str]) -
     return {"runs": out, "references": refs}
 
 
+def groups(summary: dict) -> dict[str, list[dict]]:
+    """``{group: its runs}``, groups sorted by name, runs in the summary's order."""
+    members: dict[str, list[dict]] = {}
+    for run in summary["runs"]:
+        members.setdefault(run["group"], []).append(run)
+    return dict(sorted(members.items()))
+
+
 def picks(summary: dict) -> dict[str, dict]:
     """The run of each group with the lowest best validation MSE (the rule: validation only)."""
-    chosen: dict[str, dict] = {}
-    for run in summary["runs"]:
-        if run["group"] not in chosen or run["best_val_mse"] < chosen[run["group"]]["best_val_mse"]:
-            chosen[run["group"]] = run
-    return chosen
+    return {group: min(runs, key=lambda r: r["best_val_mse"]) for group, runs in groups(summary).items()}
 
 
 def markdown(summary: dict) -> str:
@@ -73,9 +77,7 @@ def markdown(summary: dict) -> str:
         ]
         for run in sorted(summary["runs"], key=lambda r: (r["group"], r["best_val_mse"]))
     ]
-    groups = sorted({run["group"] for run in summary["runs"]})
-    for group in groups:
-        members = [run for run in summary["runs"] if run["group"] == group]
+    for group, members in groups(summary).items():
         if len(members) < 2:  # no spread to report
             continue
         rows.append(
@@ -99,8 +101,7 @@ def figure(summary: dict, path: Path) -> None:
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     chosen = {run["label"] for run in picks(summary).values()}
-    for k, group in enumerate(sorted({run["group"] for run in summary["runs"]})):
-        members = [run for run in summary["runs"] if run["group"] == group]
+    for k, (group, members) in enumerate(groups(summary).items()):
         x = [run["best_val_mse"] * 1e4 for run in members]
         y = [run["test_psnr"][SETS[1]] for run in members]
         ax.scatter(x, y, color=f"C{k}", label=group, zorder=3)

@@ -486,11 +486,9 @@ def test_phone_replicates_redraws_the_committed_gpu_runs():
 @pytest.mark.skipif(not _have_data(), reason="needs the shared data (../shared/data or $NOISEAUG_DATA)")
 def test_device_noise_stats_reports_the_cpu_row_without_a_gpu(tmp_path):
     command = [sys.executable, str(ROOT / "benchmarks" / "device_noise_stats.py"), "--noise", "nlf"]
-    result = subprocess.run([*command, "--device", "cpu", "--batches", "2", "--out", str(tmp_path)], **_CAPTURE)
+    command += ["--device", "cpu", "--batches", "2", "--out", str(tmp_path)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     stats = json.loads((tmp_path / "device_noise.json").read_text())
     assert list(stats) == ["cpu"] and stats["cpu"]["crops"] == 32
     assert stats["cpu"]["std_p10"] <= stats["cpu"]["std_p50"] <= stats["cpu"]["std_p90"] and stats["cpu"]["std"] > 1
-
-
-_CAPTURE = dict(capture_output=True, text=True, timeout=300)

@@ -5,11 +5,11 @@ import json
 import pytest
 import torch
 from flow_helpers import trained_looking
+from pair_helpers import write_dslr_training_data
 
 from noiseaug import NAFlow
 from noiseaug.errors import NoiseaugInputError
 from noiseaug.hub import save_pretrained
-from noiseaug.imageio import write_png
 from noiseaug.recipes import run_recipe
 from noiseaug.recipes.naflow import NAFlowConfig, start_from
 
@@ -43,20 +43,9 @@ def test_start_from_refuses_another_architecture_naming_init_and_the_field():
         start_from(_flow(["a-iso100"], seed=1), source, "source")
 
 
-def _write_pairs(folder, stems, seed):
-    """24x32 pairs named like the PolyU / CC15 files (the scene split holds some scenes out for validation)."""
-    g = torch.Generator().manual_seed(seed)
-    for stem in stems:
-        clean = torch.rand(3, 24, 32, generator=g)
-        write_png(folder / f"{stem}_mean.png", clean)
-        write_png(folder / f"{stem}_real.png", (clean + 0.1 * torch.randn(clean.shape, generator=g)).clamp(0, 1))
-
-
 def test_train_naflow_init_starts_from_the_given_folder(tmp_path):
     data = tmp_path / "data"
-    scenes = ("chair", "desk", "door", "lamp", "tree")
-    _write_pairs(data / "real-srgb" / "polyu", [f"Canon5D2_5_160_3200_{s}_{k}" for s in scenes for k in (1, 2)], 0)
-    _write_pairs(data / "real-srgb" / "nam-cc15", [f"d800_iso3200_{k}" for k in range(1, 6)], 1)
+    write_dslr_training_data(data)
     source = _flow(["canon5d2-iso3200", "other-iso100"], seed=0)
     save_pretrained(source, tmp_path / "source")
     config = NAFlowConfig(

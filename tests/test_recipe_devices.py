@@ -6,12 +6,12 @@ import json
 
 import pytest
 import torch
+from pair_helpers import write_dslr_training_data
 
 from noiseaug import HeteroscedasticNoiseTransform
 from noiseaug.data.batches import SynthesizedPairs
 from noiseaug.data.real_srgb import RealCrops, RealPairs, real_srgb_split
 from noiseaug.data.root import data_root
-from noiseaug.imageio import write_png
 from noiseaug.recipes import DnCNNConfig, NAFlowConfig, run_recipe
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
@@ -72,18 +72,7 @@ def test_dncnn_recipe_trains_on_cuda_and_validates_like_the_cpu(tmp_path):
 
 @cuda
 def test_naflow_recipe_trains_on_cuda_and_validates_like_the_cpu(tmp_path):
-    data = tmp_path / "data" / "real-srgb"
-    g = torch.Generator().manual_seed(0)
-    for folder, stems in {
-        "polyu": [f"Canon5D2_5_160_3200_{s}_{k}" for s in ("chair", "desk", "door", "lamp", "tree") for k in (1, 2)],
-        "nam-cc15": [f"d800_iso3200_{k}" for k in range(1, 6)],
-    }.items():
-        for stem in stems:
-            clean = torch.rand(3, 24, 32, generator=g)
-            write_png(data / folder / f"{stem}_mean.png", clean)
-            write_png(
-                data / folder / f"{stem}_real.png", (clean + 0.1 * torch.randn(clean.shape, generator=g)).clamp(0, 1)
-            )
+    write_dslr_training_data(tmp_path / "data")
     small = dict(data=str(tmp_path / "data"), sources="polyu,cc15", steps=2, batch=2, patch=16, lr=1e-9, val_crops=2)
     small |= dict(val_every=2, hidden=8, features=4, levels=2, blocks=1)
     for device in ("cpu", "cuda"):

@@ -138,18 +138,17 @@ class CropBatches:
         crops = [
             random_patch([self.first[k]] + ([self.partner[k]] if self.partner else []), self.patch, g) for k in picks
         ]
-        first = _as_float(torch.stack([c[0] for c in crops]))
-        second = _as_float(torch.stack([c[1] for c in crops])) if self.partner else None
+        first = _as_float(torch.stack([c[0] for c in crops])).to(self.device)
+        second = _as_float(torch.stack([c[1] for c in crops])).to(self.device) if self.partner else None
         noisy: Tensor | None
         clean: Tensor | None
         if self.real:
             noisy, clean = first, second
         else:
-            clean = first.to(self.device)
+            clean = first
             noisy = None if self.noise is None else self.noise(clean, generator=self._noise_generator(g))
         seed = int(torch.randint(_SEED_RANGE, (1,), generator=g))
-        move = lambda t: None if t is None else t.to(self.device)  # noqa: E731
-        return CropBatch(move(noisy), move(clean), step, seed)
+        return CropBatch(noisy, clean, step, seed)
 
     def _noise_generator(self, g: torch.Generator) -> torch.Generator:
         """``g`` itself on the CPU; elsewhere a generator on :attr:`device` seeded with one draw of ``g``."""
