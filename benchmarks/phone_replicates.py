@@ -67,6 +67,29 @@ def picks(summary: dict) -> dict[str, dict]:
     return {group: min(runs, key=lambda r: r["best_val_mse"]) for group, runs in groups(summary).items()}
 
 
+def ranks(values: list[float]) -> list[float]:
+    """Ranks from 1, ties sharing their mean rank."""
+    order = sorted(range(len(values)), key=values.__getitem__)
+    out = [0.0] * len(values)
+    start = 0
+    while start < len(order):
+        end = start
+        while end + 1 < len(order) and values[order[end + 1]] == values[order[start]]:
+            end += 1
+        for k in order[start : end + 1]:
+            out[k] = (start + end) / 2 + 1
+        start = end + 1
+    return out
+
+
+def spearman(xs: list[float], ys: list[float]) -> float:
+    """Spearman's rank correlation: Pearson's on the ranks."""
+    rx, ry = ranks(xs), ranks(ys)
+    mx, my = statistics.fmean(rx), statistics.fmean(ry)
+    cov = sum((a - mx) * (b - my) for a, b in zip(rx, ry, strict=True))
+    return cov / (sum((a - mx) ** 2 for a in rx) * sum((b - my) ** 2 for b in ry)) ** 0.5
+
+
 def markdown(summary: dict) -> str:
     chosen = {run["label"] for run in picks(summary).values()}
     rows = [
@@ -93,7 +116,16 @@ def markdown(summary: dict) -> str:
         )
     rows += [[name, "", *(f"{ref[s]:.2f}" for s in SETS)] for name, ref in summary["references"].items()]
     header = ["run", "best validation MSE x 1e4 (its step)", *(f"{s} PSNR (dB)" for s in SETS)]
-    return "\n".join(markdown_table(header, rows))
+    correlations = [
+        f"- {group}: Spearman (best validation MSE, PSNR) "
+        + ", ".join(
+            f"{s} {spearman([r['best_val_mse'] for r in members], [r['test_psnr'][s] for r in members]):+.2f}"
+            for s in SETS
+        )
+        for group, members in groups(summary).items()
+        if len(members) > 2
+    ]
+    return "\n".join([*markdown_table(header, rows), "", *correlations])
 
 
 def figure(summary: dict, path: Path) -> None:

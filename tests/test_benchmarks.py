@@ -476,11 +476,24 @@ def test_phone_replicates_picks_the_lowest_validation_mse_per_group_and_keeps_th
     assert "| real: mean (std) of 2 |  | 27.50 (0.71) | 27.50 (0.71) |" in table and "flow: mean" not in table
 
 
+def test_phone_replicates_rank_correlation_shares_ranks_between_ties():
+    replicates = _load_benchmark("phone_replicates")
+    assert replicates.ranks([3.0, 1.0, 3.0, 2.0]) == [3.5, 1.0, 3.5, 2.0]
+    assert replicates.spearman([1, 2, 3, 4], [10, 20, 25, 90]) == pytest.approx(1.0)
+    assert replicates.spearman([1, 2, 3, 4], [9, 5, 4, 1]) == pytest.approx(-1.0)
+    assert replicates.spearman([1, 2, 3, 4], [1, 3, 2, 4]) == pytest.approx(0.8)
+
+
 def test_phone_replicates_redraws_the_committed_gpu_runs():
     summary = ROOT / "docs" / "runs" / "phone_gpu_replicates.json"
     replicates = _load_benchmark("phone_replicates")
     picks = replicates.picks(json.loads(summary.read_text()))
     assert {g: run["seed"] for g, run in picks.items()} == {"real": 4, "flow": 5}  # the released phone DnCNNs
+    table = replicates.markdown(json.loads(summary.read_text()))
+    assert (
+        "- flow: Spearman (best validation MSE, PSNR) held-out PolyU + CC15 -0.50, sidd-dev (unseen family) -0.71"
+        in table
+    )
 
 
 @pytest.mark.skipif(not _have_data(), reason="needs the shared data (../shared/data or $NOISEAUG_DATA)")
