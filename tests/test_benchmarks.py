@@ -505,3 +505,38 @@ def test_device_noise_stats_reports_the_cpu_row_without_a_gpu(tmp_path):
     stats = json.loads((tmp_path / "device_noise.json").read_text())
     assert list(stats) == ["cpu"] and stats["cpu"]["crops"] == 32
     assert stats["cpu"]["std_p10"] <= stats["cpu"]["std_p50"] <= stats["cpu"]["std_p90"] and stats["cpu"]["std"] > 1
+
+
+def test_naflow_draws_pairs_each_draw_and_counts_the_draws_nas_wins():
+    draws = _load_benchmark("naflow_draws")
+    nlf, rank1, nas = draws.MODELS
+    summary = draws.summarise({"set": {nlf: [0.2, 0.4], rank1: [0.1, 0.3], nas: [0.15, 0.2]}})["set"]
+    assert summary[nas]["mean"] == pytest.approx(0.175) and summary[nas]["std"] == pytest.approx(0.0354, abs=1e-4)
+    versus_rank1 = summary[f"{nas} - {rank1}"]  # per draw: +0.05, -0.1
+    assert versus_rank1["mean"] == pytest.approx(-0.025) and versus_rank1["wins"] == 1
+    assert versus_rank1["stderr"] == pytest.approx(0.075)  # stdev 0.106 over sqrt(2) draws
+    assert summary[f"{nas} - {nlf}"]["wins"] == 2 and summary[f"{nas} - {nlf}"]["draws"] == 2
+    images = {"a": {m: [0.1, 0.2] for m in draws.MODELS}, "b": {m: [0.3, 0.6] for m in draws.MODELS}}
+    assert draws.set_means({"set": images})["set"][nas] == pytest.approx([0.2, 0.4])  # per draw, over the images
+
+
+@pytest.mark.skipif(not _have_data(), reason="needs the shared data (../shared/data or $NOISEAUG_DATA)")
+def test_naflow_draws_shares_the_latent_draw_of_nas_and_rank1(tmp_path):
+    command = [sys.executable, str(ROOT / "benchmarks" / "naflow_draws.py"), "--limit", "1", "--draws", "2"]
+    command += ["--out", str(tmp_path)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "naflow_draws.json").read_text())
+    assert list(report["summary"]) == ["held-out PolyU + CC15", "sidd-dev (unseen family)"]
+    assert [len(images) for images in report["kld"].values()] == [1, 1]
+    for images in report["posterior_top3"].values():  # the largest three weights, largest first
+        weights = list(next(iter(images.values())).values())
+        assert len(weights) == 3 and weights == sorted(weights, reverse=True) and 0 < sum(weights) <= 1 + 1e-6
+    for images in report["kld"].values():
+        for per_model in images.values():
+            assert all(len(v) == 2 and v[0] != v[1] and all(0 < k < 5 for k in v) for v in per_model.values())
+    # at temperature 0 the two rows are one model on one latent: their difference is exactly zero
+    result = subprocess.run([*command, "--posterior-temperature", "0"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    for entry in json.loads((tmp_path / "naflow_draws.json").read_text())["summary"].values():
+        assert entry["NAFlow (NAS) - NAFlow (Rank-1)"]["mean"] == 0.0
